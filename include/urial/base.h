@@ -1,0 +1,51 @@
+/* urial — base: errors as values, small utilities shared by every module.
+ *
+ * Convention: a function that can fail takes `ur_err *err` last and returns 0 on
+ * success, -1 on failure (or NULL for constructors), after filling err->msg with
+ * ONE line that names the file or request and says what is wrong, e.g.
+ *     "model.gguf: tensor 'blk.0.attn_q.weight': data offset 123 is not aligned to 32".
+ * Library code never prints and never calls exit(); the CLI prints "urial: <msg>".
+ * err may be NULL when the caller does not care about the message. */
+#ifndef URIAL_BASE_H
+#define URIAL_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UR_ERR_MAX 1024
+
+typedef struct ur_err {
+    char msg[UR_ERR_MAX];
+} ur_err;
+
+/* printf into err->msg (if err is non-NULL); always returns -1 so that callers
+ * can write `return ur_errf(err, "%s: bad thing", path);`. */
+int ur_errf(ur_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Overflow-checked size arithmetic: return 0 and set *out, or return -1 on overflow. */
+static inline int ur_mul_size(uint64_t a, uint64_t b, uint64_t *out) {
+    return __builtin_mul_overflow(a, b, out) ? -1 : 0;
+}
+static inline int ur_add_size(uint64_t a, uint64_t b, uint64_t *out) {
+    return __builtin_add_overflow(a, b, out) ? -1 : 0;
+}
+
+/* Wall-clock seconds from a monotonic clock. */
+double ur_now(void);
+
+/* Number of online CPU cores (at least 1). */
+int ur_n_cores(void);
+
+/* Append `s` (n bytes) to the growable buffer as a JSON string literal with quotes
+ * and escapes; invalid UTF-8 bytes are written as \u00XX of the byte value. */
+typedef struct ur_buf {
+    char *data;
+    size_t len, cap;
+} ur_buf;
+void ur_buf_put(ur_buf *b, const void *s, size_t n);
+void ur_buf_puts(ur_buf *b, const char *s);
+void ur_buf_printf(ur_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ur_buf_json_str(ur_buf *b, const char *s, size_t n);
+void ur_buf_free(ur_buf *b);
+
+#endif

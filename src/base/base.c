@@ -1,0 +1,111 @@
+/* base: error formatting, clocks, growable buffers. */
+#include "urial/base.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int ur_errf(ur_err *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+double ur_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int ur_n_cores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static void buf_reserve(ur_buf *b, size_t extra) {
+    if (b->len + extra + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) abort(); /* out of memory: nothing sensible to do */
+    b->data = p;
+    b->cap = cap;
+}
+
+void ur_buf_put(ur_buf *b, const void *s, size_t n) {
+    buf_reserve(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+
+void ur_buf_puts(ur_buf *b, const char *s) { ur_buf_put(b, s, strlen(s)); }
+
+void ur_buf_printf(ur_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* Length of the valid UTF-8 sequence starting at s (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80) return 1;
+    if ((c & 0xE0) == 0xC0) len = 2, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) len = 3, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) len = 4, min = 0x10000;
+    else return 0;
+    if (len > n) return 0;
+    unsigned cp = c & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return len;
+}
+
+void ur_buf_json_str(ur_buf *b, const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    ur_buf_put(b, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        unsigned c = u[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            ur_buf_put(b, e, 2);
+            i++;
+        } else if (c == '\n') { ur_buf_put(b, "\\n", 2); i++; }
+        else if (c == '\r') { ur_buf_put(b, "\\r", 2); i++; }
+        else if (c == '\t') { ur_buf_put(b, "\\t", 2); i++; }
+        else if (c < 0x20 || c == 0x7F) { ur_buf_printf(b, "\\u%04x", c); i++; }
+        else if (c < 0x80) { ur_buf_put(b, s + i, 1); i++; }
+        else {
+            size_t l = utf8_len(u + i, n - i);
+            if (l) { ur_buf_put(b, s + i, l); i += l; }
+            else { ur_buf_printf(b, "\\u%04x", c); i++; }
+        }
+    }
+    ur_buf_put(b, "\"", 1);
+}
+
+void ur_buf_free(ur_buf *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}

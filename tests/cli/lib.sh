@@ -1,0 +1,22 @@
+# Shared helpers for CLI tests: source this, call `t NAME CMD...` or check by hand.
+# Each check prints PASS/FAIL/SKIP lines that tests/run.sh counts.
+set -u
+URIAL=${URIAL:-$PWD/build/urial}
+FIX=${URIAL_FIXTURES:-../shared/fixtures}
+SUITE=${SUITE:-$(basename "$0" .sh)}
+TMP=$(mktemp -d /tmp/urial-cli-XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+pass() { echo "PASS $SUITE/$1"; }
+fail() { echo "FAIL $SUITE/$1: ${2:-}"; }
+skip() { echo "SKIP $SUITE/$1: ${2:-}"; }
+# ok NAME CMD... : passes when CMD exits 0
+ok() { local n=$1; shift; if "$@" >"$TMP/out" 2>"$TMP/err"; then pass "$n"; else fail "$n" "$(head -c 300 "$TMP/err")"; fi; }
+# fails_with NAME REGEX CMD... : passes when CMD exits non-zero with one stderr line matching REGEX
+fails_with() {
+    local n=$1 re=$2; shift 2
+    if "$@" >"$TMP/out" 2>"$TMP/err"; then fail "$n" "expected failure, got exit 0"; return; fi
+    local rc=$?
+    if [ $rc -ge 128 ]; then fail "$n" "crashed (status $rc)"; return; fi
+    if [ "$(wc -l <"$TMP/err")" -ne 1 ]; then fail "$n" "expected one stderr line, got: $(head -c 300 "$TMP/err")"; return; fi
+    if grep -qE "$re" "$TMP/err"; then pass "$n"; else fail "$n" "stderr '$(cat "$TMP/err")' does not match /$re/"; fi
+}
