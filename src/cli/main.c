@@ -2,11 +2,37 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *summary;
+} COMMANDS[] = {
+    {"info", cmd_info, "describe a GGUF model: architecture, shapes, types, tokenizer"},
+    {"tokenize", cmd_tokenize, "turn text into token ids"},
+    {"generate", cmd_generate, "continue a prompt, streaming the text"},
+    {"logits", cmd_logits, "teacher-forced top next-token logits at every position"},
+    {"bench", cmd_bench, "prefill and decode speed"},
+    {"synth", cmd_synth, "write a random-weight model (smoke tests, cross-checks)"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: urial COMMAND [options]   (urial COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        printf("usage: urial COMMAND [options]\n");
-        return argc < 2 ? 1 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
     }
-    fprintf(stderr, "urial: unknown command '%s' (try urial --help)\n", argv[1]);
-    return 1;
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
+    return cli_fail("unknown command '%s' (see urial --help)", argv[1]);
 }

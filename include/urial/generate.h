@@ -1,0 +1,76 @@
+/* urial — sampling and the generation loop.
+ *
+ * Sampler order (the Hugging Face one, which URIAL's and LIMA's decoding used):
+ * repetition penalty -> (temperature <= 0: argmax) -> top-k -> temperature ->
+ * softmax -> top-p -> min-p -> draw. Repetition penalty divides a positive logit
+ * by R and multiplies a negative one by R, once per distinct token in the
+ * history: the whole history (prompt included) when repeat_last_n = -1 (Hugging
+ * Face / vLLM `repetition_penalty`), or only the last N tokens (llama.cpp's
+ * `--repeat-penalty` with `--repeat-last-n N`). */
+#ifndef URIAL_GENERATE_H
+#define URIAL_GENERATE_H
+
+#include <stdint.h>
+
+#include "urial/base.h"
+#include "urial/model.h"
+
+typedef struct ur_sampler_params {
+    float temp;           /* <= 0: greedy */
+    int top_k;            /* 0: off */
+    float top_p;          /* >= 1: off */
+    float min_p;          /* <= 0: off */
+    float repeat_penalty; /* 1: off */
+    int repeat_last_n;    /* -1: all previous tokens (HF); N > 0: last N (llama.cpp) */
+    uint64_t seed;
+} ur_sampler_params;
+
+void ur_sampler_defaults(ur_sampler_params *p); /* greedy, no penalty, seed 0 */
+
+typedef struct ur_sampler ur_sampler;
+ur_sampler *ur_sampler_new(const ur_sampler_params *p, int n_vocab);
+void ur_sampler_free(ur_sampler *s);
+/* Add a token to the penalty history (prompt tokens and sampled ones). */
+void ur_sampler_accept(ur_sampler *s, int32_t tok);
+void ur_sampler_reset(ur_sampler *s);
+/* Pick the next token from n_vocab logits (the array is modified). */
+int32_t ur_sample(ur_sampler *s, float *logits);
+
+enum ur_stop_reason {
+    UR_STOP_LENGTH = 0, /* max_tokens reached */
+    UR_STOP_EOG = 1,    /* end-of-generation token */
+    UR_STOP_STRING = 2, /* a stop string appeared */
+    UR_STOP_CONTEXT = 3,/* the context is full */
+    UR_STOP_CANCEL = 4, /* the callback asked to stop */
+};
+const char *ur_stop_reason_name(int reason);
+
+typedef struct ur_gen_params {
+    int max_tokens;         /* < 0: until the context is full */
+    const char *const *stop;/* stop strings (may span tokens; never part of the output) */
+    int n_stop;
+    int ignore_eog;         /* keep going past end-of-generation tokens */
+    ur_sampler_params sampler;
+} ur_gen_params;
+void ur_gen_defaults(ur_gen_params *p);
+
+/* Streamed text: complete UTF-8 only, never any part of a stop string. Return
+ * non-zero to cancel. */
+typedef int (*ur_gen_cb)(void *user, const char *text, size_t len);
+
+typedef struct ur_gen_result {
+    int n_prompt;      /* prompt tokens */
+    int n_reused;      /* of which already in the KV cache (shared prefix) */
+    int n_gen;         /* tokens generated */
+    double t_prompt;   /* seconds for the prompt */
+    double t_gen;      /* seconds for generation */
+    int stop_reason;
+    ur_buf text;       /* the whole output text (caller frees with ur_buf_free) */
+} ur_gen_result;
+
+/* Generate a continuation of `prompt` in context c. The KV cache is reused for
+ * the longest common prefix of the prompt and what the context already holds. */
+int ur_generate(ur_ctx *c, const int32_t *prompt, int n_prompt, const ur_gen_params *gp, ur_gen_cb cb, void *user,
+                ur_gen_result *res, ur_err *err);
+
+#endif

@@ -1,0 +1,157 @@
+/* Helpers shared by the subcommands. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "urial/tensor.h"
+
+int cli_fail(const char *fmt, ...) {
+    va_list ap;
+    fputs("urial: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+int cli_int(const char *opt, const char *s, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        cli_fail("option %s: '%s' is not an integer in [%ld, %ld]", opt, s, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_float(const char *opt, const char *s, double min, double max, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < min || v > max) {
+        cli_fail("option %s: '%s' is not a number in [%g, %g]", opt, s, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_u64(const char *opt, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || *s == '-') {
+        cli_fail("option %s: '%s' is not a non-negative integer", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts, const char *cmd) {
+    opterr = 0;
+    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+    if (c == '?' || c == ':') {
+        const char *bad = argv[optind - 1];
+        if (optopt && strchr(shortopts, optopt) && c == ':')
+            cli_fail("%s: option -%c needs a value (see urial %s --help)", cmd, optopt, cmd);
+        else if (optopt)
+            cli_fail("%s: option '%s' is unknown or needs a value (see urial %s --help)", cmd, bad, cmd);
+        else
+            cli_fail("%s: option '%s' is unknown or needs a value (see urial %s --help)", cmd, bad, cmd);
+        return '?';
+    }
+    return c;
+}
+
+int cli_parse_ids(const char *s, int32_t **out) {
+    size_t cap = 16, n = 0;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    const char *p = s;
+    while (ids && *p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX || (*end && *end != ',')) {
+            free(ids);
+            cli_fail("--ids: '%s' is not a comma-separated list of token ids", s);
+            return -1;
+        }
+        if (n == cap) {
+            int32_t *nids = realloc(ids, (cap *= 2) * sizeof *ids);
+            if (!nids) break;
+            ids = nids;
+        }
+        ids[n++] = (int32_t)v;
+        p = *end ? end + 1 : end;
+    }
+    if (!ids) return cli_fail("out of memory"), -1;
+    if (!n) {
+        free(ids);
+        cli_fail("--ids: no token ids given");
+        return -1;
+    }
+    *out = ids;
+    return (int)n;
+}
+
+int cli_type_from_name(const char *name) {
+    static const int ids[] = {UR_TYPE_F32,  UR_TYPE_F16,  UR_TYPE_BF16, UR_TYPE_Q4_0,
+                              UR_TYPE_Q8_0, UR_TYPE_Q4_K, UR_TYPE_Q5_K, UR_TYPE_Q6_K};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (!strcasecmp(name, ur_type_name(ids[i]))) return ids[i];
+    return -1;
+}
+
+ur_model *cli_load_model(const char *path) {
+    ur_err err = {{0}};
+    ur_model *m = ur_model_load(path, &err);
+    if (!m) cli_fail("%s", err.msg);
+    return m;
+}
+
+ur_ctx *cli_new_ctx(const ur_model *m, int n_ctx, int n_threads, int quiet) {
+    ur_err err = {{0}};
+    ur_ctx_params p = {.n_ctx = n_ctx, .n_threads = n_threads};
+    ur_ctx *c = ur_ctx_new(m, p, &err);
+    if (!c) {
+        cli_fail("%s", err.msg);
+        return NULL;
+    }
+    if (!quiet)
+        fprintf(stderr, "urial: %s: %s, %.2fM params, context %d tokens, KV cache %.1f MiB, %d threads, %s\n",
+                m->gguf->path, ur_arch_name(m->hp.arch), (double)m->n_params / 1e6, ur_ctx_n_ctx(c),
+                (double)ur_ctx_kv_bytes(c) / (1 << 20), ur_ctx_threads(c), ur_simd_name(ur_simd_level()));
+    return c;
+}
+
+int cli_tokenize(const ur_vocab *v, const char *text, int add_bos, int special, int32_t **ids) {
+    ur_err err = {{0}};
+    size_t len = strlen(text);
+    int cap = (int)(len < 1 << 20 ? len : 1 << 20) + 8;
+    for (;;) {
+        int32_t *buf = malloc(sizeof *buf * (size_t)cap);
+        if (!buf) return cli_fail("out of memory tokenizing %zu bytes", len), -1;
+        int n = ur_tokenize(v, text, len, add_bos, special, buf, cap, &err);
+        if (n < 0) {
+            free(buf);
+            cli_fail("%s", err.msg);
+            return -1;
+        }
+        if (n <= cap) {
+            *ids = buf;
+            return n;
+        }
+        free(buf);
+        cap = n;
+    }
+}

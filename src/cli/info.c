@@ -1,0 +1,125 @@
+/* urial info MODEL.gguf [--json] — what a GGUF file holds and whether urial runs it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "urial/tensor.h"
+#include "urial/tokenizer.h"
+
+static const char *HELP =
+    "usage: urial info MODEL.gguf [--json]\n"
+    "Describe a GGUF file: architecture, shapes, tensor types, tokenizer, context length, parameter count.\n"
+    "  --json   one JSON object instead of text\n";
+
+/* Tensor type histogram: counts and bytes per type, in first-seen order. */
+typedef struct { int type; int count; uint64_t bytes; } type_count;
+
+static int count_types(const ur_gguf *g, type_count *tc, int max) {
+    int n = 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        int j = 0;
+        while (j < n && tc[j].type != g->tensors[i].type) j++;
+        if (j == n && n < max) tc[n++] = (type_count){g->tensors[i].type, 0, 0};
+        if (j < n) tc[j].count++, tc[j].bytes += g->tensors[i].nbytes;
+    }
+    return n;
+}
+
+int cmd_info(int argc, char **argv) {
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int json = 0, c;
+    while ((c = cli_getopt(argc, argv, "h", opts, "info")) != -1) {
+        if (c == 'h') return fputs(HELP, stdout), 0;
+        if (c == 'j') json = 1;
+        else return 1;
+    }
+    if (optind != argc - 1) return cli_fail("info: expected one MODEL.gguf argument (see urial info --help)");
+    const char *path = argv[optind];
+    ur_err err = {{0}};
+    ur_gguf *g = ur_gguf_open(path, &err);
+    if (!g) return cli_fail("%s", err.msg);
+    ur_err merr = {{0}};
+    ur_model *m = ur_model_load(path, &merr);
+    ur_vocab *v = m ? NULL : ur_vocab_load(g, NULL);
+    const ur_vocab *voc = m ? m->vocab : v;
+    type_count tc[32];
+    int ntc = count_types(g, tc, 32);
+    uint64_t params = 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const ur_gguf_tensor *t = &g->tensors[i];
+        params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+    }
+    ur_str arch = {"", 0}, name = {"", 0};
+    ur_gguf_get_str(g, "general.architecture", &arch, NULL);
+    ur_gguf_get_str(g, "general.name", &name, NULL);
+
+    ur_buf b = {0};
+    if (json) {
+        ur_buf_puts(&b, "{\"file\":");
+        ur_buf_json_str(&b, path, strlen(path));
+        ur_buf_printf(&b, ",\"file_bytes\":%zu,\"gguf_version\":%u,\"name\":", g->size, g->version);
+        ur_buf_json_str(&b, name.ptr, name.len);
+        ur_buf_puts(&b, ",\"architecture\":");
+        ur_buf_json_str(&b, arch.ptr, arch.len);
+        ur_buf_printf(&b, ",\"parameters\":%llu,\"tensors\":%llu,\"metadata_keys\":%llu", (unsigned long long)params,
+                      (unsigned long long)g->n_tensors, (unsigned long long)g->n_kv);
+        if (m) {
+            const ur_hparams *hp = &m->hp;
+            ur_buf_printf(&b,
+                          ",\"n_vocab\":%d,\"dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,"
+                          "\"head_dim\":%d,\"ff\":%d,\"context_length\":%d,\"rope\":{\"base\":%g,\"dims\":%d,"
+                          "\"neox\":%s,\"scale\":%g,\"freqs\":%s},\"rms_eps\":%g,\"tied_output\":%s",
+                          hp->n_vocab, hp->dim, hp->n_layers, hp->n_heads, hp->n_kv_heads, hp->head_dim, hp->ff,
+                          hp->n_ctx_train, hp->rope_base, hp->n_rot, hp->rope_neox ? "true" : "false", hp->rope_scale,
+                          m->rope_freqs ? "true" : "false", hp->rms_eps, m->tied_output ? "true" : "false");
+        }
+        ur_buf_puts(&b, ",\"tensor_types\":{");
+        for (int i = 0; i < ntc; i++)
+            ur_buf_printf(&b, "%s\"%s\":{\"count\":%d,\"bytes\":%llu}", i ? "," : "", ur_type_name(tc[i].type),
+                          tc[i].count, (unsigned long long)tc[i].bytes);
+        ur_buf_puts(&b, "}");
+        if (voc)
+            ur_buf_printf(&b, ",\"tokenizer\":{\"model\":\"%s\",\"tokens\":%d,\"bos\":%d,\"eos\":%d,\"eot\":%d}",
+                          ur_vocab_model(voc), ur_vocab_size(voc), ur_vocab_bos(voc), ur_vocab_eos(voc),
+                          ur_vocab_eot(voc));
+        ur_buf_printf(&b, ",\"runnable\":%s", m ? "true" : "false");
+        if (!m) {
+            ur_buf_puts(&b, ",\"error\":");
+            ur_buf_json_str(&b, merr.msg, strlen(merr.msg));
+        }
+        ur_buf_puts(&b, "}\n");
+    } else {
+        ur_buf_printf(&b, "file:          %s (%.1f MiB, GGUF v%u, %llu tensors, %llu metadata keys)\n", path,
+                      (double)g->size / (1 << 20), g->version, (unsigned long long)g->n_tensors,
+                      (unsigned long long)g->n_kv);
+        ur_buf_printf(&b, "name:          %.*s\n", (int)name.len, name.ptr);
+        ur_buf_printf(&b, "architecture:  %.*s\n", (int)arch.len, arch.ptr);
+        ur_buf_printf(&b, "parameters:    %llu (%.2fM)\n", (unsigned long long)params, (double)params / 1e6);
+        if (m) {
+            const ur_hparams *hp = &m->hp;
+            ur_buf_printf(&b, "shape:         %d layers, dim %d, %d heads (%d kv), head dim %d, ff %d, vocab %d\n",
+                          hp->n_layers, hp->dim, hp->n_heads, hp->n_kv_heads, hp->head_dim, hp->ff, hp->n_vocab);
+            ur_buf_printf(&b, "context:       %d tokens (trained)\n", hp->n_ctx_train);
+            ur_buf_printf(&b, "rope:          base %g, %d dims, %s pairs, linear scale %g%s\n", hp->rope_base,
+                          hp->n_rot, hp->rope_neox ? "neox" : "adjacent", hp->rope_scale,
+                          m->rope_freqs ? ", rope_freqs" : "");
+            ur_buf_printf(&b, "output:        %s\n", m->tied_output ? "tied to token_embd" : "output.weight");
+        }
+        ur_buf_puts(&b, "tensor types: ");
+        for (int i = 0; i < ntc; i++)
+            ur_buf_printf(&b, " %s x%d (%.1f MiB)%s", ur_type_name(tc[i].type), tc[i].count,
+                          (double)tc[i].bytes / (1 << 20), i + 1 < ntc ? "," : "");
+        ur_buf_puts(&b, "\n");
+        if (voc)
+            ur_buf_printf(&b, "tokenizer:     %s, %d tokens (bos %d, eos %d, eot %d)\n", ur_vocab_model(voc),
+                          ur_vocab_size(voc), ur_vocab_bos(voc), ur_vocab_eos(voc), ur_vocab_eot(voc));
+        ur_buf_printf(&b, "runnable:      %s%s\n", m ? "yes" : "no: ", m ? "" : merr.msg);
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    ur_buf_free(&b);
+    ur_vocab_free(v);
+    ur_model_free(m);
+    ur_gguf_close(g);
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* Elementwise and row operations of the transformer, in float, with the same
+ * arithmetic as llama.cpp where it matters for comparing logits. Shapes are in
+ * elements; rows are contiguous. */
+#ifndef URIAL_OPS_H
+#define URIAL_OPS_H
+
+#include <stdint.h>
+
+/* y = x / sqrt(mean(x^2) + eps) * w   (n elements; y may alias x) */
+void ur_rmsnorm(float *y, const float *x, const float *w, int n, float eps);
+
+/* Rotary embedding of one head vector x[head_dim] at position pos, in place.
+ * cs holds n_rot/2 (cos, sin) pairs for that position (ur_rope_cache).
+ * neox = 0: rotate pairs (x[2i], x[2i+1]); neox = 1: pairs (x[i], x[i + n_rot/2]). */
+void ur_rope(float *x, const float *cs, int n_rot, int neox);
+/* cos/sin table for one position: theta_i = pos / scale * base^(-2i/n_rot) / freqs[i] */
+void ur_rope_cache(float *cs, float pos, int n_rot, float base, float scale, const float *freqs);
+
+/* In-place softmax over n values; returns nothing, sums in double. */
+void ur_softmax(float *x, int n);
+
+/* h[i] = silu(g[i]) * u[i] */
+void ur_swiglu(float *h, const float *g, const float *u, int n);
+
+/* Half-precision helpers for the attention over the F16 KV cache. */
+void ur_f32_to_f16_row(uint16_t *dst, const float *src, int n);
+float ur_dot_f16(const uint16_t *a, const uint16_t *b, int n);
+/* y[i] += a * x[i] */
+void ur_axpy_f16(float *y, const uint16_t *x, float a, int n);
+
+#endif
