@@ -46,7 +46,7 @@ int ur_detokenize(const ur_vocab *v, const int32_t *ids, int n_ids, int special,
             if (strip && len > 0 && p[0] == ' ') p++, len--;
             strip = 0;
         }
-        if (total < cap) memcpy(buf + total, p, len < cap - total ? len : cap - total);
+        if (len && total < cap) memcpy(buf + total, p, len < cap - total ? len : cap - total);
         total += len;
         if (total > INT_MAX) return -1;
     }

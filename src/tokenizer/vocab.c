@@ -16,6 +16,7 @@
 #define KEY_TOKENS "tokenizer.ggml.tokens"
 #define KEY_SCORES "tokenizer.ggml.scores"
 #define KEY_TYPES "tokenizer.ggml.token_type"
+#define MAX_TOKENS (1u << 26) /* real vocabs have < 1M tokens; keeps every size below in range */
 
 /* Control tokens that end a turn in common chat formats; llama.cpp treats them as
  * end-of-generation even when the file names no EOT token. */
@@ -73,11 +74,14 @@ static int build_hash(ur_vocab *v) {
 /* A short printable rendering of untrusted bytes for error messages. */
 static const char *quote(const char *s, size_t len, char *buf, size_t n) {
     size_t o = 0;
-    for (size_t i = 0; i < len && o + 5 < n; i++) {
+    for (size_t i = 0; i < len; i++) {
+        if (o + 8 > n) { /* room for one more escape, "..." and the NUL is gone */
+            memcpy(buf + o, "...", 4);
+            return buf;
+        }
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c < 0x7f && c != '\'') buf[o++] = (char)c;
         else o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
-        if (i + 1 < len && o + 5 >= n) { memcpy(buf + o, "...", 4); return buf; }
     }
     buf[o] = 0;
     return buf;
@@ -254,8 +258,8 @@ ur_vocab *ur_vocab_load(const ur_gguf *g, ur_err *err) {
     if ((rc = ur_gguf_get_arr(g, KEY_TYPES, UR_GGUF_I32, &types, err)) < 0) return NULL;
     if (rc == 1) { ur_errf(err, "%s: key '" KEY_TYPES "' is missing", g->path); return NULL; }
     if (toks->arr_n == 0) { ur_errf(err, "%s: '" KEY_TOKENS "' is empty", g->path); return NULL; }
-    if (toks->arr_n > (uint64_t)INT32_MAX - 1) {
-        ur_errf(err, "%s: '" KEY_TOKENS "' has %llu entries, more than token ids can hold", g->path,
+    if (toks->arr_n > MAX_TOKENS) {
+        ur_errf(err, "%s: '" KEY_TOKENS "' has %llu entries, more than urial accepts", g->path,
                 (unsigned long long)toks->arr_n);
         return NULL;
     }
