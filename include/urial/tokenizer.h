@@ -54,7 +54,9 @@ int ur_token_to_bytes(const ur_vocab *v, int32_t id, int special, char *buf, int
 
 /* Detokenize a whole sequence. The spaces the tokenizer added (before the first
  * text and before text that follows a special token) are removed, so
- * detokenize(tokenize(s)) == s. Ids outside the vocab print nothing. Returns the
+ * detokenize(tokenize(s)) == s for valid UTF-8 s (except that a literal "▁",
+ * U+2581, comes back as a space, as in SentencePiece). Ids outside the vocab
+ * print nothing. Returns the
  * text's length L without the NUL; the buffer holds min(L, n-1) bytes and a NUL
  * (when n > 0), so L >= n means "call again with n > L". -1 if L > INT_MAX. */
 int ur_detokenize(const ur_vocab *v, const int32_t *ids, int n_ids, int special, char *buf, int n);
