@@ -30,40 +30,50 @@ int32_t ur_vocab_bos(const ur_vocab *v);       /* -1 if none */
 int32_t ur_vocab_eos(const ur_vocab *v);       /* -1 if none */
 int32_t ur_vocab_eot(const ur_vocab *v);       /* end-of-turn token or -1 */
 int ur_vocab_add_bos(const ur_vocab *v);       /* tokenizer.ggml.add_bos_token (default 1 for llama) */
+int ur_vocab_add_eos(const ur_vocab *v);       /* tokenizer.ggml.add_eos_token (default 0); ur_tokenize never appends EOS */
 int ur_vocab_is_eog(const ur_vocab *v, int32_t id); /* EOS, EOT, or another end-of-generation token */
 /* The stored piece of a token (e.g. "▁Hello", "<0x0A>", "<s>"); len set. */
 const char *ur_vocab_piece(const ur_vocab *v, int32_t id, size_t *len);
 int ur_vocab_type(const ur_vocab *v, int32_t id);
 const char *ur_vocab_model(const ur_vocab *v); /* "llama" */
 
-/* Tokenize `len` bytes of text. add_bos: prepend BOS. parse_special: text like
- * "<s>" or "[INST]" that spells a control/user-defined token becomes that token
- * (otherwise it is tokenized as plain text). Writes at most `max` ids to out and
- * returns the total count (call again with a larger buffer if > max), or -1 on
- * error. */
+/* Tokenize `len` bytes of text. add_bos: prepend BOS (if the vocab has one).
+ * parse_special: text like "<s>" or "[INST]" that spells a control/unknown token
+ * becomes that token (otherwise it is tokenized as plain text); as in llama.cpp,
+ * user-defined tokens are split out either way, and the text after a special
+ * token gets its own leading space. Writes at most `max` ids to out and returns
+ * the total count (call again with a larger buffer if > max), or -1 on error. */
 int ur_tokenize(const ur_vocab *v, const char *text, size_t len, int add_bos, int parse_special,
                 int32_t *out, int max, ur_err *err);
 
 /* The bytes one token stands for: "▁" becomes " ", <0xXX> becomes the byte;
- * control tokens give "" unless `special` (then their text). Writes at most n
- * bytes and returns the full length. */
+ * control and unknown tokens give "" unless `special` (then their text),
+ * user-defined tokens their text, unused tokens "". Writes at most n bytes (no
+ * NUL) and returns the full length, or -1 for an id outside the vocab. */
 int ur_token_to_bytes(const ur_vocab *v, int32_t id, int special, char *buf, int n);
 
-/* Detokenize a whole sequence (the leading space the tokenizer added to the
- * first piece is removed, so detokenize(tokenize(s)) == s). Returns bytes written
- * (always NUL-terminated within n) or the required length when n is too small. */
+/* Detokenize a whole sequence. The spaces the tokenizer added (before the first
+ * text and before text that follows a special token) are removed, so
+ * detokenize(tokenize(s)) == s for valid UTF-8 s (except that a literal "▁",
+ * U+2581, comes back as a space, as in SentencePiece). Ids outside the vocab
+ * print nothing. Returns the
+ * text's length L without the NUL; the buffer holds min(L, n-1) bytes and a NUL
+ * (when n > 0), so L >= n means "call again with n > L". -1 if L > INT_MAX. */
 int ur_detokenize(const ur_vocab *v, const int32_t *ids, int n_ids, int special, char *buf, int n);
 
 /* Streaming detokenizer: push tokens one at a time; only complete UTF-8 sequences
  * come out (a multi-byte character split across byte tokens is held back until
- * complete). The first push drops the leading space of a sequence start when
- * `strip_leading_space` was set at init. */
+ * complete; bytes that cannot be valid UTF-8 come out as U+FFFD). When
+ * `strip_leading_space` was set at init, the leading space of the first text token
+ * (and of the first text token after a special token) is dropped, exactly as
+ * ur_detokenize does; set it when pushing a sequence from its start, clear it
+ * when continuing after a prompt. */
 typedef struct ur_detok {
     const ur_vocab *v;
     int special;
     int strip_leading_space;
-    int started;
-    char pending[8];
+    int started;        /* a text token came since the start or the last special token */
+    char pending[8];    /* an unfinished UTF-8 sequence (at most 3 bytes) */
     int n_pending;
 } ur_detok;
 void ur_detok_init(ur_detok *d, const ur_vocab *v, int special, int strip_leading_space);
