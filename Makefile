@@ -46,7 +46,7 @@ $(BUILD)/urial: $(CLI_OBJ) $(BUILD)/liburial.a
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/liburial.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/liburial.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Wno-format-truncation -Itests/unit -o $@ $< $(BUILD)/liburial.a $(LDLIBS)
 
 test: all $(TEST_BIN)
 	@BUILD=$(BUILD) tests/run.sh

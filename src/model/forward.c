@@ -26,8 +26,6 @@ struct ur_ctx {
     float *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up;
     float *rope_cs;      /* [nb][n_rot] cos/sin pairs for the chunk's positions */
     float *scores;       /* [nt][n_ctx] attention scores per thread */
-    uint16_t *probs16;   /* [nt][n_ctx] */
-    uint16_t *q16;       /* [nt][head_dim] */
     ur_act act;
 };
 
@@ -66,8 +64,6 @@ ur_ctx *ur_ctx_new(const ur_model *m, ur_ctx_params p, ur_err *err) {
     c->up = xcalloc(nb * ff, sizeof(float), &fail);
     c->rope_cs = xcalloc(nb * (size_t)hp->n_rot, sizeof(float), &fail);
     c->scores = xcalloc((size_t)c->nt * (size_t)c->n_ctx, sizeof(float), &fail);
-    c->probs16 = xcalloc((size_t)c->nt * (size_t)c->n_ctx, sizeof(uint16_t), &fail);
-    c->q16 = xcalloc((size_t)c->nt * (size_t)hp->head_dim, sizeof(uint16_t), &fail);
     if (fail) {
         ur_errf(err, "%s: out of memory for a context of %d tokens (KV cache %.1f MiB)", m->gguf->path, c->n_ctx,
                 (double)cache * 4 / (1 << 20));
@@ -80,8 +76,7 @@ ur_ctx *ur_ctx_new(const ur_model *m, ur_ctx_params p, ur_err *err) {
 void ur_ctx_free(ur_ctx *c) {
     if (!c) return;
     free(c->k_cache), free(c->v_cache), free(c->x), free(c->xn), free(c->q), free(c->att), free(c->tmp);
-    free(c->k), free(c->v), free(c->gate), free(c->up), free(c->rope_cs), free(c->scores), free(c->probs16);
-    free(c->q16), free(c->tokens);
+    free(c->k), free(c->v), free(c->gate), free(c->up), free(c->rope_cs), free(c->scores), free(c->tokens);
     ur_act_free(&c->act);
     free(c);
 }
@@ -133,8 +128,10 @@ static void add_bias(float *y, const ur_weight *b, int nb, int n) {
 }
 
 /* Causal self-attention for the chunk's nb queries against cache positions
- * [0, n_past + t]. Follows llama.cpp's arithmetic: q and the probabilities are
- * rounded to F16 before the products with the F16 cache. */
+ * [0, n_past + t]: f32 queries, keys and values widened from the F16 cache, an
+ * exact (two-pass) softmax and f32 accumulation. This is the arithmetic of
+ * llama.cpp's tiled flash attention (its path for batches of 64+ queries); its
+ * path for smaller batches rounds q and the running output to F16 instead. */
 static void attention(ur_ctx *c, int layer, int nb) {
     const ur_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim, nh = hp->n_heads, group = hp->n_heads / hp->n_kv_heads, kvd = c->kv_dim;
@@ -146,19 +143,16 @@ static void attention(ur_ctx *c, int layer, int nb) {
     {
         const int tid = omp_get_thread_num(), ntid = omp_get_num_threads();
         float *s = c->scores + (size_t)tid * c->n_ctx;
-        uint16_t *p16 = c->probs16 + (size_t)tid * c->n_ctx;
-        uint16_t *q16 = c->q16 + (size_t)tid * hd;
         for (int task = tid; task < tasks; task += ntid) {
             const int t = task / nh, h = task % nh, g = h / group;
             const int n_kv = c->n_past + t + 1;
-            ur_f32_to_f16_row(q16, c->q + (size_t)t * hp->dim + (size_t)h * hd, hd);
-            for (int j = 0; j < n_kv; j++) s[j] = ur_dot_f16(q16, kc + (size_t)j * kvd + (size_t)g * hd, hd) * scale;
+            const float *qh = c->q + (size_t)t * hp->dim + (size_t)h * hd;
+            for (int j = 0; j < n_kv; j++) s[j] = ur_dot_f32_f16(qh, kc + (size_t)j * kvd + (size_t)g * hd, hd) * scale;
             ur_softmax(s, n_kv);
-            ur_f32_to_f16_row(p16, s, n_kv);
             float *out = c->att + (size_t)t * hp->dim + (size_t)h * hd;
             memset(out, 0, sizeof(float) * (size_t)hd);
             for (int j = 0; j < n_kv; j++)
-                ur_axpy_f16(out, vc + (size_t)j * kvd + (size_t)g * hd, ur_f16_to_f32(p16[j]), hd);
+                ur_axpy_f16(out, vc + (size_t)j * kvd + (size_t)g * hd, s[j], hd);
         }
     }
 }

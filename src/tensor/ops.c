@@ -67,23 +67,21 @@ void ur_swiglu(float *h, const float *g, const float *u, int n) {
 
 /* ---- F16 rows --------------------------------------------------------------- */
 #if UR_X86
-__attribute__((target("avx2,fma,f16c"))) static float dot_f16_avx2(const uint16_t *a, const uint16_t *b, int n) {
+__attribute__((target("avx2,fma,f16c"))) static float dot_f32_f16_avx2(const float *a, const uint16_t *b, int n) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m256 a0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i)));
         __m256 b0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i)));
-        __m256 a1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8)));
         __m256 b1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i + 8)));
-        acc0 = _mm256_fmadd_ps(a0, b0, acc0);
-        acc1 = _mm256_fmadd_ps(a1, b1, acc1);
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), b0, acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), b1, acc1);
     }
     acc0 = _mm256_add_ps(acc0, acc1);
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
     s = _mm_hadd_ps(s, s);
     s = _mm_hadd_ps(s, s);
     float r = _mm_cvtss_f32(s);
-    for (; i < n; i++) r += ur_f16_to_f32(a[i]) * ur_f16_to_f32(b[i]);
+    for (; i < n; i++) r += a[i] * ur_f16_to_f32(b[i]);
     return r;
 }
 
@@ -106,12 +104,12 @@ __attribute__((target("avx2,fma,f16c"))) static void f32_to_f16_avx2(uint16_t *d
 }
 #endif
 
-float ur_dot_f16(const uint16_t *a, const uint16_t *b, int n) {
+float ur_dot_f32_f16(const float *a, const uint16_t *b, int n) {
 #if UR_X86
-    if (ur_simd_level() >= UR_SIMD_AVX2) return dot_f16_avx2(a, b, n);
+    if (ur_simd_level() >= UR_SIMD_AVX2) return dot_f32_f16_avx2(a, b, n);
 #endif
     float r = 0.0f;
-    for (int i = 0; i < n; i++) r += ur_f16_to_f32(a[i]) * ur_f16_to_f32(b[i]);
+    for (int i = 0; i < n; i++) r += a[i] * ur_f16_to_f32(b[i]);
     return r;
 }
 

@@ -24,7 +24,7 @@ void ur_swiglu(float *h, const float *g, const float *u, int n);
 
 /* Half-precision helpers for the attention over the F16 KV cache. */
 void ur_f32_to_f16_row(uint16_t *dst, const float *src, int n);
-float ur_dot_f16(const uint16_t *a, const uint16_t *b, int n);
+float ur_dot_f32_f16(const float *a, const uint16_t *b, int n);
 /* y[i] += a * x[i] */
 void ur_axpy_f16(float *y, const uint16_t *x, float a, int n);
 

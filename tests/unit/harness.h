@@ -35,8 +35,10 @@ static char th_msg[1024];
 /* Stop the current test early (after a failed CHECK that later code depends on). */
 #define REQUIRE(cond)                                                                                 \
     do {                                                                                              \
-        CHECK(cond);                                                                                  \
-        if (th_failed_now) return;                                                                    \
+        if (!(cond)) {                                                                                \
+            CHECK(cond);                                                                              \
+            return;                                                                                   \
+        }                                                                                             \
     } while (0)
 
 #define SKIP(...)                                                                                     \
