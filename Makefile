@@ -30,7 +30,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test fuzz demo bench clean
+.PHONY: all test fuzz fuzz-seeds demo bench clean
 all: $(BUILD)/urial $(BUILD)/liburial.a
 
 $(BUILD)/obj/%.o: %.c
@@ -53,14 +53,21 @@ test: all $(TEST_BIN)
 
 # ---- fuzzing (clang + libFuzzer + ASan) -------------------------------------
 FUZZ_SECONDS ?= 600
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=all
 fuzz: build/fuzz/fuzz_gguf
 	@mkdir -p build/fuzz/corpus
 	build/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus tests/fuzz/seeds
 
-build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/gguf/*.c src/base/*.c src/tensor/types.c
+build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/gguf/*.c src/gguf/*.h src/base/*.c src/tensor/types.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $^ -lm
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lm
+
+# Rewrite the fuzz seeds with our own writer (they are committed; rerun after format changes).
+fuzz-seeds: $(BUILD)/liburial.a
+	@mkdir -p $(BUILD)/fuzz tests/fuzz/seeds
+	$(CC) $(CFLAGS) -o $(BUILD)/fuzz/make_seeds tests/fuzz/make_seeds.c $(BUILD)/liburial.a $(LDLIBS)
+	$(BUILD)/fuzz/make_seeds tests/fuzz/seeds
 
 demo: all
 	@tools/demo.sh $(BUILD)

@@ -39,7 +39,8 @@ typedef struct ur_gguf_kv {
      * arrays:  `arr_type` is the element type, `arr_n` the count; for numeric
      *          elements `data` points at the packed elements; for string
      *          elements `strs[i]` are the strings (an index built at open).
-     *          Nested arrays are rejected at open. */
+     *          Nested arrays are rejected at open.
+     * `data` need not be aligned for its type: read values with memcpy. */
     const uint8_t *data;
     ur_str str;
     int arr_type;

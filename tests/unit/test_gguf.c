@@ -424,6 +424,20 @@ static void llama_vocab_fixture(void) {
     ur_gguf_close(g);
 }
 
+/* The fuzzer's seeds (tests/fuzz/seeds, written by make fuzz-seeds) stay valid files. */
+static void fuzz_seeds_are_valid(void) {
+    static const char *const seeds[] = {"llama-tiny.gguf", "llama-tiny-v2.gguf", "all-types.gguf",
+                                        "kquants-align64.gguf", "empty.gguf"};
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        char path[256];
+        ur_err err;
+        snprintf(path, sizeof path, "tests/fuzz/seeds/%s", seeds[i]);
+        ur_gguf *g = ur_gguf_open(path, &err);
+        CHECKF(g, "%.500s", err.msg);
+        ur_gguf_close(g);
+    }
+}
+
 int main(void) {
     th_suite = "gguf";
     RUN(roundtrip_default_alignment);
@@ -434,5 +448,6 @@ int main(void) {
     RUN(getters);
     RUN(writer_rejects);
     RUN(llama_vocab_fixture);
+    RUN(fuzz_seeds_are_valid);
     TEST_MAIN_END();
 }
