@@ -123,14 +123,19 @@ typedef void (*mm_fn)(const mm_job *job, int64_t r0, int64_t r1);
 /* Quantize activation rows [t0, t1) of x (row stride k) into the qs/d/sum parts. */
 typedef void (*act_fn)(const float *x, int64_t t0, int64_t t1, ur_act *a, const act_layout *L);
 
+/* Build the panels of groups [g0, g1) from the qs/d/sum parts. */
+typedef void (*pan_fn)(ur_act *a, const act_layout *L, int64_t g0, int64_t g1);
+
 typedef struct {
     mm_fn mm[31];   /* by weight type id; NULL: fall back to the next lower level */
     act_fn act[31]; /* by activation type id; NULL: fall back */
+    pan_fn pan[31]; /* by activation type id; NULL: fall back */
 } kernel_table;
 
 void kernels_scalar(kernel_table *t);
 void kernels_avx2(kernel_table *t, int vnni);
 void kernels_avx512(kernel_table *t);
+void kernels_avx512_q(kernel_table *t); /* the quantized-weight part (kernels_avx512_q.c) */
 
 /* Builds the panel part of an activation from its qs/d/sum parts (scalar; any level). */
 void act_build_panels(ur_act *a, const act_layout *L, int64_t g0, int64_t g1);
