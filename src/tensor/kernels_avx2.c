@@ -106,14 +106,14 @@ K2 static void act_f16(const float *x, int64_t t0, int64_t t1, ur_act *a, const 
  * make the u8 x s8 dot exact (|w| <= 128, |x| <= 127: pairs < 32768). */
 KI2 void gemv2_q_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int N, const int is8,
                    const int vnni) {
-    const int8_t *xq[3];
-    const float *xd[3];
+    const int8_t *xq[4];
+    const float *xd[4];
 #pragma GCC unroll 4
     for (int t = 0; t < N; t++) xq[t] = act_qs(j->x, &j->L, t0 + t), xd[t] = act_d(j->x, &j->L, t0 + t);
     const __m256i m4 = _mm256_set1_epi8(0x0F), c8 = _mm256_set1_epi8(8);
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *w = j->W + r * j->wrow;
-        __m256 acc[3][2];
+        __m256 acc[4][2];
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
         for (int64_t b = 0; b < j->L.nb; b++) {
@@ -143,17 +143,17 @@ KI2 void gemv2_q_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const in
 }
 
 /* ---- GEMV: K-quants (scales applied in int16 by vpmaddwd, one float step per block) ---- */
-KI2 void gemv2_kq_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const int five) {
-    const int8_t *xq[3];
-    const float *xd[3];
-    const int16_t *xb[3];
+KI2 void gemv2_kq_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int N, const int five) {
+    const int8_t *xq[4];
+    const float *xd[4];
+    const int16_t *xb[4];
 #pragma GCC unroll 4
     for (int t = 0; t < N; t++)
-        xq[t] = act_qs(j->x, &j->L, t), xd[t] = act_d(j->x, &j->L, t), xb[t] = act_bsums(j->x, &j->L, t);
+        xq[t] = act_qs(j->x, &j->L, t0 + t), xd[t] = act_d(j->x, &j->L, t0 + t), xb[t] = act_bsums(j->x, &j->L, t0 + t);
     const __m256i m4 = _mm256_set1_epi8(0x0F), c16 = _mm256_set1_epi8(16);
     for (int64_t r = r0; r < r1; r++) {
-        __m256 acc[3];
-        float macc[3] = {0, 0, 0};
+        __m256 acc[4];
+        float macc[4] = {0, 0, 0, 0};
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < j->L.nb; i++) {
@@ -169,7 +169,7 @@ KI2 void gemv2_kq_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const 
             uint8_t sc[8], m[8];
             kq_scales2(scales, sc, m);
             __m256i h = five ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-            __m256i isum[3];
+            __m256i isum[4];
 #pragma GCC unroll 4
             for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 4
@@ -201,25 +201,25 @@ KI2 void gemv2_kq_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const 
             }
         }
 #pragma GCC unroll 4
-        for (int t = 0; t < N; t++) j->y[t * j->ldy + r] = hsum8(acc[t]) - macc[t];
+        for (int t = 0; t < N; t++) j->y[(t0 + t) * j->ldy + r] = hsum8(acc[t]) - macc[t];
     }
 }
 
-KI2 void gemv2_q6_n(const mm_job *j, int64_t r0, int64_t r1, const int N) {
-    const int8_t *xq[3];
-    const float *xd[3];
-    const int16_t *xb[3];
+KI2 void gemv2_q6_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int N) {
+    const int8_t *xq[4];
+    const float *xd[4];
+    const int16_t *xb[4];
 #pragma GCC unroll 4
     for (int t = 0; t < N; t++)
-        xq[t] = act_qs(j->x, &j->L, t), xd[t] = act_d(j->x, &j->L, t), xb[t] = act_bsums(j->x, &j->L, t);
+        xq[t] = act_qs(j->x, &j->L, t0 + t), xd[t] = act_d(j->x, &j->L, t0 + t), xb[t] = act_bsums(j->x, &j->L, t0 + t);
     const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     for (int64_t r = r0; r < r1; r++) {
         const block_q6_K *b = (const block_q6_K *)(j->W + r * j->wrow);
-        __m256 acc[3];
+        __m256 acc[4];
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < j->L.nb; i++, b++) {
-            __m256i isum[3];
+            __m256i isum[4];
 #pragma GCC unroll 4
             for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 2
@@ -254,7 +254,7 @@ KI2 void gemv2_q6_n(const mm_job *j, int64_t r0, int64_t r1, const int N) {
             }
         }
 #pragma GCC unroll 4
-        for (int t = 0; t < N; t++) j->y[t * j->ldy + r] = hsum8(acc[t]);
+        for (int t = 0; t < N; t++) j->y[(t0 + t) * j->ldy + r] = hsum8(acc[t]);
     }
 }
 
@@ -271,15 +271,15 @@ KI2 float ld1(const void *p, int64_t i, int type) {
     return type == UR_TYPE_F16 ? _cvtsh_ss(h) : ur_bf16_to_f32(h);
 }
 
-KI2 void gemv2_f_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const int type) {
+KI2 void gemv2_f_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int N, const int type) {
     const int esz = type == UR_TYPE_F32 ? 4 : 2;
-    const uint8_t *xr[3];
+    const uint8_t *xr[4];
 #pragma GCC unroll 4
-    for (int t = 0; t < N; t++) xr[t] = (const uint8_t *)act_qs(j->x, &j->L, t);
+    for (int t = 0; t < N; t++) xr[t] = (const uint8_t *)act_qs(j->x, &j->L, t0 + t);
     const int64_t k = j->k, k16 = k & ~(int64_t)15;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *w = j->W + r * j->wrow;
-        __m256 acc[3][2];
+        __m256 acc[4][2];
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
         for (int64_t i = 0; i < k16; i += 16) {
@@ -294,57 +294,46 @@ KI2 void gemv2_f_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const i
         for (int t = 0; t < N; t++) {
             float s = hsum8(_mm256_add_ps(acc[t][0], acc[t][1]));
             for (int64_t i = k16; i < k; i++) s += ld1(w, i, type) * ld1(xr[t], i, type);
-            j->y[t * j->ldy + r] = s;
+            j->y[(t0 + t) * j->ldy + r] = s;
         }
     }
 }
 
 /* ---- entry points ----------------------------------------------------------------------- */
-#define BY_N(call)                                                                                 \
-    do {                                                                                           \
-        if (j->n == 1) call(1);                                                                    \
-        else if (j->n == 2) call(2);                                                               \
-        else call(3);                                                                              \
-    } while (0)
+#define Q40(a, b, t, N) gemv2_q_n(j, a, b, t, N, 0, 1)
+#define Q80(a, b, t, N) gemv2_q_n(j, a, b, t, N, 1, 1)
+#define Q40n(a, b, t, N) gemv2_q_n(j, a, b, t, N, 0, 0)
+#define Q80n(a, b, t, N) gemv2_q_n(j, a, b, t, N, 1, 0)
+#define Q4K(a, b, t, N) gemv2_kq_n(j, a, b, t, N, 0)
+#define Q5K(a, b, t, N) gemv2_kq_n(j, a, b, t, N, 1)
+#define Q6K(a, b, t, N) gemv2_q6_n(j, a, b, t, N)
+#define F32(a, b, t, N) gemv2_f_n(j, a, b, t, N, UR_TYPE_F32)
+#define F16(a, b, t, N) gemv2_f_n(j, a, b, t, N, UR_TYPE_F16)
+#define BF16(a, b, t, N) gemv2_f_n(j, a, b, t, N, UR_TYPE_BF16)
 
-#define Q40(N) gemv2_q_n(j, r0, r1, 0, N, 0, 1)
-#define Q80(N) gemv2_q_n(j, r0, r1, 0, N, 1, 1)
-#define Q40n(N) gemv2_q_n(j, r0, r1, 0, N, 0, 0)
-#define Q4K(N) gemv2_kq_n(j, r0, r1, N, 0)
-#define Q5K(N) gemv2_kq_n(j, r0, r1, N, 1)
-#define Q6K(N) gemv2_q6_n(j, r0, r1, N)
-#define F32(N) gemv2_f_n(j, r0, r1, N, UR_TYPE_F32)
-#define F16(N) gemv2_f_n(j, r0, r1, N, UR_TYPE_F16)
-#define BF16(N) gemv2_f_n(j, r0, r1, N, UR_TYPE_BF16)
-
-/* The GEMV for n < UR_PANEL_MIN_N (or always, for q8_0 without VNNI: its weights
- * reach +-128, which vpmaddubsw against (q + 128) activations would saturate). */
+/* GEMV for n < UR_PANEL_MIN_N, and for q8_0 without VNNI at any n: its weights reach
+ * +-128, and vpmaddubsw against (q + 128) panel activations would saturate. */
 K2 static void mm_q4_0_v(const mm_job *j, int64_t r0, int64_t r1) {
     if (j->n >= UR_PANEL_MIN_N) gemm2_q4_0(j, r0, r1, 1);
-    else BY_N(Q40);
+    else GEMV_ALL(j, r0, r1, Q40);
 }
 K2 static void mm_q4_0_n(const mm_job *j, int64_t r0, int64_t r1) {
     if (j->n >= UR_PANEL_MIN_N) gemm2_q4_0(j, r0, r1, 0);
-    else BY_N(Q40n);
+    else GEMV_ALL(j, r0, r1, Q40n);
 }
 K2 static void mm_q8_0_v(const mm_job *j, int64_t r0, int64_t r1) {
     if (j->n >= UR_PANEL_MIN_N) gemm2_q8_0(j, r0, r1);
-    else BY_N(Q80);
+    else GEMV_ALL(j, r0, r1, Q80);
 }
-K2 static void mm_q8_0_n(const mm_job *j, int64_t r0, int64_t r1) {
-    int64_t t0 = 0;
-    for (; t0 + 3 <= j->n; t0 += 3) gemv2_q_n(j, r0, r1, t0, 3, 1, 0);
-    if (j->n - t0 == 2) gemv2_q_n(j, r0, r1, t0, 2, 1, 0);
-    if (j->n - t0 == 1) gemv2_q_n(j, r0, r1, t0, 1, 1, 0);
-}
+K2 static void mm_q8_0_n(const mm_job *j, int64_t r0, int64_t r1) { GEMV_ALL(j, r0, r1, Q80n); }
 #define MMKQ(name, CALL, GEMM)                                                                     \
     K2 static void name##_v(const mm_job *j, int64_t r0, int64_t r1) {                             \
         if (j->n >= UR_PANEL_MIN_N) GEMM(j, r0, r1, 1);                                             \
-        else BY_N(CALL);                                                                           \
+        else GEMV_ALL(j, r0, r1, CALL);                                                            \
     }                                                                                              \
     K2 static void name##_n(const mm_job *j, int64_t r0, int64_t r1) {                             \
         if (j->n >= UR_PANEL_MIN_N) GEMM(j, r0, r1, 0);                                             \
-        else BY_N(CALL);                                                                           \
+        else GEMV_ALL(j, r0, r1, CALL);                                                            \
     }
 MMKQ(mm_q4_K, Q4K, gemm2_q4_K)
 MMKQ(mm_q5_K, Q5K, gemm2_q5_K)
@@ -353,7 +342,7 @@ MMKQ(mm_q6_K, Q6K, gemm2_q6_K)
 #define MMF(name, CALL)                                                                            \
     K2 static void name(const mm_job *j, int64_t r0, int64_t r1) {                                 \
         if (j->n >= UR_PANEL_MIN_N) gemm2_f(j, r0, r1);                                             \
-        else BY_N(CALL);                                                                           \
+        else GEMV_ALL(j, r0, r1, CALL);                                                            \
     }
 MMF(mm_f32, F32)
 MMF(mm_f16, F16)

@@ -154,15 +154,15 @@ KI float ld1(const void *p, int64_t i, int type) {
     return type == UR_TYPE_F16 ? ur_f16_to_f32(h) : ur_bf16_to_f32(h);
 }
 
-KI void gemv_f_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const int type) {
+KI void gemv_f_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int N, const int type) {
     const int esz = type == UR_TYPE_F32 ? 4 : 2;
-    const uint8_t *xr[3];
+    const uint8_t *xr[4];
 #pragma GCC unroll 4
-    for (int t = 0; t < N; t++) xr[t] = (const uint8_t *)act_qs(j->x, &j->L, t);
+    for (int t = 0; t < N; t++) xr[t] = (const uint8_t *)act_qs(j->x, &j->L, t0 + t);
     const int64_t k = j->k, k32 = k & ~(int64_t)31;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *w = j->W + r * j->wrow;
-        __m512 acc[3][2];
+        __m512 acc[4][2];
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
         for (int64_t i = 0; i < k32; i += 32) {
@@ -177,7 +177,7 @@ KI void gemv_f_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const int
         for (int t = 0; t < N; t++) {
             float s = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
             for (int64_t i = k32; i < k; i++) s += ld1(w, i, type) * ld1(xr[t], i, type);
-            j->y[t * j->ldy + r] = s;
+            j->y[(t0 + t) * j->ldy + r] = s;
         }
     }
 }
@@ -250,16 +250,17 @@ K512 static void gemm_f(const mm_job *j, int64_t r0, int64_t r1) {
     }
 }
 
+#define GF32(a, b, t, N) gemv_f_n(j, a, b, t, N, UR_TYPE_F32)
+#define GF16(a, b, t, N) gemv_f_n(j, a, b, t, N, UR_TYPE_F16)
+#define GBF16(a, b, t, N) gemv_f_n(j, a, b, t, N, UR_TYPE_BF16)
 #define MMF(name, TYPE)                                                                            \
     K512 static void mm_##name(const mm_job *j, int64_t r0, int64_t r1) {                          \
         if (j->n >= UR_PANEL_MIN_N) gemm_f(j, r0, r1);                                              \
-        else if (j->n == 1) gemv_f_n(j, r0, r1, 1, TYPE);                                          \
-        else if (j->n == 2) gemv_f_n(j, r0, r1, 2, TYPE);                                          \
-        else gemv_f_n(j, r0, r1, 3, TYPE);                                                         \
+        else GEMV_ALL(j, r0, r1, TYPE);                                                            \
     }
-MMF(f32, UR_TYPE_F32)
-MMF(f16, UR_TYPE_F16)
-MMF(bf16, UR_TYPE_BF16)
+MMF(f32, GF32)
+MMF(f16, GF16)
+MMF(bf16, GBF16)
 
 void kernels_avx512(kernel_table *t) {
     kernels_avx512_q(t);

@@ -85,15 +85,15 @@ static float tail_q8_0(const block_q8_0 *b, const int8_t *q, const float *d, int
  * scaled by d_w * d_x of their block. The unsigned side is the weight: q4_0 nibbles
  * (q) or q8_0 bytes xor 0x80 (q + 128); the offset times the block's activation sum
  * (act dsum = d_x * sum) is taken off once per row: y = acc - off * sum(d_w * dsum). */
-KI void gemv_q_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const int is8) {
+KI void gemv_q_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int N, const int is8) {
     const int64_t nb = j->L.nb, n8 = nb & ~(int64_t)7;
-    const int8_t *xq[3];
-    const float *xd[3], *xs[3];
+    const int8_t *xq[4];
+    const float *xd[4], *xs[4];
 #pragma GCC unroll 4
     for (int t = 0; t < N; t++) {
-        xq[t] = act_qs(j->x, &j->L, t);
-        xd[t] = act_d(j->x, &j->L, t);
-        xs[t] = act_dsum(j->x, &j->L, t);
+        xq[t] = act_qs(j->x, &j->L, t0 + t);
+        xd[t] = act_d(j->x, &j->L, t0 + t);
+        xs[t] = act_dsum(j->x, &j->L, t0 + t);
     }
     const __m512i m4 = _mm512_set1_epi8(0x0F), x80 = _mm512_set1_epi8((char)0x80);
     __m512i ix[4], pr[4];
@@ -106,8 +106,8 @@ KI void gemv_q_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const int
     const int64_t bstep = is8 ? 272 : 144;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *w = j->W + r * j->wrow;
-        __m512 acc[3][4]; /* one chain per block pair: one chain would be bound by fma latency */
-        __m256 bacc[3];
+        __m512 acc[4][4]; /* one chain per block pair: one chain would be bound by fma latency */
+        __m256 bacc[4];
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) {
             acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = _mm512_setzero_ps();
@@ -163,21 +163,15 @@ KI void gemv_q_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const int
                 s += is8 ? tail_q8_0((const block_q8_0 *)wt, xq[t] + 32 * n8, xd[t] + n8, nb - n8)
                          : tail_q4_0((const block_q4_0 *)wt, xq[t] + 32 * n8, xd[t] + n8, nb - n8);
             }
-            j->y[t * j->ldy + r] = s;
+            j->y[(t0 + t) * j->ldy + r] = s;
         }
     }
 }
 
-K512 static void gemv_q4_0(const mm_job *j, int64_t r0, int64_t r1) {
-    if (j->n == 1) gemv_q_n(j, r0, r1, 1, 0);
-    else if (j->n == 2) gemv_q_n(j, r0, r1, 2, 0);
-    else gemv_q_n(j, r0, r1, 3, 0);
-}
-K512 static void gemv_q8_0(const mm_job *j, int64_t r0, int64_t r1) {
-    if (j->n == 1) gemv_q_n(j, r0, r1, 1, 1);
-    else if (j->n == 2) gemv_q_n(j, r0, r1, 2, 1);
-    else gemv_q_n(j, r0, r1, 3, 1);
-}
+#define G40(a, b, t, N) gemv_q_n(j, a, b, t, N, 0)
+#define G80(a, b, t, N) gemv_q_n(j, a, b, t, N, 1)
+K512 static void gemv_q4_0(const mm_job *j, int64_t r0, int64_t r1) { GEMV_ALL(j, r0, r1, G40); }
+K512 static void gemv_q8_0(const mm_job *j, int64_t r0, int64_t r1) { GEMV_ALL(j, r0, r1, G80); }
 
 /* K-quants: sub-block scales in 16-bit words multiply vpmaddubsw pair sums inside
  * vpdpwssd, so a whole super-block accumulates in int32 lanes; then one multiply-add
@@ -238,19 +232,19 @@ KI void kq_block(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, fl
     }
 }
 
-KI void gemv_kq_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const int five) {
-    const int8_t *xq[3];
-    const float *xd[3];
-    const int16_t *xb[3];
+KI void gemv_kq_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int N, const int five) {
+    const int8_t *xq[4];
+    const float *xd[4];
+    const int16_t *xb[4];
 #pragma GCC unroll 4
     for (int t = 0; t < N; t++) {
-        xq[t] = act_qs(j->x, &j->L, t);
-        xd[t] = act_d(j->x, &j->L, t);
-        xb[t] = act_bsums(j->x, &j->L, t);
+        xq[t] = act_qs(j->x, &j->L, t0 + t);
+        xd[t] = act_d(j->x, &j->L, t0 + t);
+        xb[t] = act_bsums(j->x, &j->L, t0 + t);
     }
     for (int64_t r = r0; r < r1; r++) {
-        __m512 acc[3];
-        __m256 macc[3];
+        __m512 acc[4];
+        __m256 macc[4];
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps(), macc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < j->L.nb; i++) {
@@ -265,7 +259,7 @@ KI void gemv_kq_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const in
             }
         }
 #pragma GCC unroll 4
-        for (int t = 0; t < N; t++) j->y[t * j->ldy + r] = _mm512_reduce_add_ps(acc[t]) - hsum256(macc[t]);
+        for (int t = 0; t < N; t++) j->y[(t0 + t) * j->ldy + r] = _mm512_reduce_add_ps(acc[t]) - hsum256(macc[t]);
     }
 }
 
@@ -273,15 +267,15 @@ KI void gemv_kq_n(const mm_job *j, int64_t r0, int64_t r1, const int N, const in
  * nibbles 64-127; qh (32 bytes, duplicated) gives bits 4-5 at shifts 4/2 (quants
  * 0-31/32-63) and 0/-2 (64-95/96-127). Quants stay unsigned (0..63); the -32 offset
  * is taken off through the bsums. Scales: 16 int8 per block, one per 16 quants. */
-KI void gemv_q6_n(const mm_job *j, int64_t r0, int64_t r1, const int N) {
-    const int8_t *xq[3];
-    const float *xd[3];
-    const int16_t *xb[3];
+KI void gemv_q6_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int N) {
+    const int8_t *xq[4];
+    const float *xd[4];
+    const int16_t *xb[4];
 #pragma GCC unroll 4
     for (int t = 0; t < N; t++) {
-        xq[t] = act_qs(j->x, &j->L, t);
-        xd[t] = act_d(j->x, &j->L, t);
-        xb[t] = act_bsums(j->x, &j->L, t);
+        xq[t] = act_qs(j->x, &j->L, t0 + t);
+        xd[t] = act_d(j->x, &j->L, t0 + t);
+        xb[t] = act_bsums(j->x, &j->L, t0 + t);
     }
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     const __m512i shl = _mm512_mask_blend_epi64(0xF0, _mm512_set1_epi16(4), _mm512_set1_epi16(2));
@@ -295,7 +289,7 @@ KI void gemv_q6_n(const mm_job *j, int64_t r0, int64_t r1, const int N) {
     }
     for (int64_t r = r0; r < r1; r++) {
         const block_q6_K *b = (const block_q6_K *)(j->W + r * j->wrow);
-        __m512 acc[3];
+        __m512 acc[4];
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t] = _mm512_setzero_ps();
         for (int64_t i = 0; i < j->L.nb; i++, b++) {
@@ -328,25 +322,16 @@ KI void gemv_q6_n(const mm_job *j, int64_t r0, int64_t r1, const int N) {
             }
         }
 #pragma GCC unroll 4
-        for (int t = 0; t < N; t++) j->y[t * j->ldy + r] = _mm512_reduce_add_ps(acc[t]);
+        for (int t = 0; t < N; t++) j->y[(t0 + t) * j->ldy + r] = _mm512_reduce_add_ps(acc[t]);
     }
 }
 
-K512 static void gemv_q4_K(const mm_job *j, int64_t r0, int64_t r1) {
-    if (j->n == 1) gemv_kq_n(j, r0, r1, 1, 0);
-    else if (j->n == 2) gemv_kq_n(j, r0, r1, 2, 0);
-    else gemv_kq_n(j, r0, r1, 3, 0);
-}
-K512 static void gemv_q5_K(const mm_job *j, int64_t r0, int64_t r1) {
-    if (j->n == 1) gemv_kq_n(j, r0, r1, 1, 1);
-    else if (j->n == 2) gemv_kq_n(j, r0, r1, 2, 1);
-    else gemv_kq_n(j, r0, r1, 3, 1);
-}
-K512 static void gemv_q6_K(const mm_job *j, int64_t r0, int64_t r1) {
-    if (j->n == 1) gemv_q6_n(j, r0, r1, 1);
-    else if (j->n == 2) gemv_q6_n(j, r0, r1, 2);
-    else gemv_q6_n(j, r0, r1, 3);
-}
+#define G4K(a, b, t, N) gemv_kq_n(j, a, b, t, N, 0)
+#define G5K(a, b, t, N) gemv_kq_n(j, a, b, t, N, 1)
+#define G6K(a, b, t, N) gemv_q6_n(j, a, b, t, N)
+K512 static void gemv_q4_K(const mm_job *j, int64_t r0, int64_t r1) { GEMV_ALL(j, r0, r1, G4K); }
+K512 static void gemv_q5_K(const mm_job *j, int64_t r0, int64_t r1) { GEMV_ALL(j, r0, r1, G5K); }
+K512 static void gemv_q6_K(const mm_job *j, int64_t r0, int64_t r1) { GEMV_ALL(j, r0, r1, G6K); }
 
 /* ==== GEMM ================================================================== */
 #define GR 4    /* weight rows per tile */
@@ -562,16 +547,20 @@ KI void mk(const tile *t, int nsub, const uint8_t *const *P, float *out, const i
         for (int g = 0; g < TG; g++) _mm512_store_ps(out + (r * GTG + g) * 16, f[r][g]);
 }
 
-K512 static void mk_q0_T(const tile *t, int ns, const uint8_t *const *P, float *o) { mk(t, ns, P, o, GTG, 32, 1, 576, 512, 0, 0); }
-K512 static void mk_q0_1(const tile *t, int ns, const uint8_t *const *P, float *o) { mk(t, ns, P, o, 1, 32, 1, 576, 512, 0, 0); }
-K512 static void mk_kq_T(const tile *t, int ns, const uint8_t *const *P, float *o) { mk(t, ns, P, o, GTG, 32, 8, 4672, 4096, 4160, 1); }
-K512 static void mk_kq_1(const tile *t, int ns, const uint8_t *const *P, float *o) { mk(t, ns, P, o, 1, 32, 8, 4672, 4096, 4160, 1); }
-K512 static void mk_q6_T(const tile *t, int ns, const uint8_t *const *P, float *o) { mk(t, ns, P, o, GTG, 16, 16, 4672, 4096, 0, 0); }
-K512 static void mk_q6_1(const tile *t, int ns, const uint8_t *const *P, float *o) { mk(t, ns, P, o, 1, 16, 16, 4672, 4096, 0, 0); }
+/* Instances for 1..GTG panels: q4_0/q8_0 (sub-block = activation block of 32), q4_K/q5_K
+ * (8 sub-blocks of 32 per Q8_K block, with mins), q6_K (16 sub-blocks of 16). */
+#define MK(name, ...)                                                                              \
+    K512 static void name##1(const tile *t, int ns, const uint8_t *const *P, float *o) { mk(t, ns, P, o, 1, __VA_ARGS__); } \
+    K512 static void name##2(const tile *t, int ns, const uint8_t *const *P, float *o) { mk(t, ns, P, o, 2, __VA_ARGS__); } \
+    K512 static void name##3(const tile *t, int ns, const uint8_t *const *P, float *o) { mk(t, ns, P, o, 3, __VA_ARGS__); } \
+    static const mk_fn name[GTG + 1] = {NULL, name##1, name##2, name##3};
+MK(mk_q0, 32, 1, 576, 512, 0, 0)
+MK(mk_kq, 32, 8, 4672, 4096, 4160, 1)
+MK(mk_q6, 16, 16, 4672, 4096, 0, 0)
 
 /* Rows [r0, r1) x all tokens: for each tile of GR rows and chunk of KC elements, pack
  * once, then run every group of GTG panels (single panels for the rest). */
-static void gemm(const mm_job *j, int64_t r0, int64_t r1, pack_fn pack, mk_fn mkT, mk_fn mk1, int sl) {
+static void gemm(const mm_job *j, int64_t r0, int64_t r1, pack_fn pack, const mk_fn *mkk, int sl) {
     tile t __attribute__((aligned(64)));
     float out[GR * GTG * 16] __attribute__((aligned(64)));
     const int bk = j->x->type == UR_TYPE_Q8_0 ? 32 : 256;
@@ -582,11 +571,11 @@ static void gemm(const mm_job *j, int64_t r0, int64_t r1, pack_fn pack, mk_fn mk
             const int64_t ne = k - e0 < KC ? k - e0 : KC;
             pack(j, rt, nr, e0, ne, &t);
             for (int64_t g = 0; g < ng;) {
-                const int tg = ng - g >= GTG ? GTG : 1;
+                const int tg = ng - g >= GTG ? GTG : (int)(ng - g);
                 const uint8_t *P[GTG];
                 for (int i = 0; i < GTG; i++)
                     P[i] = act_pan(j->x, &j->L, g + (i < tg ? i : 0)) + (size_t)(e0 / bk) * j->L.pan_block;
-                (tg == GTG ? mkT : mk1)(&t, (int)(ne / sl), P, out);
+                mkk[tg](&t, (int)(ne / sl), P, out);
                 for (int i = 0; i < tg; i++)
                     for (int l = 0; l < 16 && (g + i) * 16 + l < n; l++) {
                         float *yp = j->y + ((g + i) * 16 + l) * j->ldy + rt;
@@ -603,23 +592,23 @@ static void gemm(const mm_job *j, int64_t r0, int64_t r1, pack_fn pack, mk_fn mk
 
 static void mm_q4_0(const mm_job *j, int64_t r0, int64_t r1) {
     if (j->n < UR_PANEL_MIN_N) gemv_q4_0(j, r0, r1);
-    else gemm(j, r0, r1, pack_q4_0, mk_q0_T, mk_q0_1, 32);
+    else gemm(j, r0, r1, pack_q4_0, mk_q0, 32);
 }
 static void mm_q8_0(const mm_job *j, int64_t r0, int64_t r1) {
     if (j->n < UR_PANEL_MIN_N) gemv_q8_0(j, r0, r1);
-    else gemm(j, r0, r1, pack_q8_0, mk_q0_T, mk_q0_1, 32);
+    else gemm(j, r0, r1, pack_q8_0, mk_q0, 32);
 }
 static void mm_q4_K(const mm_job *j, int64_t r0, int64_t r1) {
     if (j->n < UR_PANEL_MIN_N) gemv_q4_K(j, r0, r1);
-    else gemm(j, r0, r1, pack_q4_K, mk_kq_T, mk_kq_1, 32);
+    else gemm(j, r0, r1, pack_q4_K, mk_kq, 32);
 }
 static void mm_q5_K(const mm_job *j, int64_t r0, int64_t r1) {
     if (j->n < UR_PANEL_MIN_N) gemv_q5_K(j, r0, r1);
-    else gemm(j, r0, r1, pack_q5_K, mk_kq_T, mk_kq_1, 32);
+    else gemm(j, r0, r1, pack_q5_K, mk_kq, 32);
 }
 static void mm_q6_K(const mm_job *j, int64_t r0, int64_t r1) {
     if (j->n < UR_PANEL_MIN_N) gemv_q6_K(j, r0, r1);
-    else gemm(j, r0, r1, pack_q6_K, mk_q6_T, mk_q6_1, 16);
+    else gemm(j, r0, r1, pack_q6_K, mk_q6, 16);
 }
 
 void kernels_avx512_q(kernel_table *t) {
