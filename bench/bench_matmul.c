@@ -1,13 +1,14 @@
 /* Matmul benchmark on TinyLlama-1.1B shapes.
  *
  *   build/bench_matmul [--types q4_0,q8_0,...] [--shapes 2048x2048,...] [--n 1,256]
- *                      [--threads 1,2] [--levels best,scalar] [--time SECONDS]
+ *                      [--threads 1,2] [--levels best,scalar] [--time SECONDS] [--reps R]
  *
  * For every (type, shape, n, threads, level) it prints one line: n = 1 reports the
  * weight bytes streamed per second (decode is memory-bound), larger n reports
  * GFLOP/s (2 * rows * k * n per call; prefill is compute-bound). Weights are random
  * and cycled through copies totalling >= 256 MiB so that n = 1 reads DRAM, as a
- * decode step does. "memread" lines give the plain read bandwidth for comparison. */
+ * decode step does. "memread" lines give the plain read bandwidth for comparison.
+ * With --reps R each figure is the best of R timings (the machine may be shared). */
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
@@ -82,6 +83,7 @@ int main(int argc, char **argv) {
     const char *shapes_s = "2048x2048,256x2048,5632x2048,2048x5632,32000x2048";
     const char *n_s = "1,256", *thr_s = "1,2", *lvl_s = "best,scalar";
     double min_time = 0.3;
+    int reps = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--types")) types_s = argv[i + 1];
         else if (!strcmp(argv[i], "--shapes")) shapes_s = argv[i + 1];
@@ -89,6 +91,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads")) thr_s = argv[i + 1];
         else if (!strcmp(argv[i], "--levels")) lvl_s = argv[i + 1];
         else if (!strcmp(argv[i], "--time")) min_time = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
         else { fprintf(stderr, "bench_matmul: unknown option %s\n", argv[i]); return 2; }
     }
     char types[16][32], shapes[16][32], ns[16][32], thr[8][32], lvls[4][32];
@@ -102,7 +105,7 @@ int main(int argc, char **argv) {
     memset(buf, 1, mb);
     for (int t = 0; t < nthr; t++) {
         double g = 0;
-        for (int rep = 0; rep < 3; rep++) {
+        for (int rep = 0; rep < 3 * reps; rep++) {
             double v = memread(buf, mb, atoi(thr[t]));
             if (v > g) g = v;
         }
@@ -149,15 +152,18 @@ int main(int argc, char **argv) {
                             pt = ur_now() - p0;
                         } while (pt < min_time / 10);
                         ur_matmul(w, type, r_used, &a, y, r_used, nt); /* warm up */
-                        int calls = 0, c = 0;
-                        double t0 = ur_now(), t;
-                        do {
-                            ur_matmul(w + (uint64_t)c * bytes, type, r_used, &a, y, r_used, nt);
-                            c = (c + 1) % copies;
-                            calls++;
-                            t = ur_now() - t0;
-                        } while (t < min_time);
-                        double per = t / calls;
+                        double per = 1e30;
+                        for (int rp = 0; rp < (reps > 0 ? reps : 1); rp++) {
+                            int calls = 0, c = 0;
+                            double t0 = ur_now(), t;
+                            do {
+                                ur_matmul(w + (uint64_t)c * bytes, type, r_used, &a, y, r_used, nt);
+                                c = (c + 1) % copies;
+                                calls++;
+                                t = ur_now() - t0;
+                            } while (t < min_time);
+                            if (t / calls < per) per = t / calls;
+                        }
                         double gbs = (double)ur_row_size(type, k) * (double)r_used / per / 1e9;
                         double gf = 2.0 * (double)r_used * (double)k * (double)n / per / 1e9;
                         printf("%-5s %-11s %4ld %3d %-7s %10.1f %10.1f %9.3f %9.3f\n", types[ti], shapes[si], (long)n,

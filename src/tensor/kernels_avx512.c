@@ -85,6 +85,26 @@ K512 static void act_f16(const float *x, int64_t t0, int64_t t1, ur_act *a, cons
     }
 }
 
+/* f32 -> bf16, round to nearest even, NaN kept quiet (as ur_f32_to_bf16). */
+K512 static void act_bf16(const float *x, int64_t t0, int64_t t1, ur_act *a, const act_layout *L) {
+    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7FFF);
+    const __m512i absm = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000);
+    for (int64_t t = t0; t < t1; t++) {
+        const float *xr = x + t * a->k;
+        uint16_t *h = (uint16_t *)act_qs(a, L, t);
+        int64_t i = 0;
+        for (; i + 16 <= a->k; i += 16) {
+            __m512i u = _mm512_castps_si512(_mm512_loadu_ps(xr + i));
+            __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, bias),
+                                                           _mm512_and_si512(_mm512_srli_epi32(u, 16), one)), 16);
+            __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, absm), inf);
+            r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(64));
+            _mm256_storeu_si256((__m256i *)(h + i), _mm512_cvtepi32_epi16(r));
+        }
+        for (; i < a->k; i++) h[i] = ur_f32_to_bf16(xr[i]);
+    }
+}
+
 /* ---- panels: 16 tokens side by side, gathered from the token rows ------------------ */
 K512 static void pan_q8(ur_act *a, const act_layout *L, int64_t g0, int64_t g1) {
     const int is0 = a->type == UR_TYPE_Q8_0, bk = is0 ? 32 : 256;
@@ -270,6 +290,7 @@ void kernels_avx512(kernel_table *t) {
     t->act[UR_TYPE_Q8_0] = act_q8_0;
     t->act[UR_TYPE_Q8_K] = act_q8_K;
     t->act[UR_TYPE_F16] = act_f16;
+    t->act[UR_TYPE_BF16] = act_bf16;
     t->pan[UR_TYPE_Q8_0] = pan_q8;
     t->pan[UR_TYPE_Q8_K] = pan_q8;
     t->pan[UR_TYPE_F32] = pan_float;
