@@ -101,34 +101,22 @@ K2 static void act_f16(const float *x, int64_t t0, int64_t t1, ur_act *a, const 
     }
 }
 
-/* ---- GEMV: q4_0 / q8_0 ----------------------------------------------------------------
- * Per block: the 32 weights as signed bytes (q4_0: nibble - 8), |w| and sign(x, w)
- * make the u8 x s8 dot exact (|w| <= 128, |x| <= 127: pairs < 32768). */
-KI2 void gemv2_q_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int N, const int is8,
-                   const int vnni) {
+/* ---- GEMV: q8_0 ------------------------------------------------------------------------
+ * Per block: |w| and sign(x, w) make the u8 x s8 dot exact (|w| <= 128, |x| <= 127: pairs
+ * stay below 32768, so this also works without VNNI). */
+KI2 void gemv2_q80_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int N, const int vnni) {
     const int8_t *xq[4];
     const float *xd[4];
 #pragma GCC unroll 4
     for (int t = 0; t < N; t++) xq[t] = act_qs(j->x, &j->L, t0 + t), xd[t] = act_d(j->x, &j->L, t0 + t);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), c8 = _mm256_set1_epi8(8);
     for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *w = j->W + r * j->wrow;
+        const block_q8_0 *bl = (const block_q8_0 *)(j->W + r * j->wrow);
         __m256 acc[4][2];
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
         for (int64_t b = 0; b < j->L.nb; b++) {
-            __m256i q;
-            float dw;
-            if (is8) {
-                const block_q8_0 *bl = (const block_q8_0 *)w + b;
-                q = _mm256_loadu_si256((const __m256i *)bl->qs), dw = _cvtsh_ss(bl->d);
-            } else {
-                const block_q4_0 *bl = (const block_q4_0 *)w + b;
-                __m128i v = _mm_loadu_si128((const __m128i *)bl->qs);
-                q = _mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1);
-                q = _mm256_sub_epi8(_mm256_and_si256(q, m4), c8);
-                dw = _cvtsh_ss(bl->d);
-            }
+            const __m256i q = _mm256_loadu_si256((const __m256i *)bl[b].qs);
+            const float dw = _cvtsh_ss(bl[b].d);
             __m256i aq = _mm256_sign_epi8(q, q);
 #pragma GCC unroll 4
             for (int t = 0; t < N; t++) {
@@ -139,6 +127,59 @@ KI2 void gemv2_q_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const in
         }
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) j->y[(t0 + t) * j->ldy + r] = hsum8(_mm256_add_ps(acc[t][0], acc[t][1]));
+    }
+}
+
+/* q4_0 by groups of 8 blocks: nibbles as unsigned bytes (pairs stay far below the
+ * vpmaddubsw limit), the 8 scales gathered and converted at once, the -8 offset taken
+ * off per row through the activation block sums: y = acc - 8 * sum(d_w * dsum). */
+KI2 void gemv2_q40_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int N, const int vnni) {
+    const int8_t *xq[4];
+    const float *xd[4], *xs[4];
+#pragma GCC unroll 4
+    for (int t = 0; t < N; t++)
+        xq[t] = act_qs(j->x, &j->L, t0 + t), xd[t] = act_d(j->x, &j->L, t0 + t), xs[t] = act_dsum(j->x, &j->L, t0 + t);
+    const int64_t nb = j->L.nb, n8 = nb & ~(int64_t)7;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), lo16 = _mm256_set1_epi32(0xFFFF);
+    const __m256i off = _mm256_setr_epi32(0, 18, 36, 54, 72, 90, 108, 126);
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *w = j->W + r * j->wrow;
+        __m256 acc[4][2], bacc[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = bacc[t] = _mm256_setzero_ps();
+        for (int64_t b = 0; b < n8; b += 8, w += 144) {
+            __m256i g = _mm256_and_si256(_mm256_i32gather_epi32((const int *)w, off, 1), lo16);
+            __m256 dw = _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1)));
+            __m256 s8[4];
+#pragma GCC unroll 4
+            for (int t = 0; t < N; t++) {
+                s8[t] = _mm256_mul_ps(dw, _mm256_loadu_ps(xd[t] + b));
+                bacc[t] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xs[t] + b), bacc[t]);
+            }
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(w + 18 * i + 2));
+                __m256i q = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1), m4);
+                const __m256i ix = _mm256_set1_epi32(i);
+#pragma GCC unroll 4
+                for (int t = 0; t < N; t++) {
+                    __m256i d = dot_u8s8(_mm256_setzero_si256(), q, _mm256_load_si256((const __m256i *)(xq[t] + 32 * (b + i))), vnni);
+                    acc[t][i & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_permutevar8x32_ps(s8[t], ix), acc[t][i & 1]);
+                }
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < N; t++) {
+            float s = hsum8(_mm256_add_ps(acc[t][0], acc[t][1])) - 8 * hsum8(bacc[t]);
+            const block_q4_0 *bl = (const block_q4_0 *)(j->W + r * j->wrow);
+            for (int64_t b = n8; b < nb; b++) { /* tail blocks */
+                int sum = 0;
+                for (int l = 0; l < 16; l++)
+                    sum += ((bl[b].qs[l] & 0xF) - 8) * xq[t][32 * b + l] + ((bl[b].qs[l] >> 4) - 8) * xq[t][32 * b + l + 16];
+                s += (float)sum * _cvtsh_ss(bl[b].d) * xd[t][b];
+            }
+            j->y[(t0 + t) * j->ldy + r] = s;
+        }
     }
 }
 
@@ -300,10 +341,10 @@ KI2 void gemv2_f_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const in
 }
 
 /* ---- entry points ----------------------------------------------------------------------- */
-#define Q40(a, b, t, N) gemv2_q_n(j, a, b, t, N, 0, 1)
-#define Q80(a, b, t, N) gemv2_q_n(j, a, b, t, N, 1, 1)
-#define Q40n(a, b, t, N) gemv2_q_n(j, a, b, t, N, 0, 0)
-#define Q80n(a, b, t, N) gemv2_q_n(j, a, b, t, N, 1, 0)
+#define Q40(a, b, t, N) gemv2_q40_n(j, a, b, t, N, 1)
+#define Q80(a, b, t, N) gemv2_q80_n(j, a, b, t, N, 1)
+#define Q40n(a, b, t, N) gemv2_q40_n(j, a, b, t, N, 0)
+#define Q80n(a, b, t, N) gemv2_q80_n(j, a, b, t, N, 0)
 #define Q4K(a, b, t, N) gemv2_kq_n(j, a, b, t, N, 0)
 #define Q5K(a, b, t, N) gemv2_kq_n(j, a, b, t, N, 1)
 #define Q6K(a, b, t, N) gemv2_q6_n(j, a, b, t, N)
@@ -362,4 +403,7 @@ void kernels_avx2(kernel_table *t, int vnni) {
     t->act[UR_TYPE_F16] = act_f16;
     t->pan[UR_TYPE_Q8_0] = pan2_q8;
     t->pan[UR_TYPE_Q8_K] = pan2_q8;
+    t->pan[UR_TYPE_F32] = pan2_float;
+    t->pan[UR_TYPE_F16] = pan2_float;
+    t->pan[UR_TYPE_BF16] = pan2_float;
 }

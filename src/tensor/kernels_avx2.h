@@ -53,5 +53,6 @@ void gemm2_q5_K(const mm_job *j, int64_t r0, int64_t r1, int vnni);
 void gemm2_q6_K(const mm_job *j, int64_t r0, int64_t r1, int vnni);
 void gemm2_f(const mm_job *j, int64_t r0, int64_t r1);
 void pan2_q8(ur_act *a, const act_layout *L, int64_t g0, int64_t g1);
+void pan2_float(ur_act *a, const act_layout *L, int64_t g0, int64_t g1);
 
 #endif

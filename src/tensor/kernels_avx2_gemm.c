@@ -231,9 +231,10 @@ void gemm2_q6_K(const mm_job *j, int64_t r0, int64_t r1, int vnni) {
     gemm2(j, r0, r1, pack2_q6_K, vnni ? mk2_q6_v : mk2_q6_n, 16);
 }
 
-/* ---- float weights: rows packed to f32, 4 rows x one panel ----------------------------- */
+/* ---- float weights: 4 rows x one panel, blocked as gemm_f in kernels_avx512.c ------- */
 #define FR2 4
-#define FKC2 2048
+#define FKC2 512
+#define FMC2 32
 
 KI2 __m256 ldw8(const void *p, int type) {
     if (type == UR_TYPE_F32) return _mm256_loadu_ps(p);
@@ -260,22 +261,22 @@ K2 static void mkf2(const float *wt, int ne, const float *P, float *out) {
 }
 
 K2 void gemm2_f(const mm_job *j, int64_t r0, int64_t r1) {
-    float wt[FR2 * FKC2] __attribute__((aligned(64)));
+    float wt[FMC2 * FKC2] __attribute__((aligned(64)));
     float out[FR2 * 16] __attribute__((aligned(64)));
     const int type = j->wtype, esz = type == UR_TYPE_F32 ? 4 : 2;
     const int64_t k = j->k, n = j->n;
-    for (int64_t rt = r0; rt < r1; rt += FR2) {
-        const int nr = r1 - rt < FR2 ? (int)(r1 - rt) : FR2;
-        for (int64_t e0 = 0; e0 < k; e0 += FKC2) {
-            const int ne = (int)(k - e0 < FKC2 ? k - e0 : FKC2);
-            for (int r = 0; r < FR2; r++) {
-                const uint8_t *w = j->W + (rt + r) * j->wrow + e0 * esz;
+    for (int64_t e0 = 0; e0 < k; e0 += FKC2) {
+        const int ne = (int)(k - e0 < FKC2 ? k - e0 : FKC2);
+        for (int64_t rb = r0; rb < r1; rb += FMC2) {
+            const int nrb = (int)(r1 - rb < FMC2 ? r1 - rb : FMC2);
+            for (int r = 0; r < (nrb + FR2 - 1) / FR2 * FR2; r++) {
+                const uint8_t *w = j->W + (rb + r) * j->wrow + e0 * esz;
                 int e = 0;
-                if (r < nr)
+                if (r < nrb)
                     for (; e + 8 <= ne; e += 8) _mm256_store_ps(wt + r * FKC2 + e, ldw8(w + e * esz, type));
                 for (; e < ne; e++) {
                     float v = 0;
-                    if (r < nr) {
+                    if (r < nrb) {
                         if (type == UR_TYPE_F32) v = ((const float *)w)[e];
                         else if (type == UR_TYPE_F16) v = _cvtsh_ss(((const uint16_t *)w)[e]);
                         else v = ur_bf16_to_f32(((const uint16_t *)w)[e]);
@@ -284,10 +285,14 @@ K2 void gemm2_f(const mm_job *j, int64_t r0, int64_t r1) {
                 }
             }
             for (int64_t g = 0; g < j->L.ng; g++) {
-                mkf2(wt, ne, (const float *)act_pan(j->x, &j->L, g) + 16 * e0, out);
-                for (int l = 0; l < 16 && g * 16 + l < n; l++) {
-                    float *yp = j->y + (g * 16 + l) * j->ldy + rt;
-                    for (int r = 0; r < nr; r++) yp[r] = e0 ? yp[r] + out[16 * r + l] : out[16 * r + l];
+                const float *P = (const float *)act_pan(j->x, &j->L, g) + 16 * e0;
+                for (int rt = 0; rt < nrb; rt += FR2) {
+                    const int nr = nrb - rt < FR2 ? nrb - rt : FR2;
+                    mkf2(wt + rt * FKC2, ne, P, out);
+                    for (int l = 0; l < 16 && g * 16 + l < n; l++) {
+                        float *yp = j->y + (g * 16 + l) * j->ldy + rb + rt;
+                        for (int r = 0; r < nr; r++) yp[r] = e0 ? yp[r] + out[16 * r + l] : out[16 * r + l];
+                    }
                 }
             }
         }
@@ -329,6 +334,33 @@ K2 void pan2_q8(ur_act *a, const act_layout *L, int64_t g0, int64_t g1) {
                         __m256i sum = _mm256_add_epi32(_mm256_srai_epi32(_mm256_slli_epi32(v, 16), 16), _mm256_srai_epi32(v, 16));
                         _mm256_store_ps((float *)(B + bk * 16 + 64 + 64 * s) + 8 * h, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(sum)));
                     }
+            }
+        }
+    }
+}
+
+/* Float panels: one gather of 8 tokens per element and half (2-byte types: the element
+ * is the low half of the dword gathered; the 2 bytes past a row stay inside the buffer). */
+K2 void pan2_float(ur_act *a, const act_layout *L, int64_t g0, int64_t g1) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i iq = _mm256_mullo_epi32(lane, _mm256_set1_epi32((int)L->qstride));
+    const int esz = a->type == UR_TYPE_F32 ? 4 : 2;
+    for (int64_t g = g0; g < g1; g++) {
+        float *P = (float *)act_pan(a, L, g);
+        for (int h = 0; h < 2; h++) {
+            const int64_t th = g * UR_PANEL_T + 8 * h;
+            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(a->n - th)), lane);
+            const uint8_t *q0 = (const uint8_t *)act_qs(a, L, th < a->n ? th : 0);
+            for (int64_t e = 0; e < a->k; e++) {
+                __m256i v = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(q0 + e * esz), iq, m, 1);
+                __m256 f;
+                if (a->type == UR_TYPE_F32) f = _mm256_castsi256_ps(v);
+                else if (a->type == UR_TYPE_BF16) f = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+                else {
+                    __m256i lo = _mm256_and_si256(v, _mm256_set1_epi32(0xFFFF));
+                    f = _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1)));
+                }
+                _mm256_store_ps(P + 16 * e + 8 * h, f);
             }
         }
     }

@@ -202,10 +202,14 @@ KI void gemv_f_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const int 
     }
 }
 
-/* ---- float weights: GEMM over the panels -------------------------------------------- */
+/* ---- float weights: GEMM over the panels --------------------------------------------
+ * Blocked for the caches: for each chunk of FKC elements and block of FMC rows, the
+ * rows are packed as f32 (64 KiB, L2) and every group of panels (FKC x 64 bytes each,
+ * L1/L2) is run against all the block's row tiles; y accumulates over the chunks. */
 #define FR 4     /* rows per tile */
 #define FTG 3    /* panels per tile */
-#define FKC 2048 /* elements per packed chunk */
+#define FKC 512  /* elements per chunk */
+#define FMC 32   /* rows per packed block (a multiple of FR) */
 
 KI void mkf(const float *wt, int ne, const float *const *P, float *out, const int TG) {
     __m512 f[FR][FTG];
@@ -229,22 +233,25 @@ KI void mkf(const float *wt, int ne, const float *const *P, float *out, const in
 #pragma GCC unroll 4
         for (int g = 0; g < TG; g++) _mm512_store_ps(out + (r * FTG + g) * 16, f[r][g]);
 }
-K512 static void mkf_T(const float *wt, int ne, const float *const *P, float *o) { mkf(wt, ne, P, o, FTG); }
-K512 static void mkf_1(const float *wt, int ne, const float *const *P, float *o) { mkf(wt, ne, P, o, 1); }
+typedef void (*mkf_fn)(const float *wt, int ne, const float *const *P, float *out);
+K512 static void mkf1(const float *wt, int ne, const float *const *P, float *o) { mkf(wt, ne, P, o, 1); }
+K512 static void mkf2(const float *wt, int ne, const float *const *P, float *o) { mkf(wt, ne, P, o, 2); }
+K512 static void mkf3(const float *wt, int ne, const float *const *P, float *o) { mkf(wt, ne, P, o, 3); }
+static const mkf_fn MKF[FTG + 1] = {NULL, mkf1, mkf2, mkf3};
 
 K512 static void gemm_f(const mm_job *j, int64_t r0, int64_t r1) {
-    float wt[FR * FKC] __attribute__((aligned(64)));
+    float wt[FMC * FKC] __attribute__((aligned(64)));
     float out[FR * FTG * 16] __attribute__((aligned(64)));
     const int type = j->wtype, esz = type == UR_TYPE_F32 ? 4 : 2;
     const int64_t k = j->k, ng = j->L.ng, n = j->n;
-    for (int64_t rt = r0; rt < r1; rt += FR) {
-        const int nr = r1 - rt < FR ? (int)(r1 - rt) : FR;
-        for (int64_t e0 = 0; e0 < k; e0 += FKC) {
-            const int ne = (int)(k - e0 < FKC ? k - e0 : FKC);
-            for (int r = 0; r < FR; r++) {
-                const uint8_t *w = j->W + (rt + r) * j->wrow + e0 * esz;
+    for (int64_t e0 = 0; e0 < k; e0 += FKC) {
+        const int ne = (int)(k - e0 < FKC ? k - e0 : FKC);
+        for (int64_t rb = r0; rb < r1; rb += FMC) {
+            const int nrb = (int)(r1 - rb < FMC ? r1 - rb : FMC);
+            for (int r = 0; r < (nrb + FR - 1) / FR * FR; r++) {
+                const uint8_t *w = j->W + (rb + r) * j->wrow + e0 * esz;
                 int e = 0;
-                if (r < nr) {
+                if (r < nrb) {
                     for (; e + 16 <= ne; e += 16) _mm512_store_ps(wt + r * FKC + e, ld16(w + e * esz, type));
                     for (; e < ne; e++) wt[r * FKC + e] = ld1(w, e, type);
                 } else {
@@ -252,18 +259,21 @@ K512 static void gemm_f(const mm_job *j, int64_t r0, int64_t r1) {
                 }
             }
             for (int64_t g = 0; g < ng;) {
-                const int tg = ng - g >= FTG ? FTG : 1;
+                const int tg = ng - g >= FTG ? FTG : (int)(ng - g);
                 const float *P[FTG];
                 for (int i = 0; i < FTG; i++) P[i] = (const float *)act_pan(j->x, &j->L, g + (i < tg ? i : 0)) + 16 * e0;
-                (tg == FTG ? mkf_T : mkf_1)(wt, ne, P, out);
-                for (int i = 0; i < tg; i++)
-                    for (int l = 0; l < 16 && (g + i) * 16 + l < n; l++) {
-                        float *yp = j->y + ((g + i) * 16 + l) * j->ldy + rt;
-                        for (int r = 0; r < nr; r++) {
-                            float v = out[(r * FTG + i) * 16 + l];
-                            yp[r] = e0 ? yp[r] + v : v;
+                for (int rt = 0; rt < nrb; rt += FR) {
+                    const int nr = nrb - rt < FR ? nrb - rt : FR;
+                    MKF[tg](wt + rt * FKC, ne, P, out);
+                    for (int i = 0; i < tg; i++)
+                        for (int l = 0; l < 16 && (g + i) * 16 + l < n; l++) {
+                            float *yp = j->y + ((g + i) * 16 + l) * j->ldy + rb + rt;
+                            for (int r = 0; r < nr; r++) {
+                                float v = out[(r * FTG + i) * 16 + l];
+                                yp[r] = e0 ? yp[r] + v : v;
+                            }
                         }
-                    }
+                }
                 g += tg;
             }
         }
