@@ -113,6 +113,11 @@ static act_fn pick_act(int atype) {
         if (g_cpu.t[l].act[atype]) return g_cpu.t[l].act[atype];
     return NULL;
 }
+static pan_fn pick_pan(int atype) {
+    for (int l = g_cpu.level; l >= 0; l--)
+        if (g_cpu.t[l].pan[atype]) return g_cpu.t[l].pan[atype];
+    return act_build_panels;
+}
 
 /* ---- activations ------------------------------------------------------------ */
 int ur_act_type(int wtype) {
@@ -229,11 +234,12 @@ void ur_act_prepare(ur_act *a, int type, const float *x, int64_t n, int64_t k, i
     a->k = k;
     a->row_bytes = (uint64_t)L.qstride;
     act_fn f = pick_act(type);
+    pan_fn pf = pick_pan(type);
     int nt = nthreads < 1 ? 1 : nthreads;
     if (n * k < 32768 || n < 2) nt = 1;
     if (nt == 1) {
         f(x, 0, n, a, &L);
-        if (L.ng) act_build_panels(a, &L, 0, L.ng);
+        if (L.ng) pf(a, &L, 0, L.ng);
         return;
     }
 #pragma omp parallel num_threads(nt)
@@ -243,7 +249,7 @@ void ur_act_prepare(ur_act *a, int type, const float *x, int64_t n, int64_t k, i
         if (t1 > t0) f(x, t0, t1, a, &L);
 #pragma omp barrier
         int64_t g0 = L.ng * i / T, g1 = L.ng * (i + 1) / T;
-        if (g1 > g0) act_build_panels(a, &L, g0, g1);
+        if (g1 > g0) pf(a, &L, g0, g1);
     }
 }
 

@@ -80,7 +80,7 @@ static inline int ur_nearest_int(float f) {
  *                                                            -> 64 bytes per element
  * The (q + 128) form lets vpdpbusd (unsigned x signed) take the activation as the
  * unsigned side and the weights as signed, with a per-weight-block correction. */
-#define UR_PANEL_MIN_N 4
+#define UR_PANEL_MIN_N 16
 #define UR_PANEL_T 16
 
 typedef struct {
@@ -120,17 +120,38 @@ typedef struct {
 } mm_job;
 
 typedef void (*mm_fn)(const mm_job *job, int64_t r0, int64_t r1);
+
+/* Drives a GEMV body CALL(r0, r1, t0, N) (N a constant 1..4: tokens t0..t0+N-1) over
+ * all n tokens: passes of up to 4 tokens over chunks of 64 rows, so that passes after
+ * the first read the chunk's weights from L2 rather than memory. */
+#define UR_GEMV_ROWS 64
+#define GEMV_ALL(j, r0, r1, CALL)                                                                  \
+    for (int64_t rc_ = (r0); rc_ < (r1); rc_ += UR_GEMV_ROWS) {                                     \
+        int64_t re_ = rc_ + UR_GEMV_ROWS < (r1) ? rc_ + UR_GEMV_ROWS : (r1);                        \
+        for (int64_t t0_ = 0; t0_ < (j)->n; t0_ += 4) {                                            \
+            int64_t nn_ = (j)->n - t0_;                                                            \
+            if (nn_ >= 4) CALL(rc_, re_, t0_, 4);                                                  \
+            else if (nn_ == 3) CALL(rc_, re_, t0_, 3);                                             \
+            else if (nn_ == 2) CALL(rc_, re_, t0_, 2);                                             \
+            else CALL(rc_, re_, t0_, 1);                                                           \
+        }                                                                                          \
+    }
 /* Quantize activation rows [t0, t1) of x (row stride k) into the qs/d/sum parts. */
 typedef void (*act_fn)(const float *x, int64_t t0, int64_t t1, ur_act *a, const act_layout *L);
+
+/* Build the panels of groups [g0, g1) from the qs/d/sum parts. */
+typedef void (*pan_fn)(ur_act *a, const act_layout *L, int64_t g0, int64_t g1);
 
 typedef struct {
     mm_fn mm[31];   /* by weight type id; NULL: fall back to the next lower level */
     act_fn act[31]; /* by activation type id; NULL: fall back */
+    pan_fn pan[31]; /* by activation type id; NULL: fall back */
 } kernel_table;
 
 void kernels_scalar(kernel_table *t);
 void kernels_avx2(kernel_table *t, int vnni);
 void kernels_avx512(kernel_table *t);
+void kernels_avx512_q(kernel_table *t); /* the quantized-weight part (kernels_avx512_q.c) */
 
 /* Builds the panel part of an activation from its qs/d/sum parts (scalar; any level). */
 void act_build_panels(ur_act *a, const act_layout *L, int64_t g0, int64_t g1);

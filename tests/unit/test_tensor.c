@@ -285,6 +285,13 @@ static void act_prepare_levels_agree(void) {
         for (int64_t i = 0; i < n * k; i++) x[i] = rndf() * (i % 13 ? 1.f : 8.f);
         for (int64_t i = 0; i < k; i++) x[3 * k + i] = 0; /* an all-zero row */
         for (int64_t i = 0; i < 32; i++) x[4 * k + i] = (float)(i - 16) * 0.5f; /* exact halves */
+        if (type == UR_TYPE_F16 || type == UR_TYPE_BF16 || type == UR_TYPE_F32) {
+            /* conversions: NaN, infinities, ties, subnormals, overflow */
+            static const uint32_t sp[] = {0x7FC00000, 0x7F800001, 0xFF800000, 0x7F800000, 0x3F808000, 0x3F818000,
+                                          0x3F801000, 0x3F803000, 0x00000001, 0x33000000, 0x477FF000, 0x7F7FFFFF,
+                                          0x80000000, 0x38800000, 0x387FF000, 0xC77FEFFF};
+            for (size_t i = 0; i < sizeof sp / sizeof sp[0]; i++) x[5 * k + 3 + (int64_t)i] = f32_of(sp[i]);
+        }
         ur_act ref = {0}, a = {0};
         ur_simd_set(UR_SIMD_SCALAR);
         ur_act_prepare(&ref, type, x, n, k, 1);
