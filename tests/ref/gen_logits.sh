@@ -8,7 +8,7 @@
 # logits at every position of a fixed token sequence, and the result is stored as
 #   # synth ARGS
 #   # tokens ID,ID,...
-#   POS ID:LOGIT ID:LOGIT ...      (20 pairs per line, llama.cpp's order)
+#   POS ID:LOGIT ID:LOGIT ...      (10 pairs per line, llama.cpp's order)
 #
 # usage: tests/ref/gen_logits.sh [LLAMACPP_DIR]   (default /tmp/llamacpp, set up as in
 # ../shared/tools/README.md)
@@ -21,10 +21,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp ../shared/tools/llamacpp.mjs "$LLAMACPP/"
 
-# 64 tokens: BOS then a fixed pseudo-random walk over the built-in 380-token vocab
+# 160 tokens: BOS then a fixed pseudo-random walk over the built-in 380-token vocab
 tokens=1
 x=7
-for i in $(seq 1 63); do x=$(( (x * 1103515245 + 12345) % 2147483648 )); tokens="$tokens,$(( 3 + (x >> 8) % 377 ))"; done
+for i in $(seq 1 159); do x=$(( (x * 1103515245 + 12345) % 2147483648 )); tokens="$tokens,$(( 3 + (x >> 8) % 377 ))"; done
 
 specs=()
 for arch in llama qwen2; do
@@ -41,7 +41,7 @@ for spec in "${specs[@]}"; do
     args=${spec#*|}
     # shellcheck disable=SC2086
     build/urial synth "$tmp/$name.gguf" $args 2>/dev/null
-    (cd "$LLAMACPP" && node llamacpp.mjs logits "$tmp/$name.gguf" --tokens "$tokens" --top 20 --threads 2) > "$tmp/$name.json"
+    (cd "$LLAMACPP" && node llamacpp.mjs logits "$tmp/$name.gguf" --tokens "$tokens" --top 10 --threads 2) > "$tmp/$name.json"
     node -e '
         const [file, args, tokens] = process.argv.slice(1);
         const rows = JSON.parse(require("fs").readFileSync(file, "utf8"));

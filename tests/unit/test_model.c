@@ -125,13 +125,18 @@ static void batch_chunks_and_cache_agree(void) {
         CHECK(ur_decode(cb, toks, n, b, 1, &err) == 0);
         for (int i = 0; i < n; i++) CHECK(ur_decode(cc, toks + i, 1, c + (size_t)i * nv, 0, &err) == 0);
         CHECK(ur_ctx_n_past(ca) == n && ur_ctx_n_past(cc) == n);
+        /* f32: only summation order differs. Q4_0: batches of 16+ tokens take the GEMM kernels,
+         * smaller ones the GEMV kernels; a last-bit difference can flip one Q8_0-rounded
+         * activation, and through attention that moves later logits by up to ~1e-2 (the same
+         * effect bounds the agreement with llama.cpp in test_reference.c). */
+        const float tol = type == UR_TYPE_F32 ? 1e-4f : 3e-2f;
         float dab = maxdiff(a, b, (size_t)n * nv), dac = maxdiff(a, c, (size_t)n * nv);
-        CHECKF(dab < 1e-4f && dac < 1e-4f, "type %s: batch vs chunks %g, batch vs cache %g", ur_type_name(type), dab, dac);
+        CHECKF(dab < tol && dac < tol, "type %s: batch vs chunks %g, batch vs cache %g", ur_type_name(type), dab, dac);
         /* rewinding the cache and decoding the tail again gives the same logits */
         ur_ctx_truncate(cc, 10);
         float *d = malloc(sizeof(float) * 11 * nv);
         CHECK(ur_decode(cc, toks + 10, 11, d, 1, &err) == 0);
-        CHECKF(maxdiff(d, a + (size_t)10 * nv, (size_t)11 * nv) < 1e-4f, "after truncate");
+        CHECKF(maxdiff(d, a + (size_t)10 * nv, (size_t)11 * nv) < tol, "after truncate");
         /* errors leave the cache as it was */
         int32_t bad = nv;
         CHECK(ur_decode(cc, &bad, 1, NULL, 0, &err) == -1 && strstr(err.msg, "out of range"));
