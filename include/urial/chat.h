@@ -106,8 +106,9 @@ int ur_chat_render(const ur_chat *f, const ur_msg *msgs, int n, int add_generati
  * part whose KV cache can be computed once and reused. For URIAL with n = 0 it is
  * PROMPT_TEXT + "\n# Query:\n```\n", identical for every query. Appends to *out.
  * (Token boundaries: reuse the longest common *token* prefix of the full prompt and
- * the cached tokens, as ur_generate does; the URIAL prefix ends in "\n", a byte
- * token in SentencePiece vocabularies, so it tokenizes the same either way.) */
+ * the cached tokens, as ur_generate does. The URIAL prefix ends in "\n", a byte
+ * token of the Llama-2 vocabulary that nothing merges with, so its tokens are a
+ * prefix of every full prompt's tokens; tests/unit/test_chat.c checks this.) */
 int ur_chat_prefix(const ur_chat *f, const ur_msg *msgs, int n, ur_buf *out, ur_err *err);
 
 /* Tokenizing the rendered text: ur_chat_add_bos() is 0 when the text already

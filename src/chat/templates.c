@@ -27,8 +27,11 @@ struct tmpl_def {
 };
 
 static void put(ur_buf *b, const char *s) { ur_buf_puts(b, s); }
-static void put_msg(ur_buf *b, const ur_msg *m) { ur_buf_put(b, m->content ? m->content : "", m->len); }
-static void put_msg_stripped(ur_buf *b, const ur_msg *m) { buf_put_stripped(b, m->content ? m->content : "", m->len); }
+/* A NULL content is an empty message. */
+static void put_msg(ur_buf *b, const ur_msg *m) { ur_buf_put(b, m->content ? m->content : "", m->content ? m->len : 0); }
+static void put_msg_stripped(ur_buf *b, const ur_msg *m) {
+    buf_put_stripped(b, m->content ? m->content : "", m->content ? m->len : 0);
+}
 
 /* The system message, if any, and where the other messages start. */
 static const ur_msg *split_system(const ur_msg *m, int n, int *first) {
@@ -63,7 +66,7 @@ static void llama2_common(const ur_msg *m, int n, int default_system, ur_buf *ou
     int first;
     const ur_msg *sys = split_system(m, n, &first);
     const char *sys_text = sys ? (sys->content ? sys->content : "") : NULL;
-    size_t sys_len = sys ? sys->len : 0;
+    size_t sys_len = sys && sys->content ? sys->len : 0;
     if (!sys && default_system && first < n && !strstr(m[first].content ? m[first].content : "", "<<SYS>>"))
         sys_text = LLAMA2_DEFAULT_SYSTEM, sys_len = sizeof LLAMA2_DEFAULT_SYSTEM - 1;
     ur_buf content = {0};

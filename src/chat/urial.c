@@ -131,6 +131,7 @@ static char *read_prompt_file(const char *path, size_t *len, ur_err *err) {
     if (S_ISDIR(st.st_mode)) return ur_errf(err, "%s: is a directory, not a URIAL prompt file", path), NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp) return ur_errf(err, "%s: cannot read URIAL prompt file: %s", path, strerror(errno)), NULL;
+    errno = 0;
     ur_buf raw = {0};
     char chunk[65536];
     size_t got;
@@ -142,11 +143,11 @@ static char *read_prompt_file(const char *path, size_t *len, ur_err *err) {
             return ur_errf(err, "%s: URIAL prompt file is larger than 64 MiB", path), NULL;
         }
     }
-    int bad = ferror(fp);
+    int bad = ferror(fp) ? (errno ? errno : EIO) : 0;
     fclose(fp);
     if (bad) {
         ur_buf_free(&raw);
-        return ur_errf(err, "%s: cannot read URIAL prompt file: read error", path), NULL;
+        return ur_errf(err, "%s: cannot read URIAL prompt file: %s", path, strerror(bad)), NULL;
     }
     ur_buf_put(&raw, "", 0);
     size_t at = utf8_invalid_at((const unsigned char *)raw.data, raw.len);
@@ -246,7 +247,7 @@ static void put_turn(const ur_chat *f, ur_buf *out, int role, const char *msg, s
 
 int urial_render(const ur_chat *f, const ur_msg *m, int n, int gen, ur_buf *out) {
     ur_buf_put(out, f->prompt, f->prompt_len);
-    for (int i = 0; i < n; i++) put_turn(f, out, m[i].role, m[i].content ? m[i].content : "", m[i].len);
+    for (int i = 0; i < n; i++) put_turn(f, out, m[i].role, m[i].content ? m[i].content : "", m[i].content ? m[i].len : 0);
     if (gen) put_turn(f, out, UR_ROLE_ASSISTANT, NULL, 0);
     return 0;
 }

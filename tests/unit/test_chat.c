@@ -252,6 +252,49 @@ static void test_urial_builtin_token_counts(void) {
     ur_gguf_close(g);
 }
 
+/* The cacheable prefix tokenizes to a prefix of every full prompt's tokens (what a
+ * prefix KV cache relies on), for our default prompt and the authors' file. */
+static int tokenize_all(const ur_vocab *v, const char *s, int32_t **out) {
+    ur_err err = {{0}};
+    int n = ur_tokenize(v, s, strlen(s), 1, 0, NULL, 0, &err);
+    *out = malloc(sizeof **out * (size_t)(n > 0 ? n : 1));
+    return ur_tokenize(v, s, strlen(s), 1, 0, *out, n, &err);
+}
+
+static void test_urial_prefix_tokens(void) {
+    const char *fx = th_fixtures();
+    if (!fx) SKIP("no fixtures");
+    char path[4300], file[4300];
+    snprintf(path, sizeof path, "%s/tokenizer/llama-spm/vocab-llama-spm.gguf", fx);
+    snprintf(file, sizeof file, "%s/urial/prompts/inst_1k_v4.help.txt", fx);
+    ur_err err = {{0}};
+    ur_gguf *g = ur_gguf_open(path, &err);
+    ur_vocab *v = g ? ur_vocab_load(g, &err) : NULL;
+    REQUIRE(v);
+    const char *names[] = {"urial-k3", file};
+    const char *queries[] = {"What is 2+2?", " leading space", "\xc3\xa9t\xc3\xa9 \xe2\x98\x80", "```nested```", "\n\nnewlines"};
+    for (int i = 0; i < 2; i++) {
+        ur_chat *f = ur_chat_urial(names[i], &err);
+        REQUIRE(f);
+        ur_buf pre = {0};
+        REQUIRE(!ur_chat_prefix(f, NULL, 0, &pre, &err));
+        int32_t *tp, *tf;
+        int np = tokenize_all(v, pre.data, &tp);
+        for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
+            char *full = render(f, 1, &err, U, queries[q], -1);
+            int nf = tokenize_all(v, full, &tf);
+            CHECKF(np > 0 && nf > np && !memcmp(tp, tf, sizeof *tp * (size_t)np), "%s, query %zu", names[i], q);
+            free(tf);
+            free(full);
+        }
+        free(tp);
+        ur_buf_free(&pre);
+        ur_chat_free(f);
+    }
+    ur_vocab_free(v);
+    ur_gguf_close(g);
+}
+
 /* ---- URIAL: multi-turn, prefix, stops, cleaning --------------------------------- */
 static void test_urial_multiturn(void) {
     ur_err err = {{0}};
@@ -621,6 +664,7 @@ int main(void) {
     RUN(test_urial_builtins);
     RUN(test_urial_builtin_matches_data_files);
     RUN(test_urial_builtin_token_counts);
+    RUN(test_urial_prefix_tokens);
     RUN(test_urial_multiturn);
     RUN(test_urial_prefix);
     RUN(test_urial_clean);
