@@ -20,12 +20,17 @@ endif
 
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -fopenmp -pthread $(OPT)
-LDLIBS  += -fopenmp -pthread -lm $(LDSAN)
+LDLIBS  += -fopenmp -pthread -ljansson -lm $(LDSAN)
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The built-in URIAL prompts (data/urial/*.txt) are compiled in: tools/embed.sh
+# turns them into C arrays, so the binary needs no data files at run time.
+EMBED_SRC := $(sort $(wildcard data/urial/*.txt))
+EMBED_OBJ := $(BUILD)/gen/embed.o
+LIB_OBJ  += $(EMBED_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -36,6 +41,13 @@ all: $(BUILD)/urial $(BUILD)/liburial.a
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/embed.c: $(EMBED_SRC) tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh $@ $(EMBED_SRC)
+
+$(EMBED_OBJ): $(BUILD)/gen/embed.c
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/liburial.a: $(LIB_OBJ)
 	@rm -f $@

@@ -15,6 +15,7 @@ static const struct {
     {"logits", cmd_logits, "teacher-forced top next-token logits at every position"},
     {"bench", cmd_bench, "prefill and decode speed"},
     {"synth", cmd_synth, "write a random-weight model (smoke tests, cross-checks)"},
+    {"prompt", cmd_prompt, "print the exact prompt a URIAL prompt or chat template gives for a query"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,141 @@
+/* urial — conversations and the text a model sees for them.
+ *
+ * A *chat format* turns a conversation (system / user / assistant messages) into
+ * prompt text, and says how to tokenize that text, where generation stops and how
+ * to clean the generated answer. There are two kinds:
+ *
+ *  - URIAL (in-context alignment of a base model): a prompt text (a system
+ *    preamble and K example query/answer pairs; built in, or a file in the URIAL
+ *    authors' format) followed by the conversation in the authors'
+ *    `urial_backticks` format:
+ *        PROMPT_TEXT + "\n# Query:\n```\n" + query + "\n```\n" + "\n# Answer:\n```\n"
+ *    Earlier turns become further "# Query:" / "# Answer:" pairs, each answer
+ *    closed the way a generated one ends ("\n```\n"). Generation stops at
+ *    "# Query"; the answer is cleaned as the authors' clear_output does.
+ *
+ *  - an aligned model's chat template (llama-2, mistral-instruct, vicuna-v1.1,
+ *    zephyr, tulu, chatml, llama-3, gemma, ...), byte-exact to the Jinja template
+ *    the model family ships (sources cited in src/chat/templates.c); `auto` picks
+ *    one from a GGUF's tokenizer.chat_template / general.name.
+ *
+ * Typical use (one query after K examples, then generate):
+ *     ur_chat *f = ur_chat_urial("urial-k3", &err);              // or ur_chat_template("zephyr", &err)
+ *     ur_conv c = {0};  ur_conv_add(&c, UR_ROLE_USER, q, strlen(q));
+ *     ur_buf p = {0};   ur_chat_render(f, c.msgs, c.n, 1, &p, &err);
+ *     ur_tokenize(v, p.data, p.len, ur_chat_add_bos(f) && ur_vocab_add_bos(v), ur_chat_parse_special(f), ...);
+ *     gp.stop = ur_chat_stops(f, &gp.n_stop);   ... ur_generate(...) ...
+ *     ur_chat_clean(f, res.text.data, res.text.len, &answer);
+ * All strings are UTF-8; rendering never changes message bytes except where the
+ * reference template itself trims them. */
+#ifndef URIAL_CHAT_H
+#define URIAL_CHAT_H
+
+#include <stddef.h>
+
+#include "urial/base.h"
+#include "urial/gguf.h"
+
+/* ---- conversations ----------------------------------------------------------- */
+enum ur_role { UR_ROLE_SYSTEM = 0, UR_ROLE_USER = 1, UR_ROLE_ASSISTANT = 2 };
+const char *ur_role_name(int role);      /* "system", "user", "assistant" */
+int ur_role_from_name(const char *name); /* -1 if not one of those three */
+
+typedef struct ur_msg {
+    int role;      /* enum ur_role */
+    char *content; /* NUL-terminated UTF-8 (owned by the conversation) */
+    size_t len;    /* bytes of content */
+} ur_msg;
+
+/* A conversation owns copies of its messages. Zero-initialise, add, free. */
+typedef struct ur_conv {
+    ur_msg *msgs;
+    int n, cap;
+} ur_conv;
+void ur_conv_add(ur_conv *c, int role, const char *text, size_t len); /* copies text */
+void ur_conv_truncate(ur_conv *c, int n);                              /* keep the first n messages */
+void ur_conv_free(ur_conv *c);
+
+/* Append the messages of a JSON conversation: an array of {"role","content"}
+ * objects, or an object with such an array under "messages" (OpenAI style).
+ * `name` (a file name) is used in messages. On error nothing is appended. */
+int ur_conv_parse_json(ur_conv *c, const char *json, size_t len, const char *name, ur_err *err);
+int ur_conv_load_json(ur_conv *c, const char *path, ur_err *err);
+
+/* ---- chat formats -------------------------------------------------------------- */
+typedef struct ur_chat ur_chat;
+
+enum ur_chat_kind { UR_CHAT_URIAL = 0, UR_CHAT_TEMPLATE = 1 };
+#define UR_URIAL_DEFAULT "urial-k3"
+
+/* URIAL prompt by built-in name (see ur_chat_list) or else as a file in the
+ * authors' format. A file is read as the authors read it (Hugging Face datasets
+ * "text" loader, sample_by="document": the whole file, bytes unchanged except
+ * that \r\n and \r become \n; it must be UTF-8). As in the authors' code, files
+ * whose name contains "inst_help_v5" / "inst_help_v6" use their "# User:" /
+ * "# Assistant:" variants of the format; every other file uses urial_backticks.
+ * An empty file loads (it gives a zero-shot prompt) and sets a warning. */
+ur_chat *ur_chat_urial(const char *name_or_path, ur_err *err);
+/* URIAL prompt from text in memory (`name` is used in messages; backticks format). */
+ur_chat *ur_chat_urial_text(const char *name, const char *text, size_t len, ur_err *err);
+/* Template by name; "auto" is not accepted here (use ur_chat_template_auto). */
+ur_chat *ur_chat_template(const char *name, ur_err *err);
+/* Template for a model: from tokenizer.chat_template if it is recognised, else from
+ * general.name; fails with a one-line error naming the file when neither says. */
+ur_chat *ur_chat_template_auto(const ur_gguf *g, ur_err *err);
+/* The template name for a Jinja chat_template text and/or a model name (either
+ * may be NULL); NULL when nothing matches. Exposed for tests and `urial info`. */
+const char *ur_chat_detect(const char *chat_template, const char *model_name);
+void ur_chat_free(ur_chat *f);
+
+int ur_chat_kind(const ur_chat *f);
+const char *ur_chat_name(const ur_chat *f); /* "urial-k3", the file path, "llama-2", ... */
+/* A one-line note the caller should show (e.g. "FILE: the prompt file is empty ..."), or NULL. */
+const char *ur_chat_warning(const ur_chat *f);
+/* URIAL: the prompt text (system preamble + examples) and its length; NULL for templates. */
+const char *ur_chat_urial_prompt(const ur_chat *f, size_t *len);
+
+/* Render msgs[0..n) (an optional system message first, then user and assistant
+ * messages alternating, starting with user) and, when add_generation_prompt, the
+ * text that opens the assistant's next turn. Appends to *out (NUL-terminated).
+ * Fails with one line naming the message and what is wrong (bad role order; a
+ * system message given to a URIAL format or a template that has no system role). */
+int ur_chat_render(const ur_chat *f, const ur_msg *msgs, int n, int add_generation_prompt, ur_buf *out, ur_err *err);
+
+/* The text every rendering of a conversation that starts with msgs[0..n) (e.g.
+ * nothing, or a system message, or earlier turns) shares, whatever comes next: the
+ * part whose KV cache can be computed once and reused. For URIAL with n = 0 it is
+ * PROMPT_TEXT + "\n# Query:\n```\n", identical for every query. Appends to *out.
+ * (Token boundaries: reuse the longest common *token* prefix of the full prompt and
+ * the cached tokens, as ur_generate does. The URIAL prefix ends in "\n", a byte
+ * token of the Llama-2 vocabulary that nothing merges with, so its tokens are a
+ * prefix of every full prompt's tokens; tests/unit/test_chat.c checks this.) */
+int ur_chat_prefix(const ur_chat *f, const ur_msg *msgs, int n, ur_buf *out, ur_err *err);
+
+/* Tokenizing the rendered text: ur_chat_add_bos() is 0 when the text already
+ * spells the BOS token ("<s>", "<bos>", "<|begin_of_text|>"), so the tokenizer must
+ * not add another; otherwise 1 (then add BOS if the vocabulary asks for it).
+ * ur_chat_parse_special() is 1 for templates (their markers are special tokens)
+ * and 0 for URIAL (plain text; a query that contains "</s>" stays text). */
+int ur_chat_add_bos(const ur_chat *f);
+int ur_chat_parse_special(const ur_chat *f);
+
+/* Stop strings for ur_gen_params.stop (valid while f lives). URIAL: "# Query" (the
+ * authors' stop; "# User" for the v5/v6 variants). Templates: the end-of-turn text
+ * (e.g. "</s>", "<|im_end|>"), which matters when a model writes it as plain text;
+ * normally the end-of-turn token already stops generation. */
+const char *const *ur_chat_stops(const ur_chat *f, int *n);
+
+/* The final answer from generated text. Both kinds cut at the first stop string
+ * (for output from a backend that did not stop there). URIAL then does what the
+ * authors' clear_output does: remove every "```", replace "<|endoftext|>" by a
+ * space, strip whitespace at both ends (Python str.strip()). Templates strip. */
+void ur_chat_clean(const ur_chat *f, const char *text, size_t len, ur_buf *out);
+
+/* Built-in names with a one-line description, for --help and `urial prompt --list`. */
+typedef struct ur_chat_info {
+    const char *name;
+    const char *desc;
+} ur_chat_info;
+const ur_chat_info *ur_chat_list(int kind, int *n);
+
+#endif

@@ -1,0 +1,51 @@
+/* Internals shared by the chat-format sources (chat.c, urial.c, templates.c). */
+#ifndef URIAL_CHAT_INT_H
+#define URIAL_CHAT_INT_H
+
+#include <stddef.h>
+
+#include "urial/chat.h"
+
+/* The three ways the URIAL authors' code lays out the conversation after the
+ * prompt text (their fastchat_conversation.py templates "urial_backticks",
+ * "urial_v5" and "urial_v6", picked by the prompt file's name). */
+enum urial_style { URIAL_BACKTICKS = 0, URIAL_V5 = 1, URIAL_V6 = 2 };
+
+typedef struct tmpl_def tmpl_def; /* one aligned-model template (templates.c) */
+
+struct ur_chat {
+    int kind;           /* enum ur_chat_kind */
+    char *name;         /* built-in name, file path or template name */
+    char *warning;      /* NULL or one line */
+    /* URIAL */
+    int style;          /* enum urial_style */
+    char *prompt;       /* the prompt text, NUL-terminated */
+    size_t prompt_len;
+    /* templates */
+    const tmpl_def *tmpl;
+};
+
+/* URIAL (urial.c) */
+int urial_render(const ur_chat *f, const ur_msg *m, int n, int gen, ur_buf *out);
+const char *const *urial_stops(const ur_chat *f, int *n);
+const ur_chat_info *urial_list(int *n);
+
+/* templates (templates.c) */
+const tmpl_def *tmpl_find(const char *name);
+const char *tmpl_name(const tmpl_def *t);
+int tmpl_has_system(const tmpl_def *t);
+int tmpl_add_bos(const tmpl_def *t);
+void tmpl_render(const tmpl_def *t, const ur_msg *m, int n, int gen, ur_buf *out);
+const char *const *tmpl_stops(const tmpl_def *t, int *n);
+const ur_chat_info *tmpl_list(int *n);
+
+/* chat.c */
+ur_chat *chat_new(int kind, const char *name);
+/* Python's str.strip() (what Jinja's trim filter and the URIAL authors' .strip()
+ * call): sets [*b, *e) to s[0..n) without leading and trailing Unicode whitespace
+ * (str.isspace(): \t\n\v\f\r, \x1c-\x1f, space, U+0085, U+00A0, U+1680,
+ * U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000). */
+void py_strip(const char *s, size_t n, size_t *b, size_t *e);
+void buf_put_stripped(ur_buf *out, const char *s, size_t n);
+
+#endif
