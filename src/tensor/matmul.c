@@ -274,11 +274,10 @@ void ur_matmul(const void *W, int wtype, int64_t rows, const ur_act *x, float *y
         f(&job, 0, rows);
         return;
     }
-    /* Rows go out in chunks of whole 16-row tiles, about 8 per thread, taken
-     * dynamically: on a shared machine a thread that loses its core for a time slice
-     * then delays one chunk, not its whole share. Each chunk is contiguous (streamed). */
-    int64_t chunk = (rows / (8 * nt) + 15) & ~(int64_t)15;
-    if (chunk < 16) chunk = 16;
+    /* Rows go out in chunks, about 8 per thread, taken dynamically: on a shared machine
+     * a thread that loses its core for a time slice then delays one chunk, not its whole
+     * share. Chunks are contiguous (streamed) and whole GEMM tiles (4 or 3 rows). */
+    int64_t chunk = (rows / (8 * nt) + 47) / 48 * 48;
     const int64_t nchunks = (rows + chunk - 1) / chunk;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t c = 0; c < nchunks; c++) {
