@@ -10,7 +10,7 @@ typedef struct {
     int8_t q[GR2 * KC2];        /* [s][GR2][SL] signed quants */
     float ws[GR2 * KC2 / 16];   /* [s][GR2] scale of the sub-block */
     int32_t wc[GR2 * KC2 / 16]; /* [s][GR2] -128 * sum of its quants */
-    float wm[GR2 * KC2 / 32];   /* [s][GR2] -dmin * m (q4_K, q5_K) */
+    float wm[GR2 * KC2 / 16];   /* [s][GR2] -dmin * m (q4_K, q5_K; sized for 16-quant sub-blocks too) */
 } tile2;
 
 typedef void (*pack2_fn)(const mm_job *j, int64_t row0, int nr, int64_t e0, int64_t ne, tile2 *t);

@@ -343,7 +343,7 @@ typedef struct {
     int8_t q[GR * KC];        /* [s][GR][SL] signed quants */
     float ws[GR * KC / 16];   /* [s][GR] scale of the sub-block */
     int32_t wc[GR * KC / 16]; /* [s][GR] -128 * sum of its quants */
-    float wm[GR * KC / 32];   /* [s][GR] -dmin * m (q4_K, q5_K) */
+    float wm[GR * KC / 16];   /* [s][GR] -dmin * m (q4_K, q5_K; sized for 16-quant sub-blocks too) */
 } tile;
 
 typedef void (*pack_fn)(const mm_job *j, int64_t row0, int nr, int64_t e0, int64_t ne, tile *t);

@@ -415,6 +415,38 @@ static void matmul_f16(void) { check_type(UR_TYPE_F16, SHAPES_32, NS(SHAPES_32))
 static void matmul_bf16(void) { check_type(UR_TYPE_BF16, SHAPES_32, NS(SHAPES_32)); }
 static void matmul_f32(void) { check_type(UR_TYPE_F32, SHAPES_32, NS(SHAPES_32)); }
 
+/* k beyond one packed chunk of the GEMM kernels (8192 elements): y accumulates over chunks. */
+static void matmul_long_k(void) {
+    for (int i = 0; i < NTYPES && !th_failed_now; i++) {
+        int bs = ur_type_block(ALL_TYPES[i]);
+        const shape s[] = {{9, 20, bs == 256 ? 36 : 300}, {5, 2, bs == 256 ? 33 : 260}};
+        check_type(ALL_TYPES[i], s, 2);
+    }
+}
+
+/* One ur_act reused for different sizes and types (the buffer grows, never stale). */
+static void act_reuse(void) {
+    enum { K = 512 };
+    static float x[100 * K];
+    static uint8_t w[8 * K * 4];
+    float y[100 * 8], yr[100 * 8];
+    for (int i = 0; i < 100 * K; i++) x[i] = rndf();
+    ur_act a = {0};
+    const int ns[] = {100, 1, 17, 3, 64};
+    for (int i = 0; i < 5; i++) {
+        int type = ALL_TYPES[i % NTYPES];
+        random_weights(type, w, 8, K);
+        ur_act_prepare(&a, ur_act_type(type), x, ns[i], K, 2);
+        ur_matmul(w, type, 8, &a, y, 8, 2);
+        ur_matmul_ref(w, type, 8, &a, yr, 8);
+        for (int j = 0; j < ns[i] * 8; j++)
+            CHECKF(fabsf(y[j] - yr[j]) <= 1e-3f * (1 + fabsf(yr[j])), "%s n %d: %g vs %g", ur_type_name(type), ns[i],
+                   y[j], yr[j]);
+    }
+    ur_act_free(&a);
+    CHECK(a.data == NULL && a.cap == 0);
+}
+
 /* The AVX2 kernels without AVX-VNNI (vpmaddubsw path), when the CPU has VNNI. */
 static void matmul_avx2_without_vnni(void) {
     if (ur_simd_set(UR_SIMD_AVX512) < UR_SIMD_AVX2) SKIP("no AVX2");
@@ -458,6 +490,8 @@ int main(void) {
     RUN(matmul_f16);
     RUN(matmul_bf16);
     RUN(matmul_f32);
+    RUN(matmul_long_k);
+    RUN(act_reuse);
     RUN(matmul_avx2_without_vnni);
     TEST_MAIN_END();
 }
