@@ -115,6 +115,7 @@ KI2 void gemv2_q80_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const 
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
         for (int64_t b = 0; b < j->L.nb; b++) {
+            if (!(b & 1)) prefetch2((const uint8_t *)(bl + b), 68);
             const __m256i q = _mm256_loadu_si256((const __m256i *)bl[b].qs);
             const float dw = _cvtsh_ss(bl[b].d);
             __m256i aq = _mm256_sign_epi8(q, q);
@@ -148,6 +149,7 @@ KI2 void gemv2_q40_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const 
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = bacc[t] = _mm256_setzero_ps();
         for (int64_t b = 0; b < n8; b += 8, w += 144) {
+            prefetch2(w, 144);
             __m256i g = _mm256_and_si256(_mm256_i32gather_epi32((const int *)w, off, 1), lo16);
             __m256 dw = _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1)));
             __m256 s8[4];
@@ -198,6 +200,7 @@ KI2 void gemv2_kq_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const i
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < j->L.nb; i++) {
+            prefetch2(j->W + r * j->wrow + i * (five ? 176 : 144), five ? 176 : 144);
             const uint8_t *scales, *qs, *qh = NULL;
             ur_half hd, hm;
             if (five) {
@@ -260,6 +263,7 @@ KI2 void gemv2_q6_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const i
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < j->L.nb; i++, b++) {
+            prefetch2((const uint8_t *)b, 210);
             __m256i isum[4];
 #pragma GCC unroll 4
             for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
