@@ -31,7 +31,6 @@ static struct {
 } T __attribute__((aligned(64)));
 
 static void build_tables(void) {
-#pragma GCC unroll 4
     for (int p = 0; p < 4; p++) {
         for (int i = 0; i < 64; i++) {
             int lane = i >> 4, blk = 2 * p + (lane >> 1);
@@ -88,7 +87,7 @@ static float tail_q8_0(const block_q8_0 *b, const int8_t *q, const float *d, int
     return s;
 }
 
-/* Rows [r0, r1) of a q4_0 or q8_0 matrix against N (1..3) tokens. Per 8 blocks the
+/* Rows [r0, r1) of a q4_0 or q8_0 matrix against tokens t0..t0+N-1 (N = 1..4). Per 8 blocks the
  * weights become four zmm of 64 quants in element order (two blocks each); lanes 0-7
  * of the vpdpbusd result belong to the first block, 8-15 to the second, and are
  * scaled by d_w * d_x of their block. The unsigned side is the weight: q4_0 nibbles
