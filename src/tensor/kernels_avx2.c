@@ -7,6 +7,7 @@
  * either vpdpbusd (VEX form, through asm so that the function's target need not
  * include avxvnni) or vpmaddubsw + vpmaddwd. Without VNNI, vpmaddubsw saturates
  * int16 pair sums, so every caller keeps |u * s| pairs below 32768. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(UR_NO_SIMD)
 #include <immintrin.h>
 #include <string.h>
 
@@ -411,3 +412,11 @@ void kernels_avx2(kernel_table *t, int vnni) {
     t->pan[UR_TYPE_F16] = pan2_float;
     t->pan[UR_TYPE_BF16] = pan2_float;
 }
+
+#else /* not x86 (or -DUR_NO_SIMD): the scalar kernels only */
+#include "tensor/quant.h"
+void kernels_avx2(kernel_table *t, int vnni) {
+    (void)t;
+    (void)vnni;
+}
+#endif

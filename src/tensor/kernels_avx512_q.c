@@ -14,6 +14,7 @@
  * activation as (q + 128) unsigned bytes; the -128 * sum(w) correction is the
  * initial value of the integer accumulator, so lane t ends a sub-block holding
  * exactly sum(w * x) for token t. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(UR_NO_SIMD)
 #include <immintrin.h>
 #include <string.h>
 
@@ -630,3 +631,8 @@ void kernels_avx512_q(kernel_table *t) {
     t->mm[UR_TYPE_Q5_K] = mm_q5_K;
     t->mm[UR_TYPE_Q6_K] = mm_q6_K;
 }
+
+#else /* not x86 (or -DUR_NO_SIMD): the scalar kernels only */
+#include "tensor/quant.h"
+void kernels_avx512_q(kernel_table *t) { (void)t; }
+#endif
