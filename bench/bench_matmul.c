@@ -89,6 +89,13 @@ int main(int argc, char **argv) {
     const char *n_s = "1,256", *thr_s = "1,2", *lvl_s = "best,scalar";
     double min_time = 0.3;
     int reps = 1;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: bench_matmul [--types q4_0,q8_0,...] [--shapes 2048x2048,...] [--n 1,256]\n"
+                   "                    [--threads 1,2] [--levels best,avx2,scalar] [--time SECONDS] [--reps R]\n"
+                   "See bench/KERNELS.md.\n");
+            return 0;
+        }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--types")) types_s = argv[i + 1];
         else if (!strcmp(argv[i], "--shapes")) shapes_s = argv[i + 1];

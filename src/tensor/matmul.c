@@ -12,7 +12,7 @@
 #include "tensor/quant.h"
 
 /* ---- CPU features and the kernel tables ------------------------------------ */
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(UR_NO_SIMD)
 #include <cpuid.h>
 
 static unsigned long long xgetbv0(void) {
