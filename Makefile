@@ -26,9 +26,10 @@ LIB_SRC  := $(sort $(wildcard src/*/*.c))
 LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-# The built-in URIAL prompts (data/urial/*.txt) are compiled in: tools/embed.sh
+# The built-in URIAL prompts (data/urial/*.txt) and the TDS report's CSS and JS
+# (data/tds/) are compiled in: tools/embed.sh
 # turns them into C arrays, so the binary needs no data files at run time.
-EMBED_SRC := $(sort $(wildcard data/urial/*.txt))
+EMBED_SRC := $(sort $(wildcard data/urial/*.txt data/tds/*))
 EMBED_OBJ := $(BUILD)/gen/embed.o
 LIB_OBJ  += $(EMBED_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)

@@ -8,7 +8,10 @@
  *  - MT-Bench (JSON lines with "question_id" and "turns", a list of user messages:
  *    turn t is answered in the conversation of the earlier turns and answers);
  *  - plain JSON lines with "instruction" and, optionally, "id" (else the line's
- *    position among the items, 0-based).
+ *    position among the items, 0-based);
+ *  - the TDS authors' files (AlignTDS, a JSON array of objects with "id",
+ *    "pure_input" — the instruction —, "input" — it rendered with the aligned
+ *    model's template — and "output", a list of answers).
  * Within a file, either every item has an id or none has; ids must be unique.
  * Every input field is kept (as JSON) so that it can be copied to the output. */
 #ifndef URIAL_DATASET_H
@@ -16,8 +19,10 @@
 
 #include "urial/base.h"
 
-enum ur_data_format { UR_DATA_JUST_EVAL = 0, UR_DATA_ALPACA_EVAL = 1, UR_DATA_MT_BENCH = 2, UR_DATA_JSONL = 3 };
-const char *ur_data_format_name(int format); /* "just-eval", "alpaca-eval", "mt-bench", "jsonl" */
+enum ur_data_format {
+    UR_DATA_JUST_EVAL = 0, UR_DATA_ALPACA_EVAL = 1, UR_DATA_MT_BENCH = 2, UR_DATA_JSONL = 3, UR_DATA_ALIGNTDS = 4
+};
+const char *ur_data_format_name(int format); /* "just-eval", "alpaca-eval", "mt-bench", "jsonl", "aligntds" */
 
 typedef struct ur_item {
     int index;    /* position in the file, 0-based */

@@ -51,6 +51,12 @@ typedef struct ur_gen_params {
     int n_stop;
     int ignore_eog;         /* keep going past end-of-generation tokens */
     ur_sampler_params sampler;
+    /* Optional, caller-owned (NULL = not wanted): the ids of the generated tokens in
+     * order, at most tokens_cap of them, followed by the end-of-generation token when
+     * that stopped generation (stop_reason UR_STOP_EOG; it is not counted in n_gen):
+     * min(n_gen + (stop_reason == UR_STOP_EOG), tokens_cap) ids. */
+    int32_t *tokens;
+    int tokens_cap;
 } ur_gen_params;
 void ur_gen_defaults(ur_gen_params *p);
 

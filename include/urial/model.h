@@ -83,6 +83,7 @@ int ur_ctx_n_past(const ur_ctx *c);           /* tokens in the cache */
 const int32_t *ur_ctx_tokens(const ur_ctx *c); /* the ur_ctx_n_past() tokens in the cache */
 uint64_t ur_ctx_kv_bytes(const ur_ctx *c);
 int ur_ctx_threads(const ur_ctx *c);
+int ur_ctx_n_batch(const ur_ctx *c);          /* tokens per internal forward chunk */
 /* Forget cache positions >= n (keeps a shared prefix; 0 resets). */
 void ur_ctx_truncate(ur_ctx *c, int n);
 
@@ -92,6 +93,12 @@ void ur_ctx_truncate(ur_ctx *c, int n);
  * Fails (cache untouched) if the tokens do not fit in the context or an id is
  * out of range. */
 int ur_decode(ur_ctx *c, const int32_t *tokens, int n, float *logits, int all, ur_err *err);
+/* The same with logits for the last n_out positions only (0 <= n_out <= n; n_out
+ * rows of n_vocab floats, in position order): ur_decode is n_out = 0, 1 or n. The
+ * chunks and arithmetic are ur_decode's, so the rows are bit-identical to the
+ * matching rows of all = 1; positions before them skip the output matrix (TDS
+ * scores an answer after a long prompt). */
+int ur_decode_last(ur_ctx *c, const int32_t *tokens, int n, float *logits, int n_out, ur_err *err);
 
 /* Persisting a prompt prefix's KV cache (src/model/kvstate.c), e.g. the URIAL
  * preamble and examples, so that a later run loads it instead of computing it.

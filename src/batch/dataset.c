@@ -10,8 +10,8 @@
 #include "urial/dataset.h"
 
 const char *ur_data_format_name(int format) {
-    static const char *names[] = {"just-eval", "alpaca-eval", "mt-bench", "jsonl"};
-    return format >= 0 && format <= UR_DATA_JSONL ? names[format] : "unknown";
+    static const char *names[] = {"just-eval", "alpaca-eval", "mt-bench", "jsonl", "aligntds"};
+    return format >= 0 && format <= UR_DATA_ALIGNTDS ? names[format] : "unknown";
 }
 
 void ur_record_key(const char *id_json, int turn, ur_buf *out) {
@@ -69,9 +69,9 @@ static int item_from_json(const char *name, json_t *o, int format, ur_item *it, 
         for (size_t t = 0; t < nt; t++) it->turns[t] = xstrdup(json_string_value(json_array_get(turns, t)));
     } else {
         id = json_object_get(o, "id");
-        json_t *ins = json_object_get(o, "instruction");
-        if (!json_is_string(ins))
-            return ur_errf(err, "%s: %s has no \"instruction\" string", name, where(it, w, sizeof w));
+        const char *field = format == UR_DATA_ALIGNTDS ? "pure_input" : "instruction";
+        json_t *ins = json_object_get(o, field);
+        if (!json_is_string(ins)) return ur_errf(err, "%s: %s has no \"%s\" string", name, where(it, w, sizeof w), field);
         it->turns = calloc(1, sizeof *it->turns);
         if (!it->turns) abort();
         it->n_turns = 1;
@@ -150,7 +150,9 @@ int ur_dataset_parse(const char *text, size_t len, const char *name, ur_dataset 
         }
         size_t n = json_array_size(root);
         json_t *first = json_array_get(root, 0);
-        ds->format = json_object_get(first, "id") ? UR_DATA_JUST_EVAL : UR_DATA_ALPACA_EVAL;
+        ds->format = !json_object_get(first, "id") ? UR_DATA_ALPACA_EVAL
+                     : json_object_get(first, "pure_input") && !json_object_get(first, "instruction") ? UR_DATA_ALIGNTDS
+                     : UR_DATA_JUST_EVAL;
         int bad = 0;
         for (size_t k = 0; k < n && !bad; k++) {
             ur_item *it = grow(ds, &cap, &has_id);

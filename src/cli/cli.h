@@ -23,6 +23,7 @@ int cmd_prompt(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_tds(int argc, char **argv);
 
 /* Print "urial: <fmt>" on one line to stderr and return 1 (the exit code). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -82,5 +83,17 @@ ur_sampler_params cli_sampling_for(const cli_sampling *s, const ur_chat *f);
 /* Default context for chat and run: the model's, at most 4096 tokens (a long
  * trained context would make a large KV cache; --ctx N overrides). */
 int cli_default_ctx(const ur_model *m);
+
+/* Progress of a batch job (run, tds) on one stderr line, redrawn in place, only
+ * when stderr is a terminal: [done/total] %, tokens/s, ETA. Units are items. */
+typedef struct cli_progress {
+    int tty, total, done, skipped, generated; /* units: all, in the file, skipped, generated now */
+    double t0, t_gen;                         /* start; seconds spent producing tokens */
+    long tokens;                              /* tokens produced in t_gen */
+} cli_progress;
+void cli_progress_show(const cli_progress *p);
+
+/* --shard I/N: 0 <= I < N. Returns 0, or -1 when s is not that. */
+int cli_parse_shard(const char *s, long *i, long *n);
 
 #endif

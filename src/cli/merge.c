@@ -1,7 +1,8 @@
 /* urial merge OUT.json SHARD.jsonl... — join result files (the shards of a run, or
  * a run and its resumptions) into the JSON array just-eval and AlpacaEval read:
  * records ordered by their position in the dataset ("input_index", then "turn"),
- * each key once. */
+ * each key once. With --jsonl the result is JSON lines instead, each record's line
+ * as it was (e.g. the shards of `urial tds` into one tokens.jsonl). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +13,15 @@
 #include "urial/results.h"
 
 static const char *HELP =
-    "usage: urial merge OUT.json RESULTS.jsonl...\n"
+    "usage: urial merge [--jsonl] OUT.json RESULTS.jsonl...\n"
     "Join the JSONL results of urial run (e.g. its shards) into one JSON array, written atomically to\n"
     "OUT.json: the format just-eval and AlpacaEval read. Records are ordered by their position in the\n"
     "dataset (\"input_index\", then MT-Bench's \"turn\"; records without one come last, in file order).\n"
     "A record whose id (and turn) came before is dropped with a message when its output is the same\n"
     "(e.g. overlapping shards), and is an error when its output differs. An incomplete last line (a\n"
-    "run still going, or killed) is ignored with a message.\n";
+    "run still going, or killed) is ignored with a message.\n"
+    "  --jsonl   write JSON lines (each record's line unchanged) instead of a JSON array, e.g. to join\n"
+    "            the shards of urial tds: urial merge --jsonl ALL/tokens.jsonl S0/tokens.jsonl S1/tokens.jsonl\n";
 
 typedef struct entry {
     const ur_record *rec;
@@ -46,9 +49,13 @@ static int same_output(const ur_record *a, const ur_record *b) {
 }
 
 int cmd_merge(int argc, char **argv) {
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {"jsonl", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+    int c, jsonl = 0;
     while ((c = cli_getopt(argc, argv, "h", opts, "merge")) != -1) {
+        if (c == 'j') {
+            jsonl = 1;
+            continue;
+        }
         if (c == 'h') {
             fputs(HELP, stdout);
             return 0;
@@ -105,24 +112,36 @@ int cmd_merge(int argc, char **argv) {
     if (dups) fprintf(stderr, "urial: merge: dropped %zu repeated records (same id and output)\n", dups);
     qsort(es, kept, sizeof *es, cmp_entry);
 
-    arr = json_array();
-    for (size_t i = 0; i < kept; i++) {
-        json_error_t je;
-        json_t *o = json_loads(es[i].rec->json, 0, &je);
-        if (!o) {
-            cli_fail("merge: %s: line %d: %s", es[i].file, es[i].rec->line, je.text);
+    size_t len;
+    if (jsonl) {
+        ur_buf lines = {0};
+        for (size_t i = 0; i < kept; i++) {
+            ur_buf_puts(&lines, es[i].rec->json);
+            ur_buf_puts(&lines, "\n");
+        }
+        text = lines.data ? lines.data : calloc(1, 1);
+        len = lines.len;
+        if (!text) abort();
+    } else {
+        arr = json_array();
+        for (size_t i = 0; i < kept; i++) {
+            json_error_t je;
+            json_t *o = json_loads(es[i].rec->json, 0, &je);
+            if (!o) {
+                cli_fail("merge: %s: line %d: %s", es[i].file, es[i].rec->line, je.text);
+                goto done;
+            }
+            json_array_append_new(arr, o);
+        }
+        text = json_dumps(arr, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        if (!text) {
+            cli_fail("merge: cannot encode the merged records");
             goto done;
         }
-        json_array_append_new(arr, o);
+        len = strlen(text);
+        text[len++] = '\n'; /* json_dumps' NUL becomes the final newline */
     }
-    text = json_dumps(arr, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-    if (!text) {
-        cli_fail("merge: cannot encode the merged records");
-        goto done;
-    }
-    size_t len = strlen(text);
-    text[len] = '\n'; /* json_dumps' NUL becomes the final newline; the length excludes nothing else */
-    if (ur_write_file_atomic(out, text, len + 1, &err)) {
+    if (ur_write_file_atomic(out, text, len, &err)) {
         cli_fail("%s", err.msg);
         goto done;
     }

@@ -133,31 +133,6 @@ static int check_configs(const ur_results *res, const char *out, json_t *mine) {
     return 0;
 }
 
-/* ---- progress --------------------------------------------------------------------- */
-typedef struct progress {
-    int tty, total, done, skipped, generated; /* units: all, in the file, skipped, generated now */
-    double t0, t_gen;
-    long tokens;
-} progress;
-
-static void fmt_secs(double s, char *buf, size_t n) {
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, n, "%lds", t);
-}
-
-static void show_progress(const progress *p) {
-    if (!p->tty) return;
-    double el = ur_now() - p->t0;
-    int left = p->total - p->done - p->skipped;
-    char eta[32] = "?";
-    if (p->generated) fmt_secs(el / p->generated * left, eta, sizeof eta);
-    fprintf(stderr, "\r\033[K[%d/%d] %.1f%%  %.1f tok/s  ETA %s", p->done, p->total,
-            p->total ? 100.0 * p->done / p->total : 100.0, p->t_gen > 0 ? p->tokens / p->t_gen : 0.0, eta);
-    fflush(stderr);
-}
-
 /* ---- the run ------------------------------------------------------------------------ */
 typedef struct unit {
     int item;
@@ -186,7 +161,7 @@ static uint64_t hash_key(const char *k) {
 
 /* Answer one unit and append its record. Returns 0, 1 when skipped (the prompt
  * does not fit, or an earlier turn is missing), -1 on a fatal error. */
-static int do_unit(runner *r, const unit *u, const char *key, progress *pg) {
+static int do_unit(runner *r, const unit *u, const char *key, cli_progress *pg) {
     const ur_item *it = &r->ds->items[u->item];
     ur_conv conv = {0};
     int t = u->turn ? u->turn : 1;
@@ -264,15 +239,6 @@ static int do_unit(runner *r, const unit *u, const char *key, progress *pg) {
     return rc;
 }
 
-static int parse_shard(const char *s, long *i, long *n) {
-    char *end, *end2;
-    *i = strtol(s, &end, 10);
-    if (end == s || *end != '/') return -1;
-    *n = strtol(end + 1, &end2, 10);
-    if (end2 == end + 1 || *end2 || *n < 1 || *i < 0 || *i >= *n) return -1;
-    return 0;
-}
-
 int cmd_run(int argc, char **argv) {
     enum { O_URIAL = 256, O_TEMPLATE, O_DATA, O_OUT, O_SHARD, O_LIMIT, O_TURNS, O_GEN, O_CACHE, O_NOCACHE, O_CTX };
     static const struct option opts[] = {
@@ -302,7 +268,7 @@ int cmd_run(int argc, char **argv) {
         case O_URIAL: urial = optarg; break;
         case O_TEMPLATE: tmpl = optarg; break;
         case O_SHARD:
-            if (parse_shard(optarg, &shard_i, &shard_n))
+            if (cli_parse_shard(optarg, &shard_i, &shard_n))
                 return cli_fail("run: --shard '%s' is not I/N with 0 <= I < N (e.g. 0/4)", optarg);
             break;
         case O_LIMIT: if (cli_int("--limit", optarg, 0, 1L << 30, &limit)) return 1; break;
@@ -370,7 +336,7 @@ int cmd_run(int argc, char **argv) {
     }
     if (ur_results_note(rn.res)) fprintf(stderr, "urial: %s\n", ur_results_note(rn.res));
     if (check_configs(rn.res, out, rn.config)) goto done;
-    progress pg = {.tty = isatty(2), .total = n_units, .t0 = ur_now()};
+    cli_progress pg = {.tty = isatty(2), .total = n_units, .t0 = ur_now()};
     ur_buf key = {0};
     for (int i = 0; i < n_units; i++) {
         key.len = 0;
@@ -402,7 +368,7 @@ int cmd_run(int argc, char **argv) {
                 fprintf(stderr, "urial: computed the %d-token prompt prefix in %.2f s\n", ur_session_prefix_len(rn.s),
                         ur_now() - t0);
         }
-        show_progress(&pg);
+        cli_progress_show(&pg);
         for (int i = 0; i < n_units; i++) {
             key.len = 0;
             ur_record_key(ds.items[units[i].item].id, units[i].turn, &key);
@@ -415,7 +381,7 @@ int cmd_run(int argc, char **argv) {
             }
             if (st == 0) pg.done++, pg.generated++;
             else pg.skipped++;
-            show_progress(&pg);
+            cli_progress_show(&pg);
         }
         if (pg.tty) fputc('\n', stderr);
     }

@@ -92,10 +92,12 @@ int ur_generate(ur_ctx *c, const int32_t *prompt, int n_prompt, const ur_gen_par
         if (gp->max_tokens >= 0 && res->n_gen >= gp->max_tokens) break;
         int32_t tok = ur_sample(s, logits);
         if (!gp->ignore_eog && ur_vocab_is_eog(m->vocab, tok)) {
+            if (gp->tokens && res->n_gen < gp->tokens_cap) gp->tokens[res->n_gen] = tok;
             res->stop_reason = UR_STOP_EOG;
             break;
         }
         ur_sampler_accept(s, tok);
+        if (gp->tokens && res->n_gen < gp->tokens_cap) gp->tokens[res->n_gen] = tok;
         res->n_gen++;
         ur_detok_push(&dt, tok, &res->text);
 

@@ -73,6 +73,7 @@ const ur_model *ur_ctx_model(const ur_ctx *c) { return c->m; }
 int ur_ctx_n_ctx(const ur_ctx *c) { return c->n_ctx; }
 int ur_ctx_n_past(const ur_ctx *c) { return c->n_past; }
 int ur_ctx_threads(const ur_ctx *c) { return c->nt; }
+int ur_ctx_n_batch(const ur_ctx *c) { return c->n_batch; }
 const int32_t *ur_ctx_tokens(const ur_ctx *c) { return c->tokens; }
 uint64_t ur_ctx_kv_bytes(const ur_ctx *c) {
     return 2ull * (uint64_t)c->m->hp.n_layers * (uint64_t)c->n_ctx * (uint64_t)c->kv_dim * sizeof(uint16_t);
@@ -205,22 +206,29 @@ static void forward_chunk(ur_ctx *c, const int32_t *tokens, int nb, float *logit
     matmul(c, &m->output, c->xn, out_rows, logits);
 }
 
-int ur_decode(ur_ctx *c, const int32_t *tokens, int n, float *logits, int all, ur_err *err) {
+int ur_decode_last(ur_ctx *c, const int32_t *tokens, int n, float *logits, int n_out, ur_err *err) {
     const ur_model *m = c->m;
     const int nv = m->hp.n_vocab;
     if (n <= 0) return ur_errf(err, "%s: nothing to decode (0 tokens)", m->gguf->path);
     if (n > c->n_ctx - c->n_past)
         return ur_errf(err, "%s: %d tokens do not fit: %d of the context's %d positions are free", m->gguf->path, n,
                        c->n_ctx - c->n_past, c->n_ctx);
+    if (n_out < 0 || n_out > n || (n_out && !logits))
+        return ur_errf(err, "%s: cannot return logits for %d of %d positions", m->gguf->path, n_out, n);
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= nv)
             return ur_errf(err, "%s: token id %d (position %d) is out of range [0, %d)", m->gguf->path, tokens[i], i,
                            nv);
+    const int first = n - n_out; /* the first position with a logits row */
     for (int i0 = 0; i0 < n; i0 += c->n_batch) {
         int nb = n - i0 < c->n_batch ? n - i0 : c->n_batch;
-        int last = i0 + nb == n;
-        if (logits && all) forward_chunk(c, tokens + i0, nb, logits + (size_t)i0 * nv, nb);
-        else forward_chunk(c, tokens + i0, nb, logits, logits && last ? 1 : 0);
+        int from = i0 > first ? i0 : first; /* this chunk's rows [from, i0 + nb), a tail of the chunk */
+        int rows = i0 + nb > from ? i0 + nb - from : 0;
+        forward_chunk(c, tokens + i0, nb, rows ? logits + (size_t)(from - first) * nv : NULL, rows);
     }
     return 0;
+}
+
+int ur_decode(ur_ctx *c, const int32_t *tokens, int n, float *logits, int all, ur_err *err) {
+    return ur_decode_last(c, tokens, n, logits, !logits ? 0 : all ? n : 1, err);
 }

@@ -33,6 +33,13 @@ static void fixture_formats(void) {
     for (int i = 0; i < ds.n; i++) two &= ds.items[i].n_turns == 2;
     CHECK(two && !strncmp(ds.items[0].turns[1], "Rewrite your previous response.", 31));
     ur_dataset_free(&ds);
+    /* the TDS authors' file: the instruction is "pure_input", "input" is kept in the fields */
+    snprintf(p, sizeof p, "%s/aligntds/Llama-2-7b-chat-hf.json", fx);
+    REQUIRE(!ur_dataset_load(p, &ds, &err));
+    CHECK(ds.format == UR_DATA_ALIGNTDS && ds.n == 1000 && !strcmp(ur_data_format_name(ds.format), "aligntds"));
+    CHECK(!strcmp(ds.items[0].turns[0], "What are the names of some famous actors that started their careers on Broadway?"));
+    CHECK(strstr(ds.items[0].fields, "\"input\":\"<s>[INST] <<SYS>>") && !strcmp(ds.items[999].id, "999"));
+    ur_dataset_free(&ds);
 }
 
 static void inline_formats(void) {
@@ -85,6 +92,7 @@ static void bad_datasets(void) {
     expect_error("{\"id\":1,\"instruction\":\"a\"}\n{\"id\":2,", "line 2: not valid JSON");
     expect_error("[{\"id\":1,\"instruction\":\"a\"},{\"id\":2,\"prompt\":\"b\"}]", "item 1 has no \"instruction\" string");
     expect_error("[{\"id\":1,\"instruction\":5}]", "item 0 has no \"instruction\" string");
+    expect_error("[{\"id\":1,\"pure_input\":\"a\"},{\"id\":2,\"input\":\"b\"}]", "item 1 has no \"pure_input\" string");
     expect_error("{\"id\":1,\"instruction\":\"a\"}\n{\"id\":1,\"instruction\":\"b\"}", "id 1 appears twice (line 1 and line 2)");
     expect_error("[{\"id\":1,\"instruction\":\"a\"},{\"instruction\":\"b\"}]", "item 1 has no id but item 0 has one");
     expect_error("[{\"id\":[1],\"instruction\":\"a\"}]", "the id must be an integer or a string");

@@ -149,6 +149,41 @@ static void batch_chunks_and_cache_agree(void) {
     }
 }
 
+/* ur_decode_last: logits for a tail of the positions, bit-identical to the same rows
+ * of ur_decode(all = 1), for tails inside one chunk, across chunks, of one row. */
+static void decode_last_rows_match(void) {
+    for (int type_i = 0; type_i < 2; type_i++) {
+        const char *p = synth(type_i ? "l1.gguf" : "l0.gguf", "llama", type_i ? UR_TYPE_Q8_0 : UR_TYPE_F32, 0, 0);
+        REQUIRE(p);
+        ur_err err = {{0}};
+        ur_model *m = ur_model_load(p, &err);
+        REQUIRE(m);
+        const int n = 23, nv = m->hp.n_vocab;
+        int32_t toks[23];
+        for (int i = 0; i < n; i++) toks[i] = (int32_t)((i * 61 + 3) % nv);
+        float *all = malloc(sizeof(float) * n * nv), *tail = malloc(sizeof(float) * n * nv);
+        ur_ctx *c = ur_ctx_new(m, (ur_ctx_params){.n_ctx = 64, .n_batch = 8, .n_threads = 2}, &err);
+        REQUIRE(c && all && tail);
+        CHECK(ur_ctx_n_batch(c) == 8);
+        CHECK(ur_decode(c, toks, n, all, 1, &err) == 0);
+        const int outs[] = {0, 1, 3, 8, 15, 23};
+        for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++) {
+            ur_ctx_truncate(c, 0);
+            memset(tail, 0, sizeof(float) * n * nv);
+            CHECK(ur_decode_last(c, toks, n, outs[k] ? tail : NULL, outs[k], &err) == 0);
+            CHECK(ur_ctx_n_past(c) == n);
+            CHECKF(!memcmp(tail, all + (size_t)(n - outs[k]) * nv, sizeof(float) * (size_t)outs[k] * nv),
+                   "type %d: the last %d rows differ", type_i, outs[k]);
+        }
+        ur_ctx_truncate(c, 0);
+        CHECK(ur_decode_last(c, toks, 4, tail, 5, &err) == -1 && strstr(err.msg, "5 of 4"));
+        CHECK(ur_decode_last(c, toks, 4, NULL, 1, &err) == -1 && ur_ctx_n_past(c) == 0);
+        free(all), free(tail);
+        ur_ctx_free(c);
+        ur_model_free(m);
+    }
+}
+
 typedef struct { ur_buf streamed; } sink;
 static int collect(void *user, const char *text, size_t len) {
     ur_buf_put(&((sink *)user)->streamed, text, len);
@@ -233,11 +268,53 @@ static void seeded_generation_reproducible(void) {
     ur_model_free(m);
 }
 
+/* gp.tokens: the generated ids, the end-of-generation token last when it stopped
+ * generation; they are the tokens the context then holds. */
+static void generate_returns_tokens(void) {
+    REQUIRE(path_f32[0]);
+    ur_err err = {{0}};
+    ur_model *m = ur_model_load(path_f32, &err);
+    REQUIRE(m);
+    ur_ctx *c = ur_ctx_new(m, (ur_ctx_params){.n_ctx = 128, .n_threads = 2}, &err);
+    REQUIRE(c);
+    int32_t prompt[] = {1, 90, 91}, toks[40], few[5];
+    ur_gen_params gp;
+    ur_gen_defaults(&gp);
+    gp.max_tokens = 30;
+    gp.tokens = toks;
+    gp.tokens_cap = 40;
+    ur_gen_result r;
+    REQUIRE(ur_generate(c, prompt, 3, &gp, NULL, NULL, &r, &err) == 0);
+    int n = r.n_gen + (r.stop_reason == UR_STOP_EOG);
+    CHECK(n >= 1 && n <= 31);
+    /* the context holds the prompt and every generated token but the last one */
+    CHECK(ur_ctx_n_past(c) == 3 + n - 1 && !memcmp(ur_ctx_tokens(c) + 3, toks, sizeof(int32_t) * (size_t)(n - 1)));
+    if (r.stop_reason == UR_STOP_EOG) CHECK(ur_vocab_is_eog(m->vocab, toks[n - 1]));
+    ur_detok d;
+    ur_buf text = {0};
+    ur_detok_init(&d, m->vocab, 0, 0); /* as ur_generate streams a continuation */
+    for (int i = 0; i < r.n_gen; i++) ur_detok_push(&d, toks[i], &text);
+    ur_detok_flush(&d, &text);
+    CHECK(text.len == r.text.len && !memcmp(text.data, r.text.data, r.text.len));
+    ur_buf_free(&text);
+    ur_buf_free(&r.text);
+    /* a smaller buffer gets the first tokens */
+    gp.tokens = few;
+    gp.tokens_cap = 5;
+    REQUIRE(ur_generate(c, prompt, 3, &gp, NULL, NULL, &r, &err) == 0);
+    CHECK(!memcmp(few, toks, sizeof few));
+    ur_buf_free(&r.text);
+    ur_ctx_free(c);
+    ur_model_free(m);
+}
+
 int main(void) {
     th_suite = "model";
     RUN(loads_synth_models);
     RUN(refuses_bad_models);
     RUN(batch_chunks_and_cache_agree);
+    RUN(decode_last_rows_match);
+    RUN(generate_returns_tokens);
     RUN(stop_strings_span_tokens);
     RUN(seeded_generation_reproducible);
     TEST_MAIN_END();
