@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# urial tds end to end on small random-weight models: the first 50 instructions of the
+# TDS authors' file with their answers (all three files), report rebuilt from
+# tokens.jsonl, resume after kill -9 and after a torn line, shards merged (byte-identical
+# to the unsharded run), a model against itself (all unshifted, KL 0), ranks against
+# `urial logits`, one-line refusals (other tokenizer, other config), the prefix
+# experiment, and the report in headless Chromium (tests/browser).
+source "$(dirname "$0")/lib.sh"
+V=$FIX/tokenizer/llama-spm/vocab-llama-spm.gguf
+F=$FIX/aligntds/Llama-2-7b-chat-hf.json
+"$URIAL" tds --help | grep -q "usage: urial tds" && pass help_tds || fail help_tds
+"$URIAL" --help | grep -q "^  tds " && pass listed_tds || fail listed_tds
+if [ ! -f "$V" ] || [ ! -f "$F" ]; then
+    skip tds_suite "no fixtures at $FIX"
+    exit 0
+fi
+SYNTH=(synth --ctx 1024 --dim 64 --layers 2 --heads 4 --kv-heads 2 --ff 128 --scale 0.3)
+for s in 1 2; do
+    "$URIAL" "${SYNTH[@]}" --vocab "$V" --type q8_0 --seed $s "$TMP/m$s.gguf" >/dev/null 2>&1 ||
+        { fail synth "cannot write the test models"; exit 0; }
+    "$URIAL" "${SYNTH[@]}" --type f32 --seed $s "$TMP/b$s.gguf" >/dev/null 2>&1 # built-in byte vocabulary
+done
+M1=$TMP/m1.gguf M2=$TMP/m2.gguf
+count() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+ids() { grep -oE '^\{"id":[0-9]+' "$1" | grep -oE '[0-9]+$'; }
+
+# ---- the 50 instructions of the authors' file, answers given ------------------------------
+TDS=(tds -t 1 --base "$M1" --aligned "$M2" --data "$F" --outputs "$F" --limit 50 -n 12)
+"$URIAL" "${TDS[@]}" --out "$TMP/ref" >"$TMP/o" 2>"$TMP/e"
+rc=$?
+R=$TMP/ref
+if [ $rc = 0 ] && [ -s "$R/tokens.jsonl" ] && [ -s "$R/summary.json" ] && [ -s "$R/report.html" ] &&
+    [ "$(count "$R/tokens.jsonl")" = 50 ] && [ "$(ids "$R/tokens.jsonl")" = "$(seq 0 49)" ] &&
+    grep -q '"examples": 50,' "$R/summary.json" && grep -q '"positions": 600,' "$R/summary.json" &&
+    grep -q 'id="ratio-plot"' "$R/report.html" && grep -q 'id="shifted-plot"' "$R/report.html" && [ ! -s "$TMP/o" ]; then
+    pass tds_50_three_files
+else
+    fail tds_50_three_files "rc $rc: $(tail -n 2 "$TMP/e")"
+fi
+# every position has the fields of the issue; the input is the authors' rendered prompt
+if grep -q '"config":{"command":"tds","base":"m1.gguf",.*"prompt":"input","answers":"Llama-2-7b-chat-hf.json","max_tokens":12}' "$R/tokens.jsonl" &&
+    [ "$(grep -oE '\{"pos":[0-9]+,"token":[0-9]+,"text":"([^"\\]|\\.)*","rank":[0-9]+,"class":"(unshifted|marginal|shifted)","p_base":[-0-9.e]+,"p_align":[-0-9.e]+,"kl":[-0-9.e]+,"top":\[\[[0-9]+,"([^"\\]|\\.)*",[-0-9.e]+\],\[' "$R/tokens.jsonl" | wc -l)" = 600 ] &&
+    head -n 1 "$R/tokens.jsonl" | grep -q '"n_input":1[0-9][0-9],"input_ids":\[1,518,25580,29962,'; then
+    pass tds_record_fields
+else
+    fail tds_record_fields "$(head -c 400 "$R/tokens.jsonl")"
+fi
+for f in summary.json report.html; do cp "$R/$f" "$TMP/$f.ref"; done
+
+# ---- tds report rebuilds the same bytes -----------------------------------------------------
+rm "$R/summary.json" "$R/report.html"
+if "$URIAL" tds report "$R" 2>"$TMP/e" && cmp -s "$R/summary.json" "$TMP/summary.json.ref" &&
+    cmp -s "$R/report.html" "$TMP/report.html.ref"; then
+    pass tds_report_rebuilds
+else
+    fail tds_report_rebuilds "$(cat "$TMP/e")"
+fi
+
+# ---- kill -9 in the middle, then a torn last line: nothing lost, nothing twice --------------
+K=$TMP/kill
+"$URIAL" "${TDS[@]}" --out "$K" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 400); do
+    [ "$(count "$K/tokens.jsonl")" -ge 5 ] && break
+    sleep 0.02
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+before=$(count "$K/tokens.jsonl")
+"$URIAL" "${TDS[@]}" --out "$K" >/dev/null 2>"$TMP/e1"
+rc1=$?
+# tear the last record: cut it mid-line, as a kill during the write would
+head -c -37 "$K/tokens.jsonl" >"$TMP/torn" && cat "$TMP/torn" >"$K/tokens.jsonl"
+"$URIAL" "${TDS[@]}" --out "$K" >/dev/null 2>"$TMP/e2"
+rc2=$?
+if [ $rc1 = 0 ] && [ $rc2 = 0 ] && [ "$before" -lt 50 ] && cmp -s "$K/tokens.jsonl" "$R/tokens.jsonl" &&
+    cmp -s "$K/summary.json" "$TMP/summary.json.ref" && grep -q "incomplete last line" "$TMP/e2" &&
+    grep -q "49 already in" "$TMP/e2" && grep -q "1 to score" "$TMP/e2"; then
+    pass tds_resume_after_kill
+else
+    fail tds_resume_after_kill "killed at $before records, rc $rc1/$rc2: $(tail -n 3 "$TMP/e2")"
+fi
+[ "$(ids "$K/tokens.jsonl" | sort -n | uniq -d | wc -l)" = 0 ] && pass tds_resume_no_duplicates || fail tds_resume_no_duplicates
+
+# ---- shards merge to the unsharded result ---------------------------------------------------
+"$URIAL" "${TDS[@]}" --shard 1/2 --out "$TMP/s1" >/dev/null 2>&1
+"$URIAL" "${TDS[@]}" --shard 0/2 --out "$TMP/s0" >/dev/null 2>&1
+mkdir -p "$TMP/all"
+if "$URIAL" merge --jsonl "$TMP/all/tokens.jsonl" "$TMP/s1/tokens.jsonl" "$TMP/s0/tokens.jsonl" 2>"$TMP/e" &&
+    "$URIAL" tds report "$TMP/all" 2>>"$TMP/e" && [ "$(count "$TMP/s0/tokens.jsonl")" = 25 ] &&
+    cmp -s "$TMP/all/tokens.jsonl" "$R/tokens.jsonl" && cmp -s "$TMP/all/summary.json" "$TMP/summary.json.ref" &&
+    cmp -s "$TMP/all/report.html" "$TMP/report.html.ref"; then
+    pass tds_shards_merge
+else
+    fail tds_shards_merge "$(cat "$TMP/e")"
+fi
+
+# ---- refusals: another tokenizer, another config in the same directory, bad options ---------
+fails_with tds_other_tokenizer "different tokenizers .*TDS needs one vocabulary" \
+    "$URIAL" tds --base "$TMP/b1.gguf" --aligned "$M2" --data "$F" --outputs "$F" --limit 2 --out "$TMP/x"
+fails_with tds_other_config "line 1 was made with another max_tokens \(12, now 10\)" \
+    "$URIAL" tds -t 1 --base "$M1" --aligned "$M2" --data "$F" --outputs "$F" --limit 50 -n 10 --out "$R"
+fails_with tds_needs_out "--base, --aligned, --data and --out are required" "$URIAL" tds --base "$M1" --aligned "$M2"
+fails_with tds_bad_shard "--shard '2/2' is not I/N" "$URIAL" tds --shard 2/2
+fails_with tds_no_template "$TMP/m2.gguf" \
+    "$URIAL" tds --base "$M1" --aligned "$M2" --data "$FIX/just-eval/just-eval-instruct.Llama-2-7b-chat-hf.json" --out "$TMP/y"
+
+# ---- a model against itself, answering greedily: all unshifted, KL 0 ------------------------
+S=$TMP/self
+"$URIAL" tds -t 1 --base "$M2" --aligned "$M2" --data "$F" --limit 4 -n 8 --out "$S" >/dev/null 2>"$TMP/e"
+if grep -q '"ratios": {"unshifted": 1, "marginal": 0, "shifted": 0}' "$S/summary.json" &&
+    grep -q '"mean_kl": 0,' "$S/summary.json" && grep -q '"answers":"greedy"' "$S/tokens.jsonl"; then
+    pass tds_self_all_unshifted
+else
+    fail tds_self_all_unshifted "$(head -c 300 "$S/summary.json") $(tail -n 1 "$TMP/e")"
+fi
+
+# ---- ranks agree with `urial logits` (byte vocabulary: the whole ranking fits in --top) -----
+B=$TMP/bytes
+"$URIAL" tds -t 1 --base "$TMP/b1.gguf" --aligned "$TMP/b2.gguf" --data "$F" --outputs "$F" --limit 2 -n 10 \
+    --out "$B" >/dev/null 2>"$TMP/e"
+agree=1 n_checked=0
+while IFS= read -r rec; do
+    inp=$(grep -oE '"input_ids":\[[0-9,]+\]' <<<"$rec" | grep -oE '[0-9,]+')
+    toks=$(grep -oE '\{"pos":[0-9]+,"token":[0-9]+' <<<"$rec" | grep -oE '[0-9]+$' | paste -sd,)
+    ranks=$(grep -oE '"rank":[0-9]+' <<<"$rec" | grep -oE '[0-9]+$' | paste -sd,)
+    ni=$(tr ',' '\n' <<<"$inp" | wc -l)
+    nt=$(tr ',' '\n' <<<"$toks" | wc -l)
+    # rows ni-1 .. ni+nt-2 predict the answer tokens; the rank is the token's place in the full top list
+    got=$("$URIAL" logits -t 1 -m "$TMP/b1.gguf" --ids "$inp,$toks" --top 1000 2>/dev/null |
+        awk -v from=$((ni - 1)) -v n="$nt" -v toks="$toks" 'BEGIN { split(toks, T, ",") }
+            { line = NR - 1 } line >= from && line < from + n {
+                t = T[line - from + 1]; s = $0; sub(/.*"top":\[\[/, "", s); k = split(s, P, /\],\[/)
+                for (i = 1; i <= k; i++) { split(P[i], q, ","); if (q[1] == t) { printf "%s%d", (line > from ? "," : ""), i; break } } }')
+    [ -n "$got" ] && [ "$got" = "$ranks" ] || agree=0
+    n_checked=$((n_checked + nt))
+done <"$B/tokens.jsonl"
+[ $agree = 1 ] && [ $n_checked = 20 ] && pass tds_ranks_match_logits || fail tds_ranks_match_logits "checked $n_checked: $(tail -n 1 "$TMP/e")"
+
+# ---- the prefix experiment ------------------------------------------------------------------
+P=$TMP/prefix
+"$URIAL" tds prefix -t 1 --base "$M2" --aligned "$M2" --data "$F" --limit 3 -n 12 --k 0,4,8 --out "$P" >/dev/null 2>"$TMP/e"
+rc=$?
+if [ $rc = 0 ] && [ "$(grep -c '"agreement": 1,' "$P/prefix.json")" = 3 ] && [ -s "$P/prefix.html" ] &&
+    [ "$(count "$P/prefix.jsonl")" = 3 ] && grep -q '"k":8,"compared":4,"matched":4,"exact":4,"match":"1111"' "$P/prefix.jsonl"; then
+    pass tds_prefix_self_agrees
+else
+    fail tds_prefix_self_agrees "rc $rc: $(tail -n 2 "$TMP/e") $(head -c 300 "$P/prefix.json")"
+fi
+P2=$TMP/prefix2
+"$URIAL" tds prefix -t 1 --base "$M1" --aligned "$M2" --data "$F" --outputs "$F" --limit 6 -n 16 --k 5,10 --out "$P2" \
+    >/dev/null 2>"$TMP/e"
+if [ $? = 0 ] && grep -q '"k": 5, "answers": 6, "positions": 66,' "$P2/prefix.json" &&
+    grep -q '"k": 10, "answers": 6, "positions": 36,' "$P2/prefix.json" && grep -q 'id="prefix-plot"' "$P2/prefix.html"; then
+    pass tds_prefix_files
+else
+    fail tds_prefix_files "$(tail -n 2 "$TMP/e")"
+fi
+
+# ---- the report in headless Chromium ----------------------------------------------------------
+# a pair close enough to give all three classes: the same weights in f32 and f16 with a
+# slightly different rope base; the aligned model answers greedily
+"$URIAL" "${SYNTH[@]}" --vocab "$V" --type f32 --seed 3 "$TMP/c1.gguf" >/dev/null 2>&1
+"$URIAL" "${SYNTH[@]}" --vocab "$V" --type f16 --seed 3 --rope-base 9800 "$TMP/c0.gguf" >/dev/null 2>&1
+"$URIAL" tds -t 1 --base "$TMP/c0.gguf" --aligned "$TMP/c1.gguf" --data "$F" --limit 30 -n 24 --out "$TMP/mix" >/dev/null 2>&1
+missing=""
+for c in unshifted marginal shifted; do grep -q "\"class\":\"$c\"" "$TMP/mix/tokens.jsonl" || missing="$missing $c"; done
+[ -z "$missing" ] && pass tds_mixed_classes || fail tds_mixed_classes "no position of class$missing"
+
+BROWSER=tests/browser
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if command -v node >/dev/null && [ -x "$CHROMIUM" ]; then
+    if [ ! -d "$BROWSER/node_modules/playwright-core" ]; then
+        (cd "$BROWSER" && npm ci --silent >/dev/null 2>&1) || { fail browser_setup "npm ci failed in $BROWSER"; exit 0; }
+    fi
+    CHROMIUM=$CHROMIUM node "$BROWSER/tds_report.mjs" "$TMP/mix/report.html" "$P2/prefix.html"
+else
+    skip browser_report "node or chromium ($CHROMIUM) not installed"
+fi
