@@ -358,6 +358,7 @@ int cmd_run(int argc, char **argv) {
     if (!m) goto done;
     rn.m = m;
     if (!(f = cli_open_format("run", urial, tmpl, model, m->gguf))) goto done;
+    cli_note_aligned(m, urial, tmpl);
     rn.fmt = f;
     rn.n_ctx = n_ctx ? (int)n_ctx : cli_default_ctx(m);
     ur_gen_defaults(&rn.gp);
