@@ -87,7 +87,7 @@ demo: all
 bench: all
 	@bench/run.sh
 
-# matmul kernel benchmark (not part of `make test`): build/bench_matmul --help in bench/KERNELS.md
+# matmul kernel benchmark (not part of `make test`): build/bench_matmul --help; see bench/KERNELS.md
 $(BUILD)/bench_matmul: bench/bench_matmul.c $(BUILD)/liburial.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liburial.a $(LDLIBS)

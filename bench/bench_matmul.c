@@ -8,7 +8,12 @@
  * GFLOP/s (2 * rows * k * n per call; prefill is compute-bound). Weights are random
  * and cycled through copies totalling >= 256 MiB so that n = 1 reads DRAM, as a
  * decode step does. "memread" lines give the plain read bandwidth for comparison.
- * With --reps R each figure is the best of R timings (the machine may be shared). */
+ * With --reps R each figure is the best of R timings (the machine may be shared).
+ *
+ * When all five TinyLlama shapes ran, a summary estimates the model's matmul time per
+ * token: 22 layers x (q, o: 2048x2048; k, v: 256x2048; gate, up: 5632x2048; down:
+ * 2048x5632) + the output matrix 32000x2048 -> decode tok/s (n = 1) and prefill tok/s
+ * (n tokens per call), matmuls only (no attention, norms, activation prep). */
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
@@ -84,6 +89,13 @@ int main(int argc, char **argv) {
     const char *n_s = "1,256", *thr_s = "1,2", *lvl_s = "best,scalar";
     double min_time = 0.3;
     int reps = 1;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: bench_matmul [--types q4_0,q8_0,...] [--shapes 2048x2048,...] [--n 1,256]\n"
+                   "                    [--threads 1,2] [--levels best,avx2,scalar] [--time SECONDS] [--reps R]\n"
+                   "See bench/KERNELS.md.\n");
+            return 0;
+        }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--types")) types_s = argv[i + 1];
         else if (!strcmp(argv[i], "--shapes")) shapes_s = argv[i + 1];
@@ -98,6 +110,8 @@ int main(int argc, char **argv) {
     int ntypes = parse_list(types_s, types, 16), nshapes = parse_list(shapes_s, shapes, 16);
     int nn = parse_list(n_s, ns, 16), nthr = parse_list(thr_s, thr, 8), nlvl = parse_list(lvl_s, lvls, 4);
     int best = ur_simd_set(99);
+    /* ms per call by [type][shape][n][threads][level] for the summary */
+    static double ms[16][16][16][8][4];
     printf("# best SIMD level: %s\n", ur_simd_name(best));
 
     size_t mb = (size_t)1 << 30;
@@ -166,6 +180,7 @@ int main(int argc, char **argv) {
                         }
                         double gbs = (double)ur_row_size(type, k) * (double)r_used / per / 1e9;
                         double gf = 2.0 * (double)r_used * (double)k * (double)n / per / 1e9;
+                        ms[ti][si][ni][th][li] = per * 1e3 * (double)rows / (double)r_used;
                         printf("%-5s %-11s %4ld %3d %-7s %10.1f %10.1f %9.3f %9.3f\n", types[ti], shapes[si], (long)n,
                                nt, ur_simd_name(lvl), gbs, gf, per * 1e3 * (double)rows / (double)r_used,
                                pt / preps * 1e3);
@@ -178,6 +193,24 @@ int main(int argc, char **argv) {
             }
             free(w);
         }
+    }
+    /* TinyLlama-1.1B matmul-only estimate, if the five shapes were run in order */
+    static const char *tl[5] = {"2048x2048", "256x2048", "5632x2048", "2048x5632", "32000x2048"};
+    static const double per_layer[5] = {2, 2, 2, 1, 0};
+    int ok = nshapes == 5;
+    for (int i = 0; ok && i < 5; i++) ok = !strcmp(shapes[i], tl[i]);
+    if (ok) {
+        printf("\nTinyLlama-1.1B shapes, matmuls only (22 layers + output): tokens/s\n");
+        printf("%-5s %4s %3s %-7s %10s\n", "type", "n", "thr", "level", "tok/s");
+        for (int ti = 0; ti < ntypes; ti++)
+            for (int ni = 0; ni < nn; ni++)
+                for (int li = 0; li < nlvl; li++)
+                    for (int th = 0; th < nthr; th++) {
+                        double t = ms[ti][4][ni][th][li];
+                        for (int si = 0; si < 4; si++) t += 22 * per_layer[si] * ms[ti][si][ni][th][li];
+                        printf("%-5s %4s %3s %-7s %10.1f\n", types[ti], ns[ni], thr[th], lvls[li],
+                               atof(ns[ni]) / (t / 1e3));
+                    }
     }
     return 0;
 }

@@ -63,7 +63,7 @@ for t in $TYPES; do
         --threads $THREADS >/dev/null 2>"$BENCH_DIR/kv.txt"
     rss_kb=$(tail -n 1 "$BENCH_DIR/rss.txt")
     kv_mib=$(sed -n 's/.*KV cache \([0-9.]*\) MiB.*/\1/p' "$BENCH_DIR/kv.txt" | head -n 1)
-    file_mib=$(awk -v b="$(stat -c %s "$M")" 'BEGIN{printf "%.1f", b/1048576}')
+    file_mib=$(awk -v b="$(stat -L -c %s "$M")" 'BEGIN{printf "%.1f", b/1048576}')
     rss_mib=$(awk -v k="$rss_kb" 'BEGIN{printf "%.1f", k/1024}')
     budget=$(awk -v f="$file_mib" -v k="$kv_mib" 'BEGIN{printf "%.1f", f+k+64}')
     rows="$rows| $t | $up | $lp | **$rp** | $ud | $ld | **$rd** | $rss_mib / $budget |"$'\n'

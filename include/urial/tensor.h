@@ -56,8 +56,12 @@ int ur_quantize_row(int type, const float *src, void *dst, int64_t n);
 /* The activation type a weight type's dot products take (see above). */
 int ur_act_type(int wtype);
 
-/* Activations prepared for a matmul: n rows of k elements converted to `type`.
- * The buffer is reused across calls and grows as needed. */
+/* Activations prepared for a matmul: n rows of k elements (k a multiple of the
+ * type's block size) converted to `type` the way llama.cpp's x86 build converts them
+ * (Q8_0: d = amax/127 as f16, q = round-half-even(x * 127/amax); Q8_K: its reference
+ * quantizer; F16/BF16: round to nearest even). The layout of `data` is internal
+ * (src/tensor/quant.h); row_bytes is the stride of its quant rows. The buffer is
+ * reused across calls and grows as needed; ur_act_free releases it. */
 typedef struct ur_act {
     int type;
     int64_t n, k;
@@ -78,7 +82,9 @@ void ur_matmul(const void *W, int wtype, int64_t rows, const ur_act *x, float *y
  * accumulation); for tests only. */
 void ur_matmul_ref(const void *W, int wtype, int64_t rows, const ur_act *x, float *y, int64_t ldy);
 
-/* SIMD level in use: 0 scalar, 1 AVX2 (+FMA, F16C), 2 AVX-512 (F, BW, VL, + VNNI when present).
+/* SIMD level in use: 0 scalar, 1 AVX2 (+FMA, F16C; AVX-VNNI used when present),
+ * 2 AVX-512 (F, BW, VL, DQ, VNNI, VBMI: Ice Lake, Zen 4 and later; other AVX-512 CPUs
+ * run the AVX2 level).
  * ur_simd_set() caps the level (tests, debugging); returns the level now in use. */
 enum { UR_SIMD_SCALAR = 0, UR_SIMD_AVX2 = 1, UR_SIMD_AVX512 = 2 };
 int ur_simd_level(void);

@@ -7,6 +7,7 @@
  * either vpdpbusd (VEX form, through asm so that the function's target need not
  * include avxvnni) or vpmaddubsw + vpmaddwd. Without VNNI, vpmaddubsw saturates
  * int16 pair sums, so every caller keeps |u * s| pairs below 32768. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(UR_NO_SIMD)
 #include <immintrin.h>
 #include <string.h>
 
@@ -115,6 +116,7 @@ KI2 void gemv2_q80_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const 
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
         for (int64_t b = 0; b < j->L.nb; b++) {
+            if (!(b & 1)) prefetch2((const uint8_t *)(bl + b), 68);
             const __m256i q = _mm256_loadu_si256((const __m256i *)bl[b].qs);
             const float dw = _cvtsh_ss(bl[b].d);
             __m256i aq = _mm256_sign_epi8(q, q);
@@ -148,6 +150,7 @@ KI2 void gemv2_q40_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const 
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t][0] = acc[t][1] = bacc[t] = _mm256_setzero_ps();
         for (int64_t b = 0; b < n8; b += 8, w += 144) {
+            prefetch2(w, 144);
             __m256i g = _mm256_and_si256(_mm256_i32gather_epi32((const int *)w, off, 1), lo16);
             __m256 dw = _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1)));
             __m256 s8[4];
@@ -198,6 +201,7 @@ KI2 void gemv2_kq_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const i
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < j->L.nb; i++) {
+            prefetch2(j->W + r * j->wrow + i * (five ? 176 : 144), five ? 176 : 144);
             const uint8_t *scales, *qs, *qh = NULL;
             ur_half hd, hm;
             if (five) {
@@ -260,6 +264,7 @@ KI2 void gemv2_q6_n(const mm_job *j, int64_t r0, int64_t r1, int64_t t0, const i
 #pragma GCC unroll 4
         for (int t = 0; t < N; t++) acc[t] = _mm256_setzero_ps();
         for (int64_t i = 0; i < j->L.nb; i++, b++) {
+            prefetch2((const uint8_t *)b, 210);
             __m256i isum[4];
 #pragma GCC unroll 4
             for (int t = 0; t < N; t++) isum[t] = _mm256_setzero_si256();
@@ -407,3 +412,11 @@ void kernels_avx2(kernel_table *t, int vnni) {
     t->pan[UR_TYPE_F16] = pan2_float;
     t->pan[UR_TYPE_BF16] = pan2_float;
 }
+
+#else /* not x86 (or -DUR_NO_SIMD): the scalar kernels only */
+#include "tensor/quant.h"
+void kernels_avx2(kernel_table *t, int vnni) {
+    (void)t;
+    (void)vnni;
+}
+#endif

@@ -35,6 +35,11 @@ KI2 int hsum8i(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+/* Software prefetch of the weight stream 4 KiB ahead (see kernels_avx512_q.c). */
+KI2 void prefetch2(const uint8_t *w, int bytes) {
+    for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *)((uintptr_t)w + 4096 + o), _MM_HINT_T0);
+}
+
 /* The 8 six-bit scales and mins of a q4_K/q5_K block. */
 static inline void kq_scales2(const uint8_t *s, uint8_t sc[8], uint8_t m[8]) {
     uint32_t u[3];

@@ -1,6 +1,7 @@
 /* AVX2 GEMM over the 16-token activation panels (quant.h): the design of the
  * AVX-512 GEMM (kernels_avx512_q.c) with a 3-row tile against one panel as two
  * 8-lane halves, within the 16 ymm registers. Also the panel builder (gathers). */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(UR_NO_SIMD)
 #include "tensor/kernels_avx2.h"
 
 #define GR2 3    /* weight rows per tile */
@@ -10,7 +11,7 @@ typedef struct {
     int8_t q[GR2 * KC2];        /* [s][GR2][SL] signed quants */
     float ws[GR2 * KC2 / 16];   /* [s][GR2] scale of the sub-block */
     int32_t wc[GR2 * KC2 / 16]; /* [s][GR2] -128 * sum of its quants */
-    float wm[GR2 * KC2 / 32];   /* [s][GR2] -dmin * m (q4_K, q5_K) */
+    float wm[GR2 * KC2 / 16];   /* [s][GR2] -dmin * m (q4_K, q5_K; sized for 16-quant sub-blocks too) */
 } tile2;
 
 typedef void (*pack2_fn)(const mm_job *j, int64_t row0, int nr, int64_t e0, int64_t ne, tile2 *t);
@@ -365,3 +366,8 @@ K2 void pan2_float(ur_act *a, const act_layout *L, int64_t g0, int64_t g1) {
         }
     }
 }
+
+#else /* not x86 (or -DUR_NO_SIMD): the scalar kernels only */
+#include "tensor/quant.h"
+typedef int kernels_avx2_gemm_unused; /* (not x86: nothing here) */
+#endif

@@ -2,6 +2,7 @@
  * weight types (F32, F16, BF16). The quantized weight types are in
  * kernels_avx512_q.c. Everything here gives the same bytes / the same sums (up to
  * float summation order) as kernels_scalar.c. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(UR_NO_SIMD)
 #include <immintrin.h>
 #include <string.h>
 
@@ -307,3 +308,8 @@ void kernels_avx512(kernel_table *t) {
     t->pan[UR_TYPE_F16] = pan_float;
     t->pan[UR_TYPE_BF16] = pan_float;
 }
+
+#else /* not x86 (or -DUR_NO_SIMD): the scalar kernels only */
+#include "tensor/quant.h"
+void kernels_avx512(kernel_table *t) { (void)t; }
+#endif

@@ -12,7 +12,7 @@
 #include "tensor/quant.h"
 
 /* ---- CPU features and the kernel tables ------------------------------------ */
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(UR_NO_SIMD)
 #include <cpuid.h>
 
 static unsigned long long xgetbv0(void) {
@@ -242,14 +242,14 @@ void ur_act_prepare(ur_act *a, int type, const float *x, int64_t n, int64_t k, i
         if (L.ng) pf(a, &L, 0, L.ng);
         return;
     }
+    /* tokens in chunks of 4, then (after the loop's barrier) panels one by one */
+    const int64_t nc = (n + 3) / 4;
 #pragma omp parallel num_threads(nt)
     {
-        int T = omp_get_num_threads(), i = omp_get_thread_num();
-        int64_t t0 = n * i / T, t1 = n * (i + 1) / T;
-        if (t1 > t0) f(x, t0, t1, a, &L);
-#pragma omp barrier
-        int64_t g0 = L.ng * i / T, g1 = L.ng * (i + 1) / T;
-        if (g1 > g0) pf(a, &L, g0, g1);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t c = 0; c < nc; c++) f(x, 4 * c, 4 * c + 4 < n ? 4 * c + 4 : n, a, &L);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t g = 0; g < L.ng; g++) pf(a, &L, g, g + 1);
     }
 }
 
@@ -274,14 +274,15 @@ void ur_matmul(const void *W, int wtype, int64_t rows, const ur_act *x, float *y
         f(&job, 0, rows);
         return;
     }
-#pragma omp parallel num_threads(nt)
-    {
-        int T = omp_get_num_threads(), i = omp_get_thread_num();
-        /* contiguous chunks of whole 16-row tiles */
-        int64_t chunk = ((rows + T - 1) / T + 15) & ~(int64_t)15;
-        int64_t r0 = chunk * i, r1 = r0 + chunk;
-        if (r1 > rows) r1 = rows;
-        if (r1 > r0) f(&job, r0, r1);
+    /* Rows go out in chunks, about 8 per thread, taken dynamically: on a shared machine
+     * a thread that loses its core for a time slice then delays one chunk, not its whole
+     * share. Chunks are contiguous (streamed) and whole GEMM tiles (4 or 3 rows). */
+    int64_t chunk = (rows / (8 * nt) + 47) / 48 * 48;
+    const int64_t nchunks = (rows + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t c = 0; c < nchunks; c++) {
+        int64_t r0 = c * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
+        f(&job, r0, r1);
     }
 }
 
