@@ -205,17 +205,8 @@ fail:
 
 int ur_dataset_load(const char *path, ur_dataset *ds, ur_err *err) {
     memset(ds, 0, sizeof *ds);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ur_errf(err, "%s: cannot read dataset: %s", path, strerror(errno));
-    errno = 0;
     ur_buf b = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) ur_buf_put(&b, chunk, got);
-    int bad = ferror(fp) ? (errno ? errno : EIO) : 0;
-    fclose(fp);
-    int rc = bad ? ur_errf(err, "%s: cannot read dataset: %s", path, strerror(bad))
-                 : ur_dataset_parse(b.data ? b.data : "", b.len, path, ds, err);
+    int rc = ur_read_file(path, "dataset", 0, &b, err) ? -1 : ur_dataset_parse(b.data, b.len, path, ds, err);
     ur_buf_free(&b);
     return rc;
 }

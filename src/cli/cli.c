@@ -250,3 +250,16 @@ int cli_parse_shard(const char *s, long *i, long *n) {
     if (end2 == end + 1 || *end2 || *n < 1 || *i < 0 || *i >= *n) return -1;
     return 0;
 }
+
+void cli_note_aligned(const ur_model *m, const char *urial, const char *tmpl) {
+    if (urial || tmpl) return;
+    ur_str t = {0, 0};
+    if (ur_gguf_get_str(m->gguf, "tokenizer.chat_template", &t, NULL) != 0 || !t.len) return;
+    char *text = strndup(t.ptr, t.len);
+    if (!text) return;
+    const char *name = ur_chat_detect(text, NULL);
+    if (name)
+        fprintf(stderr, "urial: note: %s has a %s chat template; the default URIAL prompt is for base models "
+                        "(--template auto answers as the aligned model)\n", m->gguf->path, name);
+    free(text);
+}
