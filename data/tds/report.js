@@ -2,10 +2,13 @@
  * at a time, and the tooltip. Embedded in the page by src/tds/report.c; the data
  * is the JSON in <script id="tds-data">:
  *   vocab: {id: text} for every token shown;
- *   examples: [{id, i (input_index), q (instruction), t: [per position, flat]}]
- * where a position is  token, rank, qb, qa, kl  then the base's top alternatives
- * as (id, q) pairs: two of them when rank = 1 (the first is the token itself),
- * else three. q = round(-100 log10 p): p = 10^(-q/100); kl in thousandths of a nat. */
+ *   examples: [{id, i (input_index), q (instruction), t: the positions}]
+ * t is a string of numbers in base 32 (digits "0-9a-v", the last digit of each
+ * number from "A-Z!#$%()"). A position is  token, rank, qb, qa, kl  then the base's
+ * top alternatives as (id + 1, q) pairs: two of them when rank = 1 (the first is
+ * the token itself), else three. q = round(-100 log10 p): p = 10^(-q/100); kl in
+ * thousandths of a nat. The decoded data is window.TDS = {vocab, examples}, each
+ * example with d: [{tok, rank, pb, pa, kl, alts: [[id, p]...], c (class 0/1/2)}]. */
 (function () {
   'use strict';
   var D = JSON.parse(document.getElementById('tds-data').textContent);
@@ -22,24 +25,33 @@
     return JSON.stringify(text == null ? '?' : text).slice(1, -1).replace(/\\"/g, '"');
   }
 
+  var CONT = '0123456789abcdefghijklmnopqrstuv', FIN = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%()';
+  function numbers(s) {
+    var out = [], v = 0;
+    for (var i = 0; i < s.length; i++) {
+      var d = FIN.indexOf(s[i]);
+      if (d >= 0) { out.push(v * 32 + d); v = 0; } else v = v * 32 + CONT.indexOf(s[i]);
+    }
+    return out;
+  }
+
   /* the positions of an example as objects (decoded once, kept) */
   function decode(ex) {
-    if (ex.d) return ex.d;
-    var t = ex.t, out = [], k = 0, c = [0, 0, 0];
-    while (k < t.length) {
+    var t = numbers(ex.t), out = [], k = 0, c = [0, 0, 0];
+    while (k + 5 <= t.length) {
       var p = { tok: t[k], rank: t[k + 1], pb: prob(t[k + 2]), pa: prob(t[k + 3]), kl: t[k + 4] / 1000, alts: [] };
       k += 5;
       if (p.rank === 1) p.alts.push([p.tok, p.pb]);
-      for (var n = p.rank === 1 ? 2 : 3; n > 0; n--, k += 2) if (t[k] >= 0) p.alts.push([t[k], prob(t[k + 1])]);
+      for (var n = p.rank === 1 ? 2 : 3; n > 0; n--, k += 2) if (t[k] > 0) p.alts.push([t[k] - 1, prob(t[k + 1])]);
       p.c = cls(p.rank);
       c[p.c]++;
       out.push(p);
     }
     ex.d = out;
     ex.c = c;
-    return out;
   }
   E.forEach(decode);
+  window.TDS = { vocab: V, examples: E };
   function shiftedRatio(ex) { return ex.d.length ? ex.c[2] / ex.d.length : 0; }
 
   var order = E.slice(), page = 0, box = document.getElementById('examples');

@@ -20,7 +20,7 @@ const char TDS_JOB_HELP[] =
     "                        model's, read from its GGUF; the TDS authors' file: its rendered \"input\")\n"
     "  --urial NAME|FILE     render it with a URIAL prompt instead\n"
     "  -n, --max-tokens N    answer tokens at most (default: all of a given answer; 1024 generated)\n"
-    "  --limit N             only the first N items      --shard I/N   items p (after --limit) with p %% N == I\n"
+    "  --limit N             only the first N items      --shard I/N   items p (after --limit) with p % N == I\n"
     "  --ctx N               context length (default: the models', at most 4096)\n"
     "  -t, --threads N       threads (default: all cores)\n"
     "  --out DIR             the output directory (created; resumed when it holds a run)\n";

@@ -1,9 +1,12 @@
 /* report.html: one self-contained page (no network) — the summary numbers, two SVG
  * plots drawn here (class ratio by position; the most frequent shifted tokens),
  * the top token lists, and every answer with its tokens coloured by class, drawn
- * by data/tds/report.js from a compact JSON block (about 40 bytes per position:
- * probabilities as round(-100 log10 p), the alternatives as ids into one table
- * of token texts). */
+ * by data/tds/report.js from a compact JSON block. Each position is a run of small
+ * integers (token, rank, probabilities as round(-100 log10 p), KL in thousandths,
+ * the base's alternatives as token ids and probabilities) written as base-32
+ * digits — about 18 bytes for an unshifted position, 26 for a shifted one — and
+ * the token texts are one table; 1000 Llama-2-chat answers (334k positions) give
+ * a page of about 6-9 MB. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +50,18 @@ static void keep_text(tds_report *r, json_int_t id, json_t *text) {
     if (!r->text[id]) r->text[id] = strdup(json_string_value(text));
 }
 
+/* A number as base-32 digits, most significant first: every digit but the last
+ * from "0-9a-v", the last from "A-Z!#$%()", so numbers need no separator
+ * (0..31: one byte, ..1023: two, ..32767: three). report.js decodes it. */
+static void put_num(ur_buf *b, unsigned long v) {
+    static const char C[] = "0123456789abcdefghijklmnopqrstuv", F[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%()";
+    char d[16];
+    int n = 0;
+    d[n++] = F[v % 32];
+    for (v /= 32; v; v /= 32) d[n++] = C[v % 32];
+    while (n) ur_buf_put(b, &d[--n], 1);
+}
+
 /* round(-100 log10 p), 0 .. 9999 */
 static int qprob(double p) {
     if (!(p > 0)) return 9999;
@@ -65,26 +80,29 @@ void tds_report_example(tds_report *r, json_t *rec) {
     free(id);
     const char *q = json_is_string(ins) ? json_string_value(ins) : "";
     ur_buf_json_str(b, q, strlen(q));
-    ur_buf_puts(b, ",\"t\":[");
+    ur_buf_puts(b, ",\"t\":\"");
     json_array_foreach(toks, i, t) {
         json_int_t tok = json_integer_value(json_object_get(t, "token"));
         json_int_t rank = json_integer_value(json_object_get(t, "rank"));
         keep_text(r, tok, json_object_get(t, "text"));
-        ur_buf_printf(b, "%s%lld,%lld,%d,%d,%ld", i ? "," : "", (long long)tok, (long long)rank,
-                      qprob(json_number_value(json_object_get(t, "p_base"))),
-                      qprob(json_number_value(json_object_get(t, "p_align"))),
-                      lround(json_number_value(json_object_get(t, "kl")) * 1000));
-        /* alternatives: with rank 1 the first one is the token itself (already there) */
+        double kl = json_number_value(json_object_get(t, "kl"));
+        put_num(b, (unsigned long)tok);
+        put_num(b, (unsigned long)rank);
+        put_num(b, (unsigned long)qprob(json_number_value(json_object_get(t, "p_base"))));
+        put_num(b, (unsigned long)qprob(json_number_value(json_object_get(t, "p_align"))));
+        put_num(b, kl > 0 ? (unsigned long)lround(kl * 1000) : 0);
+        /* alternatives (id + 1, 0 = none): with rank 1 the first is the token itself (already there) */
         json_t *top = json_object_get(t, "top");
         size_t first = rank == 1 ? 1 : 0;
         for (size_t j = first; j < first + (rank == 1 ? 2 : 3); j++) {
             json_t *a = json_array_get(top, j);
             json_int_t aid = json_is_integer(json_array_get(a, 0)) ? json_integer_value(json_array_get(a, 0)) : -1;
             if (aid >= 0) keep_text(r, aid, json_array_get(a, 1));
-            ur_buf_printf(b, ",%lld,%d", (long long)aid, aid >= 0 ? qprob(json_number_value(json_array_get(a, 2))) : 0);
+            put_num(b, (unsigned long)(aid + 1));
+            put_num(b, aid >= 0 ? (unsigned long)qprob(json_number_value(json_array_get(a, 2))) : 0);
         }
     }
-    ur_buf_puts(b, "]}");
+    ur_buf_puts(b, "\"}");
 }
 
 /* ---- HTML helpers ---------------------------------------------------------------- */

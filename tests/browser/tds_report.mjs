@@ -4,8 +4,10 @@
 // colour of their class, both SVG plots, and a tooltip with η when a token is hovered.
 // Prints PASS/FAIL lines (counted by tests/run.sh); exits 1 if any check failed.
 //   node tds_report.mjs DIR/report.html [PREFIXDIR/prefix.html]
+// The answers shown are compared with DIR/tokens.jsonl, the records the page was made from.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,6 +26,12 @@ const [report, prefix] = process.argv.slice(2);
 if (!report || !existsSync(report)) {
   console.log(`FAIL ${SUITE}/args: usage: node tds_report.mjs REPORT.html [PREFIX.html] (got ${report})`);
   process.exit(1);
+}
+const records = new Map();
+for (const line of readFileSync(join(dirname(report), 'tokens.jsonl'), 'utf8').split('\n')) {
+  if (!line) continue;
+  const r = JSON.parse(line);
+  records.set(JSON.stringify(r.id), r);
 }
 const exe = process.env.CHROMIUM || '/usr/bin/chromium';
 const profile = mkdtempSync(join(tmpdir(), 'urial-chromium-'));
@@ -48,9 +56,13 @@ try {
   await page.goto(pathToFileURL(resolve(report)).href, { waitUntil: 'load' });
   check('report_no_script_errors', errors.length === 0, errors.join(' | '));
 
-  // the data the page was built from, to compare the DOM against
-  const data = await page.evaluate(() => JSON.parse(document.getElementById('tds-data').textContent));
-  check('report_has_answers', data.examples.length > 0, 'no examples in the data');
+  // the data the page was built from (as report.js decoded it), to compare the DOM against
+  const data = await page.evaluate(() => ({
+    examples: window.TDS.examples.map((e) => ({ id: e.id, ranks: e.d.map((p) => p.rank) })),
+    raw: JSON.parse(document.getElementById('tds-data').textContent).examples.length,
+  }));
+  check('report_has_answers', data.examples.length > 0 && data.examples.length === data.raw,
+    `${data.examples.length} decoded, ${data.raw} in the data`);
 
   // tokens: the first page shows up to 20 answers, every position a span whose class follows its rank
   const shown = await page.$$eval('#examples .ex', (exs) => exs.map((ex) => ({
@@ -60,20 +72,22 @@ try {
   const want = data.examples.slice(0, 20);
   check('report_first_page', shown.length === want.length,
     `${shown.length} answers shown, expected ${want.length}`);
+  // every token shown is the record's: its text, its rank, and the colour of its class
   let bad = '';
   shown.forEach((ex, i) => {
-    const d = want[i];
+    const d = want[i], rec = records.get(ex.id);
     if (ex.id !== JSON.stringify(d.id)) bad ||= `answer ${i} is ${ex.id}, expected ${JSON.stringify(d.id)}`;
-    let k = 0, n = 0;
-    const ranks = [];
-    while (k < d.t.length) { ranks.push(d.t[k + 1]); k += 5 + (d.t[k + 1] === 1 ? 4 : 6); n++; }
-    if (ex.spans.length !== n) bad ||= `answer ${ex.id}: ${ex.spans.length} tokens shown, ${n} in the data`;
+    if (!rec) { bad ||= `answer ${ex.id} is not in tokens.jsonl`; return; }
+    if (ex.spans.length !== rec.tokens.length || !ex.spans.length)
+      bad ||= `answer ${ex.id}: ${ex.spans.length} tokens shown, ${rec.tokens.length} in tokens.jsonl`;
     ex.spans.forEach((s, j) => {
-      const cls = s.rank <= 1 ? 'u' : s.rank <= 3 ? 'm' : 's';
-      if (s.rank !== ranks[j] || s.cls !== cls) bad ||= `answer ${ex.id} token ${j}: rank ${s.rank} class ${s.cls}`;
+      const t = rec.tokens[j] ?? {}, cls = { unshifted: 'u', marginal: 'm', shifted: 's' }[t.class];
+      const text = t.text === '\n' ? '↵\n' : t.text;
+      if (s.rank !== t.rank || s.cls !== cls || s.text !== text || d.ranks[j] !== t.rank)
+        bad ||= `answer ${ex.id} token ${j}: shown ${JSON.stringify(s)}, recorded ${JSON.stringify(t)}`;
     });
   });
-  check('report_tokens_match_data', !bad, bad);
+  check('report_tokens_match_records', !bad, bad);
   const total = shown.reduce((a, ex) => a + ex.spans.length, 0);
   check('report_tokens_rendered', total > 0, 'no token spans');
 
@@ -103,13 +117,18 @@ try {
   check('report_shifted_plot', plots.shifted && plots.shifted[0] > 300 && plots.bars.length > 0 &&
     plots.bars.every((w) => w > 0), JSON.stringify(plots));
 
-  // hovering a token shows η (its rank) and the base model's top tokens
+  // hovering a token shows η (its rank), P_base and the base model's top tokens, as recorded
   const target = (await page.$('#examples .t.s')) || (await page.$('#examples .t'));
   const rank = await target.getAttribute('data-rank');
+  const where = await target.evaluate((s) => ({ id: s.closest('.ex').dataset.id, pos: +s.dataset.pos }));
   await target.hover();
   const tip = await page.evaluate(() => { const t = document.getElementById('tip'); return { hidden: t.hidden, text: t.textContent, vis: getComputedStyle(t).display }; });
+  const rt = records.get(where.id).tokens[where.pos];
+  const pb = /P_base ([0-9.e+-]+)%/.exec(tip.text);
+  const top1 = /base top: "((?:[^"\\]|\\.)*)"/.exec(tip.text);
   check('report_hover_shows_eta', !tip.hidden && tip.vis !== 'none' && tip.text.includes(`η = ${rank}`) &&
-    tip.text.includes('base top:') && tip.text.includes('P_base'), JSON.stringify(tip));
+    +rank === rt.rank && pb && Math.abs(+pb[1] / 100 - rt.p_base) <= 0.03 * rt.p_base &&
+    top1 && JSON.parse(`"${top1[1]}"`) === rt.top[0][1], JSON.stringify({ tip, rt }));
   await page.mouse.move(1, 1);
   check('report_tip_hides', await page.evaluate(() => document.getElementById('tip').hidden), 'tooltip still shown');
 

@@ -105,6 +105,20 @@ fails_with tds_bad_shard "--shard '2/2' is not I/N" "$URIAL" tds --shard 2/2
 fails_with tds_no_template "$TMP/m2.gguf" \
     "$URIAL" tds --base "$M1" --aligned "$M2" --data "$FIX/just-eval/just-eval-instruct.Llama-2-7b-chat-hf.json" --out "$TMP/y"
 
+# ---- rendering with a template or a URIAL prompt ---------------------------------------------
+# just-eval's answers with the llama-2 template: " [/INST]" + " " + answer, so the first answer token is " Thank"
+JE=$FIX/just-eval/just-eval-instruct.Llama-2-7b-chat-hf.json
+"$URIAL" tds -t 1 --base "$M1" --aligned "$M2" --data "$JE" --outputs "$JE" --template llama-2 --limit 2 -n 4 \
+    --out "$TMP/tpl" >/dev/null 2>"$TMP/e"
+"$URIAL" tds -t 1 --base "$M1" --aligned "$M2" --data "$JE" --urial urial-k0 --limit 1 -n 4 --out "$TMP/ur" \
+    >/dev/null 2>>"$TMP/e"
+if head -n 1 "$TMP/tpl/tokens.jsonl" | grep -q '"prompt":"llama-2","answers":"just-eval-instruct.Llama-2-7b-chat-hf.json".*"tokens":\[{"pos":0,"token":[0-9]*,"text":" Thank"' &&
+    grep -q '"prompt":"urial-k0","answers":"greedy","max_tokens":4}.*"n_tokens":4,' "$TMP/ur/tokens.jsonl"; then
+    pass tds_template_and_urial
+else
+    fail tds_template_and_urial "$(tail -n 2 "$TMP/e")"
+fi
+
 # ---- a model against itself, answering greedily: all unshifted, KL 0 ------------------------
 S=$TMP/self
 "$URIAL" tds -t 1 --base "$M2" --aligned "$M2" --data "$F" --limit 4 -n 8 --out "$S" >/dev/null 2>"$TMP/e"
@@ -156,6 +170,9 @@ if [ $? = 0 ] && grep -q '"k": 5, "answers": 6, "positions": 66,' "$P2/prefix.js
 else
     fail tds_prefix_files "$(tail -n 2 "$TMP/e")"
 fi
+cp "$P2/prefix.json" "$TMP/prefix.json.ref" && rm "$P2/prefix.json" "$P2/prefix.html"
+"$URIAL" tds prefix report "$P2" 2>/dev/null && cmp -s "$P2/prefix.json" "$TMP/prefix.json.ref" && [ -s "$P2/prefix.html" ] &&
+    pass tds_prefix_report_rebuilds || fail tds_prefix_report_rebuilds
 
 # ---- the report in headless Chromium ----------------------------------------------------------
 # a pair close enough to give all three classes: the same weights in f32 and f16 with a
