@@ -16,6 +16,9 @@ static const struct {
     {"bench", cmd_bench, "prefill and decode speed"},
     {"synth", cmd_synth, "write a random-weight model (smoke tests, cross-checks)"},
     {"prompt", cmd_prompt, "print the exact prompt a URIAL prompt or chat template gives for a query"},
+    {"chat", cmd_chat, "chat in the terminal (URIAL for a base model, or a template)"},
+    {"run", cmd_run, "generate answers for a dataset into resumable JSONL (shards, prefix cache)"},
+    {"merge", cmd_merge, "join JSONL shards into the JSON array just-eval and AlpacaEval read"},
 };
 
 static void usage(FILE *f) {
