@@ -2,8 +2,8 @@
  * Debian's libmicrohttpd, loopback only) that answers each prompt with the answer
  * recorded for it in just-eval judge files, matched by the exact prompt text (the
  * last user message). Unknown prompts get HTTP 400, or, with `synth`, a made-up
- * valid answer (scores of 4; pairwise: the answer shown first that contains
- * "[[WIN]]" wins, else a tie).
+ * valid answer (scores of 4; pairwise: the answer that contains "[[WIN]]" wins,
+ * the one with "[[LOSE]]" loses, else a tie).
  *
  * Scripted faults: the n-th request (0-based) for a prompt gets script[n]; after the
  * script, requests are answered normally, unless the last action ends in "*"
@@ -13,7 +13,7 @@
  *   500 503  that status                              400    HTTP 400 (not retried by clients)
  *   slow     answer after `slow` seconds (a client with a shorter timeout gives up)
  *   garbage  HTTP 200 with a body that is not JSON    badjson  a completion whose text is not JSON
- *   drop     close the connection without a response
+ *   drop     break the connection in the middle of the answer
  * GET /stats gives {"requests":N,"answered":N,"faults":N,"unknown":N}. */
 #ifndef URIAL_TEST_REPLAY_H
 #define URIAL_TEST_REPLAY_H
@@ -112,9 +112,13 @@ static enum MHD_Result replay_completion(struct MHD_Connection *c, const char *m
 
 /* The made-up answer for an unknown prompt (synth mode). */
 static char *replay_synth_answer(const char *prompt) {
-    if (strstr(prompt, "candidate") || strstr(prompt, "Answer A") || strstr(prompt, "Response A")) {
+    const char *bh = strstr(prompt, "## Answer B");
+    if (!bh) bh = strstr(prompt, "## Response B");
+    if (bh) {
+        /* the answer holding [[WIN]] wins; the one holding [[LOSE]] loses */
         const char *win = strstr(prompt, "[[WIN]]"), *lose = strstr(prompt, "[[LOSE]]");
-        const char *v = win && (!lose || win < lose) ? "A" : lose && (!win || lose < win) ? "B" : "tie";
+        int a = (win && win < bh) || (lose && lose > bh), b = (win && win > bh) || (lose && lose < bh);
+        const char *v = a && !b ? "A" : b && !a ? "B" : "tie";
         char *s = malloc(512);
         snprintf(s, 512, "{\"rationale\": \"synthetic\", \"choices\": {\"helpfulness\": \"%s\", \"clarity\": \"%s\", "
                          "\"factuality\": \"tie\", \"depth\": \"%s\", \"engagement\": \"%s\", \"safety\": \"tie\", "
@@ -130,6 +134,14 @@ static char *replay_synth_answer(const char *prompt) {
 static void replay_sleep(double s) {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&ts, NULL);
+}
+
+/* "drop": start a chunked answer, then break the connection in the middle of it */
+static ssize_t replay_broken_body(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)cls;
+    if (pos > 0 || max < 8) return MHD_CONTENT_READER_END_WITH_ERROR;
+    memcpy(buf, "{\"id\":", 6);
+    return 6;
 }
 
 static enum MHD_Result replay_handle(replay *r, struct MHD_Connection *c, const char *url, replay_req *q) {
@@ -184,7 +196,11 @@ static enum MHD_Result replay_handle(replay *r, struct MHD_Connection *c, const 
     else if (!strncmp(act, "400", 3)) ret = replay_send(c, 400, "{\"error\":{\"message\":\"bad request\"}}", NULL, NULL);
     else if (!strncmp(act, "garbage", 7)) ret = replay_send(c, 200, "<html>upstream error</html>", NULL, NULL);
     else if (!strncmp(act, "badjson", 7)) ret = replay_completion(c, model, "I would rate this answer quite highly.");
-    else if (!strncmp(act, "drop", 4)) ret = MHD_NO;
+    else if (!strncmp(act, "drop", 4)) {
+        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, replay_broken_body, NULL, NULL);
+        ret = MHD_queue_response(c, 200, resp);
+        MHD_destroy_response(resp);
+    }
     else {
         if (!strncmp(act, "slow", 4)) replay_sleep(r->slow);
         if (ans_copy) ret = replay_completion(c, model, ans_copy);
