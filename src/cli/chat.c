@@ -158,6 +158,7 @@ int cmd_chat(int argc, char **argv) {
     int rc = 1;
     ur_err err = {{0}};
     ur_chat *f = cli_open_format("chat", urial, tmpl, model, m->gguf);
+    cli_note_aligned(m, urial, tmpl);
     ur_ctx *ctx = f ? cli_new_ctx(m, n_ctx ? (int)n_ctx : cli_default_ctx(m), (int)threads, 0) : NULL;
     ur_session_params sp = {UR_REUSE_ALL, cache};
     ur_session *s = ctx ? ur_session_new(ctx, f, &sp, &err) : NULL;

@@ -223,3 +223,16 @@ ur_sampler_params cli_sampling_for(const cli_sampling *s, const ur_chat *f) {
 }
 
 int cli_default_ctx(const ur_model *m) { return m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096; }
+
+void cli_note_aligned(const ur_model *m, const char *urial, const char *tmpl) {
+    if (urial || tmpl) return;
+    ur_str t = {0, 0};
+    if (ur_gguf_get_str(m->gguf, "tokenizer.chat_template", &t, NULL) != 0 || !t.len) return;
+    char *text = strndup(t.ptr, t.len);
+    if (!text) return;
+    const char *name = ur_chat_detect(text, NULL);
+    if (name)
+        fprintf(stderr, "urial: note: %s has a %s chat template; the default URIAL prompt is for base models "
+                        "(--template auto answers as the aligned model)\n", m->gguf->path, name);
+    free(text);
+}

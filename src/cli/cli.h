@@ -79,6 +79,10 @@ int cli_sampling_opt(cli_sampling *s, int c, const char *arg);
 /* Final parameters for a format: the repetition penalty default by kind. */
 ur_sampler_params cli_sampling_for(const cli_sampling *s, const ur_chat *f);
 
+/* With neither --urial nor --template: a note on stderr when the model carries a
+ * chat template urial recognises (an aligned model is probably meant). */
+void cli_note_aligned(const ur_model *m, const char *urial, const char *tmpl);
+
 /* Default context for chat and run: the model's, at most 4096 tokens (a long
  * trained context would make a large KV cache; --ctx N overrides). */
 int cli_default_ctx(const ur_model *m);

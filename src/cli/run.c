@@ -133,6 +133,18 @@ static int check_configs(const ur_results *res, const char *out, json_t *mine) {
     return 0;
 }
 
+/* A record already in the file for a unit of this run must answer the same
+ * instruction: an --out left from another dataset with the same ids is refused. */
+static int check_instruction(const ur_record *rec, const char *out, const char *want, const char *id) {
+    json_t *o = json_loads(rec->json, 0, NULL), *ins = json_object_get(o, "instruction");
+    int same = json_is_string(ins) && !strcmp(json_string_value(ins), want);
+    json_decref(o);
+    if (same) return 0;
+    cli_fail("run: %s: line %d (id %.64s) answers another instruction than the dataset's item with that id; use "
+             "another --out", out, rec->line, id);
+    return -1;
+}
+
 /* ---- progress --------------------------------------------------------------------- */
 typedef struct progress {
     int tty, total, done, skipped, generated; /* units: all, in the file, skipped, generated now */
@@ -346,6 +358,7 @@ int cmd_run(int argc, char **argv) {
     if (!m) goto done;
     rn.m = m;
     if (!(f = cli_open_format("run", urial, tmpl, model, m->gguf))) goto done;
+    cli_note_aligned(m, urial, tmpl);
     rn.fmt = f;
     rn.n_ctx = n_ctx ? (int)n_ctx : cli_default_ctx(m);
     ur_gen_defaults(&rn.gp);
@@ -374,8 +387,14 @@ int cmd_run(int argc, char **argv) {
     ur_buf key = {0};
     for (int i = 0; i < n_units; i++) {
         key.len = 0;
-        ur_record_key(ds.items[units[i].item].id, units[i].turn, &key);
-        if (ur_results_find(rn.res, key.data)) pg.done++;
+        const ur_item *it = &ds.items[units[i].item];
+        ur_record_key(it->id, units[i].turn, &key);
+        const ur_record *rec = ur_results_find(rn.res, key.data);
+        if (rec && check_instruction(rec, out, it->turns[units[i].turn ? units[i].turn - 1 : 0], it->id)) {
+            ur_buf_free(&key);
+            goto done;
+        }
+        pg.done += rec != NULL;
     }
     int todo = n_units - pg.done;
     fprintf(stderr, "urial: run: %s: %d items (%s)%s; %d %s in this selection, %d already in %s, %d to generate\n", data,

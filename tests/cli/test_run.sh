@@ -63,11 +63,11 @@ else
 fi
 
 # ---- run: 20 just-eval instructions --------------------------------------------------------
-RUN=(run -t 1 -m "$M" --data "$JE" --limit 20 -n 64)
+RUN=(run -t 1 -m "$M" --data "$JE" --limit 20 -n 48)
 "$URIAL" "${RUN[@]}" --out "$TMP/ref.jsonl" >"$TMP/r.out" 2>"$TMP/r.err"
 rc=$?
 n=$(grep -c '' "$TMP/ref.jsonl")
-good=$(grep -cE '^\{"id":[0-9]+,"instruction":"[^"]+.*"source_id":"[^"]+","dataset":"[^"]+",.*"output":"([^"\\]|\\.)*","generator":"m\+urial-k3","datasplit":"just_eval","input_index":[0-9]+,"config":\{"model":"m.gguf",.*"prompt":"urial-k3",.*"repeat_penalty":1.1,.*"max_tokens":64\},"stats":\{"prompt_tokens":[0-9]+,"cached_tokens":[0-9]+,"output_tokens":[0-9]+,.*\}\}$' "$TMP/ref.jsonl")
+good=$(grep -cE '^\{"id":[0-9]+,"instruction":"[^"]+.*"source_id":"[^"]+","dataset":"[^"]+",.*"output":"([^"\\]|\\.)*","generator":"m\+urial-k3","datasplit":"just_eval","input_index":[0-9]+,"config":\{"model":"m.gguf",.*"prompt":"urial-k3",.*"repeat_penalty":1.1,.*"max_tokens":48\},"stats":\{"prompt_tokens":[0-9]+,"cached_tokens":[0-9]+,"output_tokens":[0-9]+,.*\}\}$' "$TMP/ref.jsonl")
 if [ $rc = 0 ] && [ "$n" = 20 ] && [ "$good" = 20 ] && [ "$(ids "$TMP/ref.jsonl")" = "$(seq_ids 20)" ] &&
     grep -q "20 of 20 done (20 generated now, 0 skipped)" "$TMP/r.err" && [ ! -s "$TMP/r.out" ]; then
     pass run_20_records
@@ -104,22 +104,22 @@ else
     fail run_kill9_resume "killed at $at_kill lines, rc $rc, $(grep -c '' "$K") lines: $(head -c 300 "$TMP/k.err")"
 fi
 
-# ---- shards 0/2 + 1/2, merged, equal the unsharded run ----------------------------------------
-"$URIAL" "${RUN[@]}" --shard 0/2 --out "$TMP/s0.jsonl" 2>/dev/null
-"$URIAL" "${RUN[@]}" --shard 1/2 --out "$TMP/s1.jsonl" 2>/dev/null
+# ---- shards 0/2 + 1/2 of the first 8 items, merged, equal the unsharded run's first 8 -----------
+"$URIAL" "${RUN[@]}" --limit 8 --shard 0/2 --out "$TMP/s0.jsonl" 2>/dev/null
+"$URIAL" "${RUN[@]}" --limit 8 --shard 1/2 --out "$TMP/s1.jsonl" 2>/dev/null
 "$URIAL" merge "$TMP/sh.json" "$TMP/s1.jsonl" "$TMP/s0.jsonl" 2>"$TMP/m.err"
 rc=$?
 "$URIAL" merge "$TMP/all.json" "$TMP/ref.jsonl" 2>/dev/null
-if [ $rc = 0 ] && [ "$(ids "$TMP/s0.jsonl" | xargs)" = "0 2 4 6 8 10 12 14 16 18" ] &&
-    [ "$(ids "$TMP/sh.json")" = "$(seq_ids 20)" ] && [ "$(outputs "$TMP/sh.json")" = "$(outputs "$TMP/all.json")" ] &&
-    grep -q "merge: 20 records from 2 files written to" "$TMP/m.err"; then
+if [ $rc = 0 ] && [ "$(ids "$TMP/s0.jsonl" | xargs)" = "0 2 4 6" ] && [ "$(ids "$TMP/s1.jsonl" | xargs)" = "1 3 5 7" ] &&
+    [ "$(ids "$TMP/sh.json")" = "$(seq_ids 8)" ] && [ "$(outputs "$TMP/sh.json")" = "$(outputs "$TMP/all.json" | head -n 8)" ] &&
+    grep -q "merge: 8 records from 2 files written to" "$TMP/m.err"; then
     pass shards_merge_equal_unsharded
 else
     fail shards_merge_equal_unsharded "rc $rc: $(cat "$TMP/m.err")"
 fi
 # the merged file is a JSON array in just-eval's format: our own dataset reader takes it back
-"$URIAL" run -t 1 -m "$M" --data "$TMP/sh.json" --out "$TMP/none.jsonl" --limit 0 >/dev/null 2>"$TMP/back.err"
-[ "$(head -c 1 "$TMP/sh.json")" = "[" ] && grep -q "sh.json: 20 items (just-eval)" "$TMP/back.err" &&
+"$URIAL" run -t 1 -m "$M" --data "$TMP/all.json" --out "$TMP/none.jsonl" --limit 0 >/dev/null 2>"$TMP/back.err"
+[ "$(head -c 1 "$TMP/all.json")" = "[" ] && grep -q "all.json: 20 items (just-eval)" "$TMP/back.err" &&
     pass merge_output_reads_back || fail merge_output_reads_back "$(cat "$TMP/back.err")"
 "$URIAL" merge "$TMP/dup.json" "$TMP/ref.jsonl" "$TMP/k.jsonl" 2>"$TMP/d.err"
 [ $? = 0 ] && grep -q "dropped 20 repeated records" "$TMP/d.err" && [ "$(ids "$TMP/dup.json")" = "$(seq_ids 20)" ] &&
@@ -133,8 +133,8 @@ fails_with merge_conflict "merge: id 2 is in .*ref.jsonl \\(line 3\\) and .*conf
     pass merge_ignores_torn_line || fail merge_ignores_torn_line "$(cat "$TMP/t.err")"
 
 # ---- prefix cache: in memory, on disk (written, loaded, stale, foreign) and none: same outputs --
-want=$(outputs "$TMP/ref.jsonl" | head -n 4)
-R4=(run -t 1 -m "$M" --data "$JE" --limit 4 -n 64)
+want=$(outputs "$TMP/ref.jsonl" | head -n 2)
+R4=(run -t 1 -m "$M" --data "$JE" --limit 2 -n 48)
 "$URIAL" "${R4[@]}" --out "$TMP/nc.jsonl" --no-prefix-cache 2>/dev/null
 [ "$(outputs "$TMP/nc.jsonl")" = "$want" ] && grep -q '"cached_tokens":0,' "$TMP/nc.jsonl" &&
     pass no_prefix_cache_same_outputs || fail no_prefix_cache_same_outputs
@@ -212,6 +212,9 @@ fails_with run_both_formats "either --urial or --template" "$URIAL" run -t 1 -m 
 fails_with run_cache_conflict "contradict" "$URIAL" run -t 1 -m "$M" --data "$JE" --out "$TMP/x.jsonl" --no-prefix-cache --prompt-cache "$TMP/pc"
 fails_with run_config_changed "ref.jsonl: line 1 was generated with another repeat_penalty \\(1.1, now 1.2\\); use another --out" \
     "$URIAL" "${RUN[@]}" --out "$TMP/ref.jsonl" --repeat-penalty 1.2
+printf '{"id": 0, "instruction": "Not the same instruction."}\n' >"$TMP/other.jsonl"
+fails_with run_other_dataset "ae.jsonl: line 1 \\(id 0\\) answers another instruction than the dataset's item with that id" \
+    "$URIAL" run -t 1 -m "$M" --data "$TMP/other.jsonl" --out "$TMP/ae.jsonl" -n 4
 printf '{"id":0,"output":"x"}\nnot json\n' >"$TMP/garbage.jsonl"
 fails_with run_damaged_out "garbage.jsonl: line 2 is not valid JSON" "$URIAL" "${RUN[@]}" --out "$TMP/garbage.jsonl"
 fails_with merge_missing "urial: $TMP/nope.jsonl: cannot open results file" "$URIAL" merge "$TMP/o.json" "$TMP/nope.jsonl"
