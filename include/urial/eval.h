@@ -97,16 +97,19 @@ typedef struct ur_judge_http_params {
 void ur_judge_http_defaults(ur_judge_http_params *p);
 ur_judge *ur_judge_http_new(const ur_judge_http_params *p, ur_err *err);
 
-/* A GGUF model run by urial's engine, its answers constrained to the schema's JSON
- * shape by a token mask (src/eval/jsonmask.c), so that every answer parses. */
+/* A GGUF model run by urial's engine (greedy, one request at a time), its answers
+ * constrained to each request's schema by a token mask (src/eval/jsonmask.c): the
+ * JSON shape with the schema's keys in order, free text (printable ASCII, at most
+ * reason_max bytes) in "reason"/"rationale", scores "1".."5", choices A / B / tie;
+ * so every answer parses, even from a small model. */
 typedef struct ur_judge_local_params {
     const char *model_path;
     const char *chat_template; /* a template name, "auto" (the model's; plain text when it has
                                   none), or "raw" (system + "\n\n" + prompt) */
     int n_ctx;                 /* 0: the model's, at most 8192 */
     int n_threads;             /* 0: all cores */
-    int reason_max;            /* longest "reason"/"rationale" text in bytes (default 400) */
-    const ur_judge_schema *schema;
+    int reason_max;            /* longest "reason"/"rationale" text in bytes (0: 400) */
+    int ws_max;                /* most whitespace bytes between two JSON tokens (0: 12) */
 } ur_judge_local_params;
 ur_judge *ur_judge_local_new(const ur_judge_local_params *p, ur_err *err);
 
@@ -116,14 +119,15 @@ const char *ur_judge_model(const ur_judge *j); /* eval_config.gpt: the model nam
  * judge uses), or NULL. */
 const char *ur_judge_note(const ur_judge *j);
 
-/* The work loop. next() hands out the next request: returns 1 and sets *tag and
- * *prompt (valid until done() for that tag), or 0 when it has none now (it is asked
- * again after each done()). done() gets the answer text, or text NULL and `why` (a
+/* The work loop. next() hands out the next request: returns 1 and sets *tag,
+ * *prompt and *schema, the answer shape it wants (both valid until done() for that
+ * tag; a local judge constrains its answer to the schema, a server is only sent the
+ * prompt), or 0 when it has none now (it is asked again after each done()). done() gets the answer text, or text NULL and `why` (a
  * request that failed for good: retries exhausted, HTTP 400, ...); returning
  * non-zero (after filling err) stops the loop. ur_judge_run returns 0 when next()
  * has nothing and nothing is in flight, or -1: a callback stopped it, or a fatal
  * judge error (HTTP 401/403/404: bad key, unknown model or URL) that no retry fixes. */
-typedef int (*ur_judge_next_fn)(void *user, long *tag, const char **prompt);
+typedef int (*ur_judge_next_fn)(void *user, long *tag, const char **prompt, const ur_judge_schema **schema);
 typedef int (*ur_judge_done_fn)(void *user, long tag, const char *text, size_t len, const char *why, ur_err *err);
 int ur_judge_run(ur_judge *j, ur_judge_next_fn next, ur_judge_done_fn done, void *user, ur_err *err);
 
@@ -162,6 +166,7 @@ typedef struct ur_eval_params {
     int limit;                  /* first N selected items; 0 = all */
     int reask;                  /* times an unparsable answer is asked again (default 2) */
     ur_eval_progress_fn progress;
+    void (*note)(void *user, const char *msg); /* one-line notes (what resuming found); user: progress_user */
     void *progress_user;
 } ur_eval_params;
 void ur_eval_defaults(ur_eval_params *p);

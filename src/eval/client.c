@@ -16,8 +16,7 @@
 
 #include "eval/eval_int.h"
 
-/* just-eval's system message (openai_chat_request, when given a bare prompt) */
-static const char *SYSTEM_MSG = "You are an AI assistant that helps people find information.";
+const char UR_JUDGE_SYSTEM[] = "You are an AI assistant that helps people find information.";
 
 void ur_judge_http_defaults(ur_judge_http_params *p) {
     memset(p, 0, sizeof *p);
@@ -128,7 +127,7 @@ static void build_request(http_judge *j, slot *s, const char *prompt) {
     json_t *o = json_object();
     json_object_set_new(o, "model", json_string(j->p.model));
     json_t *msgs = json_array();
-    json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content", SYSTEM_MSG));
+    json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content", UR_JUDGE_SYSTEM));
     json_t *content = json_string(prompt); /* NULL for invalid UTF-8: our prompts come from JSON, so never */
     json_t *user = json_pack("{s:s,s:o}", "role", "user", "content", content ? content : json_string(""));
     json_array_append_new(msgs, user);
@@ -239,7 +238,8 @@ static int http_run(ur_judge *base, ur_judge_next_fn next, ur_judge_done_fn done
                 rc = ur_errf(err, "%s: cannot start a request", j->url);
             if (s->state == S_FREE && more) {
                 const char *prompt;
-                if (next(user, &s->tag, &prompt) == 1) {
+                const ur_judge_schema *schema;
+                if (next(user, &s->tag, &prompt, &schema) == 1) {
                     s->attempt = 0;
                     build_request(j, s, prompt);
                     if (start(j, s)) rc = ur_errf(err, "%s: cannot start a request", j->url);

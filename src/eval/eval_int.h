@@ -22,7 +22,9 @@ void ur_judge_verdicts(const ur_judge_schema *s, const json_t *parsed, int *v);
  * Returns 0, or -1 when it is neither a number nor a numeric string nor "N/A". */
 int ur_judge_score_value(const json_t *score, double *out);
 
-/* ---- judges (judge.c) ---- */
+/* ---- judges (client.c, local.c) ---- */
+/* just-eval's system message (openai_chat_request, when given a bare prompt) */
+extern const char UR_JUDGE_SYSTEM[];
 struct ur_judge {
     int (*run)(ur_judge *j, ur_judge_next_fn next, ur_judge_done_fn done, void *user, ur_err *err);
     void (*destroy)(ur_judge *j);
@@ -62,9 +64,10 @@ char *ur_eval_dump(const json_t *rec);
 
 /* Open p->out for appending, keeping only records for which keep(rec) says 1: the
  * others are removed first (the file is rewritten atomically). Returns the results
- * handle (urial/results.h) and *kept a JSON object key -> record of the kept ones. */
+ * handle (urial/results.h) and *kept a JSON object key -> record of the kept ones;
+ * what opening found (a dropped incomplete line, ...) is appended to notes. */
 struct ur_results;
 struct ur_results *ur_eval_open_out(const char *out, int (*keep)(void *u, const json_t *rec), void *u,
-                                    json_t **kept, int *n_dropped, ur_err *err);
+                                    json_t **kept, int *n_dropped, ur_buf *notes, ur_err *err);
 
 #endif

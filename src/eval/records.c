@@ -115,12 +115,13 @@ json_t *ur_eval_records_load(const char *path, ur_err *err) {
 }
 
 ur_results *ur_eval_open_out(const char *out, int (*keep)(void *u, const json_t *rec), void *u, json_t **kept,
-                             int *n_dropped, ur_err *err) {
+                             int *n_dropped, ur_buf *notes, ur_err *err) {
     *kept = NULL;
     *n_dropped = 0;
     for (int pass = 0; pass < 2; pass++) {
         ur_results *r = ur_results_open(out, UR_RESULTS_APPEND, err);
         if (!r) return NULL;
+        if (ur_results_note(r)) ur_buf_printf(notes, "%s%s", notes->len ? "; " : "", ur_results_note(r));
         json_t *map = json_object();
         ur_buf keep_text = {0};
         int dropped = 0;

@@ -161,13 +161,14 @@ static int write_unit(runner *r, unit *u, ur_err *err) {
 }
 
 /* ---- the judge loop's callbacks ------------------------------------------------------------ */
-static int next_job(void *user, long *tag, const char **prompt) {
+static int next_job(void *user, long *tag, const char **prompt, const ur_judge_schema **schema) {
     runner *r = user;
     if (r->q_head == r->q_tail) return 0;
     int j = r->queue[r->q_head];
     r->q_head = (r->q_head + 1) % (r->n_jobs + 1);
     *tag = j;
     *prompt = r->jobs[j].prompt.data;
+    *schema = ur_judge_tmpl_schema(r->jobs[j].tmpl);
     return 1;
 }
 
@@ -317,7 +318,14 @@ static int judge_files(ur_judge *j, const ur_eval_params *p, int pairwise, ur_ev
     }
     if (setup(&r, err)) goto out;
     int dropped;
-    if (!(r.out = ur_eval_open_out(p->out, keep_record, &r, &kept, &dropped, err))) goto out;
+    ur_buf notes = {0};
+    r.out = ur_eval_open_out(p->out, keep_record, &r, &kept, &dropped, &notes, err);
+    if (r.out && dropped)
+        ur_buf_printf(&notes, "%s%s: %d records that failed or were judged with another prompt are judged again",
+                      notes.len ? "; " : "", p->out, dropped);
+    if (notes.len && p->note) p->note(p->progress_user, notes.data);
+    ur_buf_free(&notes);
+    if (!r.out) goto out;
     r.queue = malloc(sizeof *r.queue * ((size_t)r.n_jobs + 1));
     if (!r.queue) abort();
     for (int i = 0; i < r.n_units; i++) {
