@@ -116,7 +116,6 @@ static int start(http_judge *j, slot *s) {
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms > 0 && ms < 30000 ? ms : 30000L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "urial-eval");
-    if (getenv("URIAL_CURL_VERBOSE")) curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
     if (curl_multi_add_handle(j->multi, h) != CURLM_OK) return -1;
     s->state = S_ACTIVE;
     j->base.stats.requests++;

@@ -57,17 +57,23 @@ void ur_eval_items_free(ur_eval_items *it);
  * ignored); returns a new array reference, or NULL. */
 json_t *ur_eval_records_load(const char *path, ur_err *err);
 
+/* A JSON string of s; invalid UTF-8 (e.g. a server message cut short) becomes U+FFFD. */
+json_t *ur_eval_jstr(const char *s);
+
 /* The key of an id for lookups: its compact JSON text (malloc'ed). */
 char *ur_eval_id_key(const json_t *id);
 /* Compact JSON of a record for a JSONL line (malloc'ed). */
 char *ur_eval_dump(const json_t *rec);
 
-/* Open p->out for appending, keeping only records for which keep(rec) says 1: the
- * others are removed first (the file is rewritten atomically). Returns the results
- * handle (urial/results.h) and *kept a JSON object key -> record of the kept ones;
- * what opening found (a dropped incomplete line, ...) is appended to notes. */
+/* Open out for appending, keeping only records for which keep(rec) says 1: the
+ * others are removed first (the file is rewritten atomically). Every record must be
+ * one of urial eval's, of the same kind (pairwise or not): a file of other records
+ * (e.g. urial run's outputs given as --out by mistake) is refused, never rewritten.
+ * Returns the results handle (urial/results.h) and *kept a JSON object key -> record
+ * of the kept ones; what opening found (a dropped incomplete line, ...) is appended
+ * to notes. */
 struct ur_results;
-struct ur_results *ur_eval_open_out(const char *out, int (*keep)(void *u, const json_t *rec), void *u,
+struct ur_results *ur_eval_open_out(const char *out, int pairwise, int (*keep)(void *u, const json_t *rec), void *u,
                                     json_t **kept, int *n_dropped, ur_buf *notes, ur_err *err);
 
 #endif

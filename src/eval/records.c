@@ -114,8 +114,31 @@ json_t *ur_eval_records_load(const char *path, ur_err *err) {
     return a;
 }
 
-ur_results *ur_eval_open_out(const char *out, int (*keep)(void *u, const json_t *rec), void *u, json_t **kept,
-                             int *n_dropped, ur_buf *notes, ur_err *err) {
+json_t *ur_eval_jstr(const char *s) {
+    json_t *j = json_string(s);
+    if (j) return j;
+    ur_buf b = {0};
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; u[i];) {
+        size_t l = u[i] < 0x80 ? 1 : u[i] >= 0xF0 ? 4 : u[i] >= 0xE0 ? 3 : u[i] >= 0xC0 ? 2 : 0;
+        json_t *t = l ? json_stringn(s + i, l) : NULL; /* a complete, valid sequence? */
+        if (t) ur_buf_put(&b, s + i, l), i += l, json_decref(t);
+        else ur_buf_puts(&b, "\xEF\xBF\xBD"), i++;
+    }
+    j = json_stringn(b.data ? b.data : "", b.len);
+    ur_buf_free(&b);
+    return j;
+}
+
+/* A record of urial eval (or just-eval) of the right kind? */
+static int judge_record(const json_t *o, int pairwise) {
+    const char *mode = json_string_value(json_object_get(json_object_get(o, "eval_config"), "mode"));
+    if (!mode || !json_is_string(json_object_get(o, "prompt"))) return 0;
+    return pairwise == !strncmp(mode, "pairwise", 8);
+}
+
+ur_results *ur_eval_open_out(const char *out, int pairwise, int (*keep)(void *u, const json_t *rec), void *u,
+                             json_t **kept, int *n_dropped, ur_buf *notes, ur_err *err) {
     *kept = NULL;
     *n_dropped = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -128,7 +151,15 @@ ur_results *ur_eval_open_out(const char *out, int (*keep)(void *u, const json_t 
         for (int i = 0; i < ur_results_count(r); i++) {
             const ur_record *rec = ur_results_get(r, i);
             json_t *o = json_loads(rec->json, 0, NULL);
-            if (o && keep(u, o)) {
+            if (!judge_record(o, pairwise)) {
+                ur_errf(err, "%s: line %d is not a %s record of urial eval (no \"prompt\" or \"eval_config\", or "
+                             "another mode); use another --out", out, rec->line, pairwise ? "pairwise" : "score");
+                json_decref(o), json_decref(map);
+                ur_buf_free(&keep_text);
+                ur_results_close(r);
+                return NULL;
+            }
+            if (keep(u, o)) {
                 json_object_set_new(map, rec->key, o);
                 ur_buf_puts(&keep_text, rec->json);
                 ur_buf_put(&keep_text, "\n", 1);

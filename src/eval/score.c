@@ -96,7 +96,7 @@ static void put_judgment(json_t *rec, const job *jb, const char *suffix) {
     snprintf(k, sizeof k, "prompt%s", suffix);
     json_object_set_new(rec, k, json_string(jb->prompt.data));
     snprintf(k, sizeof k, "result%s", suffix);
-    json_object_set_new(rec, k, jb->result ? json_string(jb->result) : json_string("N/A"));
+    json_object_set_new(rec, k, ur_eval_jstr(jb->result ? jb->result : "N/A"));
     if (jb->parsed) {
         snprintf(k, sizeof k, "parsed_result%s", suffix);
         json_object_set(rec, k, jb->parsed);
@@ -150,7 +150,7 @@ static int write_unit(runner *r, unit *u, ur_err *err) {
     int asks = 0;
     for (int i = 0; i < u->n_jobs; i++) asks += u->jobs[i]->asks;
     json_object_set_new(rec, "asks", json_integer(asks));
-    if (error) json_object_set_new(rec, "error", json_string(error));
+    if (error) json_object_set_new(rec, "error", ur_eval_jstr(error));
     char *line = ur_eval_dump(rec);
     int rc = ur_results_append(r->out, line, strlen(line), err);
     free(line);
@@ -319,7 +319,7 @@ static int judge_files(ur_judge *j, const ur_eval_params *p, int pairwise, ur_ev
     if (setup(&r, err)) goto out;
     int dropped;
     ur_buf notes = {0};
-    r.out = ur_eval_open_out(p->out, keep_record, &r, &kept, &dropped, &notes, err);
+    r.out = ur_eval_open_out(p->out, r.pairwise, keep_record, &r, &kept, &dropped, &notes, err);
     if (r.out && dropped)
         ur_buf_printf(&notes, "%s%s: %d records that failed or were judged with another prompt are judged again",
                       notes.len ? "; " : "", p->out, dropped);

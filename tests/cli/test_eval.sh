@@ -159,6 +159,12 @@ printf '{"id": 1, "instruction": "hi"}\n' >"$TMP/noout.jsonl"
 fails_with not_outputs 'noout.jsonl: line 1 \(id 1\) has no "output" string' "$URIAL" eval score --in "$TMP/noout.jsonl" --out "$TMP/y.jsonl" --judge-url http://127.0.0.1:9/v1 --quiet
 fails_with refused '1 records failed' "$URIAL" eval score --in "$TMP/mixed.json" --limit 1 --out "$TMP/refused.jsonl" --judge-url http://127.0.0.1:9/v1 --retries 1 --backoff 0.01 --quiet
 grep -q 'Could not connect\|Couldn.t connect\|connect' "$TMP/refused.jsonl" && pass refused_written || fail refused_written "$(cat "$TMP/refused.jsonl")"
+# --out must be a file of urial eval's records of the same kind: other files are refused, not rewritten
+cp "$TMP/mixed.json" "$TMP/mixed.copy"
+printf '{"id": 1, "instruction": "q", "output": "o"}\n' >"$TMP/run.jsonl"
+fails_with out_not_judged 'run.jsonl: line 1 is not a score record of urial eval' "$URIAL" eval score --in "$TMP/mixed.json" --out "$TMP/run.jsonl" --judge-url http://127.0.0.1:9/v1
+fails_with out_pairwise 'p.jsonl: line 1 is not a score record' "$URIAL" eval score --in "$TMP/a.json" --out "$TMP/p.jsonl" --judge-url http://127.0.0.1:9/v1
+[ "$(cat "$TMP/run.jsonl")" = '{"id": 1, "instruction": "q", "output": "o"}' ] && pass out_untouched || fail out_untouched
 fails_with report_missing "nope.jsonl: cannot open" "$URIAL" eval report "$TMP/nope.jsonl"
 
 # the offline judge: a random-weight model, constrained to the JSON shape

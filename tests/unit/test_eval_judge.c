@@ -244,6 +244,10 @@ static void answer_extraction_and_validation(void) {
     json_decref(j);
     const char *bad_ch = "{\"rationale\": \"x\", \"choices\": {\"helpfulness\": \"C\"}}";
     CHECK(!ur_judge_parse_json(&p, bad_ch, strlen(bad_ch), NULL, &err) && strstr(err.msg, "\"helpfulness\" is not A"));
+    /* strings for records: invalid UTF-8 (a message cut short) becomes U+FFFD */
+    json_t *js = ur_eval_jstr("ok \xc3");
+    CHECK(js && !strcmp(json_string_value(js), "ok \xef\xbf\xbd"));
+    json_decref(js);
     /* the public string interface */
     char *parsed = NULL, *ex = NULL;
     const char *fenced = "```{\"safety\":{\"reason\":\"fine\",\"score\":\"5\"}}```";
