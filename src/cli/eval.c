@@ -55,23 +55,14 @@ typedef struct prog {
     int quiet;
 } prog;
 
-static void fmt_secs(double s, char *buf, size_t n) {
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, n, "%lds", t);
-}
-
 static void show(void *user, const ur_eval_progress *p) {
     prog *g = user;
     if (!g->tty || g->quiet) return;
-    int done = p->kept + p->judged + p->failed, now = p->judged + p->failed;
-    char eta[32] = "?";
-    if (now) fmt_secs((ur_now() - g->t0) / now * (p->total - done), eta, sizeof eta);
-    fprintf(stderr, "\r\033[K[%d/%d] %.1f%%  failed %d  requests %ld  retries %ld  ETA %s", done, p->total,
-            p->total ? 100.0 * done / p->total : 100.0, p->failed, p->stats ? p->stats->requests : 0,
-            p->stats ? p->stats->retries : 0, eta);
-    fflush(stderr);
+    int done = p->kept + p->judged + p->failed;
+    char extra[96];
+    snprintf(extra, sizeof extra, "failed %d  requests %ld  retries %ld", p->failed, p->stats ? p->stats->requests : 0,
+             p->stats ? p->stats->retries : 0);
+    cli_progress_line(done, p->total, p->judged + p->failed, p->total - done, ur_now() - g->t0, extra);
 }
 
 static void note(void *user, const char *msg) {
