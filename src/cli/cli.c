@@ -11,6 +11,21 @@
 
 #include "urial/tensor.h"
 
+static void fmt_secs(double s, char *buf, size_t n) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, n, "%lds", t);
+}
+
+void cli_progress_line(int done, int total, int worked, int left, double elapsed, const char *extra) {
+    char eta[32] = "?";
+    if (worked) fmt_secs(elapsed / worked * left, eta, sizeof eta);
+    fprintf(stderr, "\r\033[K[%d/%d] %.1f%%  %s  ETA %s", done, total, total ? 100.0 * done / total : 100.0,
+            extra ? extra : "", eta);
+    fflush(stderr);
+}
+
 int cli_fail(const char *fmt, ...) {
     va_list ap;
     fputs("urial: ", stderr);
