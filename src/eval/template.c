@@ -246,19 +246,9 @@ ur_judge_tmpl *ur_judge_tmpl_builtin(int mode) {
 }
 
 ur_judge_tmpl *ur_judge_tmpl_load(const char *path, int mode, ur_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ur_errf(err, "%s: cannot open the template", path), NULL;
     ur_buf b = {0};
-    char chunk[8192];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) ur_buf_put(&b, chunk, got);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        ur_buf_free(&b);
-        return ur_errf(err, "%s: cannot read the template", path), NULL;
-    }
-    ur_judge_tmpl *t = ur_judge_tmpl_parse(path, b.data ? b.data : "", b.len, mode, err);
+    ur_judge_tmpl *t = ur_read_file(path, "judge template", 0, &b, err) ? NULL
+                                                                         : ur_judge_tmpl_parse(path, b.data, b.len, mode, err);
     ur_buf_free(&b);
     return t;
 }
