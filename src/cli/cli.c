@@ -11,6 +11,21 @@
 
 #include "urial/tensor.h"
 
+static void fmt_secs(double s, char *buf, size_t n) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, n, "%lds", t);
+}
+
+void cli_progress_line(int done, int total, int worked, int left, double elapsed, const char *extra) {
+    char eta[32] = "?";
+    if (worked) fmt_secs(elapsed / worked * left, eta, sizeof eta);
+    fprintf(stderr, "\r\033[K[%d/%d] %.1f%%  %s  ETA %s", done, total, total ? 100.0 * done / total : 100.0,
+            extra ? extra : "", eta);
+    fflush(stderr);
+}
+
 int cli_fail(const char *fmt, ...) {
     va_list ap;
     fputs("urial: ", stderr);
@@ -224,22 +239,11 @@ ur_sampler_params cli_sampling_for(const cli_sampling *s, const ur_chat *f) {
 
 int cli_default_ctx(const ur_model *m) { return m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096; }
 
-static void fmt_secs(double s, char *buf, size_t n) {
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, n, "%lds", t);
-}
-
 void cli_progress_show(const cli_progress *p) {
     if (!p->tty) return;
-    double el = ur_now() - p->t0;
-    int left = p->total - p->done - p->skipped;
-    char eta[32] = "?";
-    if (p->generated) fmt_secs(el / p->generated * left, eta, sizeof eta);
-    fprintf(stderr, "\r\033[K[%d/%d] %.1f%%  %.1f tok/s  ETA %s", p->done, p->total,
-            p->total ? 100.0 * p->done / p->total : 100.0, p->t_gen > 0 ? p->tokens / p->t_gen : 0.0, eta);
-    fflush(stderr);
+    char tps[32];
+    snprintf(tps, sizeof tps, "%.1f tok/s", p->t_gen > 0 ? p->tokens / p->t_gen : 0.0);
+    cli_progress_line(p->done, p->total, p->generated, p->total - p->done - p->skipped, ur_now() - p->t0, tps);
 }
 
 int cli_parse_shard(const char *s, long *i, long *n) {

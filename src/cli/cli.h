@@ -23,6 +23,7 @@ int cmd_prompt(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_tds(int argc, char **argv);
 
 /* Print "urial: <fmt>" on one line to stderr and return 1 (the exit code). */
@@ -84,11 +85,17 @@ ur_sampler_params cli_sampling_for(const cli_sampling *s, const ur_chat *f);
  * chat template urial recognises (an aligned model is probably meant). */
 void cli_note_aligned(const ur_model *m, const char *urial, const char *tmpl);
 
+/* A progress line on stderr, redrawn in place (callers draw it only when stderr is a
+ * terminal): "[done/total] pct%  EXTRA  ETA t"; the ETA assumes the `left` items go
+ * at the pace of the `worked` ones done in `elapsed` seconds ("?" before the first).
+ * Used by run and eval. */
+void cli_progress_line(int done, int total, int worked, int left, double elapsed, const char *extra);
+
 /* Default context for chat and run: the model's, at most 4096 tokens (a long
  * trained context would make a large KV cache; --ctx N overrides). */
 int cli_default_ctx(const ur_model *m);
 
-/* Progress of a batch job (run, tds) on one stderr line, redrawn in place, only
+/* Progress of a batch job (tds) on one stderr line with cli_progress_line, only
  * when stderr is a terminal: [done/total] %, tokens/s, ETA. Units are items. */
 typedef struct cli_progress {
     int tty, total, done, skipped, generated; /* units: all, in the file, skipped, generated now */

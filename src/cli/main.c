@@ -19,6 +19,7 @@ static const struct {
     {"chat", cmd_chat, "chat in the terminal (URIAL for a base model, or a template)"},
     {"run", cmd_run, "generate answers for a dataset into resumable JSONL (shards, prefix cache)"},
     {"merge", cmd_merge, "join JSONL shards into the JSON array just-eval and AlpacaEval read"},
+    {"eval", cmd_eval, "judge outputs with an LLM judge (scores, pairwise) and report, as just-eval"},
     {"tds", cmd_tds, "token distribution shift of a base/aligned pair: JSONL, summary, HTML report"},
 };
 

@@ -145,6 +145,20 @@ static int check_instruction(const ur_record *rec, const char *out, const char *
     return -1;
 }
 
+/* ---- progress --------------------------------------------------------------------- */
+typedef struct progress {
+    int tty, total, done, skipped, generated; /* units: all, in the file, skipped, generated now */
+    double t0, t_gen;
+    long tokens;
+} progress;
+
+static void show_progress(const progress *p) {
+    if (!p->tty) return;
+    char tps[32];
+    snprintf(tps, sizeof tps, "%.1f tok/s", p->t_gen > 0 ? p->tokens / p->t_gen : 0.0);
+    cli_progress_line(p->done, p->total, p->generated, p->total - p->done - p->skipped, ur_now() - p->t0, tps);
+}
+
 /* ---- the run ------------------------------------------------------------------------ */
 typedef struct unit {
     int item;
@@ -173,7 +187,7 @@ static uint64_t hash_key(const char *k) {
 
 /* Answer one unit and append its record. Returns 0, 1 when skipped (the prompt
  * does not fit, or an earlier turn is missing), -1 on a fatal error. */
-static int do_unit(runner *r, const unit *u, const char *key, cli_progress *pg) {
+static int do_unit(runner *r, const unit *u, const char *key, progress *pg) {
     const ur_item *it = &r->ds->items[u->item];
     ur_conv conv = {0};
     int t = u->turn ? u->turn : 1;
@@ -349,7 +363,7 @@ int cmd_run(int argc, char **argv) {
     }
     if (ur_results_note(rn.res)) fprintf(stderr, "urial: %s\n", ur_results_note(rn.res));
     if (check_configs(rn.res, out, rn.config)) goto done;
-    cli_progress pg = {.tty = isatty(2), .total = n_units, .t0 = ur_now()};
+    progress pg = {.tty = isatty(2), .total = n_units, .t0 = ur_now()};
     ur_buf key = {0};
     for (int i = 0; i < n_units; i++) {
         key.len = 0;
@@ -387,7 +401,7 @@ int cmd_run(int argc, char **argv) {
                 fprintf(stderr, "urial: computed the %d-token prompt prefix in %.2f s\n", ur_session_prefix_len(rn.s),
                         ur_now() - t0);
         }
-        cli_progress_show(&pg);
+        show_progress(&pg);
         for (int i = 0; i < n_units; i++) {
             key.len = 0;
             ur_record_key(ds.items[units[i].item].id, units[i].turn, &key);
@@ -400,7 +414,7 @@ int cmd_run(int argc, char **argv) {
             }
             if (st == 0) pg.done++, pg.generated++;
             else pg.skipped++;
-            cli_progress_show(&pg);
+            show_progress(&pg);
         }
         if (pg.tty) fputc('\n', stderr);
     }
