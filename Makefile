@@ -42,6 +42,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The training ops are loops over rows that gcc vectorises only with its full cost model.
+$(BUILD)/obj/src/train/%.o: CFLAGS += -fvect-cost-model=dynamic
+
 $(BUILD)/gen/embed.c: $(EMBED_SRC) tools/embed.sh
 	@mkdir -p $(dir $@)
 	sh tools/embed.sh $@ $(EMBED_SRC)
