@@ -26,8 +26,10 @@
 #include <stdint.h>
 
 #include "urial/base.h"
+#include "urial/chat.h"
 #include "urial/gguf.h"
 #include "urial/model.h"
+#include "urial/tokenizer.h"
 
 /* ---- the trainable network --------------------------------------------------- */
 
@@ -149,6 +151,46 @@ double ur_tctx_step(ur_tctx *c, ur_tnet *n, const ur_tbatch *b, float loss_scale
 /* Forward only (no dropout): the sum of the targets' negative log-likelihoods. */
 double ur_tctx_eval(ur_tctx *c, const ur_tnet *n, const ur_tbatch *b, int *n_targets);
 
+/* ---- datasets ---------------------------------------------------------------------- */
+/* One training sequence: inputs and the token to predict after each (-1: no loss). */
+typedef struct ur_tseq {
+    int n;            /* inputs */
+    int32_t *tok;     /* [n] inputs (one allocation with tgt: free tok only) */
+    int32_t *tgt;     /* [n] targets */
+    int32_t *prompt;  /* SFT: the last turn's prompt, generation prompt included (samples) */
+    int n_prompt;
+    char *question;   /* SFT: the last user message */
+    char *answer;     /* SFT: the last assistant message (the reference answer) */
+} ur_tseq;
+
+typedef struct ur_tdata {
+    ur_tseq *seqs;
+    int n, cap;
+    int64_t n_tokens, n_targets;
+    int n_truncated;  /* SFT examples cut at max_len */
+    int64_t n_docs, n_stream; /* text: documents and tokens in the stream */
+} ur_tdata;
+
+/* SFT examples from JSONL, one conversation per line, in any of
+ *   {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}
+ *   {"conversations": ["user turn", "assistant turn", ...]}   (LIMA's release; or
+ *                     ShareGPT-style {"from", "value"} objects, alternating)
+ *   {"instruction": "...", "input": "..." (optional), "output": "..."}
+ * Each is rendered with the chat format fmt (a template: its end-of-turn marker,
+ * e.g. zephyr's </s>, closes every message), tokenized (BOS as the vocabulary
+ * asks, special-token text parsed), and cut to max_len + 1 tokens. Targets are
+ * set only where the predicted token lies in an assistant message (its text and
+ * the end-of-turn marker after it): the loss is on assistant tokens only. */
+int ur_tdata_load_sft(ur_tdata *d, const char *path, const ur_vocab *v, const ur_chat *fmt, int max_len,
+                      ur_err *err);
+/* Pretraining text: documents are separated by blank lines; each is tokenized with
+ * BOS (if the vocabulary adds one) and followed by EOS; the stream is cut into
+ * windows of ctx inputs (targets: the next token; every token has a loss). */
+int ur_tdata_load_text(ur_tdata *d, const char *path, const ur_vocab *v, int ctx, ur_err *err);
+/* Move the last n sequences into dev (0, or -1 if n is not in [1, d->n)). */
+int ur_tdata_split(ur_tdata *d, ur_tdata *dev, int n);
+void ur_tdata_free(ur_tdata *d);
+
 /* ---- optimizer ------------------------------------------------------------------- */
 typedef struct ur_adamw {
     float beta1, beta2, eps, weight_decay;
@@ -175,5 +217,65 @@ typedef struct ur_sched {
  * last step), or constant lr. */
 float ur_sched_lr(const ur_sched *s, int64_t step, int64_t total);
 int ur_sched_parse(const char *name); /* "linear", "cosine", "constant"; -1 if unknown */
+
+/* ---- the training loop ---------------------------------------------------------------- */
+typedef struct ur_train_opts {
+    int epochs;
+    int64_t max_steps;   /* > 0: stop after this many optimizer steps (may end mid-epoch) */
+    int batch;           /* sequences per optimizer step (accumulated over micro-batches) */
+    int micro_tokens;    /* tokens per micro-batch: sequences are packed up to this */
+    ur_sched sched;
+    ur_adamw adamw;
+    float clip;          /* clip the global gradient norm to this (0 = off) */
+    float dropout;       /* residual dropout at the top layer, 0 at the bottom (0 = off) */
+    uint64_t seed;       /* data order (a permutation per epoch) and dropout masks */
+    int threads, recompute;
+    int save_every;      /* steps between training-state saves, besides epoch ends (0 = none) */
+    double save_minutes; /* also save the state when this many minutes passed since the last (0 = off) */
+    int eval_every;      /* steps between dev evaluations, besides checkpoints (0 = none) */
+    int ckpt_every;      /* epochs between checkpoints (0 or 1: every epoch; the last step always) */
+    int resume;          /* continue from out_dir/state.gguf */
+    const char *out_dir;
+    ur_tsave_opts save;  /* how checkpoints are written */
+    int export_adapter;  /* LoRA: 1 also write adapter-NNN.gguf at each checkpoint, 2 only that */
+    const ur_chat *fmt;  /* SFT: chat format of the sample generations; NULL: raw text */
+    int n_samples;       /* greedy samples per checkpoint (dev prompts, or training prompts without dev) */
+    int sample_tokens;
+    const char *const *sample_prompts; /* raw-text prompts (pretraining) */
+    int n_sample_prompts;
+    const char *title;   /* the report's subtitle (e.g. the command line) */
+    const char *kind;    /* "sft", "lora", "pretrain" (report and fingerprint) */
+} ur_train_opts;
+
+enum { UR_TEV_START = 0, UR_TEV_STEP, UR_TEV_EVAL, UR_TEV_CKPT, UR_TEV_SAVE, UR_TEV_DONE };
+typedef struct ur_train_event {
+    int kind;
+    int64_t step, total_steps; /* optimizer steps done / planned */
+    int epoch, epochs;         /* 1-based epoch of the step */
+    double loss, lr, gnorm;    /* STEP: mean target NLL of the step, its lr, gradient norm before clipping */
+    double tok_s, eta_s, elapsed_s;
+    double dev_loss;           /* EVAL, CKPT: mean dev NLL (NAN without dev data) */
+    const char *path;          /* CKPT, SAVE, DONE: file written (DONE: the report) */
+    uint64_t mem_bytes;        /* START: estimated memory */
+    int64_t resumed_from;      /* START: the step the run resumed at (0: a fresh start) */
+} ur_train_event;
+typedef void (*ur_train_cb)(void *user, const ur_train_event *ev);
+
+/* Train n on `train` (dev may be NULL) as o says, writing into o->out_dir:
+ *   epoch-NNN.gguf   a model checkpoint at the end of each epoch (every ckpt_every; step-N.gguf
+ *                    when max_steps ends a run mid-epoch); LoRA: merged weights
+ *   adapter-NNN.gguf LoRA adapter (export_adapter)
+ *   state.gguf       weights, AdamW moments, step and epoch statistics (resume),
+ *                    at each checkpoint and every save_every steps / save_minutes
+ *   log.jsonl        one record per step and per evaluation
+ *   checkpoints.jsonl one record per checkpoint: losses, perplexity, samples
+ *   report.md        the checkpoints table and sample generations, to pick one
+ * The data order and dropout masks derive from (seed, epoch, step), so a run
+ * resumed from state.gguf continues exactly as if it had not stopped. */
+int ur_train_run(ur_tnet *n, const ur_tdata *train, const ur_tdata *dev, const ur_train_opts *o, ur_train_cb cb,
+                 void *user, ur_err *err);
+/* Bytes the run will hold: weights, gradients and AdamW moments (4 x params x 4
+ * bytes) plus activations (ur_tctx_bytes), not counting a mapped frozen base. */
+uint64_t ur_train_mem(const ur_tnet *n, const ur_train_opts *o);
 
 #endif

@@ -18,6 +18,8 @@ int cmd_logits(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_prompt(int argc, char **argv);
+int cmd_sft(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* Print "urial: <fmt>" on one line to stderr and return 1 (the exit code). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

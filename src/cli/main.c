@@ -16,6 +16,8 @@ static const struct {
     {"bench", cmd_bench, "prefill and decode speed"},
     {"synth", cmd_synth, "write a random-weight model (smoke tests, cross-checks)"},
     {"prompt", cmd_prompt, "print the exact prompt a URIAL prompt or chat template gives for a query"},
+    {"sft", cmd_sft, "supervised fine-tuning (LIMA recipe; full or --lora) of a GGUF on chat JSONL"},
+    {"train", cmd_train, "pretrain a small llama model from scratch on plain text"},
 };
 
 static void usage(FILE *f) {
