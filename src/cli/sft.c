@@ -71,7 +71,7 @@ int cmd_sft(int argc, char **argv) {
     o.sched = (ur_sched){UR_SCHED_LINEAR, 1e-5f, 1e-6f, 0};
     cli_train_extra x = {0};
     const char *model = NULL, *data = NULL, *devp = NULL, *tmpl = "zephyr", *export = "merged";
-    long max_len = 2048, rank = 0, dev_split = 0, v;
+    long max_len = 0, rank = 0, dev_split = 0, v;
     double alpha = 0;
     int targets = UR_LORA_ALL, c;
     while ((c = cli_getopt(argc, argv, "m:t:h", opts, "sft")) != -1) {
@@ -117,6 +117,7 @@ int cmd_sft(int argc, char **argv) {
     ur_tnet *n = NULL;
     ur_tdata tr = {0}, dev = {0};
     int have_dev = 0;
+    if (!max_len) max_len = 2048 < m->hp.n_ctx_train ? 2048 : m->hp.n_ctx_train;
     if (max_len > m->hp.n_ctx_train) {
         fprintf(stderr, "urial: --max-len %ld capped at the model's context %d\n", max_len, m->hp.n_ctx_train);
         max_len = m->hp.n_ctx_train;
