@@ -99,3 +99,8 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# training throughput benchmark (not part of `make test`): bench/train.sh compares it with PyTorch
+$(BUILD)/bench_train: bench/bench_train.c $(BUILD)/liburial.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liburial.a $(LDLIBS)

@@ -26,11 +26,11 @@ static void kernel_scalar(int kc, const float *a, const float *b, float *c, long
 }
 
 static ur_gemm_impl pick_impl(void) {
-    ur_gemm_impl k = {4, 16, kernel_scalar};
+    ur_gemm_impl k = {4, 16, kernel_scalar, NULL, NULL};
     int level = ur_simd_level();
     if (level >= UR_SIMD_AVX512 && ur_gemm_avx512(&k)) return k;
     if (level >= UR_SIMD_AVX2 && ur_gemm_avx2(&k)) return k;
-    k.mr = 4, k.nr = 16, k.kernel = kernel_scalar;
+    k = (ur_gemm_impl){4, 16, kernel_scalar, NULL, NULL};
     return k;
 }
 
@@ -147,7 +147,8 @@ void ur_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, 
 #pragma omp for schedule(static)
                 for (int jp = 0; jp < n_jp; jp++) {
                     int j0 = jp * NR, cols = nc - j0 < NR ? nc - j0 : NR;
-                    pack_b(bpack + (size_t)jp * KC * NR, NR, B, ldb, tb, jc + j0, cols, pc, kc);
+                    if (tb && impl.pack_b_t) impl.pack_b_t(bpack + (size_t)jp * KC * NR, B, ldb, jc + j0, cols, pc, kc);
+                    else pack_b(bpack + (size_t)jp * KC * NR, NR, B, ldb, tb, jc + j0, cols, pc, kc);
                 }
 #pragma omp for schedule(dynamic, 1)
                 for (int it = 0; it < items; it++) {
@@ -156,7 +157,8 @@ void ur_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, 
                     const int n_ip = (mc + MR - 1) / MR;
                     for (int ip = 0; ip < n_ip; ip++) {
                         int rows = mc - ip * MR < MR ? mc - ip * MR : MR;
-                        pack_a(apack + (size_t)ip * MR * kc, MR, A, lda, ta, ic + ip * MR, rows, pc, kc);
+                        if (!ta && impl.pack_a_t) impl.pack_a_t(apack + (size_t)ip * MR * kc, A, lda, ic + ip * MR, rows, pc, kc);
+                        else pack_a(apack + (size_t)ip * MR * kc, MR, A, lda, ta, ic + ip * MR, rows, pc, kc);
                     }
                     const int jp0 = (int)((long)n_jp * js / jsplit), jp1 = (int)((long)n_jp * (js + 1) / jsplit);
                     for (int jp = jp0; jp < jp1; jp++) {

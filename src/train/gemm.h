@@ -37,9 +37,14 @@ void ur_sgemm_ref(int ta, int tb, int m, int n, int k, float alpha, const float 
  * alpha * sum_p a[p][0..MR) x b[p][0..NR) over kc packed steps. Only full tiles
  * reach the kernels; the driver handles edges through a local tile. */
 typedef void (*ur_gemm_kernel)(int kc, const float *a, const float *b, float *c, long ldc, float alpha, int acc);
+/* Transposing packs (optional, NULL = the driver's scalar loops): A stored [m][k]
+ * into an MR-row panel, B stored [n][k] into an NR-column panel; rows/cols past
+ * the matrix are zero. */
+typedef void (*ur_gemm_pack)(float *dst, const float *src, long ld, int r0, int rows, int p0, int kc);
 typedef struct ur_gemm_impl {
     int mr, nr;
     ur_gemm_kernel kernel;
+    ur_gemm_pack pack_a_t, pack_b_t;
 } ur_gemm_impl;
 int ur_gemm_avx512(ur_gemm_impl *k); /* 0 when not compiled in */
 int ur_gemm_avx2(ur_gemm_impl *k);

@@ -67,12 +67,71 @@ T256 static void kernel_6x16(int kc, const float *a, const float *b, float *c, l
 #undef S
 }
 
+/* 16 x 16 transpose: c[j][i] = r[i][j] (four stages of in-lane and lane shuffles) */
+#define I512 static inline __attribute__((always_inline, target("avx512f")))
+I512 void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; g++) { /* rows 4g..4g+3 */
+        __m512 *tt = t + 4 * g, *uu = u + 4 * g;
+        uu[0] = _mm512_shuffle_ps(tt[0], tt[2], 0x44); /* cols 0 4 8 12 */
+        uu[1] = _mm512_shuffle_ps(tt[0], tt[2], 0xEE); /* cols 1 5 9 13 */
+        uu[2] = _mm512_shuffle_ps(tt[1], tt[3], 0x44); /* cols 2 6 10 14 */
+        uu[3] = _mm512_shuffle_ps(tt[1], tt[3], 0xEE); /* cols 3 7 11 15 */
+    }
+    for (int h = 0; h < 2; h++) /* rows 8h..8h+7: pair lanes of row groups 2h and 2h+1 */
+        for (int c = 0; c < 4; c++) {
+            t[8 * h + 2 * c] = _mm512_shuffle_f32x4(u[8 * h + c], u[8 * h + 4 + c], 0x88);
+            t[8 * h + 2 * c + 1] = _mm512_shuffle_f32x4(u[8 * h + c], u[8 * h + 4 + c], 0xDD);
+        }
+    /* t[2c]: [col c | col c+8] x rows 0-7 of its half; t[2c+1]: cols c+4, c+12 */
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm512_shuffle_f32x4(t[2 * c], t[8 + 2 * c], 0x88);
+        r[c + 8] = _mm512_shuffle_f32x4(t[2 * c], t[8 + 2 * c], 0xDD);
+        r[c + 4] = _mm512_shuffle_f32x4(t[2 * c + 1], t[8 + 2 * c + 1], 0x88);
+        r[c + 12] = _mm512_shuffle_f32x4(t[2 * c + 1], t[8 + 2 * c + 1], 0xDD);
+    }
+}
+
+/* Load 16 rows (n valid, the rest zero) of up to 16 floats (mask) at column p. */
+I512 void load16(__m512 r[16], const float *src, long ld, int n, int p, __mmask16 m) {
+    for (int i = 0; i < 16; i++) r[i] = i < n ? _mm512_maskz_loadu_ps(m, src + (long)i * ld + p) : _mm512_setzero_ps();
+}
+
+T512 static void pack_a_t12(float *dst, const float *A, long lda, int r0, int rows, int p0, int kc) {
+    const float *src = A + (long)r0 * lda + p0;
+    for (int p = 0; p < kc; p += 16) {
+        const int q = kc - p < 16 ? kc - p : 16;
+        __m512 r[16];
+        load16(r, src, lda, rows, p, (__mmask16)((1u << q) - 1));
+        transpose16(r);
+        for (int j = 0; j < q; j++) _mm512_mask_storeu_ps(dst + (long)(p + j) * 12, 0x0FFF, r[j]);
+    }
+}
+
+T512 static void pack_b_t32(float *dst, const float *B, long ldb, int j0, int cols, int p0, int kc) {
+    const float *src = B + (long)j0 * ldb + p0;
+    for (int p = 0; p < kc; p += 16) {
+        const int q = kc - p < 16 ? kc - p : 16;
+        const __mmask16 m = (__mmask16)((1u << q) - 1);
+        for (int h = 0; h < 2; h++) {
+            __m512 r[16];
+            load16(r, src + (long)h * 16 * ldb, ldb, cols - 16 * h, p, m);
+            transpose16(r);
+            for (int j = 0; j < q; j++) _mm512_storeu_ps(dst + (long)(p + j) * 32 + 16 * h, r[j]);
+        }
+    }
+}
+
 int ur_gemm_avx512(ur_gemm_impl *k) {
-    k->mr = 12, k->nr = 32, k->kernel = kernel_12x32;
+    *k = (ur_gemm_impl){12, 32, kernel_12x32, pack_a_t12, pack_b_t32};
     return 1;
 }
 int ur_gemm_avx2(ur_gemm_impl *k) {
-    k->mr = 6, k->nr = 16, k->kernel = kernel_6x16;
+    *k = (ur_gemm_impl){6, 16, kernel_6x16, NULL, NULL};
     return 1;
 }
 #else
