@@ -128,7 +128,7 @@ def main():
          "--ff", "32"], stderr=subprocess.DEVNULL)
     epochs = 2 if a.quick else 12
     run([u, "train", "--text", f"{out}/corpus.txt", "--tokenizer", f"{out}/vocab.gguf", "--out", f"{out}/base",
-         "--config", "dim=192,layers=4,heads=6,kv_heads=2,ff=512,ctx=128", "--epochs", str(epochs), "--batch", "16",
+         "--config", "dim=192,layers=4,heads=6,kv_heads=2,ff=512,ctx=256", "--epochs", str(epochs), "--batch", "16",
          "--lr", "2e-3", "--lr-end", "2e-4", "--ckpt-every", str(epochs), "--quiet", "-t", t])
     base = f"{out}/base/epoch-{epochs:03d}.gguf"
     run([u, "sft", "-m", base, "--data", f"{out}/sft.jsonl", "--dev", f"{out}/dev.jsonl", "--out", f"{out}/sft",
@@ -137,13 +137,16 @@ def main():
     best = min(recs, key=lambda r: r["dev_loss"])
     sft = f"{out}/sft/{best['file']}"
     dev = [json.loads(l)["messages"] for l in open(f"{out}/dev.jsonl")]
-    rows, n_base, n_sft = [], 0, 0
+    rows, n_base, n_sft, w_base, w_sft = [], 0, 0, 0, 0
     for msgs in dev:
         q, ref = msgs[0]["content"], msgs[1]["content"]
+        word = q.rstrip("?").split()[-1]
         bt, be = generate(u, base, q, 160, a.threads)
         st, se = generate(u, sft, q, 160, a.threads)
         n_base += follows_format(bt, be)
         n_sft += follows_format(st, se)
+        w_base += word in bt.split() or word + "." in bt.split()
+        w_sft += word in st.split() or word + "." in st.split()
         rows.append((q, bt, be, st, se, ref))
     with open(f"{out}/DEMO.md", "w") as f:
         f.write("# LIMA-style SFT with urial: demonstration\n\n")
@@ -152,12 +155,15 @@ def main():
                 f"checkpoint with the lowest dev loss (`{os.path.relpath(sft, out)}`, epoch {best['epoch']} of 15, "
                 f"dev loss {best['dev_loss']:.4f}). Both answer the 50 dev prompts greedily (at most 160 tokens) "
                 "with the zephyr template `<|user|>\\n{query}</s>\\n<|assistant|>\\n`.\n\n")
-        f.write("| model | answers in the chat format (of 50) |\n|---|---|\n")
-        f.write(f"| base | {n_base} |\n| SFT | {n_sft} |\n\n")
+        f.write("| model | answers in the chat format (of 50) | answers that name the word asked about |\n"
+                "|---|---|---|\n")
+        f.write(f"| base | {n_base} | {w_base} |\n| SFT | {n_sft} | {w_sft} |\n\n")
         f.write('"In the chat format": opens with "Sure!", closes with "Let me know if you would like to know '
                 'more." and then stops with the end-of-turn token `</s>`. The dev words never appear in the SFT '
-                "data; their facts are only in the pretraining text. The trainer's report with dev loss per epoch "
-                "and samples per checkpoint: `sft/report.md`.\n\n## Outputs\n")
+                "data; their facts are only in the pretraining text. The format is what SFT teaches; whether the "
+                "answer also names the word and its facts depends on what the (tiny, byte-level) base learned in "
+                "pretraining. The trainer's report with dev loss per epoch and samples per checkpoint: "
+                "`sft/report.md`.\n\n## Outputs\n")
         for i, (q, bt, be, st, se, ref) in enumerate(rows[:12]):
             f.write(f"\n### {i + 1}. {q}\n\n**Base** ({'stopped at </s>' if be else 'no end-of-turn'}):\n\n"
                     f"> {bt or '(empty)'}\n\n**SFT** ({'stopped at </s>' if se else 'no end-of-turn'}):\n\n"

@@ -130,8 +130,64 @@ int ur_gemm_avx512(ur_gemm_impl *k) {
     *k = (ur_gemm_impl){12, 32, kernel_12x32, pack_a_t12, pack_b_t32};
     return 1;
 }
+/* 8 x 8 transpose: c[j][i] = r[i][j] */
+#define I256 static inline __attribute__((always_inline, target("avx2,fma")))
+I256 void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 2; g++) {
+        __m256 *tt = t + 4 * g, *uu = u + 4 * g;
+        uu[0] = _mm256_shuffle_ps(tt[0], tt[2], 0x44); /* cols 0 4 */
+        uu[1] = _mm256_shuffle_ps(tt[0], tt[2], 0xEE); /* cols 1 5 */
+        uu[2] = _mm256_shuffle_ps(tt[1], tt[3], 0x44); /* cols 2 6 */
+        uu[3] = _mm256_shuffle_ps(tt[1], tt[3], 0xEE); /* cols 3 7 */
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+        r[c + 4] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+}
+
+I256 __m256i mask8(int q) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(q), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Load 8 rows (n valid, the rest zero) of up to 8 floats (mask m) at column p. */
+I256 void load8(__m256 r[8], const float *src, long ld, int n, int p, __m256i m) {
+    for (int i = 0; i < 8; i++) r[i] = i < n ? _mm256_maskload_ps(src + (long)i * ld + p, m) : _mm256_setzero_ps();
+}
+
+T256 static void pack_a_t6(float *dst, const float *A, long lda, int r0, int rows, int p0, int kc) {
+    const float *src = A + (long)r0 * lda + p0;
+    const __m256i six = mask8(6);
+    for (int p = 0; p < kc; p += 8) {
+        const int q = kc - p < 8 ? kc - p : 8;
+        __m256 r[8];
+        load8(r, src, lda, rows, p, mask8(q));
+        transpose8(r);
+        for (int j = 0; j < q; j++) _mm256_maskstore_ps(dst + (long)(p + j) * 6, six, r[j]);
+    }
+}
+
+T256 static void pack_b_t16(float *dst, const float *B, long ldb, int j0, int cols, int p0, int kc) {
+    const float *src = B + (long)j0 * ldb + p0;
+    for (int p = 0; p < kc; p += 8) {
+        const int q = kc - p < 8 ? kc - p : 8;
+        const __m256i m = mask8(q);
+        for (int h = 0; h < 2; h++) {
+            __m256 r[8];
+            load8(r, src + (long)h * 8 * ldb, ldb, cols - 8 * h, p, m);
+            transpose8(r);
+            for (int j = 0; j < q; j++) _mm256_storeu_ps(dst + (long)(p + j) * 16 + 8 * h, r[j]);
+        }
+    }
+}
+
 int ur_gemm_avx2(ur_gemm_impl *k) {
-    *k = (ur_gemm_impl){6, 16, kernel_6x16, NULL, NULL};
+    *k = (ur_gemm_impl){6, 16, kernel_6x16, pack_a_t6, pack_b_t16};
     return 1;
 }
 #else

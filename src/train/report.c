@@ -74,10 +74,12 @@ int tr_report_write(const char *out_dir, const char *title, const char *about, u
         json_t *sm = json_object_get(r, "samples");
         if (!json_array_size(sm)) continue;
         const char *from = json_string_value(json_object_get(r, "samples_from"));
-        ur_buf_printf(&b, "\n### epoch %lld, step %lld — `%s` (%s prompts)\n",
+        from = !from ? "" : !strcmp(from, "dev") ? "dev prompts" : !strcmp(from, "train") ? "training prompts"
+                                                                                         : "given prompts";
+        ur_buf_printf(&b, "\n### epoch %lld, step %lld — `%s` (%s)\n",
                       (long long)json_integer_value(json_object_get(r, "epoch")),
                       (long long)json_integer_value(json_object_get(r, "step")),
-                      json_string_value(json_object_get(r, "file")), from ? from : "");
+                      json_string_value(json_object_get(r, "file")), from);
         size_t k;
         json_t *s;
         json_array_foreach(sm, k, s) {
