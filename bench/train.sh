@@ -8,6 +8,7 @@
 #   SHAPE ARGS as bench_train takes them, e.g. --dim 256 --layers 6 --heads 8 --kv-heads 4 --ff 768
 #   --ctx 512 --vocab 8000 --batch 16 --threads 2 (these are the defaults)
 # Prints a markdown table row per engine and the ratio; results go in bench/TRAIN.md.
+# OMP_WAIT_POLICY defaults to passive for both engines, as the training commands set it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=3 steps=3
@@ -20,6 +21,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 make -s build/bench_train
+# the OpenMP wait policy `urial sft` / `urial train` run with (see src/cli/train_common.c), for both engines
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
     echo "bench/train.sh: PyTorch is missing (apt-get install -y python3-torch)" >&2
     exit 1
@@ -34,7 +37,7 @@ done
 bu=$(printf '%s\n' "${u[@]}" | sort -g | tail -1)
 bt=$(printf '%s\n' "${t[@]}" | sort -g | tail -1)
 blas=$(/usr/bin/python3 -c "import torch; print(torch.__config__.show())" | grep -o 'BLAS_INFO=[a-z]*' || true)
-echo "| shape | ${args[*]:-defaults} |"
+echo "| shape | ${args[*]:-defaults} (OMP_WAIT_POLICY=$OMP_WAIT_POLICY) |"
 echo "| urial tokens/s (best of $reps) | $bu |"
 echo "| PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') tokens/s (best of $reps; $blas, $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 | sed 's|.*/\(.*\)/libblas.so.3|\1|')) | $bt |"
 awk -v a="$bu" -v b="$bt" 'BEGIN { printf "| urial / PyTorch | %.2fx |\n", a / b }'
