@@ -20,15 +20,18 @@ endif
 
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -fopenmp -pthread $(OPT)
-LDLIBS  += -fopenmp -pthread -ljansson -lm $(LDSAN)
+LDLIBS  += -fopenmp -pthread -lcurl -ljansson -lm $(LDSAN)
+# the replay judge of the tests (an HTTP server) uses libmicrohttpd
+TEST_LDLIBS = -lmicrohttpd
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-# The built-in URIAL prompts (data/urial/*.txt) are compiled in: tools/embed.sh
-# turns them into C arrays, so the binary needs no data files at run time.
-EMBED_SRC := $(sort $(wildcard data/urial/*.txt))
+# The built-in URIAL prompts (data/urial/*.txt) and judge templates (data/eval/*.txt)
+# are compiled in: tools/embed.sh turns them into C arrays, so the binary needs no
+# data files at run time.
+EMBED_SRC := $(sort $(wildcard data/urial/*.txt data/eval/*.txt))
 EMBED_OBJ := $(BUILD)/gen/embed.o
 LIB_OBJ  += $(EMBED_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -59,11 +62,16 @@ $(BUILD)/liburial.a: $(LIB_OBJ)
 $(BUILD)/urial: $(CLI_OBJ) $(BUILD)/liburial.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/liburial.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/liburial.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h tests/unit/replay.h $(BUILD)/liburial.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-format-truncation -Itests/unit -o $@ $< $(BUILD)/liburial.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Wno-format-truncation -Itests/unit -o $@ $< $(BUILD)/liburial.a $(LDLIBS) $(TEST_LDLIBS)
 
-test: all $(TEST_BIN)
+# the replay judge as a program, for the CLI tests (tests/cli/test_eval.sh)
+$(BUILD)/tests/replay_judge: tests/judge/replay_judge.c tests/unit/replay.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LDLIBS) $(TEST_LDLIBS)
+
+test: all $(TEST_BIN) $(BUILD)/tests/replay_judge
 	@BUILD=$(BUILD) tests/run.sh
 
 # ---- fuzzing (clang + libFuzzer + ASan) -------------------------------------

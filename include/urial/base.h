@@ -48,4 +48,9 @@ void ur_buf_printf(ur_buf *b, const char *fmt, ...) __attribute__((format(printf
 void ur_buf_json_str(ur_buf *b, const char *s, size_t n);
 void ur_buf_free(ur_buf *b);
 
+/* Read a whole file into out (NUL-terminated; out->len excludes the NUL). `what`
+ * names the file's role in messages ("PATH: cannot read WHAT: reason"); a
+ * directory or a file over max_bytes (0 = no limit) is an error too. */
+int ur_read_file(const char *path, const char *what, size_t max_bytes, ur_buf *out, ur_err *err);
+
 #endif

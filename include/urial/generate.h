@@ -45,12 +45,24 @@ enum ur_stop_reason {
 };
 const char *ur_stop_reason_name(int reason);
 
+/* Constrained decoding (e.g. a grammar): before each token is drawn, apply() sets
+ * the logits of every token that may not come next to -INFINITY, and returns 0,
+ * or -1 when no token may come (generation then fails with the message it put in
+ * err). Then accept() is told the token chosen. End-of-generation tokens stop
+ * generation as usual when the mask lets them through. */
+typedef struct ur_logit_mask {
+    void *user;
+    int (*apply)(void *user, float *logits, int n_vocab, ur_err *err);
+    void (*accept)(void *user, int32_t tok);
+} ur_logit_mask;
+
 typedef struct ur_gen_params {
     int max_tokens;         /* < 0: until the context is full */
     const char *const *stop;/* stop strings (may span tokens; never part of the output) */
     int n_stop;
     int ignore_eog;         /* keep going past end-of-generation tokens */
     ur_sampler_params sampler;
+    const ur_logit_mask *mask; /* NULL: unconstrained */
 } ur_gen_params;
 void ur_gen_defaults(ur_gen_params *p);
 

@@ -93,6 +93,21 @@ void ur_ctx_truncate(ur_ctx *c, int n);
  * out of range. */
 int ur_decode(ur_ctx *c, const int32_t *tokens, int n, float *logits, int all, ur_err *err);
 
+/* Persisting a prompt prefix's KV cache (src/model/kvstate.c), e.g. the URIAL
+ * preamble and examples, so that a later run loads it instead of computing it.
+ * The file records the model file's identity (size, mtime, a hash of its header,
+ * metadata and sampled weights), the cache's shape, the tokens, and a checksum.
+ * Save: the first n (<= ur_ctx_n_past) cached tokens, written to a temporary file
+ * and renamed into place. */
+int ur_ctx_save_prefix(const ur_ctx *c, int n, const char *path, ur_err *err);
+/* Load: when the file was written for this very model file and holds exactly
+ * tokens[0..n), the context then holds those n tokens (whatever it held is
+ * dropped) and 1 is returned. 0: there is no such file. -1: the file cannot be
+ * used — another model file or a modified one, other tokens, another shape or
+ * format version, truncated, corrupt — with err saying which in one line; the
+ * context is then left as it was or empty (ur_ctx_n_past() = 0). */
+int ur_ctx_load_prefix(ur_ctx *c, const char *path, const int32_t *tokens, int n, ur_err *err);
+
 /* Write a random-weight model (deterministic for a seed) — smoke demos, tests
  * and cross-checks against llama.cpp on the very same file. */
 typedef struct ur_synth_params {

@@ -1,10 +1,12 @@
 /* base: error formatting, clocks, growable buffers. */
 #include "urial/base.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,4 +110,28 @@ void ur_buf_free(ur_buf *b) {
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+int ur_read_file(const char *path, const char *what, size_t max_bytes, ur_buf *out, ur_err *err) {
+    struct stat st;
+    if (stat(path, &st)) return ur_errf(err, "%s: cannot read %s: %s", path, what, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return ur_errf(err, "%s: is a directory, not a %s", path, what);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ur_errf(err, "%s: cannot read %s: %s", path, what, strerror(errno));
+    out->len = 0;
+    char chunk[65536];
+    size_t got;
+    errno = 0;
+    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) {
+        ur_buf_put(out, chunk, got);
+        if (max_bytes && out->len > max_bytes) {
+            fclose(fp);
+            return ur_errf(err, "%s: %s is larger than %zu MiB", path, what, max_bytes >> 20);
+        }
+    }
+    int bad = ferror(fp) ? (errno ? errno : EIO) : 0;
+    fclose(fp);
+    if (bad) return ur_errf(err, "%s: cannot read %s: %s", path, what, strerror(bad));
+    ur_buf_put(out, "", 0); /* data is never NULL, even for an empty file */
+    return 0;
 }

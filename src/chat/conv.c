@@ -90,17 +90,8 @@ out:
 }
 
 int ur_conv_load_json(ur_conv *c, const char *path, ur_err *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ur_errf(err, "%s: cannot read conversation file: %s", path, strerror(errno));
-    errno = 0;
     ur_buf b = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) ur_buf_put(&b, chunk, got);
-    int bad = ferror(fp) ? (errno ? errno : EIO) : 0;
-    fclose(fp);
-    int rc = bad ? ur_errf(err, "%s: cannot read conversation file: %s", path, strerror(bad))
-                 : ur_conv_parse_json(c, b.data ? b.data : "", b.len, path, err);
+    int rc = ur_read_file(path, "conversation file", 0, &b, err) ? -1 : ur_conv_parse_json(c, b.data, b.len, path, err);
     ur_buf_free(&b);
     return rc;
 }

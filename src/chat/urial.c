@@ -126,30 +126,11 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t n) {
 /* The file's text as Python's open(path, encoding="utf-8").read() gives it: \r\n
  * and lone \r become \n (universal newlines); everything else is unchanged. */
 static char *read_prompt_file(const char *path, size_t *len, ur_err *err) {
-    struct stat st;
-    if (stat(path, &st)) return ur_errf(err, "%s: cannot read URIAL prompt file: %s", path, strerror(errno)), NULL;
-    if (S_ISDIR(st.st_mode)) return ur_errf(err, "%s: is a directory, not a URIAL prompt file", path), NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ur_errf(err, "%s: cannot read URIAL prompt file: %s", path, strerror(errno)), NULL;
-    errno = 0;
     ur_buf raw = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-        ur_buf_put(&raw, chunk, got);
-        if (raw.len > (64u << 20)) {
-            fclose(fp);
-            ur_buf_free(&raw);
-            return ur_errf(err, "%s: URIAL prompt file is larger than 64 MiB", path), NULL;
-        }
-    }
-    int bad = ferror(fp) ? (errno ? errno : EIO) : 0;
-    fclose(fp);
-    if (bad) {
+    if (ur_read_file(path, "URIAL prompt file", 64u << 20, &raw, err)) {
         ur_buf_free(&raw);
-        return ur_errf(err, "%s: cannot read URIAL prompt file: %s", path, strerror(bad)), NULL;
+        return NULL;
     }
-    ur_buf_put(&raw, "", 0);
     size_t at = utf8_invalid_at((const unsigned char *)raw.data, raw.len);
     if (at < raw.len) {
         ur_buf_free(&raw);

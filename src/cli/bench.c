@@ -1,29 +1,119 @@
 /* urial bench -m MODEL [--prompt N] [--gen N] [--threads N] [--json] — prefill and decode speed,
  * measured the way ../shared/tools/llamacpp.mjs measures llama.cpp: one batch of N prompt tokens,
- * then N greedy single-token decode steps. */
+ * then N greedy single-token decode steps.
+ * urial bench -m MODEL --urial NAME [--query TEXT] [--json] — time to first token for a query after
+ * a URIAL prompt, with the prompt's prefix computed every time and with it cached. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "urial/session.h"
 #include "urial/tensor.h"
 
 static const char *HELP =
     "usage: urial bench -m MODEL.gguf [--prompt N] [--gen N] [--reps R] [--threads N] [--json]\n"
+    "       urial bench -m MODEL.gguf --urial NAME|FILE [--query TEXT] [--reps R] [--threads N] [--json]\n"
     "Prefill (one batch of N tokens) and decode (N greedy steps) speed in tokens/s.\n"
     "  --prompt N   prompt tokens (default 128)\n"
     "  --gen N      decode steps (default 32)\n"
     "  --reps R     repeat and keep the best run (default 1)\n"
-    "  --json       last line of stdout: {\"prefill_tok_s\":..,\"decode_tok_s\":..,...}\n";
+    "  --json       last line of stdout: {\"prefill_tok_s\":..,\"decode_tok_s\":..,...}\n"
+    "With --urial NAME|FILE: time to first token (ms) for --query after that URIAL prompt, uncached (prompt\n"
+    "prefix + query computed in an empty context) and cached (the prefix's KV already in the context);\n"
+    "with --json: {\"ttft_uncached_ms\":..,\"ttft_cached_ms\":..,\"prefix_tokens\":..,\"query_tokens\":..,...}\n"
+    "  --query TEXT default: just-eval-instruct's first instruction\n"
+    "  --ctx N      context length (default: the model's, at most 4096)\n";
+
+static const char *DEFAULT_QUERY = "What are the names of some famous actors that started their careers on Broadway?";
+
+/* Time to first token after a URIAL prompt: uncached = the whole prompt in an
+ * emptied context; cached = the query after the session's cached prefix. Best of
+ * `reps` each. */
+static int bench_ttft(const char *model, const char *urial, const char *query, long reps, long threads, long n_ctx,
+                      int json) {
+    ur_model *m = cli_load_model(model);
+    if (!m) return 1;
+    int rc = 1;
+    ur_err err = {{0}};
+    ur_chat *f = cli_open_format("bench", urial, NULL, model, m->gguf);
+    ur_ctx *ctx = f ? cli_new_ctx(m, n_ctx ? (int)n_ctx : cli_default_ctx(m), (int)threads, json) : NULL;
+    ur_session_params sp = {UR_REUSE_PREFIX, NULL};
+    ur_session *s = ctx ? ur_session_new(ctx, f, &sp, &err) : NULL;
+    ur_buf text = {0};
+    int32_t *ids = NULL;
+    if (ctx && !s) cli_fail("%s", err.msg);
+    if (!s) goto out;
+    ur_msg q = {UR_ROLE_USER, (char *)query, strlen(query)};
+    if (ur_chat_render(f, &q, 1, 1, &text, &err)) {
+        cli_fail("%s", err.msg);
+        goto out;
+    }
+    int n = cli_tokenize(m->vocab, text.data, ur_chat_add_bos(f) && ur_vocab_add_bos(m->vocab), 0, &ids);
+    if (n < 0) goto out;
+    const int np = ur_session_prefix_len(s);
+    ur_gen_params gp;
+    ur_gen_defaults(&gp);
+    gp.max_tokens = 1;
+    double best_unc = 1e30, best_c = 1e30;
+    for (long r = 0; r < reps; r++) {
+        ur_gen_result res;
+        ur_ctx_truncate(ctx, 0);
+        double t0 = ur_now();
+        if (ur_generate(ctx, ids, n, &gp, NULL, NULL, &res, &err)) goto fail;
+        double t = ur_now() - t0;
+        ur_buf_free(&res.text);
+        if (t < best_unc) best_unc = t;
+    }
+    for (long r = 0; r < reps; r++) {
+        if (ur_session_warm(s, &err) < 0) goto fail; /* not timed: the prefix is cached beforehand */
+        ur_answer a;
+        double t0 = ur_now();
+        if (ur_session_answer(s, &q, 1, &gp, NULL, NULL, &a, &err)) goto fail;
+        double t = ur_now() - t0;
+        int cached = a.n_cached;
+        ur_answer_free(&a);
+        if (cached != np) {
+            cli_fail("bench: the cached path reused %d tokens, not the %d of the prefix", cached, np);
+            goto out;
+        }
+        if (t < best_c) best_c = t;
+    }
+    if (!json)
+        printf("%s: %s + query: prefix %d tokens, query %d tokens; time to first token %.1f ms uncached, %.1f ms "
+               "cached (%.1fx) (%d threads, %s)\n",
+               model, ur_chat_name(f), np, n - np, best_unc * 1e3, best_c * 1e3, best_unc / best_c,
+               ur_ctx_threads(ctx), ur_simd_name(ur_simd_level()));
+    else
+        printf("{\"engine\":\"urial\",\"model\":\"%s\",\"urial\":\"%s\",\"threads\":%d,\"prefix_tokens\":%d,"
+               "\"query_tokens\":%d,\"ttft_uncached_ms\":%.3f,\"ttft_cached_ms\":%.3f,\"speedup\":%.2f,"
+               "\"simd\":\"%s\"}\n",
+               model, ur_chat_name(f), ur_ctx_threads(ctx), np, n - np, best_unc * 1e3, best_c * 1e3,
+               best_unc / best_c, ur_simd_name(ur_simd_level()));
+    rc = 0;
+    goto out;
+fail:
+    cli_fail("%s", err.msg);
+out:
+    free(ids);
+    ur_buf_free(&text);
+    ur_session_free(s);
+    ur_ctx_free(ctx);
+    ur_chat_free(f);
+    ur_model_free(m);
+    return rc;
+}
 
 int cmd_bench(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"prompt", required_argument, 0, 'p'},
         {"gen", required_argument, 0, 'g'},   {"reps", required_argument, 0, 'r'},
         {"threads", required_argument, 0, 't'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    const char *model = NULL;
-    long np = 128, ng = 32, reps = 1, threads = 0;
+        {"help", no_argument, 0, 'h'},        {"urial", required_argument, 0, 'u'},
+        {"query", required_argument, 0, 'q'}, {"ctx", required_argument, 0, 'c'},
+        {0, 0, 0, 0}};
+    const char *model = NULL, *urial = NULL, *query = NULL;
+    long np = 128, ng = 32, reps = 1, threads = 0, n_ctx = 0;
     int json = 0, c;
     while ((c = cli_getopt(argc, argv, "m:t:h", opts, "bench")) != -1) {
         switch (c) {
@@ -33,11 +123,17 @@ int cmd_bench(int argc, char **argv) {
         case 'r': if (cli_int("--reps", optarg, 1, 1000, &reps)) return 1; break;
         case 't': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 1; break;
         case 'j': json = 1; break;
+        case 'u': urial = optarg; break;
+        case 'q': query = optarg; break;
+        case 'c': if (cli_int("--ctx", optarg, 16, 1 << 24, &n_ctx)) return 1; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return 1;
         }
     }
     if (!model) return cli_fail("bench: -m MODEL is required (see urial bench --help)");
+    if (optind != argc) return cli_fail("bench: unexpected argument '%s'", argv[optind]);
+    if (query && !urial) return cli_fail("bench: --query needs --urial NAME|FILE");
+    if (urial) return bench_ttft(model, urial, query ? query : DEFAULT_QUERY, reps, threads, n_ctx, json);
     ur_model *m = cli_load_model(model);
     if (!m) return 1;
     const int nv = m->hp.n_vocab;

@@ -11,6 +11,21 @@
 
 #include "urial/tensor.h"
 
+static void fmt_secs(double s, char *buf, size_t n) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, n, "%lds", t);
+}
+
+void cli_progress_line(int done, int total, int worked, int left, double elapsed, const char *extra) {
+    char eta[32] = "?";
+    if (worked) fmt_secs(elapsed / worked * left, eta, sizeof eta);
+    fprintf(stderr, "\r\033[K[%d/%d] %.1f%%  %s  ETA %s", done, total, total ? 100.0 * done / total : 100.0,
+            extra ? extra : "", eta);
+    fflush(stderr);
+}
+
 int cli_fail(const char *fmt, ...) {
     va_list ap;
     fputs("urial: ", stderr);
@@ -154,4 +169,85 @@ int cli_tokenize(const ur_vocab *v, const char *text, int add_bos, int special, 
         free(buf);
         cap = n;
     }
+}
+
+ur_chat *cli_open_format(const char *cmd, const char *urial, const char *tmpl, const char *model, const ur_gguf *g) {
+    ur_err err = {{0}};
+    ur_chat *f = NULL;
+    if (urial && tmpl) return cli_fail("%s: give either --urial or --template, not both", cmd), NULL;
+    if (tmpl && !strcmp(tmpl, "auto")) {
+        if (g) {
+            f = ur_chat_template_auto(g, &err);
+        } else {
+            if (!model)
+                return cli_fail("%s: --template auto needs -m MODEL to read the chat template from", cmd), NULL;
+            ur_gguf *o = ur_gguf_open(model, &err);
+            if (o) f = ur_chat_template_auto(o, &err);
+            ur_gguf_close(o);
+        }
+    } else if (tmpl) {
+        f = ur_chat_template(tmpl, &err);
+    } else {
+        f = ur_chat_urial(urial ? urial : UR_URIAL_DEFAULT, &err);
+    }
+    if (!f) cli_fail("%s", err.msg);
+    else if (ur_chat_warning(f)) fprintf(stderr, "urial: warning: %s\n", ur_chat_warning(f));
+    return f;
+}
+
+const char CLI_SAMPLING_HELP[] =
+    "decoding (defaults: the URIAL paper's just-eval runs, see README \"Decoding in the paper\"):\n"
+    "  --temp T            temperature (default 0 = greedy)\n"
+    "  --top-k K           keep the K most likely tokens (default 0 = off)\n"
+    "  --top-p P           nucleus sampling mass (default 1 = off)\n"
+    "  --min-p P           drop tokens below P x the top probability (default 0 = off)\n"
+    "  --repeat-penalty R  Hugging Face repetition penalty (default 1.1 with a URIAL prompt, 1 = off with\n"
+    "                      a template, as the authors ran aligned models)\n"
+    "  --repeat-last-n N   penalise only the last N tokens (default -1: every token in the context,\n"
+    "                      the URIAL prompt included, as Hugging Face / vLLM do)\n"
+    "  --seed S            random seed for --temp > 0 (default 0)\n";
+
+void cli_sampling_init(cli_sampling *s) {
+    memset(s, 0, sizeof *s);
+    ur_sampler_defaults(&s->p);
+}
+
+int cli_sampling_opt(cli_sampling *s, int c, const char *arg) {
+    long v;
+    double d;
+    switch (c) {
+    case CLI_O_TEMP: if (cli_float("--temp", arg, 0, 100, &d)) return -1; s->p.temp = (float)d; return 1;
+    case CLI_O_TOPK: if (cli_int("--top-k", arg, 0, 1 << 30, &v)) return -1; s->p.top_k = (int)v; return 1;
+    case CLI_O_TOPP: if (cli_float("--top-p", arg, 0, 1, &d)) return -1; s->p.top_p = (float)d; return 1;
+    case CLI_O_MINP: if (cli_float("--min-p", arg, 0, 1, &d)) return -1; s->p.min_p = (float)d; return 1;
+    case CLI_O_RP:
+        if (cli_float("--repeat-penalty", arg, 0.01, 100, &d)) return -1;
+        s->p.repeat_penalty = (float)d;
+        s->rp_given = 1;
+        return 1;
+    case CLI_O_RLN: if (cli_int("--repeat-last-n", arg, -1, 1 << 24, &v)) return -1; s->p.repeat_last_n = (int)v; return 1;
+    case CLI_O_SEED: return cli_u64("--seed", arg, &s->p.seed) ? -1 : 1;
+    }
+    return 0;
+}
+
+ur_sampler_params cli_sampling_for(const cli_sampling *s, const ur_chat *f) {
+    ur_sampler_params p = s->p;
+    if (!s->rp_given) p.repeat_penalty = ur_chat_kind(f) == UR_CHAT_URIAL ? 1.1f : 1.0f;
+    return p;
+}
+
+int cli_default_ctx(const ur_model *m) { return m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096; }
+
+void cli_note_aligned(const ur_model *m, const char *urial, const char *tmpl) {
+    if (urial || tmpl) return;
+    ur_str t = {0, 0};
+    if (ur_gguf_get_str(m->gguf, "tokenizer.chat_template", &t, NULL) != 0 || !t.len) return;
+    char *text = strndup(t.ptr, t.len);
+    if (!text) return;
+    const char *name = ur_chat_detect(text, NULL);
+    if (name)
+        fprintf(stderr, "urial: note: %s has a %s chat template; the default URIAL prompt is for base models "
+                        "(--template auto answers as the aligned model)\n", m->gguf->path, name);
+    free(text);
 }

@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "urial/base.h"
+#include "urial/chat.h"
+#include "urial/generate.h"
 #include "urial/model.h"
 #include "urial/tokenizer.h"
 
@@ -20,6 +22,10 @@ int cmd_synth(int argc, char **argv);
 int cmd_prompt(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Print "urial: <fmt>" on one line to stderr and return 1 (the exit code). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -47,5 +53,47 @@ int cli_type_from_name(const char *name);
  * Tells on stderr what was loaded and the KV cache size unless quiet. */
 ur_model *cli_load_model(const char *path);
 ur_ctx *cli_new_ctx(const ur_model *m, int n_ctx, int n_threads, int quiet);
+
+/* The chat format that --urial / --template ask for (neither: the default URIAL
+ * prompt). --template auto reads the model's GGUF: `g` if given, else the file
+ * `model` (NULL: an error saying -m is needed). Prints a warning the format has
+ * and, on failure, the error line; returns NULL then. */
+ur_chat *cli_open_format(const char *cmd, const char *urial, const char *tmpl, const char *model, const ur_gguf *g);
+
+/* Sampling options shared by chat and run: --temp --top-k --top-p --min-p
+ * --repeat-penalty --repeat-last-n --seed, with the decoding defaults of the URIAL
+ * paper's runs (README "Decoding in the paper"): greedy, and for URIAL prompts the
+ * Hugging Face repetition penalty 1.1 over the whole context; templates (aligned
+ * models) get no penalty, as the authors ran their aligned baselines. */
+enum { CLI_O_TEMP = 1000, CLI_O_TOPK, CLI_O_TOPP, CLI_O_MINP, CLI_O_RP, CLI_O_RLN, CLI_O_SEED };
+#define CLI_SAMPLING_OPTIONS                                                                                          \
+    {"temp", required_argument, 0, CLI_O_TEMP}, {"top-k", required_argument, 0, CLI_O_TOPK},                       \
+        {"top-p", required_argument, 0, CLI_O_TOPP}, {"min-p", required_argument, 0, CLI_O_MINP},                   \
+        {"repeat-penalty", required_argument, 0, CLI_O_RP}, {"repeat-last-n", required_argument, 0, CLI_O_RLN},     \
+        {"seed", required_argument, 0, CLI_O_SEED}
+extern const char CLI_SAMPLING_HELP[];
+typedef struct cli_sampling {
+    ur_sampler_params p;
+    int rp_given; /* --repeat-penalty was given (else the format's default applies) */
+} cli_sampling;
+void cli_sampling_init(cli_sampling *s);
+/* Returns 1 when c was a sampling option (handled), 0 when not, -1 on a bad value (printed). */
+int cli_sampling_opt(cli_sampling *s, int c, const char *arg);
+/* Final parameters for a format: the repetition penalty default by kind. */
+ur_sampler_params cli_sampling_for(const cli_sampling *s, const ur_chat *f);
+
+/* With neither --urial nor --template: a note on stderr when the model carries a
+ * chat template urial recognises (an aligned model is probably meant). */
+void cli_note_aligned(const ur_model *m, const char *urial, const char *tmpl);
+
+/* A progress line on stderr, redrawn in place (callers draw it only when stderr is a
+ * terminal): "[done/total] pct%  EXTRA  ETA t"; the ETA assumes the `left` items go
+ * at the pace of the `worked` ones done in `elapsed` seconds ("?" before the first).
+ * Used by run and eval. */
+void cli_progress_line(int done, int total, int worked, int left, double elapsed, const char *extra);
+
+/* Default context for chat and run: the model's, at most 4096 tokens (a long
+ * trained context would make a large KV cache; --ctx N overrides). */
+int cli_default_ctx(const ur_model *m);
 
 #endif

@@ -19,6 +19,10 @@ static const struct {
     {"prompt", cmd_prompt, "print the exact prompt a URIAL prompt or chat template gives for a query"},
     {"sft", cmd_sft, "supervised fine-tuning (LIMA recipe; full or --lora) of a GGUF on chat JSONL"},
     {"train", cmd_train, "pretrain a small llama model from scratch on plain text"},
+    {"chat", cmd_chat, "chat in the terminal (URIAL for a base model, or a template)"},
+    {"run", cmd_run, "generate answers for a dataset into resumable JSONL (shards, prefix cache)"},
+    {"merge", cmd_merge, "join JSONL shards into the JSON array just-eval and AlpacaEval read"},
+    {"eval", cmd_eval, "judge outputs with an LLM judge (scores, pairwise) and report, as just-eval"},
 };
 
 static void usage(FILE *f) {

@@ -31,25 +31,6 @@ static void list(void) {
     for (int i = 0; i < n; i++) printf("  %-24s %s\n", l[i].name, l[i].desc);
 }
 
-/* The chat format the options ask for; prints the error and returns NULL on failure. */
-static ur_chat *open_format(const char *urial, const char *tmpl, const char *model) {
-    ur_err err = {{0}};
-    ur_chat *f = NULL;
-    if (tmpl && !strcmp(tmpl, "auto")) {
-        if (!model) return cli_fail("prompt: --template auto needs -m MODEL to read the chat template from"), NULL;
-        ur_gguf *g = ur_gguf_open(model, &err);
-        if (g) f = ur_chat_template_auto(g, &err);
-        ur_gguf_close(g);
-    } else if (tmpl) {
-        f = ur_chat_template(tmpl, &err);
-    } else {
-        f = ur_chat_urial(urial ? urial : UR_URIAL_DEFAULT, &err);
-    }
-    if (!f) cli_fail("%s", err.msg);
-    else if (ur_chat_warning(f)) fprintf(stderr, "urial: warning: %s\n", ur_chat_warning(f));
-    return f;
-}
-
 int cmd_prompt(int argc, char **argv) {
     enum { O_URIAL = 256, O_TEMPLATE, O_QUERY, O_HISTORY, O_SYSTEM, O_LIST };
     static const struct option opts[] = {
@@ -77,7 +58,7 @@ int cmd_prompt(int argc, char **argv) {
     if (urial && tmpl) return cli_fail("prompt: give either --urial or --template, not both");
     if (!query) return cli_fail("prompt: --query TEXT is required (see urial prompt --help)");
 
-    ur_chat *f = open_format(urial, tmpl, model);
+    ur_chat *f = cli_open_format("prompt", urial, tmpl, model, NULL);
     if (!f) return 1;
     ur_err err = {{0}};
     ur_conv conv = {0};

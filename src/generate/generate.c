@@ -90,7 +90,12 @@ int ur_generate(ur_ctx *c, const int32_t *prompt, int n_prompt, const ur_gen_par
     res->stop_reason = UR_STOP_LENGTH;
     for (;;) {
         if (gp->max_tokens >= 0 && res->n_gen >= gp->max_tokens) break;
+        if (gp->mask && gp->mask->apply(gp->mask->user, logits, nv, err)) {
+            rc = -1;
+            goto out;
+        }
         int32_t tok = ur_sample(s, logits);
+        if (gp->mask) gp->mask->accept(gp->mask->user, tok);
         if (!gp->ignore_eog && ur_vocab_is_eog(m->vocab, tok)) {
             res->stop_reason = UR_STOP_EOG;
             break;

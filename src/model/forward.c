@@ -12,22 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/ctx_int.h"
 #include "tensor/ops.h"
 #include "urial/model.h"
 #include "urial/tensor.h"
-
-struct ur_ctx {
-    const ur_model *m;
-    int n_ctx, n_batch, nt;
-    int n_past;
-    int kv_dim;
-    int32_t *tokens;             /* [n_ctx] the tokens whose keys/values are cached */
-    uint16_t *k_cache, *v_cache; /* [n_layers][n_ctx][kv_dim] */
-    float *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up;
-    float *rope_cs;      /* [nb][n_rot] cos/sin pairs for the chunk's positions */
-    float *scores;       /* [nt][n_ctx] attention scores per thread */
-    ur_act act;
-};
 
 static void *xcalloc(size_t n, size_t sz, int *fail) {
     void *p = calloc(n ? n : 1, sz);

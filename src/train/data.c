@@ -1,7 +1,6 @@
 /* Training data (train.h, "datasets"): SFT conversations from JSONL, rendered with
  * a chat template and masked so that only assistant tokens carry a loss, and raw
  * text for pretraining, cut into fixed windows. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,19 +26,6 @@ static ur_tseq *push_seq(ur_tdata *d) {
     ur_tseq *s = &d->seqs[d->n++];
     memset(s, 0, sizeof *s);
     return s;
-}
-
-static int read_file(const char *path, ur_buf *b, ur_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ur_errf(err, "%s: cannot open: %s", path, strerror(errno));
-    char chunk[1 << 16];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) ur_buf_put(b, chunk, got);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) return ur_errf(err, "%s: read error", path);
-    ur_buf_put(b, "", 0); /* NUL-terminated, even when empty */
-    return 0;
 }
 
 /* Tokenize into a malloc'ed array; returns the count or -1. */
@@ -204,7 +190,7 @@ int ur_tdata_load_sft(ur_tdata *d, const char *path, const ur_vocab *v, const ur
                       ur_err *err) {
     memset(d, 0, sizeof *d);
     ur_buf b = {0};
-    if (read_file(path, &b, err)) return -1;
+    if (ur_read_file(path, "training data", 0, &b, err)) return -1;
     int rc = 0, lineno = 0;
     char where[600];
     for (size_t p = 0; p < b.len && !rc;) {
@@ -242,7 +228,7 @@ int ur_tdata_load_sft(ur_tdata *d, const char *path, const ur_vocab *v, const ur
 int ur_tdata_load_text(ur_tdata *d, const char *path, const ur_vocab *v, int ctx, ur_err *err) {
     memset(d, 0, sizeof *d);
     ur_buf b = {0};
-    if (read_file(path, &b, err)) return -1;
+    if (ur_read_file(path, "text", 0, &b, err)) return -1;
     /* documents: runs of non-blank lines, separated by blank lines (empty or "\r") */
     size_t n_docs = 0, cap = 1024;
     size_t (*docs)[2] = malloc(sizeof *docs * cap);

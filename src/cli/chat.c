@@ -1,0 +1,260 @@
+/* urial chat -m MODEL [--urial NAME|FILE | --template NAME|auto] — a terminal chat.
+ * Lines come from stdin (a terminal or a pipe); each answer streams to stdout as it
+ * is generated, already cleaned (the URIAL fences and stop text never show). The
+ * conversation grows turn by turn; the session keeps the format's prefix and the
+ * earlier turns in the KV cache (UR_REUSE_ALL), so a turn computes only what is new. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "urial/session.h"
+
+static const char *HELP =
+    "usage: urial chat -m MODEL.gguf [--urial NAME|FILE | --template NAME|auto] [options]\n"
+    "Chat with a model in the terminal. Type a message and press Enter; the answer streams back.\n"
+    "Lines are read from stdin, so a pipe works too (one message per line). A line ending in \\\n"
+    "continues on the next line; a line starting with // sends the text after the first /.\n"
+    "Commands: /reset  start a new conversation     /prompt  print the rendered prompt so far\n"
+    "          /help   list the commands            /quit    leave (so does end of input or Ctrl-D)\n"
+    "While an answer streams in a terminal, Ctrl-C stops it.\n"
+    "  --urial NAME|FILE   URIAL prompt for a base model: built-in name or prompt file (default urial-k3;\n"
+    "                      urial prompt --list shows the names)\n"
+    "  --template NAME     an aligned model's chat template, or auto (from the model's GGUF)\n"
+    "  -n, --max-tokens N  tokens per answer at most (default 1024; -1 = until the context is full)\n"
+    "  --prompt-cache DIR  keep the prompt prefix's KV cache in DIR: computed once, loaded afterwards\n"
+    "  --ctx N             context length (default: the model's, at most 4096)\n"
+    "  -t, --threads N     threads (default: all cores)\n"
+    "  -q, --quiet         no statistics line (stderr) after each answer\n";
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Streams the cleaned answer: the raw text so far is cleaned as a whole
+ * (ur_chat_clean) minus a tail that might still change meaning — trailing
+ * backticks (part of a fence?) and the start of "<|endoftext|>" — and whatever the
+ * cleaned text gained since the last call is printed. Cleaning only removes
+ * fences, replaces <|endoftext|> and strips the ends, so with that tail held back
+ * each cleaned text extends the previous one. */
+typedef struct streamer {
+    const ur_chat *fmt;
+    ur_buf raw;
+    size_t shown; /* bytes of the cleaned text printed */
+} streamer;
+
+static size_t stable_len(const char *s, size_t n) {
+    static const char EOT[] = "<|endoftext|>";
+    while (n && s[n - 1] == '`') n--;
+    for (size_t k = sizeof EOT - 2; k > 0; k--)
+        if (k <= n && !memcmp(s + n - k, EOT, k)) return n - k;
+    return n;
+}
+
+static void show_from(streamer *st, const char *clean, size_t len) {
+    if (len > st->shown) {
+        fwrite(clean + st->shown, 1, len - st->shown, stdout);
+        fflush(stdout);
+        st->shown = len;
+    }
+}
+
+static int on_text(void *user, const char *text, size_t len) {
+    streamer *st = user;
+    ur_buf_put(&st->raw, text, len);
+    ur_buf clean = {0};
+    ur_chat_clean(st->fmt, st->raw.data, stable_len(st->raw.data, st->raw.len), &clean);
+    show_from(st, clean.data, clean.len);
+    ur_buf_free(&clean);
+    return interrupted ? 1 : 0;
+}
+
+/* Read one message (joining lines that end in a backslash). Returns 0 at the end
+ * of input. */
+static int read_message(ur_buf *msg, int tty) {
+    char *line = NULL;
+    size_t cap = 0;
+    msg->len = 0;
+    ur_buf_put(msg, "", 0);
+    for (;;) {
+        if (tty) {
+            fputs(msg->len ? ". " : "> ", stdout);
+            fflush(stdout);
+        }
+        ssize_t n = getline(&line, &cap, stdin);
+        if (n < 0) {
+            free(line);
+            return msg->len > 0; /* a continued message at the end of input is still sent */
+        }
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+        if (n > 0 && line[n - 1] == '\\') {
+            ur_buf_put(msg, line, (size_t)n - 1);
+            ur_buf_put(msg, "\n", 1);
+            continue;
+        }
+        ur_buf_put(msg, line, (size_t)n);
+        free(line);
+        return 1;
+    }
+}
+
+static void print_prompt(const ur_chat *f, const ur_conv *conv) {
+    ur_buf out = {0};
+    ur_err err = {{0}};
+    if (ur_chat_render(f, conv->msgs, conv->n, 0, &out, &err)) {
+        cli_fail("%s", err.msg);
+    } else {
+        fwrite(out.data, 1, out.len, stdout);
+        if (!out.len || out.data[out.len - 1] != '\n') fputc('\n', stdout);
+        fflush(stdout);
+    }
+    ur_buf_free(&out);
+}
+
+int cmd_chat(int argc, char **argv) {
+    enum { O_URIAL = 256, O_TEMPLATE, O_CACHE, O_CTX };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},      {"urial", required_argument, 0, O_URIAL},
+        {"template", required_argument, 0, O_TEMPLATE}, {"max-tokens", required_argument, 0, 'n'},
+        {"prompt-cache", required_argument, 0, O_CACHE}, {"ctx", required_argument, 0, O_CTX},
+        {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},             CLI_SAMPLING_OPTIONS,
+        {0, 0, 0, 0}};
+    const char *model = NULL, *urial = NULL, *tmpl = NULL, *cache = NULL;
+    long n_ctx = 0, threads = 0, max_tokens = 1024;
+    int quiet = 0, c, r;
+    cli_sampling samp;
+    cli_sampling_init(&samp);
+    while ((c = cli_getopt(argc, argv, "m:n:t:qh", opts, "chat")) != -1) {
+        if ((r = cli_sampling_opt(&samp, c, optarg)) != 0) {
+            if (r < 0) return 1;
+            continue;
+        }
+        switch (c) {
+        case 'm': model = optarg; break;
+        case O_URIAL: urial = optarg; break;
+        case O_TEMPLATE: tmpl = optarg; break;
+        case 'n': if (cli_int("--max-tokens", optarg, -1, 1 << 24, &max_tokens)) return 1; break;
+        case O_CACHE: cache = optarg; break;
+        case O_CTX: if (cli_int("--ctx", optarg, 16, 1 << 24, &n_ctx)) return 1; break;
+        case 't': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 1; break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(HELP, stdout); fputs(CLI_SAMPLING_HELP, stdout); return 0;
+        default: return 1;
+        }
+    }
+    if (!model) return cli_fail("chat: -m MODEL is required (see urial chat --help)");
+    if (optind != argc) return cli_fail("chat: unexpected argument '%s'", argv[optind]);
+    if (urial && tmpl) return cli_fail("chat: give either --urial or --template, not both");
+
+    const int tty = isatty(0) && isatty(1);
+    ur_model *m = cli_load_model(model);
+    if (!m) return 1;
+    int rc = 1;
+    ur_err err = {{0}};
+    ur_chat *f = cli_open_format("chat", urial, tmpl, model, m->gguf);
+    cli_note_aligned(m, urial, tmpl);
+    ur_ctx *ctx = f ? cli_new_ctx(m, n_ctx ? (int)n_ctx : cli_default_ctx(m), (int)threads, 0) : NULL;
+    ur_session_params sp = {UR_REUSE_ALL, cache};
+    ur_session *s = ctx ? ur_session_new(ctx, f, &sp, &err) : NULL;
+    ur_conv conv = {0};
+    ur_buf msg = {0};
+    if (ctx && !s) cli_fail("%s", err.msg);
+    if (!s) goto out;
+
+    /* the prefix is computed (or loaded) before the first message, so that the first
+     * answer is as quick as the others */
+    double t0 = ur_now();
+    int how = ur_session_warm(s, &err);
+    const char *note = ur_session_take_note(s);
+    if (note) fprintf(stderr, "urial: %s\n", note);
+    if (how < 0) {
+        cli_fail("%s", err.msg);
+        goto out;
+    }
+    if (how == UR_PREFIX_COMPUTED && !quiet)
+        fprintf(stderr, "urial: computed the %d-token prompt prefix of %s in %.2f s\n", ur_session_prefix_len(s),
+                ur_chat_name(f), ur_now() - t0);
+    if (tty)
+        fprintf(stderr, "urial: chatting with %s (%s %s); /help lists the commands\n", m->name,
+                ur_chat_kind(f) == UR_CHAT_URIAL ? "URIAL prompt" : "template", ur_chat_name(f));
+    if (tty) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C at the prompt ends the chat */
+        sigaction(SIGINT, &sa, NULL);
+    }
+
+    ur_gen_params gp;
+    ur_gen_defaults(&gp);
+    gp.max_tokens = (int)max_tokens;
+    gp.sampler = cli_sampling_for(&samp, f);
+    rc = 0;
+    while (read_message(&msg, tty)) {
+        const char *text = msg.data;
+        if (text[0] == '/' && text[1] != '/') {
+            const char *cmd = text;
+            if (!strcmp(cmd, "/quit") || !strcmp(cmd, "/exit")) break;
+            if (!strcmp(cmd, "/reset")) {
+                ur_conv_truncate(&conv, 0);
+                fprintf(stderr, "urial: new conversation\n");
+            } else if (!strcmp(cmd, "/prompt")) {
+                print_prompt(f, &conv);
+            } else if (!strcmp(cmd, "/help")) {
+                fprintf(stderr, "urial: /reset starts a new conversation, /prompt prints the rendered prompt so far, "
+                                "/quit leaves; a line ending in \\ continues\n");
+            } else {
+                fprintf(stderr, "urial: unknown command '%.40s' (/help lists them; start with // to send a line "
+                                "beginning with /)\n", cmd);
+            }
+            continue;
+        }
+        if (text[0] == '/') text++; /* "//..." sends "/..." */
+        if (!*text) continue;
+        ur_conv_add(&conv, UR_ROLE_USER, text, strlen(text));
+        streamer st = {f, {0}, 0};
+        ur_answer ans;
+        interrupted = 0;
+        if (ur_session_answer(s, conv.msgs, conv.n, &gp, on_text, &st, &ans, &err)) {
+            ur_conv_truncate(&conv, conv.n - 1);
+            if (ans.too_long)
+                fprintf(stderr, "urial: %s: the conversation no longer fits; /reset starts a new one (or use a larger "
+                                "--ctx)\n", err.msg);
+            else
+                fprintf(stderr, "urial: %s\n", err.msg);
+            ur_buf_free(&st.raw);
+            continue;
+        }
+        /* what the streaming held back (a tail that stayed text after all) */
+        show_from(&st, ans.text.data, ans.text.len);
+        fputc('\n', stdout);
+        fflush(stdout);
+        ur_conv_add(&conv, UR_ROLE_ASSISTANT, ans.text.data, ans.text.len);
+        const ur_gen_result *g = &ans.gen;
+        if (g->stop_reason == UR_STOP_CONTEXT)
+            fprintf(stderr, "urial: the context is full (%d tokens): the answer was cut; /reset starts a new "
+                            "conversation\n", ur_ctx_n_ctx(ctx));
+        else if (g->stop_reason == UR_STOP_CANCEL)
+            fprintf(stderr, "urial: stopped\n");
+        if (!quiet)
+            fprintf(stderr, "urial: [prompt %d tokens, %d cached; %d generated at %.1f tok/s; stop: %s]\n",
+                    g->n_prompt, ans.n_cached, g->n_gen, g->t_gen > 0 ? g->n_gen / g->t_gen : 0.0,
+                    ur_stop_reason_name(g->stop_reason));
+        ur_buf_free(&st.raw);
+        ur_answer_free(&ans);
+    }
+    if (tty) fputc('\n', stdout);
+out:
+    ur_buf_free(&msg);
+    ur_conv_free(&conv);
+    ur_session_free(s);
+    ur_ctx_free(ctx);
+    ur_chat_free(f);
+    ur_model_free(m);
+    return rc;
+}

@@ -1,0 +1,185 @@
+/* Files of the judging commands: the outputs to judge (read with urial/dataset.h,
+ * the reader `urial run` uses), judged records (JSON arrays or our JSONL), and the
+ * output file, append-only and resumable (urial/results.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/eval_int.h"
+#include "urial/dataset.h"
+#include "urial/results.h"
+
+int ur_eval_is_red_team(const char *category, const char *dataset) {
+    if (category && !strcmp(category, "safety")) return 1;
+    if (!dataset) return 0;
+    return !strcmp(dataset, "hh-rlhf/red-team-attempts") || !strcmp(dataset, "MaliciousInstruct") ||
+           strstr(dataset, "red-team") || strstr(dataset, "red_team");
+}
+
+char *ur_eval_id_key(const json_t *id) {
+    char *k = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!k) abort();
+    return k;
+}
+
+char *ur_eval_dump(const json_t *rec) {
+    char *s = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    if (!s) abort();
+    return s;
+}
+
+static const char *str_field(json_t *o, const char *k) {
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+void ur_eval_items_free(ur_eval_items *it) {
+    json_decref(it->root);
+    json_decref(it->ids);
+    free(it->items);
+    memset(it, 0, sizeof *it);
+}
+
+int ur_eval_items_load(const char *path, ur_eval_items *it, ur_err *err) {
+    memset(it, 0, sizeof *it);
+    ur_dataset ds;
+    if (ur_dataset_load(path, &ds, err)) return -1;
+    if (ds.format == UR_DATA_MT_BENCH) {
+        ur_dataset_free(&ds);
+        return ur_errf(err, "%s: MT-Bench questions cannot be judged with just-eval's templates (they need one "
+                            "instruction and one output per item)", path);
+    }
+    it->root = json_array();
+    it->ids = json_array();
+    it->items = calloc((size_t)(ds.n ? ds.n : 1), sizeof *it->items);
+    if (!it->root || !it->items) abort();
+    for (int i = 0; i < ds.n; i++) {
+        json_t *o = json_loads(ds.items[i].fields, 0, NULL), *id = json_loads(ds.items[i].id, JSON_DECODE_ANY, NULL);
+        if (!o || !id) abort(); /* the dataset reader wrote them */
+        json_array_append_new(it->root, o);
+        json_array_append_new(it->ids, id);
+        ur_eval_item *e = &it->items[i];
+        e->fields = o;
+        e->id = id;
+        e->instruction = str_field(o, "instruction");
+        e->output = str_field(o, "output");
+        e->generator = str_field(o, "generator");
+        e->dataset = str_field(o, "dataset");
+        e->category = str_field(o, "category");
+        if (!e->output) {
+            char w[64];
+            snprintf(w, sizeof w, ds.items[i].line ? "line %d" : "item %d",
+                     ds.items[i].line ? ds.items[i].line : ds.items[i].index);
+            ur_errf(err, "%s: %s (id %.40s) has no \"output\" string: judging needs model outputs (urial run "
+                         "writes them)", path, w, ds.items[i].id);
+            ur_dataset_free(&ds);
+            ur_eval_items_free(it);
+            return -1;
+        }
+        it->n++;
+    }
+    ur_dataset_free(&ds);
+    return 0;
+}
+
+json_t *ur_eval_records_load(const char *path, ur_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return ur_errf(err, "%s: cannot open", path), NULL;
+    int c;
+    while ((c = fgetc(f)) == ' ' || c == '\n' || c == '\r' || c == '\t') {
+    }
+    if (c == '[') { /* a JSON array (just-eval's own files, urial merge) */
+        rewind(f);
+        json_error_t je;
+        json_t *a = json_loadf(f, 0, &je);
+        fclose(f);
+        if (!a) return ur_errf(err, "%s: line %d: invalid JSON (%s)", path, je.line, je.text), NULL;
+        if (!json_is_array(a)) return json_decref(a), ur_errf(err, "%s: not a JSON array", path), NULL;
+        for (size_t i = 0; i < json_array_size(a); i++)
+            if (!json_is_object(json_array_get(a, i))) {
+                json_decref(a);
+                return ur_errf(err, "%s: item %zu is not a JSON object", path, i), NULL;
+            }
+        return a;
+    }
+    fclose(f);
+    ur_results *r = ur_results_open(path, UR_RESULTS_READ, err);
+    if (!r) return NULL;
+    json_t *a = json_array();
+    for (int i = 0; i < ur_results_count(r); i++) {
+        json_t *o = json_loads(ur_results_get(r, i)->json, 0, NULL);
+        if (o) json_array_append_new(a, o);
+    }
+    ur_results_close(r);
+    return a;
+}
+
+json_t *ur_eval_jstr(const char *s) {
+    json_t *j = json_string(s);
+    if (j) return j;
+    ur_buf b = {0};
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; u[i];) {
+        size_t l = u[i] < 0x80 ? 1 : u[i] >= 0xF0 ? 4 : u[i] >= 0xE0 ? 3 : u[i] >= 0xC0 ? 2 : 0;
+        json_t *t = l ? json_stringn(s + i, l) : NULL; /* a complete, valid sequence? */
+        if (t) ur_buf_put(&b, s + i, l), i += l, json_decref(t);
+        else ur_buf_puts(&b, "\xEF\xBF\xBD"), i++;
+    }
+    j = json_stringn(b.data ? b.data : "", b.len);
+    ur_buf_free(&b);
+    return j;
+}
+
+/* A record of urial eval (or just-eval) of the right kind? */
+static int judge_record(const json_t *o, int pairwise) {
+    const char *mode = json_string_value(json_object_get(json_object_get(o, "eval_config"), "mode"));
+    if (!mode || !json_is_string(json_object_get(o, "prompt"))) return 0;
+    return pairwise == !strncmp(mode, "pairwise", 8);
+}
+
+ur_results *ur_eval_open_out(const char *out, int pairwise, int (*keep)(void *u, const json_t *rec), void *u,
+                             json_t **kept, int *n_dropped, ur_buf *notes, ur_err *err) {
+    *kept = NULL;
+    *n_dropped = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        ur_results *r = ur_results_open(out, UR_RESULTS_APPEND, err);
+        if (!r) return NULL;
+        if (ur_results_note(r)) ur_buf_printf(notes, "%s%s", notes->len ? "; " : "", ur_results_note(r));
+        json_t *map = json_object();
+        ur_buf keep_text = {0};
+        int dropped = 0;
+        for (int i = 0; i < ur_results_count(r); i++) {
+            const ur_record *rec = ur_results_get(r, i);
+            json_t *o = json_loads(rec->json, 0, NULL);
+            if (!judge_record(o, pairwise)) {
+                ur_errf(err, "%s: line %d is not a %s record of urial eval (no \"prompt\" or \"eval_config\", or "
+                             "another mode); use another --out", out, rec->line, pairwise ? "pairwise" : "score");
+                json_decref(o), json_decref(map);
+                ur_buf_free(&keep_text);
+                ur_results_close(r);
+                return NULL;
+            }
+            if (keep(u, o)) {
+                json_object_set_new(map, rec->key, o);
+                ur_buf_puts(&keep_text, rec->json);
+                ur_buf_put(&keep_text, "\n", 1);
+            } else {
+                json_decref(o);
+                dropped++;
+            }
+        }
+        if (!dropped || pass == 1) {
+            ur_buf_free(&keep_text);
+            *kept = map;
+            return r;
+        }
+        /* rewrite the file without the records to redo, then open it again */
+        *n_dropped = dropped;
+        json_decref(map);
+        ur_results_close(r);
+        int rc = ur_write_file_atomic(out, keep_text.data ? keep_text.data : "", keep_text.len, err);
+        ur_buf_free(&keep_text);
+        if (rc) return NULL;
+    }
+    return NULL;
+}

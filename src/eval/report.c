@@ -1,0 +1,284 @@
+/* Reports over judged files: per-aspect means as just-eval's report computes them
+ * (bit for bit: numpy's pairwise summation, N/A as 5.0, words as Python's
+ * str.split()), breakdowns by dataset or category, pairwise win/tie/lose; as
+ * Markdown, JSON (just-eval's keys) or HTML with an SVG chart (report_fmt.c). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/eval_int.h"
+#include "eval/report_int.h"
+
+/* ---- numbers as numpy and Python make them ------------------------------------------ */
+void rp_push(rp_vec *v, double x) {
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 64;
+        v->v = realloc(v->v, sizeof *v->v * v->cap);
+        if (!v->v) abort();
+    }
+    v->v[v->n++] = x;
+}
+
+/* numpy's pairwise summation (npy_pairwise_sum for float64): blocks of at most 128
+ * summed with 8 accumulators, larger arrays split in halves (multiples of 8). */
+static double pairwise_sum(const double *a, size_t n) {
+    if (n < 8) {
+        double r = 0.0;
+        for (size_t i = 0; i < n; i++) r += a[i];
+        return r;
+    }
+    if (n <= 128) {
+        double r[8];
+        size_t i;
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        for (i = 8; i < n - n % 8; i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += a[i];
+        return res;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
+}
+
+/* float(np.mean(values)); NaN for none. (Below 8192 values numpy sums the whole
+ * array in one pairwise pass; just-eval's integer word counts and 1-5 scores are
+ * exact in any order anyway.) */
+double rp_mean(const rp_vec *v) { return v->n ? pairwise_sum(v->v, v->n) / (double)v->n : NAN; }
+
+/* Python's repr of a float (shortest text that reads back the same; "5.0", not "5"). */
+void rp_pyfloat(double x, char *buf, size_t n) {
+    if (isnan(x)) {
+        snprintf(buf, n, "NaN");
+        return;
+    }
+    int p;
+    for (p = 1; p < 17; p++) {
+        snprintf(buf, n, "%.*g", p, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    snprintf(buf, n, "%.*g", p, x);
+    double ax = fabs(x);
+    if (strchr(buf, 'e') && ax >= 1e-4 && ax < 1e16) {
+        int e10 = (int)floor(log10(ax));
+        snprintf(buf, n, "%.*f", p - 1 - e10 > 0 ? p - 1 - e10 : 0, x);
+    }
+    if (!strpbrk(buf, ".e")) strncat(buf, ".0", n - strlen(buf) - 1);
+}
+
+/* Python str.isspace() code points (what str.split() splits on). */
+static int py_space(unsigned cp) {
+    return (cp >= 9 && cp <= 13) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+           cp == 0x3000;
+}
+
+long ur_word_count(const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    long words = 0;
+    int in_word = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned cp = u[i];
+        size_t l = 1;
+        if (cp >= 0xc0 && cp < 0xf8) { /* decode a sequence (invalid ones count as one non-space byte) */
+            size_t want = cp >= 0xf0 ? 4 : cp >= 0xe0 ? 3 : 2;
+            unsigned v = cp & (0x7f >> want);
+            size_t k = 1;
+            while (k < want && i + k < n && (u[i + k] & 0xc0) == 0x80) v = (v << 6) | (u[i + k] & 0x3f), k++;
+            if (k == want) cp = v, l = want;
+        }
+        int sp = py_space(cp);
+        if (!sp && !in_word) words++;
+        in_word = !sp;
+        i += l;
+    }
+    return words;
+}
+
+/* ---- reading one file ------------------------------------------------------------------ */
+static int aspect_index(rp_file *f, const char *name) {
+    for (int i = 0; i < f->n_aspects; i++)
+        if (!strcmp(f->aspects[i], name)) return i;
+    if (f->n_aspects == RP_MAX_ASPECTS) return -1;
+    f->aspects[f->n_aspects] = strdup(name);
+    return f->n_aspects++;
+}
+
+static int gen_index(rp_file *f, const char *name) {
+    if (!name) name = "?";
+    for (int i = 0; i < f->n_gens; i++)
+        if (!strcmp(f->gens[i], name)) return i;
+    if (f->n_gens == RP_MAX_GENS) return RP_MAX_GENS - 1;
+    f->gens[f->n_gens] = strdup(name);
+    return f->n_gens++;
+}
+
+static rp_group *group_of(rp_file *f, const char *name) {
+    for (int i = 0; i < f->n_groups; i++)
+        if (!strcmp(f->groups[i].name, name)) return &f->groups[i];
+    f->groups = realloc(f->groups, sizeof *f->groups * (size_t)(f->n_groups + 1));
+    if (!f->groups) abort();
+    rp_group *g = &f->groups[f->n_groups++];
+    memset(g, 0, sizeof *g);
+    g->name = strdup(name);
+    return g;
+}
+
+static const char *jstr(const json_t *o, const char *k) {
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static double words_of(const json_t *rec, const char *k) {
+    const char *s = jstr(rec, k);
+    return s ? (double)ur_word_count(s, strlen(s)) : 0.0;
+}
+
+static void score_record(rp_file *f, json_t *rec, const char *group) {
+    json_t *pr = json_object_get(rec, "parsed_result");
+    if (!json_is_object(pr)) {
+        if (json_object_get(rec, "error")) f->failed++;
+        return;
+    }
+    rp_group *g = group ? group_of(f, group) : NULL;
+    double len = words_of(rec, "output_cand");
+    rp_push(&f->lens, len);
+    f->total++;
+    if (g) rp_push(&g->lens, len), g->total++;
+    const char *k;
+    json_t *v;
+    json_object_foreach(pr, k, v) {
+        double d;
+        if (!json_is_object(v) || ur_judge_score_value(json_object_get(v, "score"), &d)) continue;
+        int a = aspect_index(f, k);
+        if (a < 0) continue;
+        rp_push(&f->scores[a], d);
+        if (g) rp_push(&g->scores[a], d);
+    }
+}
+
+/* A pairwise record: our "outcome" (both orders), else the single verdict of parsed_result. */
+static void pair_record(rp_file *f, json_t *rec) {
+    json_t *out = json_object_get(rec, "outcome"), *pr = json_object_get(rec, "parsed_result");
+    if (!json_is_object(out) && !json_is_object(pr)) {
+        if (json_object_get(rec, "error")) f->failed++;
+        return;
+    }
+    int ia = gen_index(f, jstr(rec, "generator_A")), ib = gen_index(f, jstr(rec, "generator_B"));
+    const char *k;
+    json_t *v;
+    if (json_is_object(out)) {
+        json_object_foreach(out, k, v) {
+            int a = aspect_index(f, k);
+            const char *s = json_string_value(v);
+            if (a < 0 || !s) continue;
+            if (!strcmp(s, "win")) f->wins[a][ia]++;
+            else if (!strcmp(s, "lose")) f->wins[a][ib]++;
+            else f->ties[a]++;
+        }
+    } else {
+        ur_judge_schema s;
+        if (ur_judge_schema_from_json(pr, &s)) return;
+        int vd[UR_JUDGE_MAX_ASPECTS];
+        ur_judge_verdicts(&s, pr, vd);
+        for (int i = 0; i < s.n_aspects; i++) {
+            int a = aspect_index(f, s.aspects[i]);
+            if (a < 0) continue;
+            if (vd[i] > 0) f->wins[a][ia]++;
+            else if (vd[i] < 0) f->wins[a][ib]++;
+            else f->ties[a]++;
+        }
+    }
+    f->total++;
+    rp_push(&f->plens[ia], words_of(rec, "output_A"));
+    rp_push(&f->plens[ib], words_of(rec, "output_B"));
+}
+
+static int read_file(rp_file *f, const char *path, const ur_report_params *p, json_t *lookup, ur_err *err) {
+    json_t *a = ur_eval_records_load(path, err);
+    if (!a) return -1;
+    f->file = path;
+    f->pairwise = -1;
+    size_t i;
+    json_t *rec;
+    const char *model = NULL;
+    int mixed = 0;
+    json_array_foreach(a, i, rec) {
+        int pw = json_object_get(rec, "output_A") != NULL;
+        if (!pw && !json_object_get(rec, "output_cand")) continue; /* not a judge record */
+        if (f->pairwise >= 0 && f->pairwise != pw) {
+            json_decref(a);
+            return ur_errf(err, "%s: record %zu: scoring and pairwise records are mixed", path, i);
+        }
+        f->pairwise = pw;
+        if (pw) {
+            pair_record(f, rec);
+            continue;
+        }
+        const char *g = jstr(rec, "generator_cand");
+        if (g && !model) model = g;
+        else if (g && strcmp(g, model)) mixed = 1;
+        const char *group = NULL;
+        if (p->by) {
+            const char *field = p->by == UR_BY_DATASET ? "dataset" : "category";
+            group = jstr(rec, field);
+            if (!group && lookup) {
+                char *key = ur_eval_id_key(json_object_get(rec, "id"));
+                group = jstr(json_object_get(lookup, key), field);
+                free(key);
+            }
+            if (!group) group = "(unknown)";
+        }
+        score_record(f, rec, group);
+    }
+    if (f->pairwise < 0) f->pairwise = 0;
+    const char *base = strrchr(path, '/');
+    f->model = strdup(model && !mixed ? model : base ? base + 1 : path);
+    json_decref(a);
+    return 0;
+}
+
+static void free_file(rp_file *f) {
+    for (int i = 0; i < f->n_aspects; i++) free(f->aspects[i]), free(f->scores[i].v);
+    for (int i = 0; i < f->n_gens; i++) free(f->gens[i]), free(f->plens[i].v);
+    for (int g = 0; g < f->n_groups; g++) {
+        free(f->groups[g].name), free(f->groups[g].lens.v);
+        for (int i = 0; i < RP_MAX_ASPECTS; i++) free(f->groups[g].scores[i].v);
+    }
+    free(f->groups), free(f->lens.v), free(f->model);
+}
+
+/* id key -> the item's fields, from the --data outputs file. */
+static json_t *load_lookup(const char *path, ur_err *err) {
+    ur_eval_items it;
+    if (ur_eval_items_load(path, &it, err)) return NULL;
+    json_t *m = json_object();
+    for (int i = 0; i < it.n; i++) {
+        char *k = ur_eval_id_key(it.items[i].id);
+        json_object_set(m, k, it.items[i].fields);
+        free(k);
+    }
+    ur_eval_items_free(&it);
+    return m;
+}
+
+int ur_eval_report(const char *const *files, int n, const ur_report_params *p, ur_buf *out, ur_err *err) {
+    if (n <= 0) return ur_errf(err, "report: no files");
+    json_t *lookup = NULL;
+    if (p->data && !(lookup = load_lookup(p->data, err))) return -1;
+    rp_file *fs = calloc((size_t)n, sizeof *fs);
+    if (!fs) abort();
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) rc = read_file(&fs[i], files[i], p, lookup, err);
+    if (!rc) {
+        if (p->format == UR_REPORT_JSON) rp_json(fs, n, p, out);
+        else if (p->format == UR_REPORT_HTML) rp_html(fs, n, p, out);
+        else rp_md(fs, n, p, out);
+    }
+    for (int i = 0; i < n; i++) free_file(&fs[i]);
+    free(fs);
+    json_decref(lookup);
+    return rc;
+}
