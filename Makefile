@@ -45,6 +45,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The training ops are loops over rows that gcc vectorises only with its full cost model.
+$(BUILD)/obj/src/train/%.o: CFLAGS += -fvect-cost-model=dynamic
+
 $(BUILD)/gen/embed.c: $(EMBED_SRC) tools/embed.sh
 	@mkdir -p $(dir $@)
 	sh tools/embed.sh $@ $(EMBED_SRC)
@@ -104,3 +107,8 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# training throughput benchmark (not part of `make test`): bench/train.sh compares it with PyTorch
+$(BUILD)/bench_train: bench/bench_train.c $(BUILD)/liburial.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liburial.a $(LDLIBS)

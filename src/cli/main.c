@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/train_common.h"
 
 static const struct {
     const char *name;
@@ -16,6 +17,8 @@ static const struct {
     {"bench", cmd_bench, "prefill and decode speed"},
     {"synth", cmd_synth, "write a random-weight model (smoke tests, cross-checks)"},
     {"prompt", cmd_prompt, "print the exact prompt a URIAL prompt or chat template gives for a query"},
+    {"sft", cmd_sft, "supervised fine-tuning (LIMA recipe; full or --lora) of a GGUF on chat JSONL"},
+    {"train", cmd_train, "pretrain a small llama model from scratch on plain text"},
     {"chat", cmd_chat, "chat in the terminal (URIAL for a base model, or a template)"},
     {"run", cmd_run, "generate answers for a dataset into resumable JSONL (shards, prefix cache)"},
     {"merge", cmd_merge, "join JSONL shards into the JSON array just-eval and AlpacaEval read"},
@@ -38,6 +41,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "sft") || !strcmp(argv[1], "train")) cli_train_wait_policy(argv);
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
     return cli_fail("unknown command '%s' (see urial --help)", argv[1]);

@@ -1,0 +1,85 @@
+/* Internal to src/train: the training context (activations and scratch) and the
+ * forward/backward pairs of the ops. Shapes are named once here:
+ *   N  tokens in the micro-batch     D  dim            F  ff
+ *   H  heads   G  kv heads   hd  head dim   KV = G * hd   V  vocab
+ * Matrices are row-major, one row per token. */
+#ifndef URIAL_TRAIN_INTERNAL_H
+#define URIAL_TRAIN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "train/gemm.h"
+#include "urial/tensor.h"
+#include "urial/train.h"
+
+/* What the backward pass of one layer reads from its forward pass. */
+typedef struct tr_acts {
+    float *x_in;  /* [N][D] layer input (the residual stream) */
+    float *rstd1; /* [N] 1/rms of x_in */
+    float *q;     /* [N][D] queries after rope */
+    float *k, *v; /* [N][KV] keys after rope, values */
+    float *att;   /* [N][D] attention output (input of Wo) */
+    float *lse;   /* [N][H] log-sum-exp of each attention row */
+    float *x_mid; /* [N][D] after the attention residual */
+    float *rstd2; /* [N] */
+    float *gate, *up; /* [N][F] before SwiGLU */
+} tr_acts;
+
+struct ur_tctx {
+    int max_tokens, recompute, nt, max_seg;
+    int n_layers, D, KV, F, H, V;
+    tr_acts *la;          /* [n_layers]; with recompute only x_in differs per layer */
+    float *x_final, *rstd_f; /* [N][D], [N]: input of the output norm */
+    /* scratch */
+    float *xn, *dxn, *dres, *tmp, *datt, *dq, *dkh, *dvh; /* [N][D] */
+    float *dk, *dv;       /* [N][KV] */
+    float *h, *dh, *dup;  /* [N][F] */
+    float *lora_u, *lora_du; /* [N][r] */
+    float *deq;           /* [DEQ_ROWS][max in] dequantized rows of a frozen weight */
+    int32_t *sel;         /* [N] rows with a target */
+    float *lx, *ldx, *logits; /* [LC][D], [LC][D], [LC][V] */
+    float *att_s, *att_p; /* per thread [QB][max_seg] */
+    ur_gemm_ws *ws;       /* [nt + 1]: one per thread inside parallel regions, [nt] for the rest */
+    ur_act act;           /* activations for ur_matmul on quantized frozen weights */
+    void *block;          /* the one allocation everything above points into */
+};
+
+enum { TR_QB = 128, TR_LC = 256, TR_DEQ_ROWS = 256 };
+
+/* ---- ops.c ---------------------------------------------------------------------- */
+void tr_embed_fwd(const ur_tnet *n, const int32_t *tok, int N, float *x);
+void tr_embed_bwd(float *gE, const int32_t *tok, int N, const float *dx, int D, int nt);
+void tr_rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps, int nt);
+/* dx[N][D] += d/dx, gw[D] += d/dw (gw may be NULL) of y = x * rstd * w given dy */
+void tr_rmsnorm_bwd(float *dx, float *gw, const float *dy, const float *x, const float *rstd, const float *w, int N,
+                    int D, int nt);
+/* recompute y = x * rstd * w from a saved rstd */
+void tr_rmsnorm_apply(float *y, const float *x, const float *rstd, const float *w, int N, int D, int nt);
+/* x[N][nh*hd]: rotate each head's first n_rot dims by its token's position (inv: the inverse rotation) */
+void tr_rope(float *x, const int32_t *pos, const float *table, int N, int nh, int hd, int n_rot, int neox, int inv,
+             int nt);
+void tr_swiglu_fwd(float *h, const float *g, const float *u, int N, int F, int nt);
+/* dg[N][F], du[N][F] from dh (dg may alias dh); h = silu(g) u again when h != NULL */
+void tr_swiglu_bwd(float *dg, float *du, float *h, const float *g, const float *u, const float *dh, int N, int F, int nt);
+/* y[N][D] *= mask / (1 - p), mask from (key, layer, branch, token, element); the same call is the backward */
+void tr_dropout(float *y, int N, int D, float p, uint64_t key, int layer, int branch, int nt);
+/* logits[n][V] -> dlogits = scale * (softmax - onehot(target)); returns the sum of -log p(target) */
+double tr_xent(float *logits, const int32_t *targets, int n, int V, float scale, int nt);
+void tr_add(float *y, const float *a, const float *b, size_t n, int nt); /* y = a + b (y may alias) */
+
+/* ---- attention.c ---------------------------------------------------------------- */
+/* att[N][D], lse[N][H] = causal softmax(q k^T / sqrt(hd)) v within each segment */
+void tr_attention_fwd(ur_tctx *c, const ur_hparams *hp, const int32_t *seg, int N, const float *q, const float *k,
+                      const float *v, float *att, float *lse);
+/* dq[N][D], dk[N][KV], dv[N][KV] from datt[N][D] (uses dkh/dvh scratch) */
+void tr_attention_bwd(ur_tctx *c, const ur_hparams *hp, const int32_t *seg, int N, const float *q, const float *k,
+                      const float *v, const float *att, const float *lse, const float *datt, float *dq, float *dk,
+                      float *dv);
+
+/* ---- linear.c ------------------------------------------------------------------- */
+/* y[N][out] = x[N][in] W^T (+ LoRA) */
+void tr_lin_fwd(ur_tctx *c, const ur_tlin *l, const float *x, int N, float *y);
+/* dx[N][in] (+)= dy W (+ LoRA) (acc: add to dx), gw += dy^T x, LoRA grads; dx may be NULL */
+void tr_lin_bwd(ur_tctx *c, const ur_tlin *l, const float *x, const float *dy, int N, float *dx, int acc);
+
+#endif

@@ -1,0 +1,324 @@
+/* The trainable network (train.h): the tensor table, the one-buffer layout of
+ * parameters and gradients, initialisation (random, from a model, LoRA), and the
+ * rope table. Saving is in save.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/ops.h"
+#include "urial/tensor.h"
+#include "urial/train.h"
+
+/* ---- the tensor table ------------------------------------------------------------ */
+typedef struct builder {
+    ur_ttensor *t;
+    int n, cap;
+    size_t off;
+} builder;
+
+/* Register a trainable tensor; returns its index. Offsets are rounded to 16 floats
+ * (64 bytes) so every tensor starts on a cache line. */
+static int add(builder *b, const char *name, int64_t ne0, int64_t ne1, int decay) {
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 64;
+        b->t = realloc(b->t, sizeof *b->t * (size_t)b->cap);
+        if (!b->t) abort();
+    }
+    ur_ttensor *t = &b->t[b->n];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->off = b->off;
+    t->ne0 = ne0;
+    t->ne1 = ne1;
+    t->decay = decay;
+    b->off += ((size_t)(ne0 * ne1) + 15) & ~(size_t)15;
+    return b->n++;
+}
+
+static int alloc_buffers(ur_tnet *n, builder *b, ur_err *err) {
+    n->tensors = b->t;
+    n->n_tensors = b->n;
+    n->n_params = b->off;
+    size_t bytes = (n->n_params * sizeof(float) + 63) & ~(size_t)63;
+    n->params = aligned_alloc(64, bytes ? bytes : 64);
+    n->grads = aligned_alloc(64, bytes ? bytes : 64);
+    if (!n->params || !n->grads)
+        return ur_errf(err, "out of memory for %zu trainable parameters (%.1f MiB each for weights and gradients)",
+                       n->n_params, (double)bytes / (1 << 20));
+    memset(n->params, 0, bytes);
+    memset(n->grads, 0, bytes);
+    return 0;
+}
+
+static int build_rope(ur_tnet *n, const float *freqs, ur_err *err) {
+    const ur_hparams *hp = &n->hp;
+    if (freqs) {
+        n->rope_freqs = malloc(sizeof(float) * (size_t)(hp->n_rot / 2));
+        if (!n->rope_freqs) return ur_errf(err, "out of memory");
+        memcpy(n->rope_freqs, freqs, sizeof(float) * (size_t)(hp->n_rot / 2));
+    }
+    n->rope = malloc(sizeof(float) * (size_t)hp->n_ctx_train * (size_t)hp->n_rot);
+    if (!n->rope) return ur_errf(err, "out of memory for the rope table (%d positions)", hp->n_ctx_train);
+    for (int p = 0; p < hp->n_ctx_train; p++)
+        ur_rope_cache(n->rope + (size_t)p * hp->n_rot, (float)p, hp->n_rot, hp->rope_base, hp->rope_scale,
+                      n->rope_freqs);
+    return 0;
+}
+
+void ur_tnet_free(ur_tnet *n) {
+    if (!n) return;
+    free(n->params);
+    free(n->grads);
+    free(n->tensors);
+    free(n->layers);
+    free(n->rope);
+    free(n->rope_freqs);
+    free(n);
+}
+
+const ur_ttensor *ur_tnet_find(const ur_tnet *n, const char *name) {
+    for (int i = 0; i < n->n_tensors; i++)
+        if (!strcmp(n->tensors[i].name, name)) return &n->tensors[i];
+    return NULL;
+}
+
+static const char *const LIN_NAMES[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+
+static ur_tlin *layer_lin(ur_tlayer *L, int i) {
+    ur_tlin *l[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+    return l[i];
+}
+
+static int check_shape(const ur_hparams *hp, ur_err *err) {
+    if (hp->dim <= 0 || hp->n_layers <= 0 || hp->n_heads <= 0 || hp->n_kv_heads <= 0 || hp->ff <= 0 ||
+        hp->n_vocab <= 0 || hp->n_ctx_train <= 0 || hp->dim % hp->n_heads || hp->n_heads % hp->n_kv_heads)
+        return ur_errf(err, "bad model shape (dim %d, layers %d, heads %d/%d, ff %d, vocab %d, ctx %d)", hp->dim,
+                       hp->n_layers, hp->n_heads, hp->n_kv_heads, hp->ff, hp->n_vocab, hp->n_ctx_train);
+    if (hp->arch != UR_ARCH_LLAMA)
+        return ur_errf(err, "training supports the llama architecture only (not %s)", ur_arch_name(hp->arch));
+    return 0;
+}
+
+/* The full-training layout: every weight trainable, in GGUF order. */
+static int layout_full(ur_tnet *n, ur_err *err) {
+    const ur_hparams *hp = &n->hp;
+    const int64_t dim = hp->dim, kvd = (int64_t)hp->n_kv_heads * hp->head_dim, ff = hp->ff, nv = hp->n_vocab;
+    builder b = {0};
+    int i_embd = add(&b, "token_embd.weight", dim, nv, 1);
+    int i_onorm = add(&b, "output_norm.weight", dim, 1, 0);
+    int i_out = n->tied ? -1 : add(&b, "output.weight", dim, nv, 1);
+    int *li = malloc(sizeof(int) * 9 * (size_t)hp->n_layers);
+    if (!li) abort();
+    for (int l = 0; l < hp->n_layers; l++) {
+        char nm[96];
+        const int64_t shp[9][2] = {{dim, 1}, {dim, dim}, {dim, kvd}, {dim, kvd}, {dim, dim},
+                                   {dim, 1}, {dim, ff},  {dim, ff},  {ff, dim}};
+        const char *names[9] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                                "ffn_norm",  "ffn_gate", "ffn_up", "ffn_down"};
+        for (int j = 0; j < 9; j++) {
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, names[j]);
+            li[9 * l + j] = add(&b, nm, shp[j][0], shp[j][1], shp[j][1] > 1);
+        }
+    }
+    if (alloc_buffers(n, &b, err)) {
+        free(li);
+        return -1;
+    }
+    n->layers = calloc((size_t)hp->n_layers, sizeof *n->layers);
+    if (!n->layers) abort();
+#define P(i) (n->params + n->tensors[i].off)
+#define G(i) (n->grads + n->tensors[i].off)
+    n->embd = P(i_embd), n->g_embd = G(i_embd);
+    n->out_norm = P(i_onorm), n->g_out_norm = G(i_onorm);
+    n->output.in = (int)dim, n->output.out = (int)nv;
+    n->output.w = n->tied ? n->embd : P(i_out);
+    n->output.gw = n->tied ? n->g_embd : G(i_out);
+    for (int l = 0; l < hp->n_layers; l++) {
+        ur_tlayer *L = &n->layers[l];
+        const int *x = li + 9 * l;
+        L->attn_norm = P(x[0]), L->g_attn_norm = G(x[0]);
+        L->ffn_norm = P(x[5]), L->g_ffn_norm = G(x[5]);
+        const int lin_idx[7] = {1, 2, 3, 4, 6, 7, 8};
+        for (int j = 0; j < 7; j++) {
+            ur_tlin *t = layer_lin(L, j);
+            const ur_ttensor *tt = &n->tensors[x[lin_idx[j]]];
+            t->in = (int)tt->ne0, t->out = (int)tt->ne1;
+            t->w = P(x[lin_idx[j]]), t->gw = G(x[lin_idx[j]]);
+        }
+    }
+#undef P
+#undef G
+    free(li);
+    return 0;
+}
+
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Standard normal by Box-Muller on a splitmix stream (deterministic everywhere). */
+static float normal(uint64_t *s) {
+    double u1 = ((splitmix(s) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
+    double u2 = (splitmix(s) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+static void fill_normal(float *x, size_t n, float sd, uint64_t seed) {
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++) x[i] = sd * normal(&s);
+}
+
+ur_tnet *ur_tnet_new(const ur_hparams *hp_in, int tied, uint64_t seed, ur_err *err) {
+    ur_tnet *n = calloc(1, sizeof *n);
+    if (!n) abort();
+    n->hp = *hp_in;
+    ur_hparams *hp = &n->hp;
+    hp->arch = UR_ARCH_LLAMA;
+    if (check_shape(hp, err)) goto fail;
+    hp->head_dim = hp->dim / hp->n_heads;
+    if (hp->n_rot <= 0 || hp->n_rot > hp->head_dim) hp->n_rot = hp->head_dim;
+    if (!(hp->rope_base > 0)) hp->rope_base = 10000.0f;
+    if (!(hp->rope_scale > 0)) hp->rope_scale = 1.0f;
+    if (!(hp->rms_eps > 0)) hp->rms_eps = 1e-5f;
+    hp->rope_neox = 0;
+    n->tied = tied;
+    if (layout_full(n, err) || build_rope(n, NULL, err)) goto fail;
+    const float resid = 0.02f / sqrtf(2.0f * (float)hp->n_layers);
+    for (int i = 0; i < n->n_tensors; i++) {
+        const ur_ttensor *t = &n->tensors[i];
+        float *p = n->params + t->off;
+        size_t cnt = (size_t)(t->ne0 * t->ne1);
+        if (t->ne1 == 1) {
+            for (size_t j = 0; j < cnt; j++) p[j] = 1.0f;
+            continue;
+        }
+        int is_resid = strstr(t->name, "attn_output") || strstr(t->name, "ffn_down");
+        fill_normal(p, cnt, is_resid ? resid : 0.02f, seed * 0x100000001B3ull + (uint64_t)i * 0x9E3779B97F4A7C15ull);
+    }
+    return n;
+fail:
+    ur_tnet_free(n);
+    return NULL;
+}
+
+static void dequant_all(const ur_weight *w, float *dst) {
+    for (int64_t r = 0; r < w->rows; r++)
+        ur_dequantize_row(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, dst + (size_t)r * w->cols,
+                          w->cols);
+}
+
+ur_tnet *ur_tnet_from_model(const ur_model *m, ur_err *err) {
+    ur_tnet *n = calloc(1, sizeof *n);
+    if (!n) abort();
+    n->hp = m->hp;
+    n->tied = m->tied_output;
+    n->base = m;
+    if (check_shape(&n->hp, err) || layout_full(n, err) || build_rope(n, m->rope_freqs, err)) goto fail;
+    dequant_all(&m->tok_embd, n->embd);
+    dequant_all(&m->output_norm, n->out_norm);
+    if (!n->tied) dequant_all(&m->output, n->output.w);
+    for (int l = 0; l < n->hp.n_layers; l++) {
+        const ur_layer *S = &m->layers[l];
+        ur_tlayer *L = &n->layers[l];
+        dequant_all(&S->attn_norm, L->attn_norm);
+        dequant_all(&S->ffn_norm, L->ffn_norm);
+        const ur_weight *src[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->w_gate, &S->w_up, &S->w_down};
+        for (int j = 0; j < 7; j++) dequant_all(src[j], layer_lin(L, j)->w);
+    }
+    return n;
+fail:
+    ur_tnet_free(n);
+    return NULL;
+}
+
+int ur_lora_targets_parse(const char *s) {
+    static const char *const names[7] = {"q", "k", "v", "o", "gate", "up", "down"};
+    if (!strcmp(s, "all")) return UR_LORA_ALL;
+    int bits = 0;
+    const char *p = s;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        int found = -1;
+        for (int i = 0; i < 7; i++)
+            if (strlen(names[i]) == len && !strncmp(p, names[i], len)) found = i;
+        if (found < 0) return -1;
+        bits |= 1 << found;
+        p += len;
+        if (*p == ',') p++;
+    }
+    return bits ? bits : -1;
+}
+
+ur_tnet *ur_tnet_lora(const ur_model *m, int r, float alpha, unsigned targets, uint64_t seed, ur_err *err) {
+    ur_tnet *n = calloc(1, sizeof *n);
+    if (!n) abort();
+    n->hp = m->hp;
+    n->tied = m->tied_output;
+    n->base = m;
+    n->lora = r;
+    n->lora_alpha = alpha;
+    n->lora_targets = targets;
+    const ur_hparams *hp = &n->hp;
+    if (check_shape(hp, err)) goto fail;
+    if (r <= 0 || !targets) {
+        ur_errf(err, "%s: LoRA needs a rank >= 1 and at least one target matrix", m->gguf->path);
+        goto fail;
+    }
+    builder b = {0};
+    int *idx = malloc(sizeof(int) * 14 * (size_t)hp->n_layers);
+    if (!idx) abort();
+    const ur_weight *fz[7];
+    for (int l = 0; l < hp->n_layers; l++) {
+        const ur_layer *S = &m->layers[l];
+        const ur_weight *src[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->w_gate, &S->w_up, &S->w_down};
+        memcpy(fz, src, sizeof fz);
+        for (int j = 0; j < 7; j++) {
+            idx[14 * l + 2 * j] = idx[14 * l + 2 * j + 1] = -1;
+            if (!(targets & (1u << j))) continue;
+            char nm[96];
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight.lora_a", l, LIN_NAMES[j]);
+            idx[14 * l + 2 * j] = add(&b, nm, fz[j]->cols, r, 1);
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight.lora_b", l, LIN_NAMES[j]);
+            idx[14 * l + 2 * j + 1] = add(&b, nm, r, fz[j]->rows, 1);
+        }
+    }
+    if (alloc_buffers(n, &b, err) || build_rope(n, m->rope_freqs, err)) {
+        free(idx);
+        goto fail;
+    }
+    n->layers = calloc((size_t)hp->n_layers, sizeof *n->layers);
+    if (!n->layers) abort();
+    /* frozen parts: the base's F32 norms are used in place; the rest through ur_weight */
+    n->embd_fz = m->tok_embd;
+    n->out_norm = (float *)m->output_norm.data;
+    n->output.in = hp->dim, n->output.out = hp->n_vocab, n->output.fz = m->output;
+    for (int l = 0; l < hp->n_layers; l++) {
+        const ur_layer *S = &m->layers[l];
+        ur_tlayer *L = &n->layers[l];
+        L->attn_norm = (float *)S->attn_norm.data;
+        L->ffn_norm = (float *)S->ffn_norm.data;
+        const ur_weight *src[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->w_gate, &S->w_up, &S->w_down};
+        for (int j = 0; j < 7; j++) {
+            ur_tlin *t = layer_lin(L, j);
+            t->fz = *src[j];
+            t->in = (int)src[j]->cols, t->out = (int)src[j]->rows;
+            int ia = idx[14 * l + 2 * j], ib = idx[14 * l + 2 * j + 1];
+            if (ia < 0) continue;
+            t->r = r;
+            t->s = alpha / (float)r;
+            t->a = n->params + n->tensors[ia].off, t->ga = n->grads + n->tensors[ia].off;
+            t->b = n->params + n->tensors[ib].off, t->gb = n->grads + n->tensors[ib].off;
+            fill_normal(t->a, (size_t)r * (size_t)t->in, 1.0f / sqrtf((float)t->in),
+                        seed * 0x100000001B3ull + (uint64_t)ia * 0x9E3779B97F4A7C15ull);
+        }
+    }
+    free(idx);
+    return n;
+fail:
+    ur_tnet_free(n);
+    return NULL;
+}
