@@ -20,18 +20,18 @@ endif
 
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -fopenmp -pthread $(OPT)
-LDLIBS  += -fopenmp -pthread -lcurl -ljansson -lm $(LDSAN)
-# the replay judge of the tests (an HTTP server) uses libmicrohttpd
-TEST_LDLIBS = -lmicrohttpd
+LDLIBS  += -fopenmp -pthread -lcurl -ljansson -lmicrohttpd -lm $(LDSAN)
+# (libmicrohttpd: urial serve, and the tests' replay judge)
+TEST_LDLIBS =
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # The built-in URIAL prompts (data/urial/*.txt), judge templates (data/eval/*.txt) and
-# the TDS report's CSS and JS (data/tds/) are compiled in: tools/embed.sh turns them
+# the TDS report's CSS and JS (data/tds/) and the server's chat page (data/serve/) are compiled in: tools/embed.sh turns them
 # into C arrays, so the binary needs no data files at run time.
-EMBED_SRC := $(sort $(wildcard data/urial/*.txt data/eval/*.txt data/tds/*))
+EMBED_SRC := $(sort $(wildcard data/urial/*.txt data/eval/*.txt data/tds/* data/serve/*))
 EMBED_OBJ := $(BUILD)/gen/embed.o
 LIB_OBJ  += $(EMBED_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)

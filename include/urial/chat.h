@@ -131,6 +131,22 @@ const char *const *ur_chat_stops(const ur_chat *f, int *n);
  * space, strip whitespace at both ends (Python str.strip()). Templates strip. */
 void ur_chat_clean(const ur_chat *f, const char *text, size_t len, ur_buf *out);
 
+/* Cleaning an answer while it streams (a chat in the terminal, a server's stream):
+ * push the raw generated text as it comes; each push appends to *out what the
+ * cleaned answer gained (a tail that may still change — trailing backticks, the
+ * start of "<|endoftext|>" — is held back); ur_chat_stream_end appends the rest.
+ * All the pieces together are ur_chat_clean of the whole raw text, which must come
+ * as ur_generate streams it: never any part of a stop string. */
+typedef struct ur_chat_stream {
+    const ur_chat *f;
+    ur_buf raw;   /* the raw text so far */
+    size_t shown; /* bytes of the cleaned text passed on */
+} ur_chat_stream;
+void ur_chat_stream_init(ur_chat_stream *s, const ur_chat *f);
+void ur_chat_stream_push(ur_chat_stream *s, const char *text, size_t len, ur_buf *out);
+void ur_chat_stream_end(ur_chat_stream *s, ur_buf *out);
+void ur_chat_stream_free(ur_chat_stream *s);
+
 /* Built-in names with a one-line description, for --help and `urial prompt --list`. */
 typedef struct ur_chat_info {
     const char *name;

@@ -91,4 +91,37 @@ typedef struct ur_gen_result {
 int ur_generate(ur_ctx *c, const int32_t *prompt, int n_prompt, const ur_gen_params *gp, ur_gen_cb cb, void *user,
                 ur_gen_result *res, ur_err *err);
 
+/* ---- generation one token at a time --------------------------------------------------
+ * For callers that run the forward pass themselves, e.g. a server decoding several
+ * sequences in one batch (ur_decode_batch); ur_generate is this loop:
+ *     g = ur_gen_begin(m, prompt, n_prompt, &gp, cb, user, &err);   // prompt already decoded
+ *     while ((st = ur_gen_step(g, logits, room, &tok, &err)) == 1)   // logits after the last token
+ *         decode tok -> logits;
+ *     ur_gen_end(g, &res);
+ * Stop strings, streaming, the mask and gp->tokens behave exactly as in ur_generate. */
+typedef struct ur_gen_state ur_gen_state;
+/* prompt[0..n_prompt): the tokens in the context (the repetition penalty's history). */
+ur_gen_state *ur_gen_begin(const ur_model *m, const int32_t *prompt, int n_prompt, const ur_gen_params *gp, ur_gen_cb cb,
+                           void *user, ur_err *err);
+/* Sample from logits (n_vocab floats after the context's last token; modified) and
+ * stream the new text. room: the context can take one more token. Returns 1 with
+ * *next the token to decode next, 0 when generation has ended (stop reason in
+ * ur_gen_peek), -1 on error (the mask's). */
+int ur_gen_step(ur_gen_state *g, float *logits, int room, int32_t *next, ur_err *err);
+/* The result so far (n_gen, stop_reason, text); t_* and n_reused are not set. */
+const ur_gen_result *ur_gen_peek(const ur_gen_state *g);
+/* The token the last step sampled (an end-of-generation token too), or -1. */
+int32_t ur_gen_last_token(const ur_gen_state *g);
+/* Bytes of the text given to the callback so far (the rest is held back). */
+size_t ur_gen_emitted(const ur_gen_state *g);
+/* Free the state; res (if not NULL) takes the result (the caller frees res->text). */
+void ur_gen_end(ur_gen_state *g, ur_gen_result *res);
+
+/* ---- log-probabilities ----------------------------------------------------------------
+ * log-softmax of one row of n_vocab logits (in double, max-subtracted): returns the
+ * log-probability of `token` (0 if token < 0) and writes the k most likely tokens
+ * and their log-probabilities to top_ids / top_lps (most likely first; equal logits:
+ * the lower id first, as greedy decoding picks). k may be 0 (then top_* unused). */
+double ur_logprobs_row(const float *logits, int n_vocab, int32_t token, int k, int32_t *top_ids, float *top_lps);
+
 #endif

@@ -100,6 +100,22 @@ int ur_decode(ur_ctx *c, const int32_t *tokens, int n, float *logits, int all, u
  * scores an answer after a long prompt). */
 int ur_decode_last(ur_ctx *c, const int32_t *tokens, int n, float *logits, int n_out, ur_err *err);
 
+/* Several sequences at once (a server's slots): one token for each of the n
+ * contexts cs[0..n) (distinct, same model, same n_ctx, n <= n_batch of cs[0]),
+ * each appended to its own context at its own position, in one forward pass that
+ * reads every weight matrix once. logits: NULL, or n rows of n_vocab floats, row i
+ * for cs[i]. Uses cs[0]'s scratch buffers and threads. For the quantized weight
+ * types the rows are bit-identical to n separate ur_decode calls; for F32/F16/BF16
+ * weights the matrix kernels sum in another order for several rows than for one,
+ * so the logits can differ from ur_decode's in the last bits. Fails (nothing
+ * decoded) on a full context or a bad token id. */
+int ur_decode_batch(ur_ctx *const *cs, const int32_t *tokens, int n, float *logits, ur_err *err);
+
+/* Copy the KV cache of src's first n tokens into dst (same model, dst->n_ctx > n;
+ * whatever dst held is dropped): a shared prompt prefix computed once and used by
+ * several contexts, bit-identical to computing it in dst. */
+int ur_ctx_copy_prefix(ur_ctx *dst, const ur_ctx *src, int n, ur_err *err);
+
 /* Persisting a prompt prefix's KV cache (src/model/kvstate.c), e.g. the URIAL
  * preamble and examples, so that a later run loads it instead of computing it.
  * The file records the model file's identity (size, mtime, a hash of its header,

@@ -210,3 +210,44 @@ void ur_chat_clean(const ur_chat *f, const char *text, size_t len, ur_buf *out) 
     ur_buf_free(&t);
     ur_buf_free(&u);
 }
+
+/* ---- cleaning while streaming ------------------------------------------------------------
+ * The raw text so far is cleaned as a whole minus a tail that might still change
+ * meaning — trailing backticks (part of a fence?) and the start of "<|endoftext|>" —
+ * and whatever the cleaned text gained since the last call is passed on. Cleaning
+ * only cuts at a stop string, removes fences, replaces <|endoftext|> and strips the
+ * ends, so with that tail held back each cleaned text extends the previous one. */
+static size_t stable_len(const char *s, size_t n) {
+    static const char EOT[] = "<|endoftext|>";
+    while (n && s[n - 1] == '`') n--;
+    for (size_t k = sizeof EOT - 2; k > 0; k--)
+        if (k <= n && !memcmp(s + n - k, EOT, k)) return n - k;
+    return n;
+}
+
+void ur_chat_stream_init(ur_chat_stream *s, const ur_chat *f) {
+    memset(s, 0, sizeof *s);
+    s->f = f;
+}
+
+static void stream_show(ur_chat_stream *s, size_t upto, ur_buf *out) {
+    ur_buf clean = {0};
+    ur_chat_clean(s->f, s->raw.data, upto, &clean);
+    if (clean.len > s->shown) {
+        ur_buf_put(out, clean.data + s->shown, clean.len - s->shown);
+        s->shown = clean.len;
+    }
+    ur_buf_free(&clean);
+}
+
+void ur_chat_stream_push(ur_chat_stream *s, const char *text, size_t len, ur_buf *out) {
+    ur_buf_put(&s->raw, text, len);
+    stream_show(s, stable_len(s->raw.data, s->raw.len), out);
+}
+
+void ur_chat_stream_end(ur_chat_stream *s, ur_buf *out) {
+    ur_buf_put(&s->raw, "", 0);
+    stream_show(s, s->raw.len, out);
+}
+
+void ur_chat_stream_free(ur_chat_stream *s) { ur_buf_free(&s->raw); }

@@ -36,41 +36,24 @@ static void on_sigint(int sig) {
     interrupted = 1;
 }
 
-/* Streams the cleaned answer: the raw text so far is cleaned as a whole
- * (ur_chat_clean) minus a tail that might still change meaning — trailing
- * backticks (part of a fence?) and the start of "<|endoftext|>" — and whatever the
- * cleaned text gained since the last call is printed. Cleaning only removes
- * fences, replaces <|endoftext|> and strips the ends, so with that tail held back
- * each cleaned text extends the previous one. */
+/* Streams the cleaned answer (ur_chat_stream) to stdout. */
 typedef struct streamer {
-    const ur_chat *fmt;
-    ur_buf raw;
-    size_t shown; /* bytes of the cleaned text printed */
+    ur_chat_stream cs;
+    ur_buf out;
 } streamer;
 
-static size_t stable_len(const char *s, size_t n) {
-    static const char EOT[] = "<|endoftext|>";
-    while (n && s[n - 1] == '`') n--;
-    for (size_t k = sizeof EOT - 2; k > 0; k--)
-        if (k <= n && !memcmp(s + n - k, EOT, k)) return n - k;
-    return n;
-}
-
-static void show_from(streamer *st, const char *clean, size_t len) {
-    if (len > st->shown) {
-        fwrite(clean + st->shown, 1, len - st->shown, stdout);
+static void show(streamer *st) {
+    if (st->out.len) {
+        fwrite(st->out.data, 1, st->out.len, stdout);
         fflush(stdout);
-        st->shown = len;
+        st->out.len = 0;
     }
 }
 
 static int on_text(void *user, const char *text, size_t len) {
     streamer *st = user;
-    ur_buf_put(&st->raw, text, len);
-    ur_buf clean = {0};
-    ur_chat_clean(st->fmt, st->raw.data, stable_len(st->raw.data, st->raw.len), &clean);
-    show_from(st, clean.data, clean.len);
-    ur_buf_free(&clean);
+    ur_chat_stream_push(&st->cs, text, len, &st->out);
+    show(st);
     return interrupted ? 1 : 0;
 }
 
@@ -217,7 +200,8 @@ int cmd_chat(int argc, char **argv) {
         if (text[0] == '/') text++; /* "//..." sends "/..." */
         if (!*text) continue;
         ur_conv_add(&conv, UR_ROLE_USER, text, strlen(text));
-        streamer st = {f, {0}, 0};
+        streamer st = {0};
+        ur_chat_stream_init(&st.cs, f);
         ur_answer ans;
         interrupted = 0;
         if (ur_session_answer(s, conv.msgs, conv.n, &gp, on_text, &st, &ans, &err)) {
@@ -227,11 +211,16 @@ int cmd_chat(int argc, char **argv) {
                                 "--ctx)\n", err.msg);
             else
                 fprintf(stderr, "urial: %s\n", err.msg);
-            ur_buf_free(&st.raw);
+            ur_chat_stream_free(&st.cs);
+            ur_buf_free(&st.out);
             continue;
         }
         /* what the streaming held back (a tail that stayed text after all) */
-        show_from(&st, ans.text.data, ans.text.len);
+        if (ans.gen.text.len > st.cs.raw.len) /* a tail held back when Ctrl-C stopped it */
+            ur_chat_stream_push(&st.cs, ans.gen.text.data + st.cs.raw.len, ans.gen.text.len - st.cs.raw.len, &st.out);
+        ur_chat_stream_end(&st.cs, &st.out);
+        show(&st);
+        ur_buf_free(&st.out);
         fputc('\n', stdout);
         fflush(stdout);
         ur_conv_add(&conv, UR_ROLE_ASSISTANT, ans.text.data, ans.text.len);
@@ -245,7 +234,7 @@ int cmd_chat(int argc, char **argv) {
             fprintf(stderr, "urial: [prompt %d tokens, %d cached; %d generated at %.1f tok/s; stop: %s]\n",
                     g->n_prompt, ans.n_cached, g->n_gen, g->t_gen > 0 ? g->n_gen / g->t_gen : 0.0,
                     ur_stop_reason_name(g->stop_reason));
-        ur_buf_free(&st.raw);
+        ur_chat_stream_free(&st.cs);
         ur_answer_free(&ans);
     }
     if (tty) fputc('\n', stdout);

@@ -24,6 +24,7 @@ static const struct {
     {"merge", cmd_merge, "join JSONL shards into the JSON array just-eval and AlpacaEval read"},
     {"eval", cmd_eval, "judge outputs with an LLM judge (scores, pairwise) and report, as just-eval"},
     {"tds", cmd_tds, "token distribution shift of a base/aligned pair: JSONL, summary, HTML report"},
+    {"serve", cmd_serve, "an OpenAI-compatible server (URIAL for a base model) with a web chat page"},
 };
 
 static void usage(FILE *f) {
@@ -41,7 +42,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "sft") || !strcmp(argv[1], "train")) cli_train_wait_policy(argv);
+    if (!strcmp(argv[1], "sft") || !strcmp(argv[1], "train") || !strcmp(argv[1], "serve")) cli_train_wait_policy(argv);
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
     return cli_fail("unknown command '%s' (see urial --help)", argv[1]);

@@ -19,6 +19,12 @@ struct ur_ctx {
     float *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up;
     float *rope_cs;      /* [nb][n_rot] cos/sin pairs for the chunk's positions */
     float *scores;       /* [nt][n_ctx] attention scores per thread */
+    /* Where each row of the chunk being computed belongs: the context whose KV cache
+     * it reads and extends, and its position there. For ur_decode all rows are this
+     * context's, at n_past + t; for ur_decode_batch row t is contexts[t]'s next
+     * token. [n_batch] each. */
+    struct ur_ctx **row_ctx;
+    int *row_pos;
     ur_act act;
 };
 

@@ -52,6 +52,8 @@ ur_ctx *ur_ctx_new(const ur_model *m, ur_ctx_params p, ur_err *err) {
     c->up = xcalloc(nb * ff, sizeof(float), &fail);
     c->rope_cs = xcalloc(nb * (size_t)hp->n_rot, sizeof(float), &fail);
     c->scores = xcalloc((size_t)c->nt * (size_t)c->n_ctx, sizeof(float), &fail);
+    c->row_ctx = xcalloc(nb, sizeof *c->row_ctx, &fail);
+    c->row_pos = xcalloc(nb, sizeof *c->row_pos, &fail);
     if (fail) {
         ur_errf(err, "%s: out of memory for a context of %d tokens (KV cache %.1f MiB)", m->gguf->path, c->n_ctx,
                 (double)cache * 4 / (1 << 20));
@@ -65,6 +67,7 @@ void ur_ctx_free(ur_ctx *c) {
     if (!c) return;
     free(c->k_cache), free(c->v_cache), free(c->x), free(c->xn), free(c->q), free(c->att), free(c->tmp);
     free(c->k), free(c->v), free(c->gate), free(c->up), free(c->rope_cs), free(c->scores), free(c->tokens);
+    free(c->row_ctx), free(c->row_pos);
     ur_act_free(&c->act);
     free(c);
 }
@@ -116,8 +119,8 @@ static void add_bias(float *y, const ur_weight *b, int nb, int n) {
         for (int i = 0; i < n; i++) y[(size_t)t * n + i] += bias[i];
 }
 
-/* Causal self-attention for the chunk's nb queries against cache positions
- * [0, n_past + t]: f32 queries, keys and values widened from the F16 cache, an
+/* Causal self-attention for the chunk's nb queries, row t against positions
+ * [0, row_pos[t]] of its context's cache: f32 queries, keys and values widened from the F16 cache, an
  * exact (two-pass) softmax and f32 accumulation. This is the arithmetic of
  * llama.cpp's tiled flash attention (its path for batches of 64+ queries); its
  * path for smaller batches rounds q and the running output to F16 instead. */
@@ -125,8 +128,6 @@ static void attention(ur_ctx *c, int layer, int nb) {
     const ur_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim, nh = hp->n_heads, group = hp->n_heads / hp->n_kv_heads, kvd = c->kv_dim;
     const float scale = 1.0f / sqrtf((float)hd);
-    const uint16_t *kc = c->k_cache + (size_t)layer * c->n_ctx * kvd;
-    const uint16_t *vc = c->v_cache + (size_t)layer * c->n_ctx * kvd;
     const int tasks = nb * nh;
 #pragma omp parallel num_threads(c->nt) if (tasks > 1)
     {
@@ -134,7 +135,10 @@ static void attention(ur_ctx *c, int layer, int nb) {
         float *s = c->scores + (size_t)tid * c->n_ctx;
         for (int task = tid; task < tasks; task += ntid) {
             const int t = task / nh, h = task % nh, g = h / group;
-            const int n_kv = c->n_past + t + 1;
+            const ur_ctx *rc = c->row_ctx[t];
+            const uint16_t *kc = rc->k_cache + (size_t)layer * rc->n_ctx * kvd;
+            const uint16_t *vc = rc->v_cache + (size_t)layer * rc->n_ctx * kvd;
+            const int n_kv = c->row_pos[t] + 1;
             const float *qh = c->q + (size_t)t * hp->dim + (size_t)h * hd;
             for (int j = 0; j < n_kv; j++) s[j] = ur_dot_f32_f16(qh, kc + (size_t)j * kvd + (size_t)g * hd, hd) * scale;
             ur_softmax(s, n_kv);
@@ -159,16 +163,17 @@ static void layer_forward(ur_ctx *c, int l, int nb) {
     add_bias(c->q, &L->bq, nb, dim);
     add_bias(c->k, &L->bk, nb, kvd);
     add_bias(c->v, &L->bv, nb, kvd);
-    uint16_t *kc = c->k_cache + ((size_t)l * c->n_ctx + (size_t)c->n_past) * kvd;
-    uint16_t *vc = c->v_cache + ((size_t)l * c->n_ctx + (size_t)c->n_past) * kvd;
 #pragma omp parallel for num_threads(c->nt) if (nb > 1)
     for (int t = 0; t < nb; t++) {
+        ur_ctx *rc = c->row_ctx[t];
+        uint16_t *kc = rc->k_cache + ((size_t)l * rc->n_ctx + (size_t)c->row_pos[t]) * kvd;
+        uint16_t *vc = rc->v_cache + ((size_t)l * rc->n_ctx + (size_t)c->row_pos[t]) * kvd;
         const float *cs = c->rope_cs + (size_t)t * hp->n_rot;
         for (int h = 0; h < hp->n_heads; h++) ur_rope(c->q + (size_t)t * dim + (size_t)h * hd, cs, hp->n_rot, hp->rope_neox);
         for (int h = 0; h < hp->n_kv_heads; h++)
             ur_rope(c->k + (size_t)t * kvd + (size_t)h * hd, cs, hp->n_rot, hp->rope_neox);
-        ur_f32_to_f16_row(kc + (size_t)t * kvd, c->k + (size_t)t * kvd, kvd);
-        ur_f32_to_f16_row(vc + (size_t)t * kvd, c->v + (size_t)t * kvd, kvd);
+        ur_f32_to_f16_row(kc, c->k + (size_t)t * kvd, kvd);
+        ur_f32_to_f16_row(vc, c->v + (size_t)t * kvd, kvd);
     }
     attention(c, l, nb);
     matmul(c, &L->wo, c->att, nb, c->tmp);
@@ -186,8 +191,10 @@ static void layer_forward(ur_ctx *c, int l, int nb) {
     for (size_t i = 0; i < (size_t)nb * dim; i++) c->x[i] += c->tmp[i];
 }
 
-/* One chunk of nb <= n_batch tokens. out_rows: 0 = no logits, 1 = last token only, nb = all. */
-static void forward_chunk(ur_ctx *c, const int32_t *tokens, int nb, float *logits, int out_rows) {
+/* nb <= n_batch rows through every layer in c's scratch buffers, each row going to
+ * the context and position in c->row_ctx / c->row_pos (set by the caller), and
+ * appended to that context's tokens. out_rows: logits for the last out_rows rows. */
+static void forward_rows(ur_ctx *c, const int32_t *tokens, int nb, float *logits, int out_rows) {
     const ur_model *m = c->m;
     const ur_hparams *hp = &m->hp;
     const int dim = hp->dim;
@@ -195,15 +202,28 @@ static void forward_chunk(ur_ctx *c, const int32_t *tokens, int nb, float *logit
         ur_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
                           c->x + (size_t)t * dim, dim);
     for (int t = 0; t < nb; t++)
-        ur_rope_cache(c->rope_cs + (size_t)t * hp->n_rot, (float)(c->n_past + t), hp->n_rot, hp->rope_base,
+        ur_rope_cache(c->rope_cs + (size_t)t * hp->n_rot, (float)c->row_pos[t], hp->n_rot, hp->rope_base,
                       hp->rope_scale, m->rope_freqs);
     for (int l = 0; l < hp->n_layers; l++) layer_forward(c, l, nb);
-    memcpy(c->tokens + c->n_past, tokens, sizeof(int32_t) * (size_t)nb);
-    c->n_past += nb;
+    for (int t = 0; t < nb; t++) {
+        ur_ctx *rc = c->row_ctx[t];
+        rc->tokens[c->row_pos[t]] = tokens[t];
+        rc->n_past = c->row_pos[t] + 1;
+    }
     if (!out_rows) return;
     const float *xs = c->x + (size_t)(nb - out_rows) * dim;
     rmsnorm_rows(c, c->xn, xs, &m->output_norm, out_rows);
     matmul(c, &m->output, c->xn, out_rows, logits);
+}
+
+/* One chunk of nb <= n_batch tokens of c's own sequence. out_rows: 0 = no logits,
+ * 1 = last token only, nb = all. */
+static void forward_chunk(ur_ctx *c, const int32_t *tokens, int nb, float *logits, int out_rows) {
+    for (int t = 0; t < nb; t++) {
+        c->row_ctx[t] = c;
+        c->row_pos[t] = c->n_past + t;
+    }
+    forward_rows(c, tokens, nb, logits, out_rows);
 }
 
 int ur_decode_last(ur_ctx *c, const int32_t *tokens, int n, float *logits, int n_out, ur_err *err) {
@@ -231,4 +251,34 @@ int ur_decode_last(ur_ctx *c, const int32_t *tokens, int n, float *logits, int n
 
 int ur_decode(ur_ctx *c, const int32_t *tokens, int n, float *logits, int all, ur_err *err) {
     return ur_decode_last(c, tokens, n, logits, !logits ? 0 : all ? n : 1, err);
+}
+
+/* One token for each of n contexts in one forward pass: every matrix is read once
+ * for all of them (decoding is bound by reading the weights, so n sequences cost
+ * about as much as one), while each row attends to its own context's cache. The
+ * first context's scratch buffers and threads are used. */
+int ur_decode_batch(ur_ctx *const *cs, const int32_t *tokens, int n, float *logits, ur_err *err) {
+    if (n <= 0) return ur_errf(err, "decode batch: no contexts");
+    ur_ctx *c = cs[0];
+    const ur_model *m = c->m;
+    const int nv = m->hp.n_vocab;
+    if (n > c->n_batch)
+        return ur_errf(err, "%s: %d sequences in one batch, at most %d (n_batch)", m->gguf->path, n, c->n_batch);
+    for (int i = 0; i < n; i++) {
+        const ur_ctx *ci = cs[i];
+        if (ci->m != m || ci->n_ctx != c->n_ctx)
+            return ur_errf(err, "%s: decode batch: context %d is for another model or context length", m->gguf->path, i);
+        for (int j = 0; j < i; j++)
+            if (cs[j] == ci) return ur_errf(err, "%s: decode batch: context %d appears twice", m->gguf->path, i);
+        if (ci->n_past >= ci->n_ctx)
+            return ur_errf(err, "%s: decode batch: context %d is full (%d tokens)", m->gguf->path, i, ci->n_ctx);
+        if (tokens[i] < 0 || tokens[i] >= nv)
+            return ur_errf(err, "%s: token id %d (sequence %d) is out of range [0, %d)", m->gguf->path, tokens[i], i, nv);
+    }
+    for (int t = 0; t < n; t++) {
+        c->row_ctx[t] = cs[t];
+        c->row_pos[t] = cs[t]->n_past;
+    }
+    forward_rows(c, tokens, n, logits, logits ? n : 0);
+    return 0;
 }

@@ -246,3 +246,19 @@ out:
     fclose(f);
     return rc;
 }
+
+int ur_ctx_copy_prefix(ur_ctx *dst, const ur_ctx *src, int n, ur_err *err) {
+    const char *path = src->m->gguf->path;
+    if (dst->m != src->m) return ur_errf(err, "%s: cannot copy a KV cache into a context of another model", path);
+    if (n < 0 || n > src->n_past) return ur_errf(err, "%s: cannot copy %d tokens of a cache holding %d", path, n, src->n_past);
+    if (n >= dst->n_ctx) return ur_errf(err, "%s: %d tokens do not fit a context of %d", path, n, dst->n_ctx);
+    if (dst == src) return 0;
+    const size_t row = (size_t)src->kv_dim * sizeof(uint16_t) * (size_t)n;
+    for (int l = 0; l < src->m->hp.n_layers; l++) {
+        memcpy(dst->k_cache + (size_t)l * dst->n_ctx * dst->kv_dim, src->k_cache + (size_t)l * src->n_ctx * src->kv_dim, row);
+        memcpy(dst->v_cache + (size_t)l * dst->n_ctx * dst->kv_dim, src->v_cache + (size_t)l * src->n_ctx * src->kv_dim, row);
+    }
+    memcpy(dst->tokens, src->tokens, sizeof(int32_t) * (size_t)n);
+    dst->n_past = n;
+    return 0;
+}

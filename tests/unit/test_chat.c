@@ -655,8 +655,41 @@ static void test_errors(void) {
     ur_chat_free(f);
 }
 
+/* Cleaning while streaming: the pieces, for raw text cut anywhere, add up to
+ * ur_chat_clean of the whole (fences split across pieces, <|endoftext|>, spaces).
+ * The raw text holds no stop string: the generator holds those back. */
+static void test_clean_streaming(void) {
+    const char *raws[] = {"  Hello ``` there\n```python\nx = 1\n```\n<|endoftext|> done  \n```\n",
+                          "```\n\n  ``a`` <|endof text <|endoftext|>", "", "   ", "plain answer"};
+    ur_err err = {{0}};
+    ur_chat *fs[2] = {ur_chat_urial("urial-k0", &err), ur_chat_template("chatml", &err)};
+    for (int k = 0; k < 2; k++) {
+        REQUIRE(fs[k]);
+        for (size_t r = 0; r < sizeof raws / sizeof raws[0]; r++) {
+            size_t n = strlen(raws[r]);
+            ur_buf want = {0};
+            ur_chat_clean(fs[k], raws[r], n, &want);
+            for (size_t step = 1; step <= 5; step++) {
+                ur_chat_stream cs;
+                ur_chat_stream_init(&cs, fs[k]);
+                ur_buf got = {0};
+                for (size_t i = 0; i < n; i += step) ur_chat_stream_push(&cs, raws[r] + i, i + step < n ? step : n - i, &got);
+                ur_chat_stream_end(&cs, &got);
+                CHECKF(got.len == want.len && (!got.len || !memcmp(got.data, want.data, got.len)),
+                       "format %d, text %zu, step %zu: '%.*s' vs '%.*s'", k, r, step, (int)got.len, got.data ? got.data : "",
+                       (int)want.len, want.data ? want.data : "");
+                ur_chat_stream_free(&cs);
+                ur_buf_free(&got);
+            }
+            ur_buf_free(&want);
+        }
+        ur_chat_free(fs[k]);
+    }
+}
+
 int main(void) {
     th_suite = "chat";
+    RUN(test_clean_streaming);
     RUN(test_urial_inst_1k_v4_help_exact_bytes);
     RUN(test_urial_all_fixture_files);
     RUN(test_urial_file_reading);
