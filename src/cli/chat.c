@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "urial/remote.h"
 #include "urial/session.h"
 
 static const char *HELP =
@@ -28,7 +29,8 @@ static const char *HELP =
     "  --prompt-cache DIR  keep the prompt prefix's KV cache in DIR: computed once, loaded afterwards\n"
     "  --ctx N             context length (default: the model's, at most 4096)\n"
     "  -t, --threads N     threads (default: all cores)\n"
-    "  -q, --quiet         no statistics line (stderr) after each answer\n";
+    "  -q, --quiet         no statistics line (stderr) after each answer\n"
+    "With --backend openai the answers come from a server (see below) and are shown when complete.\n";
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -86,6 +88,43 @@ static int read_message(ur_buf *msg, int tty) {
     }
 }
 
+/* --backend openai: one answer from the server (the conversation rendered here,
+ * sent to /v1/completions with the format's stop strings), cleaned. Returns 0, or
+ * -1 after printing the error line. */
+static int answer_remote(ur_remote *client, const char *model, const ur_chat *f, const ur_conv *conv,
+                         const ur_gen_params *gp0, ur_buf *clean, int quiet) {
+    ur_buf prompt = {0}, resp = {0};
+    ur_err err = {{0}};
+    ur_remote_answer a = {0};
+    int rc = -1;
+    double t0 = ur_now();
+    if (ur_chat_render(f, conv->msgs, conv->n, 1, &prompt, &err)) {
+        cli_fail("%s", err.msg);
+        goto out;
+    }
+    ur_gen_params gp = *gp0;
+    int ns;
+    gp.stop = ur_chat_stops(f, &ns);
+    gp.n_stop = ns;
+    char *body = ur_remote_completion_body(model, prompt.data ? prompt.data : "", prompt.len, &gp);
+    int bad = ur_remote_request(client, "/completions", body, &resp, &err) ||
+              ur_remote_completion_parse(resp.data, resp.len, &a, &err);
+    free(body);
+    if (bad) {
+        fprintf(stderr, "urial: %s\n", err.msg);
+        goto out;
+    }
+    ur_chat_clean(f, a.text.data ? a.text.data : "", a.text.len, clean);
+    if (!quiet)
+        fprintf(stderr, "urial: [prompt %d tokens, %d cached; %d generated in %.1f s; stop: %s]\n", a.n_prompt,
+                a.n_cached, a.n_gen, ur_now() - t0, ur_stop_reason_name(a.stop_reason));
+    rc = 0;
+out:
+    ur_remote_answer_free(&a);
+    ur_buf_free(&prompt), ur_buf_free(&resp);
+    return rc;
+}
+
 static void print_prompt(const ur_chat *f, const ur_conv *conv) {
     ur_buf out = {0};
     ur_err err = {{0}};
@@ -107,14 +146,16 @@ int cmd_chat(int argc, char **argv) {
         {"prompt-cache", required_argument, 0, O_CACHE}, {"ctx", required_argument, 0, O_CTX},
         {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},             CLI_SAMPLING_OPTIONS,
-        {0, 0, 0, 0}};
+        CLI_REMOTE_OPTIONS,                        {0, 0, 0, 0}};
     const char *model = NULL, *urial = NULL, *tmpl = NULL, *cache = NULL;
     long n_ctx = 0, threads = 0, max_tokens = 1024;
     int quiet = 0, c, r;
     cli_sampling samp;
     cli_sampling_init(&samp);
+    cli_remote rem;
+    cli_remote_init(&rem);
     while ((c = cli_getopt(argc, argv, "m:n:t:qh", opts, "chat")) != -1) {
-        if ((r = cli_sampling_opt(&samp, c, optarg)) != 0) {
+        if ((r = cli_sampling_opt(&samp, c, optarg)) != 0 || (r = cli_remote_opt(&rem, c, optarg)) != 0) {
             if (r < 0) return 1;
             continue;
         }
@@ -127,7 +168,7 @@ int cmd_chat(int argc, char **argv) {
         case O_CTX: if (cli_int("--ctx", optarg, 16, 1 << 24, &n_ctx)) return 1; break;
         case 't': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 1; break;
         case 'q': quiet = 1; break;
-        case 'h': fputs(HELP, stdout); fputs(CLI_SAMPLING_HELP, stdout); return 0;
+        case 'h': fputs(HELP, stdout); fputs(CLI_SAMPLING_HELP, stdout); fputs(CLI_REMOTE_HELP, stdout); return 0;
         default: return 1;
         }
     }
@@ -136,25 +177,27 @@ int cmd_chat(int argc, char **argv) {
     if (urial && tmpl) return cli_fail("chat: give either --urial or --template, not both");
 
     const int tty = isatty(0) && isatty(1);
-    ur_model *m = cli_load_model(model);
-    if (!m) return 1;
+    ur_remote *client = NULL;
+    if (rem.on && !(client = cli_remote_open(&rem, "chat", model))) return 1;
+    ur_model *m = client ? NULL : cli_load_model(model);
+    if (!m && !client) return 1;
     int rc = 1;
     ur_err err = {{0}};
-    ur_chat *f = cli_open_format("chat", urial, tmpl, model, m->gguf);
-    cli_note_aligned(m, urial, tmpl);
-    ur_ctx *ctx = f ? cli_new_ctx(m, n_ctx ? (int)n_ctx : cli_default_ctx(m), (int)threads, 0) : NULL;
+    ur_chat *f = cli_open_format("chat", urial, tmpl, model, m ? m->gguf : NULL);
+    if (m) cli_note_aligned(m, urial, tmpl);
+    ur_ctx *ctx = f && m ? cli_new_ctx(m, n_ctx ? (int)n_ctx : cli_default_ctx(m), (int)threads, 0) : NULL;
     ur_session_params sp = {UR_REUSE_ALL, cache};
     ur_session *s = ctx ? ur_session_new(ctx, f, &sp, &err) : NULL;
     ur_conv conv = {0};
     ur_buf msg = {0};
     if (ctx && !s) cli_fail("%s", err.msg);
-    if (!s) goto out;
+    if (!s && !(client && f)) goto out;
 
     /* the prefix is computed (or loaded) before the first message, so that the first
      * answer is as quick as the others */
     double t0 = ur_now();
-    int how = ur_session_warm(s, &err);
-    const char *note = ur_session_take_note(s);
+    int how = s ? ur_session_warm(s, &err) : UR_PREFIX_PRESENT;
+    const char *note = s ? ur_session_take_note(s) : NULL;
     if (note) fprintf(stderr, "urial: %s\n", note);
     if (how < 0) {
         cli_fail("%s", err.msg);
@@ -164,7 +207,7 @@ int cmd_chat(int argc, char **argv) {
         fprintf(stderr, "urial: computed the %d-token prompt prefix of %s in %.2f s\n", ur_session_prefix_len(s),
                 ur_chat_name(f), ur_now() - t0);
     if (tty)
-        fprintf(stderr, "urial: chatting with %s (%s %s); /help lists the commands\n", m->name,
+        fprintf(stderr, "urial: chatting with %s (%s %s); /help lists the commands\n", m ? m->name : rem.model,
                 ur_chat_kind(f) == UR_CHAT_URIAL ? "URIAL prompt" : "template", ur_chat_name(f));
     if (tty) {
         struct sigaction sa;
@@ -200,6 +243,19 @@ int cmd_chat(int argc, char **argv) {
         if (text[0] == '/') text++; /* "//..." sends "/..." */
         if (!*text) continue;
         ur_conv_add(&conv, UR_ROLE_USER, text, strlen(text));
+        if (client) {
+            ur_buf clean = {0};
+            if (answer_remote(client, rem.model, f, &conv, &gp, &clean, quiet)) {
+                ur_conv_truncate(&conv, conv.n - 1);
+            } else {
+                fwrite(clean.data ? clean.data : "", 1, clean.len, stdout);
+                fputc('\n', stdout);
+                fflush(stdout);
+                ur_conv_add(&conv, UR_ROLE_ASSISTANT, clean.data ? clean.data : "", clean.len);
+            }
+            ur_buf_free(&clean);
+            continue;
+        }
         streamer st = {0};
         ur_chat_stream_init(&st.cs, f);
         ur_answer ans;
@@ -245,5 +301,6 @@ out:
     ur_ctx_free(ctx);
     ur_chat_free(f);
     ur_model_free(m);
+    ur_remote_free(client);
     return rc;
 }

@@ -84,6 +84,30 @@ int cli_sampling_opt(cli_sampling *s, int c, const char *arg);
 /* Final parameters for a format: the repetition penalty default by kind. */
 ur_sampler_params cli_sampling_for(const cli_sampling *s, const ur_chat *f);
 
+/* Remote backend options shared by run and chat (src/cli/remote.c):
+ * --backend local|openai --base-url URL --api-key-env VAR --concurrency N --timeout S --retries N.
+ * With --backend openai, -m/--model names the model on the server; a path ending in
+ * .gguf names it as urial serve does (the file's base name without .gguf). */
+enum { CLI_O_BACKEND = 1100, CLI_O_BASEURL, CLI_O_KEYENV, CLI_O_CONC, CLI_O_TIMEOUT, CLI_O_RETRIES };
+#define CLI_REMOTE_OPTIONS                                                                                            \
+    {"backend", required_argument, 0, CLI_O_BACKEND}, {"base-url", required_argument, 0, CLI_O_BASEURL},           \
+        {"api-key-env", required_argument, 0, CLI_O_KEYENV}, {"concurrency", required_argument, 0, CLI_O_CONC},     \
+        {"timeout", required_argument, 0, CLI_O_TIMEOUT}, {"retries", required_argument, 0, CLI_O_RETRIES}
+extern const char CLI_REMOTE_HELP[];
+typedef struct cli_remote {
+    int on;                  /* --backend openai */
+    const char *url, *key_env;
+    long concurrency, retries;
+    double timeout;
+    char model[256];         /* the model's name on the server (cli_remote_open) */
+} cli_remote;
+void cli_remote_init(cli_remote *r);
+/* Returns 1 when c was a remote option (handled), 0 when not, -1 on a bad value (printed). */
+int cli_remote_opt(cli_remote *r, int c, const char *arg);
+/* Check the options (cmd for messages; model: -m) and connect nothing yet: returns
+ * the client, or NULL after printing the error line. */
+struct ur_remote *cli_remote_open(cli_remote *r, const char *cmd, const char *model);
+
 /* With neither --urial nor --template: a note on stderr when the model carries a
  * chat template urial recognises (an aligned model is probably meant). */
 void cli_note_aligned(const ur_model *m, const char *urial, const char *tmpl);

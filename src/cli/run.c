@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "urial/dataset.h"
+#include "urial/remote.h"
 #include "urial/results.h"
 #include "urial/session.h"
 #include "urial/tensor.h"
@@ -82,7 +83,8 @@ static const char *base_name(const char *p) {
 static json_t *make_config(const char *model, const ur_model *m, const ur_chat *f, const ur_gen_params *gp) {
     json_t *c = json_object();
     json_object_set_new(c, "model", json_string(base_name(model)));
-    json_object_set_new(c, "model_size", json_integer((json_int_t)m->gguf->size));
+    if (m) json_object_set_new(c, "model_size", json_integer((json_int_t)m->gguf->size));
+    else json_object_set_new(c, "backend", json_string("openai")); /* model: the name on the server */
     json_object_set_new(c, "prompt", json_string(base_name(ur_chat_name(f))));
     size_t plen;
     const char *ptext = ur_chat_urial_prompt(f, &plen);
@@ -185,28 +187,73 @@ static uint64_t hash_key(const char *k) {
     return h;
 }
 
-/* Answer one unit and append its record. Returns 0, 1 when skipped (the prompt
- * does not fit, or an earlier turn is missing), -1 on a fatal error. */
-static int do_unit(runner *r, const unit *u, const char *key, progress *pg) {
+/* The conversation of a unit: earlier MT-Bench turns (the question and our answer
+ * to it, from --out) and this turn's question. Returns 1 (skipped, told on stderr)
+ * when an earlier turn has no answer. */
+static int unit_conv(runner *r, const unit *u, ur_conv *conv, int tty) {
     const ur_item *it = &r->ds->items[u->item];
-    ur_conv conv = {0};
     int t = u->turn ? u->turn : 1;
-    for (int k = 1; k < t; k++) { /* earlier MT-Bench turns: the question and our answer to it */
+    for (int k = 1; k < t; k++) {
         ur_buf kk = {0};
         ur_record_key(it->id, k, &kk);
         const ur_record *prev = ur_results_find(r->res, kk.data);
         ur_buf_free(&kk);
         if (!prev || !prev->output) {
-            fprintf(stderr, "%surial: run: %s: item %s: turn %d skipped: turn %d has no answer\n", pg->tty ? "\n" : "",
+            fprintf(stderr, "%surial: run: %s: item %s: turn %d skipped: turn %d has no answer\n", tty ? "\n" : "",
                     r->ds->path, it->id, t, k);
-            ur_conv_free(&conv);
+            ur_conv_free(conv);
             return 1;
         }
-        ur_conv_add(&conv, UR_ROLE_USER, it->turns[k - 1], strlen(it->turns[k - 1]));
-        ur_conv_add(&conv, UR_ROLE_ASSISTANT, prev->output, strlen(prev->output));
+        ur_conv_add(conv, UR_ROLE_USER, it->turns[k - 1], strlen(it->turns[k - 1]));
+        ur_conv_add(conv, UR_ROLE_ASSISTANT, prev->output, strlen(prev->output));
     }
-    ur_conv_add(&conv, UR_ROLE_USER, it->turns[t - 1], strlen(it->turns[t - 1]));
+    ur_conv_add(conv, UR_ROLE_USER, it->turns[t - 1], strlen(it->turns[t - 1]));
+    return 0;
+}
 
+/* Append the record of a unit answered with `output`; stats (taken) is its "stats". */
+static int write_record(runner *r, const unit *u, const ur_conv *conv, const char *output, size_t len, json_t *st) {
+    const ur_item *it = &r->ds->items[u->item];
+    int t = u->turn ? u->turn : 1;
+    /* the id first, then the input's fields in their order (MT-Bench's "turns" aside:
+     * "instruction" holds this turn), then ours */
+    json_t *rec = json_object(), *in = json_loads(it->fields, 0, NULL), *v;
+    const char *k;
+    json_object_set_new(rec, "id", json_loads(it->id, JSON_DECODE_ANY, NULL));
+    json_object_foreach(in, k, v) if (strcmp(k, "id") && !(u->turn && !strcmp(k, "turns"))) json_object_set(rec, k, v);
+    json_decref(in);
+    json_object_set_new(rec, "instruction", json_string(it->turns[t - 1]));
+    json_object_set_new(rec, "output", jstr(output ? output : "", len));
+    json_object_set_new(rec, "generator", json_string(r->generator));
+    if (t > 1) {
+        json_t *h = json_array();
+        for (int k = 0; k < conv->n - 1; k++) {
+            json_t *msg = json_object();
+            json_object_set_new(msg, "role", json_string(ur_role_name(conv->msgs[k].role)));
+            json_object_set_new(msg, "content", jstr(conv->msgs[k].content, conv->msgs[k].len));
+            json_array_append_new(h, msg);
+        }
+        json_object_set_new(rec, "history", h);
+    }
+    json_object_set_new(rec, "input_index", json_integer(it->index));
+    if (u->turn) json_object_set_new(rec, "turn", json_integer(u->turn));
+    json_object_set(rec, "config", r->config);
+    json_object_set_new(rec, "stats", st);
+    char *line = json_dumps(rec, JSON_FLAGS);
+    json_decref(rec);
+    ur_err err = {{0}};
+    int rc = line && !ur_results_append(r->res, line, strlen(line), &err) ? 0 : -1;
+    if (rc) cli_fail("%s", line ? err.msg : "run: cannot encode a record");
+    free(line);
+    return rc;
+}
+
+/* Answer one unit locally and append its record. Returns 0, 1 when skipped (the
+ * prompt does not fit, or an earlier turn is missing), -1 on a fatal error. */
+static int do_unit(runner *r, const unit *u, const char *key, progress *pg) {
+    const ur_item *it = &r->ds->items[u->item];
+    ur_conv conv = {0};
+    if (unit_conv(r, u, &conv, pg->tty)) return 1;
     ur_gen_params gp = r->gp;
     gp.sampler.seed = r->seed ^ hash_key(key);
     ur_answer ans;
@@ -220,30 +267,6 @@ static int do_unit(runner *r, const unit *u, const char *key, progress *pg) {
                 turn, err.msg);
         return 1;
     }
-
-    /* the id first, then the input's fields in their order (MT-Bench's "turns" aside:
-     * "instruction" holds this turn), then ours */
-    json_t *rec = json_object(), *in = json_loads(it->fields, 0, NULL), *v;
-    const char *k;
-    json_object_set_new(rec, "id", json_loads(it->id, JSON_DECODE_ANY, NULL));
-    json_object_foreach(in, k, v) if (strcmp(k, "id") && !(u->turn && !strcmp(k, "turns"))) json_object_set(rec, k, v);
-    json_decref(in);
-    json_object_set_new(rec, "instruction", json_string(it->turns[t - 1]));
-    json_object_set_new(rec, "output", jstr(ans.text.data, ans.text.len));
-    json_object_set_new(rec, "generator", json_string(r->generator));
-    if (t > 1) {
-        json_t *h = json_array();
-        for (int k = 0; k < conv.n - 1; k++) {
-            json_t *msg = json_object();
-            json_object_set_new(msg, "role", json_string(ur_role_name(conv.msgs[k].role)));
-            json_object_set_new(msg, "content", jstr(conv.msgs[k].content, conv.msgs[k].len));
-            json_array_append_new(h, msg);
-        }
-        json_object_set_new(rec, "history", h);
-    }
-    json_object_set_new(rec, "input_index", json_integer(it->index));
-    if (u->turn) json_object_set_new(rec, "turn", json_integer(u->turn));
-    json_object_set(rec, "config", r->config);
     json_t *st = json_object();
     json_object_set_new(st, "prompt_tokens", json_integer(ans.gen.n_prompt));
     json_object_set_new(st, "cached_tokens", json_integer(ans.n_cached));
@@ -252,16 +275,129 @@ static int do_unit(runner *r, const unit *u, const char *key, progress *pg) {
     json_object_set_new(st, "prompt_s", json_real(ans.gen.t_prompt));
     json_object_set_new(st, "gen_s", json_real(ans.gen.t_gen));
     json_object_set_new(st, "n_ctx", json_integer(r->n_ctx));
-    json_object_set_new(rec, "stats", st);
-    char *line = json_dumps(rec, JSON_FLAGS);
-    json_decref(rec);
-    int rc = line && !ur_results_append(r->res, line, strlen(line), &err) ? 0 : -1;
-    if (rc) cli_fail("%s", line ? err.msg : "run: cannot encode a record");
+    int rc = write_record(r, u, &conv, ans.text.data, ans.text.len, st);
     pg->tokens += ans.gen.n_gen;
     pg->t_gen += ans.gen.t_gen;
-    free(line);
     ur_answer_free(&ans);
     ur_conv_free(&conv);
+    return rc;
+}
+
+/* ---- --backend openai: the units as /v1/completions requests, several in flight -------- */
+enum { U_TODO = 0, U_FLIGHT = 1, U_DONE = 2 };
+typedef struct remote_run {
+    runner *r;
+    const unit *units;
+    int n;
+    int *state;        /* U_* per unit */
+    char **body;       /* per unit in flight: the request */
+    ur_conv *conv;     /* per unit in flight */
+    double *t0;
+    int first;         /* units before it are all U_DONE */
+    progress *pg;
+    const char *model; /* the name on the server */
+} remote_run;
+
+static int remote_next(void *user, long *tag, const char **path, const char **body) {
+    remote_run *rr = user;
+    runner *r = rr->r;
+    ur_buf key = {0}, prompt = {0};
+    int found = 0;
+    while (rr->first < rr->n && rr->state[rr->first] == U_DONE) rr->first++;
+    for (int i = rr->first; i < rr->n && !found; i++) {
+        if (rr->state[i] != U_TODO) continue;
+        const unit *u = &rr->units[i];
+        key.len = 0;
+        ur_record_key(r->ds->items[u->item].id, u->turn, &key);
+        if (ur_results_find(r->res, key.data)) { /* already in --out */
+            rr->state[i] = U_DONE;
+            continue;
+        }
+        /* the turn before (the unit before it) must be answered first */
+        if (u->turn > 1 && i > 0 && rr->units[i - 1].item == u->item && rr->state[i - 1] != U_DONE) continue;
+        ur_conv conv = {0};
+        if (unit_conv(r, u, &conv, rr->pg->tty)) {
+            rr->state[i] = U_DONE;
+            rr->pg->skipped++;
+            continue;
+        }
+        ur_err err = {{0}};
+        prompt.len = 0;
+        if (ur_chat_render(r->fmt, conv.msgs, conv.n, 1, &prompt, &err)) {
+            fprintf(stderr, "urial: run: item %s skipped: %s\n", r->ds->items[u->item].id, err.msg);
+            ur_conv_free(&conv);
+            rr->state[i] = U_DONE;
+            rr->pg->skipped++;
+            continue;
+        }
+        ur_gen_params gp = r->gp;
+        gp.sampler.seed = r->seed ^ hash_key(key.data);
+        int ns;
+        gp.stop = ur_chat_stops(r->fmt, &ns);
+        gp.n_stop = ns;
+        rr->body[i] = ur_remote_completion_body(rr->model, prompt.data ? prompt.data : "", prompt.len, &gp);
+        rr->conv[i] = conv;
+        rr->state[i] = U_FLIGHT;
+        rr->t0[i] = ur_now();
+        *tag = i;
+        *path = "/completions";
+        *body = rr->body[i];
+        found = 1;
+    }
+    ur_buf_free(&key), ur_buf_free(&prompt);
+    return found;
+}
+
+static int remote_done(void *user, long tag, const char *json, size_t len, const char *why, ur_err *err) {
+    (void)err;
+    remote_run *rr = user;
+    runner *r = rr->r;
+    const int i = (int)tag;
+    const unit *u = &rr->units[i];
+    const char *id = r->ds->items[u->item].id;
+    ur_remote_answer a = {0};
+    ur_err perr = {{0}};
+    int rc = 0;
+    if (!json || ur_remote_completion_parse(json, len, &a, &perr)) {
+        fprintf(stderr, "%surial: run: item %s%s failed: %s\n", rr->pg->tty ? "\n" : "", id, u->turn ? " (a turn)" : "",
+                json ? perr.msg : why);
+        rr->pg->skipped++;
+    } else {
+        ur_buf clean = {0};
+        ur_chat_clean(r->fmt, a.text.data ? a.text.data : "", a.text.len, &clean);
+        double dt = ur_now() - rr->t0[i];
+        json_t *st = json_object();
+        json_object_set_new(st, "prompt_tokens", json_integer(a.n_prompt));
+        json_object_set_new(st, "cached_tokens", json_integer(a.n_cached));
+        json_object_set_new(st, "output_tokens", json_integer(a.n_gen));
+        json_object_set_new(st, "stop", json_string(ur_stop_reason_name(a.stop_reason)));
+        json_object_set_new(st, "request_s", json_real(dt));
+        rc = write_record(r, u, &rr->conv[i], clean.data, clean.len, st);
+        ur_buf_free(&clean);
+        rr->pg->done++, rr->pg->generated++;
+        rr->pg->tokens += a.n_gen;
+        rr->pg->t_gen = ur_now() - rr->pg->t0;
+        show_progress(rr->pg);
+    }
+    ur_remote_answer_free(&a);
+    ur_conv_free(&rr->conv[i]);
+    free(rr->body[i]);
+    rr->body[i] = NULL;
+    rr->state[i] = U_DONE;
+    return rc;
+}
+
+static int run_remote(runner *r, ur_remote *client, const unit *units, int n, progress *pg, const char *model) {
+    remote_run rr = {r, units, n, calloc((size_t)n + 1, sizeof(int)), calloc((size_t)n + 1, sizeof(char *)),
+                     calloc((size_t)n + 1, sizeof(ur_conv)), calloc((size_t)n + 1, sizeof(double)), 0, pg, model};
+    if (!rr.state || !rr.body || !rr.conv || !rr.t0) abort();
+    show_progress(pg);
+    ur_err err = {{0}};
+    int rc = ur_remote_run(client, remote_next, remote_done, &rr, &err);
+    if (pg->tty) fputc('\n', stderr);
+    if (rc && err.msg[0]) cli_fail("run: %s", err.msg);
+    for (int i = 0; i < n; i++) free(rr.body[i]), ur_conv_free(&rr.conv[i]);
+    free(rr.state), free(rr.body), free(rr.conv), free(rr.t0);
     return rc;
 }
 
@@ -276,14 +412,16 @@ int cmd_run(int argc, char **argv) {
         {"prompt-cache", required_argument, 0, O_CACHE}, {"no-prefix-cache", no_argument, 0, O_NOCACHE},
         {"ctx", required_argument, 0, O_CTX},      {"threads", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'},             CLI_SAMPLING_OPTIONS,
-        {0, 0, 0, 0}};
+        CLI_REMOTE_OPTIONS,                        {0, 0, 0, 0}};
     const char *model = NULL, *data = NULL, *out = NULL, *urial = NULL, *tmpl = NULL, *cache = NULL, *gen = NULL;
     long shard_i = 0, shard_n = 1, limit = -1, max_tokens = 1024, turns = 1 << 20, n_ctx = 0, threads = 0;
     int nocache = 0, c, r;
     cli_sampling samp;
     cli_sampling_init(&samp);
+    cli_remote rem;
+    cli_remote_init(&rem);
     while ((c = cli_getopt(argc, argv, "m:n:t:h", opts, "run")) != -1) {
-        if ((r = cli_sampling_opt(&samp, c, optarg)) != 0) {
+        if ((r = cli_sampling_opt(&samp, c, optarg)) != 0 || (r = cli_remote_opt(&rem, c, optarg)) != 0) {
             if (r < 0) return 1;
             continue;
         }
@@ -305,7 +443,7 @@ int cmd_run(int argc, char **argv) {
         case O_NOCACHE: nocache = 1; break;
         case O_CTX: if (cli_int("--ctx", optarg, 16, 1 << 24, &n_ctx)) return 1; break;
         case 't': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 1; break;
-        case 'h': fputs(HELP, stdout); fputs(CLI_SAMPLING_HELP, stdout); return 0;
+        case 'h': fputs(HELP, stdout); fputs(CLI_SAMPLING_HELP, stdout); fputs(CLI_REMOTE_HELP, stdout); return 0;
         default: return 1;
         }
     }
@@ -313,6 +451,8 @@ int cmd_run(int argc, char **argv) {
     if (optind != argc) return cli_fail("run: unexpected argument '%s'", argv[optind]);
     if (urial && tmpl) return cli_fail("run: give either --urial or --template, not both");
     if (cache && nocache) return cli_fail("run: --prompt-cache and --no-prefix-cache contradict each other");
+    ur_remote *client = NULL;
+    if (rem.on && !(client = cli_remote_open(&rem, "run", model))) return 1;
 
     ur_err err = {{0}};
     ur_dataset ds;
@@ -331,21 +471,22 @@ int cmd_run(int argc, char **argv) {
 
     runner rn = {.model_path = model, .out = out, .ds = &ds};
     int rc = 1;
-    ur_model *m = cli_load_model(model);
+    /* remote: no model here (--template auto reads -m's GGUF if it is a file) */
+    ur_model *m = client ? NULL : cli_load_model(model);
     ur_chat *f = NULL;
     ur_ctx *ctx = NULL;
     char *genbuf = NULL;
-    if (!m) goto done;
+    if (!m && !client) goto done;
     rn.m = m;
-    if (!(f = cli_open_format("run", urial, tmpl, model, m->gguf))) goto done;
-    cli_note_aligned(m, urial, tmpl);
+    if (!(f = cli_open_format("run", urial, tmpl, model, m ? m->gguf : NULL))) goto done;
+    if (m) cli_note_aligned(m, urial, tmpl);
     rn.fmt = f;
-    rn.n_ctx = n_ctx ? (int)n_ctx : cli_default_ctx(m);
+    rn.n_ctx = n_ctx ? (int)n_ctx : m ? cli_default_ctx(m) : 0;
     ur_gen_defaults(&rn.gp);
     rn.gp.max_tokens = (int)max_tokens;
     rn.gp.sampler = cli_sampling_for(&samp, f);
     rn.seed = rn.gp.sampler.seed;
-    rn.config = make_config(model, m, f, &rn.gp);
+    rn.config = make_config(client ? rem.model : model, m, f, &rn.gp);
     if (gen) {
         rn.generator = gen;
     } else {
@@ -381,7 +522,9 @@ int cmd_run(int argc, char **argv) {
             ds.n, ur_data_format_name(ds.format), shard_n > 1 ? ", sharded" : "", n_units,
             ds.format == UR_DATA_MT_BENCH ? "turns" : "items", pg.done, out, todo);
 
-    if (todo > 0) {
+    if (todo > 0 && client) {
+        if (run_remote(&rn, client, units, n_units, &pg, rem.model)) goto done;
+    } else if (todo > 0) {
         if (!(ctx = cli_new_ctx(m, rn.n_ctx, (int)threads, 0))) goto done;
         ur_session_params sp = {nocache ? UR_REUSE_NONE : UR_REUSE_PREFIX, cache};
         if (!(rn.s = ur_session_new(ctx, f, &sp, &err))) {
@@ -432,6 +575,7 @@ done:
     free(genbuf);
     ur_chat_free(f);
     ur_model_free(m);
+    ur_remote_free(client);
     free(units);
     ur_dataset_free(&ds);
     return rc;

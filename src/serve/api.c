@@ -2,7 +2,8 @@
  * (completion objects, stream chunks, errors, the model list) written from jobs.
  *
  * Requests follow OpenAI's chat-completions and (legacy) completions APIs, with
- * vLLM's extensions repetition_penalty, top_k, min_p and return_tokens_as_token_ids.
+ * vLLM's extensions repetition_penalty, top_k, min_p and return_tokens_as_token_ids, and
+ * urial's repeat_last_n (the penalty's window: -1 = the whole context, as vLLM).
  * Decoding defaults: chat completions decode as `urial chat` does (greedy; with a
  * URIAL prompt the Hugging Face repetition penalty 1.1, the URIAL paper's setting),
  * completions as OpenAI's (temperature 1, max_tokens 16, no penalty). */
@@ -230,7 +231,7 @@ int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, 
     r->chat = j->chat = chat;
     r->created = (long)time(NULL);
     snprintf(r->id, sizeof r->id, "%s-%016llx", chat ? "chatcmpl" : "cmpl", (unsigned long long)next_random());
-    long max_tokens = chat ? a->max_tokens : 16, n = 1, seed = -1, top_k = -1, k_lp = -1;
+    long max_tokens = chat ? a->max_tokens : 16, n = 1, seed = -1, top_k = -1, k_lp = -1, last_n = -1;
     double temp = chat ? 0 : 1, top_p = 1, min_p = 0, freq = 0, pres = 0, rp = -1;
     int lp = 0, rc = -1;
     json_t *mt = json_object_get(o, "max_completion_tokens");
@@ -238,6 +239,7 @@ int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, 
     json_t *so = json_object_get(o, "stream_options");
     if (get_int(o, mt_key, 0, 1L << 30, &max_tokens, e) || get_int(o, "n", 1, 1 << 20, &n, e) ||
         get_int(o, "seed", -(1L << 62), 1L << 62, &seed, e) || get_int(o, "top_k", -1, 1 << 30, &top_k, e) ||
+        get_int(o, "repeat_last_n", -1, 1 << 30, &last_n, e) ||
         get_num(o, "temperature", 0, 2, &temp, e) || get_num(o, "top_p", 0, 1, &top_p, e) ||
         get_num(o, "min_p", 0, 1, &min_p, e) || get_num(o, "frequency_penalty", -2, 2, &freq, e) ||
         get_num(o, "presence_penalty", -2, 2, &pres, e) || get_num(o, "repetition_penalty", 0.01, 100, &rp, e) ||
@@ -312,7 +314,7 @@ int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, 
     sp->min_p = (float)min_p;
     sp->top_k = top_k > 0 ? (int)top_k : 0;
     sp->repeat_penalty = rp > 0 ? (float)rp : chat && ur_chat_kind(a->fmt) == UR_CHAT_URIAL ? 1.1f : 1.0f;
-    sp->repeat_last_n = -1;
+    sp->repeat_last_n = (int)last_n;
     sp->seed = seed >= 0 ? (uint64_t)seed : next_random();
     j->freq_pen = (float)freq;
     j->pres_pen = (float)pres;

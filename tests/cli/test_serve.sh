@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# urial serve as a process, and the remote backend (--backend openai) against it, on
+# a small random-weight model with the Llama-2 vocabulary: the port read back from
+# the start line (--port 0), urial run over the server giving the local greedy
+# outputs (just-eval items and two-turn MT-Bench questions, several requests in
+# flight), resume, urial chat over the server equal to local (turn by turn), the
+# OpenAI Node SDK and the chat page in headless Chromium (when node and the npm
+# packages are installed), one-line errors, and SIGTERM stopping the server.
+source "$(dirname "$0")/lib.sh"
+V=$FIX/tokenizer/llama-spm/vocab-llama-spm.gguf
+JE=$FIX/just-eval/just-eval-instruct.Llama-2-7b-chat-hf.json
+MT=$FIX/urial/mt-bench-question.jsonl
+BROWSER=$(cd "$(dirname "$0")/../browser" && pwd)
+"$URIAL" serve --help | grep -q "usage: urial serve" && pass help_serve || fail help_serve
+"$URIAL" --help | grep -q "^  serve " && pass listed_serve || fail listed_serve
+"$URIAL" run --help | grep -q -- "--backend local|openai" && pass help_run_backend || fail help_run_backend
+fails_with serve_needs_model "serve: -m MODEL is required" "$URIAL" serve
+fails_with run_backend_needs_url "run: --backend openai needs --base-url" "$URIAL" run -m x --data x --out x --backend openai
+fails_with run_backend_bad "--backend 'vllm': give local or openai" "$URIAL" run -m x --data x --out x --backend vllm
+if [ ! -f "$V" ] || [ ! -f "$JE" ]; then
+    skip serve_suite "no fixtures at $FIX"
+    exit 0
+fi
+M=$TMP/m.gguf
+"$URIAL" synth --vocab "$V" --ctx 4096 --dim 64 --layers 2 --heads 4 --kv-heads 2 --ff 128 --type q8_0 --scale 0.3 \
+    "$M" --seed 5 >/dev/null 2>&1 || { fail synth "cannot write the test model"; exit 0; }
+
+# start a server on a free port; SRV_PID and PORT are set, the server is killed on exit
+start_server() {
+    "$URIAL" serve -m "$M" --port 0 -t 1 "$@" 2>"$TMP/serve.err" &
+    SRV_PID=$!
+    PORT=
+    for _ in $(seq 1 400); do
+        PORT=$(grep -oE 'on http://127\.0\.0\.1:[0-9]+/' "$TMP/serve.err" | grep -oE '[0-9]+/$' | tr -d /)
+        [ -n "$PORT" ] && break
+        kill -0 $SRV_PID 2>/dev/null || break
+        sleep 0.05
+    done
+}
+trap '[ -n "${SRV_PID:-}" ] && kill $SRV_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+start_server --parallel 3
+if [ -z "$PORT" ]; then
+    fail serve_starts "$(cat "$TMP/serve.err")"
+    exit 0
+fi
+pass serve_starts
+URL=http://127.0.0.1:$PORT/v1
+# GET PATH from the server with bash's /dev/tcp (no curl needed)
+http_get() {
+    exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3
+    cat <&3
+    exec 3<&-
+}
+http_get /health | grep -q '"status":"ok"' && pass health || fail health
+
+# records as "id turn output" lines sorted by id and turn (remote records come in finishing order)
+outs() {
+    while IFS= read -r l; do
+        id=$(grep -oE '^\{"id":[0-9]+' <<<"$l" | grep -oE '[0-9]+$')
+        turn=$(grep -oE '"turn":[0-9]+' <<<"$l" | grep -oE '[0-9]+$')
+        printf '%s %s %s\n' "$id" "${turn:-0}" "$(grep -oE '"output":"([^"\\]|\\.)*"' <<<"$l")"
+    done <"$1" | sort -n -k1,1 -k2,2
+}
+
+# ---- urial run: remote greedy outputs equal the local ones ------------------------------------
+RUN=(run -m "$M" --data "$JE" --limit 12 -n 24)
+"$URIAL" "${RUN[@]}" -t 1 --out "$TMP/local.jsonl" 2>/dev/null
+"$URIAL" "${RUN[@]}" --backend openai --base-url "$URL" --concurrency 3 --out "$TMP/remote.jsonl" 2>"$TMP/r.err"
+rc=$?
+n=$(grep -c '' "$TMP/remote.jsonl")
+if [ $rc = 0 ] && [ "$n" = 12 ] && [ "$(outs "$TMP/remote.jsonl")" = "$(outs "$TMP/local.jsonl")" ] &&
+    [ "$(outs "$TMP/local.jsonl" | cut -d' ' -f3- | sort -u | wc -l)" -gt 5 ] &&
+    grep -q '"config":{"model":"m","backend":"openai","prompt":"urial-k3"' "$TMP/remote.jsonl" &&
+    grep -q '"generator":"m+urial-k3"' "$TMP/remote.jsonl"; then
+    pass run_remote_equals_local
+else
+    fail run_remote_equals_local "rc $rc, $n records: $(tail -n 2 "$TMP/r.err")"
+fi
+"$URIAL" "${RUN[@]}" --backend openai --base-url "$URL" --out "$TMP/remote.jsonl" 2>"$TMP/r2.err"
+[ $? = 0 ] && grep -q "12 already in .*, 0 to generate" "$TMP/r2.err" && pass run_remote_resume ||
+    fail run_remote_resume "$(cat "$TMP/r2.err")"
+# the server's cached prefix: every request but the first reuses it
+grep -q '"cached_tokens":1[0-9][0-9][0-9]' "$TMP/remote.jsonl" && pass run_remote_prefix_cached || fail run_remote_prefix_cached
+if [ -f "$MT" ]; then
+    "$URIAL" run -t 1 -m "$M" --data "$MT" --limit 3 -n 12 --out "$TMP/mtl.jsonl" 2>/dev/null
+    "$URIAL" run -m "$M" --data "$MT" --limit 3 -n 12 --backend openai --base-url "$URL" --concurrency 4 \
+        --out "$TMP/mtr.jsonl" 2>"$TMP/mt.err"
+    rc=$?
+    [ $rc = 0 ] && [ "$(grep -c '"turn":2' "$TMP/mtr.jsonl")" = 3 ] && [ "$(outs "$TMP/mtr.jsonl")" = "$(outs "$TMP/mtl.jsonl")" ] &&
+        pass run_remote_mt_bench_turns || fail run_remote_mt_bench_turns "rc $rc: $(tail -n 2 "$TMP/mt.err")"
+else
+    skip run_remote_mt_bench_turns "no $MT"
+fi
+# ---- urial chat: two turns over the server equal two local turns ----------------------------------
+printf 'Hello there\nWhat is 2+2?\n' | "$URIAL" chat -t 1 -m "$M" -n 12 >"$TMP/cl.out" 2>/dev/null
+printf 'Hello there\nWhat is 2+2?\n' | "$URIAL" chat -m "$M" -n 12 --backend openai --base-url "$URL" >"$TMP/cr.out" 2>"$TMP/cr.err"
+rc=$?
+# the second turn reuses the first turn's KV cache on the server
+c2=$(grep -oE '[0-9]+ cached' "$TMP/cr.err" | sed -n 2p | grep -oE '[0-9]+')
+[ $rc = 0 ] && [ "$(grep -c '' "$TMP/cr.out")" = 2 ] && cmp -s "$TMP/cl.out" "$TMP/cr.out" && [ "${c2:-0}" -gt 1355 ] &&
+    pass chat_remote_equals_local || fail chat_remote_equals_local "rc $rc: $(cat "$TMP/cr.err")"
+
+# a closed port: the item fails (after --retries), the run says so and exits 1
+"$URIAL" run -m "$M" --data "$JE" --limit 1 --backend openai --base-url "http://127.0.0.1:9/v1" --retries 0 \
+    --out "$TMP/closed.jsonl" >/dev/null 2>"$TMP/closed.err"
+rc=$?
+[ $rc = 1 ] && grep -q "run: item 0 failed: http://127.0.0.1:9/v1/completions: .*(retries exhausted)" "$TMP/closed.err" &&
+    [ ! -s "$TMP/closed.jsonl" ] && pass run_remote_closed_port || fail run_remote_closed_port "rc $rc: $(cat "$TMP/closed.err")"
+
+# ---- the OpenAI Node SDK, and the chat page in headless Chromium ---------------------------------
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if command -v node >/dev/null && [ -d "$BROWSER/node_modules/openai" ]; then
+    node "$BROWSER/serve_sdk.mjs" "$URL"
+else
+    skip openai_sdk "node or the npm package openai not installed (cd tests/browser && npm ci)"
+fi
+if command -v node >/dev/null && [ -x "$CHROMIUM" ] && [ -d "$BROWSER/node_modules/playwright-core" ]; then
+    CHROMIUM=$CHROMIUM node "$BROWSER/serve_chat.mjs" "http://127.0.0.1:$PORT/" "$TMP/chat.png"
+else
+    skip browser_chat "node, playwright-core or chromium ($CHROMIUM) not installed"
+fi
+
+# ---- SIGTERM: the server stops cleanly -----------------------------------------------------
+kill -TERM $SRV_PID
+wait $SRV_PID
+rc=$?
+SRV_PID=
+[ $rc = 0 ] && grep -q "urial: SIGTERM: stopping" "$TMP/serve.err" && pass serve_sigterm || fail serve_sigterm "rc $rc"
