@@ -393,10 +393,13 @@ static void top_dict(const srv_api *a, const srv_req *r, const srv_lp *lp, ur_bu
 
 /* The completions API's logprobs object: the prompt's tokens first with echo. */
 static void completion_logprobs(const srv_api *a, const srv_req *r, const srv_job *j, ur_buf *out) {
-    ur_buf toks = {0}, lps = {0}, tops = {0}, offs = {0};
+    ur_buf toks = {0}, lps = {0}, tops = {0}, offs = {0}, text = {0};
     int n = 0;
-    size_t off = 0;
     if (j->prompt_logprobs && j->prompt_lp) {
+        /* a token's offset: the length of the prompt's text before it, detokenized as
+         * the echoed text is (SentencePiece's leading space of the first word dropped) */
+        ur_detok d;
+        ur_detok_init(&d, a->m->vocab, 0, 1);
         for (int i = 0; i < j->n_prompt; i++, n++) {
             const char *sep = n ? "," : "";
             ur_buf_puts(&toks, sep), ur_buf_puts(&lps, sep), ur_buf_puts(&tops, sep);
@@ -407,10 +410,8 @@ static void completion_logprobs(const srv_api *a, const srv_req *r, const srv_jo
                 put_num(&lps, j->prompt_lp[i].lp);
                 top_dict(a, r, &j->prompt_lp[i], &tops);
             }
-            ur_buf_printf(&offs, "%s%zu", sep, off);
-            char tb[256];
-            int tl = ur_token_to_bytes(a->m->vocab, j->prompt[i], 0, tb, sizeof tb);
-            off += tl > 0 ? (size_t)tl : 0;
+            ur_buf_printf(&offs, "%s%zu", sep, text.len);
+            ur_detok_push(&d, j->prompt[i], &text);
         }
     }
     size_t base = r->echo && r->echo_text ? strlen(r->echo_text) : 0;
@@ -431,7 +432,7 @@ static void completion_logprobs(const srv_api *a, const srv_req *r, const srv_jo
     ur_buf_puts(out, "],\"text_offset\":[");
     ur_buf_put(out, offs.data ? offs.data : "", offs.len);
     ur_buf_puts(out, "]}");
-    ur_buf_free(&toks), ur_buf_free(&lps), ur_buf_free(&tops), ur_buf_free(&offs);
+    ur_buf_free(&toks), ur_buf_free(&lps), ur_buf_free(&tops), ur_buf_free(&offs), ur_buf_free(&text);
 }
 
 /* The chat API's logprobs object: {"content": [{"token", "logprob", "bytes", "top_logprobs"}]} */

@@ -227,6 +227,12 @@ static void test_completion_logprobs(void) {
     CHECK(json_is_null(at(lp, "token_logprobs.[0]")) && json_is_null(at(lp, "top_logprobs.[0]")));
     const char *text = str_at(r.json, "choices.[0].text");
     CHECK(text && !strncmp(text, "The capital of France is", 24));
+    /* offsets into the echoed text: BOS and "The" at 0, " capital" at 3, the answer at 24 */
+    json_t *off = json_object_get(lp, "text_offset");
+    CHECKF(json_integer_value(json_array_get(off, 1)) == 0 && json_integer_value(json_array_get(off, 2)) == 3 &&
+               json_integer_value(json_array_get(off, (size_t)np)) == 24,
+           "text_offset %lld %lld ... %lld", (long long)json_integer_value(json_array_get(off, 1)),
+           (long long)json_integer_value(json_array_get(off, 2)), (long long)json_integer_value(json_array_get(off, (size_t)np)));
     /* greedy: each generated token is its position's most likely one; logprobs <= 0 */
     for (size_t i = (size_t)np; i < n; i++) {
         double l = json_number_value(json_array_get(json_object_get(lp, "token_logprobs"), i));
