@@ -8,7 +8,9 @@
  * top alternatives as (id + 1, q) pairs: two of them when rank = 1 (the first is
  * the token itself), else three. q = round(-100 log10 p): p = 10^(-q/100); kl in
  * thousandths of a nat. The decoded data is window.TDS = {vocab, examples}, each
- * example with d: [{tok, rank, pb, pa, kl, alts: [[id, p]...], c (class 0/1/2)}]. */
+ * example with d: [{tok, rank, pb, pa, kl, alts: [[id, p]...], c (class 0/1/2)}].
+ * A remote base (urial tds --backend openai): rank_gt K (a rank K + 1 means η > K)
+ * and no_kl (KL unknown) at the top level. */
 (function () {
   'use strict';
   var D = JSON.parse(document.getElementById('tds-data').textContent);
@@ -109,8 +111,10 @@
     var s = ev.target.closest ? ev.target.closest('.t') : null;
     if (!s) return;
     var ex = s.closest('.ex')._ex, p = ex.d[+s.dataset.pos];
-    var lines = ['η = ' + p.rank + ' (' + NAMES[p.c] + ')   position ' + s.dataset.pos,
-      'token "' + show(V[p.tok]) + '"   P_base ' + pct(p.pb) + '   P_align ' + pct(p.pa) + '   KL ' + p.kl.toFixed(3),
+    var eta = D.rank_gt && p.rank > D.rank_gt ? '> ' + D.rank_gt : p.rank;
+    var lines = ['η = ' + eta + ' (' + NAMES[p.c] + ')   position ' + s.dataset.pos,
+      'token "' + show(V[p.tok]) + '"   P_base ' + pct(p.pb) + '   P_align ' + pct(p.pa) +
+        (D.no_kl ? '   KL n/a (remote base)' : '   KL ' + p.kl.toFixed(3)),
       'base top: ' + p.alts.map(function (a) { return '"' + show(V[a[0]]) + '" ' + pct(a[1]); }).join(', ')];
     tip.textContent = lines.join('\n');
     tip.hidden = false;

@@ -43,11 +43,12 @@ int ur_tds_class_of(int rank);          /* the class of a base rank η >= 1 */
 
 typedef struct ur_tds_pos {
     int32_t token;  /* o_t */
-    int rank;       /* η_t >= 1 */
+    int rank;       /* η_t >= 1; 0 when only rank_gt is known (a remote base, below) */
+    int rank_gt;    /* 0, or K: η_t > K (o_t is not in a remote base's top K) */
     int cls;        /* enum ur_tds_class */
     double p_base;  /* P_base(o_t) */
     double p_align; /* P_align(o_t) */
-    double kl;      /* KL(P_align ‖ P_base) >= 0, nats */
+    double kl;      /* KL(P_align ‖ P_base) >= 0, nats; NAN when not known (a remote base) */
     int32_t top[UR_TDS_TOP]; /* the base's most likely tokens, best first (ties: lower id first) */
     double top_p[UR_TDS_TOP];
 } ur_tds_pos;
@@ -68,6 +69,32 @@ int ur_tds_same_vocab(const ur_model *base, const ur_model *aligned, ur_err *err
  * threads. */
 int ur_tds_score(ur_ctx *base, ur_ctx *aligned, const int32_t *seq, int n, int n_context, ur_tds_pos *out,
                  ur_err *err);
+
+/* ---- a remote base model (src/tds/remote.c) -------------------------------------
+ * urial tds --backend openai: the aligned model runs here, the base model on an
+ * OpenAI-compatible server (urial serve, vLLM) that returns prompt logprobs:
+ * /v1/completions with the sequence as token ids, "echo": true, "max_tokens": 0,
+ * "logprobs": K and vLLM's "return_tokens_as_token_ids" (top-K entries keyed
+ * "token_id:ID", so tokens with the same text stay apart). Per answer position the
+ * server gives log P_base(o_t) and the base's top K: η is exact when o_t is among
+ * them (1 + the entries with a larger logprob, or an equal one and a lower id),
+ * else only η > K is known (rank 0, rank_gt K); the class is exact for K >= 3.
+ * KL needs the whole base distribution: NAN. */
+
+/* The aligned side alone: out[t].token and p_align (as ur_tds_score computes it,
+ * bit for bit), the base's fields unknown (rank 0, p_base and kl NAN, no top).
+ * The context is emptied first and left holding seq[0..n-1). */
+int ur_tds_score_aligned(ur_ctx *aligned, const int32_t *seq, int n, int n_context, ur_tds_pos *out, ur_err *err);
+
+/* The request body (malloc'ed JSON): prompt = seq[0..n) as ids; max_tokens as given
+ * (0; 1 for servers that refuse 0). */
+char *ur_tds_remote_body(const char *model, const int32_t *seq, int n, int k, int max_tokens);
+
+/* Fill the base's fields of out[0..n - n_context) (after ur_tds_score_aligned)
+ * from the server's completion: choices[0].logprobs with "token_id:ID" tokens,
+ * which must echo seq. -1 with one line when the answer is not that. */
+int ur_tds_remote_parse(const char *json, size_t len, const int32_t *seq, int n, int n_context, int k,
+                        ur_tds_pos *out, ur_err *err);
 
 /* ---- building an example's sequence ------------------------------------------- */
 /* input + o as tokens: ids[0..n_context) the input, ids[n_context..n) the answer o. */
@@ -103,7 +130,8 @@ void ur_tds_token_text(const ur_vocab *v, int32_t id, ur_buf *out);
 /* The per-position array of a tokens.jsonl record:
  *   [{"pos":0,"token":3374,"text":" Thank","rank":1,"class":"unshifted","p_base":0.61,
  *     "p_align":0.93,"kl":0.21,"top":[[3374," Thank",0.61],[...],[...]]}, ...]
- * Probabilities and KL with 6 significant digits. Appends to *out. */
+ * Probabilities and KL with 6 significant digits. A remote base: "kl":null, and
+ * when o_t is not in the base's top K "rank":null,"rank_gt":K. Appends to *out. */
 void ur_tds_tokens_json(const ur_vocab *v, const ur_tds_pos *pos, int n, ur_buf *out);
 
 /* ---- summary and report ------------------------------------------------------- */

@@ -22,6 +22,20 @@ static const char *HELP =
     "(unshifted eta = 1, marginal 2-3, shifted > 3), both probabilities, the base's top 3 and\n"
     "KL(P_align || P_base). One teacher-forced forward per model and answer.\n";
 
+static const char HELP_REMOTE[] =
+    "The base model on a server (vLLM, urial serve, ...; the aligned model stays here):\n"
+    "  --backend local|openai  where the base model runs (default local)\n"
+    "  --base-url URL        the server's API, e.g. http://127.0.0.1:8000/v1; --base NAME is the model's\n"
+    "                        name there (a path ending in .gguf: its base name, as urial serve names it)\n"
+    "  --api-key-env VAR     send the key in environment variable VAR\n"
+    "  --top-logprobs K      the base's top K logprobs per position (default 20, vLLM's usual maximum;\n"
+    "                        at least 3): eta is exact when the aligned token is among them, else\n"
+    "                        recorded as \"rank\":null,\"rank_gt\":K (the class is exact); KL is null\n"
+    "  --concurrency N       requests in flight (default 4)   --timeout S   seconds per request (600)\n"
+    "  --retries N           retries on 429, 5xx, timeouts, broken connections (default 8)\n"
+    "  The answers' token ids are sent as the prompt (/v1/completions, echo, max_tokens 0, logprobs K,\n"
+    "  return_tokens_as_token_ids): the server's model must use the aligned model's tokenizer.\n";
+
 static const char *HELP_FILES =
     "Files in DIR:\n"
     "  tokens.jsonl   one record per answer (append-only: kill and rerun to resume; each shard needs its\n"
@@ -90,7 +104,7 @@ static int cmd_tds_report(int argc, char **argv) {
 }
 
 /* One answer's record: the item, the answer, the input tokens and the positions. */
-static void make_record(const tds_job *j, const ur_item *it, const char *cfg, const ur_buf *answer, const char *stop,
+void tds_make_record(const tds_job *j, const ur_item *it, const char *cfg, const ur_buf *answer, const char *stop,
                         const ur_tds_seq *seq, const ur_tds_pos *pos, ur_buf *b) {
     ur_buf_printf(b, "{\"id\":%s,\"input_index\":%d,\"instruction\":", it->id, it->index);
     ur_buf_json_str(b, it->turns[0], strlen(it->turns[0]));
@@ -106,17 +120,23 @@ static void make_record(const tds_job *j, const ur_item *it, const char *cfg, co
 int cmd_tds(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "report")) return cmd_tds_report(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "prefix")) return cmd_tds_prefix(argc - 1, argv + 1);
-    static const struct option opts[] = {TDS_JOB_OPTIONS, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    enum { O_TOPLP = 2100 };
+    static const struct option opts[] = {TDS_JOB_OPTIONS, CLI_REMOTE_OPTIONS, {"top-logprobs", required_argument, 0, O_TOPLP},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     tds_job j;
     tds_job_init(&j);
     int c, r;
     while ((c = cli_getopt(argc, argv, "n:t:h", opts, "tds")) != -1) {
-        if ((r = tds_job_opt(&j, c, optarg)) != 0) {
+        if ((r = tds_job_opt(&j, c, optarg)) != 0 || (r = cli_remote_opt(&j.rem, c, optarg)) != 0) {
             if (r < 0) return 1;
             continue;
         }
+        if (c == O_TOPLP) {
+            if (cli_int("--top-logprobs", optarg, 3, 1 << 20, &j.top_k)) return 1;
+            continue;
+        }
         if (c == 'h') {
-            fputs(HELP, stdout), fputs(TDS_JOB_HELP, stdout), fputs(HELP_FILES, stdout);
+            fputs(HELP, stdout), fputs(TDS_JOB_HELP, stdout), fputs(HELP_REMOTE, stdout), fputs(HELP_FILES, stdout);
             return 0;
         }
         return 1;
@@ -150,6 +170,10 @@ int cmd_tds(int argc, char **argv) {
     long seq_tokens = 0;
     double t_score = 0;
     cli_progress_show(&pg);
+    if (j.client) {
+        if (tds_run_remote(&j, res, cfg, &pg)) goto done;
+        goto report;
+    }
     for (int i = 0; i < j.n_sel; i++) {
         const ur_item *it = &j.ds.items[j.sel[i]];
         if (ur_results_find(res, it->id)) continue;
@@ -177,7 +201,7 @@ int cmd_tds(int argc, char **argv) {
         t_score += ur_now() - t1;
         seq_tokens += seq.n - 1;
         rec.len = 0;
-        make_record(&j, it, cfg, &answer, stop, &seq, pos, &rec);
+        tds_make_record(&j, it, cfg, &answer, stop, &seq, pos, &rec);
         ur_tds_seq_free(&seq);
         if (ur_results_append(res, rec.data, rec.len, &err)) {
             cli_fail("%s", err.msg);
@@ -192,6 +216,7 @@ int cmd_tds(int argc, char **argv) {
     fprintf(stderr, "urial: tds: %d of %d done (%d scored now, %d skipped); scoring: %ld tokens through both models "
                     "in %.2f s, %.1f tok/s\n",
             pg.done, j.n_sel, pg.generated, pg.skipped, seq_tokens, t_score, t_score > 0 ? seq_tokens / t_score : 0.0);
+report:
     if (write_reports(j.out_dir, res)) goto done;
     rc = pg.done == j.n_sel ? 0 : 1;
 done:

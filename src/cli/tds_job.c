@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli/tds_job.h"
+#include "urial/remote.h"
 
 const char TDS_JOB_HELP[] =
     "  --base BASE.gguf      the base model\n"
@@ -30,6 +31,8 @@ void tds_job_init(tds_job *j) {
     j->max_tokens = -2; /* not given */
     j->limit = -1;
     j->shard_n = 1;
+    cli_remote_init(&j->rem);
+    j->top_k = 20;
 }
 
 int tds_job_opt(tds_job *j, int c, const char *arg) {
@@ -105,6 +108,8 @@ int tds_job_open(tds_job *j, const char *cmd) {
     if (!j->base_path || !j->aligned_path || !j->data_path || !j->out_dir)
         return cli_fail("%s: --base, --aligned, --data and --out are required (see urial %s --help)", cmd, cmd), -1;
     if (j->urial && j->tmpl) return cli_fail("%s: give either --urial or --template, not both", cmd), -1;
+    /* the base on a server: its options are checked before anything is read */
+    if (j->rem.on && !(j->client = cli_remote_open(&j->rem, cmd, j->base_path))) return -1;
     if (ur_dataset_load(j->data_path, &j->ds, &err)) return cli_fail("%s", err.msg), -1;
     if (j->ds.format == UR_DATA_MT_BENCH)
         return cli_fail("%s: %s: multi-turn (MT-Bench) data is not supported: give single-turn instructions", cmd,
@@ -116,22 +121,28 @@ int tds_job_open(tds_job *j, const char *cmd) {
     for (int i = 0; i < n; i++)
         if (i % j->shard_n == j->shard_i) j->sel[j->n_sel++] = i;
 
-    if (!(j->mb = cli_load_model(j->base_path)) || !(j->ma = cli_load_model(j->aligned_path))) return -1;
-    if (ur_tds_same_vocab(j->mb, j->ma, &err)) return cli_fail("%s", err.msg), -1;
+    if (j->rem.on) { /* the base on a server: scored on the aligned model's token ids */
+        if (!(j->ma = cli_load_model(j->aligned_path))) return -1;
+    } else {
+        if (!(j->mb = cli_load_model(j->base_path)) || !(j->ma = cli_load_model(j->aligned_path))) return -1;
+        if (ur_tds_same_vocab(j->mb, j->ma, &err)) return cli_fail("%s", err.msg), -1;
+    }
     if (j->urial || j->tmpl) j->fmt = cli_open_format(cmd, j->urial, j->tmpl, j->aligned_path, j->ma->gguf);
     else if (j->ds.format != UR_DATA_ALIGNTDS) j->fmt = cli_open_format(cmd, NULL, "auto", j->aligned_path, j->ma->gguf);
     if ((j->urial || j->tmpl || j->ds.format != UR_DATA_ALIGNTDS) && !j->fmt) return -1;
     if (j->fmt && ur_tds_answer_sep(j->fmt, &j->sep, &err)) return cli_fail("%s", err.msg), -1;
     if (j->max_tokens == -2) j->max_tokens = j->outputs ? -1 : 1024;
-    int cb = cli_default_ctx(j->mb), ca = cli_default_ctx(j->ma);
+    int ca = cli_default_ctx(j->ma), cb = j->mb ? cli_default_ctx(j->mb) : ca;
     int n_ctx = j->n_ctx ? (int)j->n_ctx : cb < ca ? cb : ca;
-    if (!(j->cb = cli_new_ctx(j->mb, n_ctx, (int)j->threads, 0)) || !(j->ca = cli_new_ctx(j->ma, n_ctx, (int)j->threads, 0)))
+    if ((j->mb && !(j->cb = cli_new_ctx(j->mb, n_ctx, (int)j->threads, 0))) ||
+        !(j->ca = cli_new_ctx(j->ma, n_ctx, (int)j->threads, 0)))
         return -1;
     return 0;
 }
 
 void tds_job_close(tds_job *j) {
     ur_ctx_free(j->cb), ur_ctx_free(j->ca);
+    ur_remote_free(j->client);
     ur_model_free(j->mb), ur_model_free(j->ma);
     ur_chat_free(j->fmt);
     ur_buf_free(&j->sep);
@@ -144,8 +155,14 @@ void tds_job_close(tds_job *j) {
 json_t *tds_job_config(const tds_job *j, const char *cmd) {
     json_t *c = json_object();
     json_object_set_new(c, "command", json_string(cmd));
-    json_object_set_new(c, "base", json_string(base_name(j->base_path)));
-    json_object_set_new(c, "base_size", json_integer((json_int_t)j->mb->gguf->size));
+    if (j->client) { /* the base on a server: its name there and K (the URL may change between runs) */
+        json_object_set_new(c, "base", json_string(j->rem.model));
+        json_object_set_new(c, "backend", json_string("openai"));
+        json_object_set_new(c, "top_logprobs", json_integer(j->top_k));
+    } else {
+        json_object_set_new(c, "base", json_string(base_name(j->base_path)));
+        json_object_set_new(c, "base_size", json_integer((json_int_t)j->mb->gguf->size));
+    }
     json_object_set_new(c, "aligned", json_string(base_name(j->aligned_path)));
     json_object_set_new(c, "aligned_size", json_integer((json_int_t)j->ma->gguf->size));
     json_object_set_new(c, "prompt", json_string(j->fmt ? base_name(ur_chat_name(j->fmt)) : "input"));
@@ -222,7 +239,7 @@ static int render(tds_job *j, const ur_item *it, ur_buf *prompt, int *add_bos, i
 
 int tds_job_example(tds_job *j, const ur_item *it, ur_tds_seq *seq, ur_buf *answer, const char **stop, int tty) {
     const ur_vocab *v = j->ma->vocab;
-    const int n_ctx = ur_ctx_n_ctx(j->cb) < ur_ctx_n_ctx(j->ca) ? ur_ctx_n_ctx(j->cb) : ur_ctx_n_ctx(j->ca);
+    const int n_ctx = j->cb && ur_ctx_n_ctx(j->cb) < ur_ctx_n_ctx(j->ca) ? ur_ctx_n_ctx(j->cb) : ur_ctx_n_ctx(j->ca);
     ur_buf prompt = {0};
     ur_err err = {{0}};
     int add_bos, special, rc = 0;

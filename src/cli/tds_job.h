@@ -17,7 +17,10 @@ typedef struct tds_job {
     const char *base_path, *aligned_path, *data_path, *outputs_path, *urial, *tmpl, *out_dir;
     long max_tokens; /* answer tokens scored at most; -1 = all (given answers) */
     long limit, shard_i, shard_n, n_ctx, threads;
+    cli_remote rem;     /* urial tds --backend openai: the base model on a server (--base: its name there) */
+    long top_k;         /* --top-logprobs K asked of the server */
     /* opened by tds_job_open */
+    struct ur_remote *client; /* rem.on: the base's server (then mb and cb are NULL) */
     ur_dataset ds;
     json_t *outputs;    /* object: id JSON -> answer text (--outputs), or NULL */
     ur_model *mb, *ma;
@@ -57,6 +60,16 @@ int tds_check_configs(const ur_results *res, const char *path, json_t *mine, con
  * fatal error (printed). answer: the answer's text; stop: "given" or the
  * generation's stop reason. Leaves the aligned context holding generated tokens. */
 int tds_job_example(tds_job *j, const ur_item *it, ur_tds_seq *seq, ur_buf *answer, const char **stop, int tty);
+
+/* One answer's tokens.jsonl record (src/cli/tds.c). */
+void tds_make_record(const tds_job *j, const ur_item *it, const char *cfg, const ur_buf *answer, const char *stop,
+                     const ur_tds_seq *seq, const ur_tds_pos *pos, ur_buf *b);
+
+/* urial tds --backend openai (src/cli/tds_remote.c): score the selection's items not
+ * yet in res, the aligned side here and the base's logprobs from j->client with
+ * up to --concurrency requests in flight, appending records to res. Prints the
+ * error line; 0/-1. */
+int tds_run_remote(tds_job *j, ur_results *res, const char *cfg, cli_progress *pg);
 
 /* mkdir DIR (and no error if it exists); prints the error; 0/-1. */
 int tds_mkdir(const char *dir, const char *cmd);

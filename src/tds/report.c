@@ -22,6 +22,8 @@ struct tds_report {
     int n_ex;
     char **text;  /* [n_text] token texts by id (NULL: not used) */
     int n_text;
+    int rank_gt;  /* a remote base: the largest K of a "rank_gt" (its η > K is written as K + 1) */
+    int no_kl;    /* a position had "kl": null (a remote base) */
 };
 
 tds_report *tds_report_new(void) {
@@ -84,8 +86,14 @@ void tds_report_example(tds_report *r, json_t *rec) {
     json_array_foreach(toks, i, t) {
         json_int_t tok = json_integer_value(json_object_get(t, "token"));
         json_int_t rank = json_integer_value(json_object_get(t, "rank"));
+        json_t *gt = json_object_get(t, "rank_gt"), *jkl = json_object_get(t, "kl");
+        if (json_is_null(json_object_get(t, "rank")) && json_is_integer(gt)) {
+            rank = json_integer_value(gt) + 1; /* η > K: shown as such, classed as K + 1 */
+            if (rank - 1 > r->rank_gt) r->rank_gt = (int)(rank - 1);
+        }
+        r->no_kl |= json_is_null(jkl);
         keep_text(r, tok, json_object_get(t, "text"));
-        double kl = json_number_value(json_object_get(t, "kl"));
+        double kl = json_number_value(jkl);
         put_num(b, (unsigned long)tok);
         put_num(b, (unsigned long)rank);
         put_num(b, (unsigned long)qprob(json_number_value(json_object_get(t, "p_base"))));
@@ -257,8 +265,13 @@ void tds_report_finish(tds_report *r, const tds_agg *a, const char *summary_json
     for (int c = 0; c < 3; c++)
         ur_buf_printf(b, "<tr><th>%s</th><td class=\"n\">%ld</td><td class=\"n\">%.2f%%</td></tr>\n", names[c],
                       a->cls[c], 100 * ratio(a->cls[c], P));
-    ur_buf_printf(b, "<tr><th>mean KL(P_align ‖ P_base)</th><td class=\"n\">%.4f</td><td>nats</td></tr>\n",
-                  P ? a->kl_sum / (double)P : 0);
+    if (a->n_nokl)
+        ur_buf_printf(b, "<tr><th>mean KL(P_align ‖ P_base)</th><td class=\"n\">–</td><td>KL not available with a "
+                         "remote base (only its top %d logprobs are known; %ld positions have η &gt; %d)</td></tr>\n",
+                      r->rank_gt ? r->rank_gt : 0, a->n_gt, r->rank_gt ? r->rank_gt : 0);
+    else
+        ur_buf_printf(b, "<tr><th>mean KL(P_align ‖ P_base)</th><td class=\"n\">%.4f</td><td>nats</td></tr>\n",
+                      P ? a->kl_sum / (double)P : 0);
     for (int f = 0; f < TDS_N_FIRST; f++) {
         long n = 0, s = 0;
         for (int p = 0; p < TDS_FIRST[f] && p < a->n_posv; p++) n += a->pos_n[p], s += a->pos_cls[UR_TDS_SHIFTED][p];
@@ -283,7 +296,9 @@ void tds_report_finish(tds_report *r, const tds_agg *a, const char *summary_json
 
     /* the data: JSON inside a script element, every '<' escaped so that no text can close it */
     ur_buf d = {0};
-    ur_buf_puts(&d, "{\"vocab\":{");
+    ur_buf_puts(&d, "{");
+    if (r->rank_gt || r->no_kl) ur_buf_printf(&d, "\"rank_gt\":%d,\"no_kl\":%s,", r->rank_gt, r->no_kl ? "true" : "false");
+    ur_buf_puts(&d, "\"vocab\":{");
     int first = 1;
     for (int i = 0; i < r->n_text; i++) {
         if (!r->text[i]) continue;

@@ -49,6 +49,7 @@ void ur_tds_row(const float *b, const float *a, int nv, int32_t token, ur_tds_po
     const double lse_b = mb + log(sb), lse_a = ma + log(sa);
     out->token = token;
     out->rank = above + 1;
+    out->rank_gt = 0;
     out->cls = ur_tds_class_of(out->rank);
     out->p_base = exp((double)bt - lse_b);
     out->p_align = exp((double)a[token] - lse_a);

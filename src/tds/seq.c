@@ -1,4 +1,5 @@
 /* TDS examples as tokens (input + answer), and tokens as text and JSON. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,8 +137,12 @@ void ur_tds_tokens_json(const ur_vocab *v, const ur_tds_pos *pos, int n, ur_buf 
         ur_tds_token_text(v, p->token, &t);
         ur_buf_printf(out, "%s{\"pos\":%d,\"token\":%d,\"text\":", i ? "," : "", i, p->token);
         ur_buf_json_str(out, t.data ? t.data : "", t.len);
-        ur_buf_printf(out, ",\"rank\":%d,\"class\":\"%s\",\"p_base\":%.6g,\"p_align\":%.6g,\"kl\":%.6g,\"top\":[", p->rank,
-                      ur_tds_class_name(p->cls), p->p_base, p->p_align, p->kl);
+        if (p->rank_gt > 0) ur_buf_printf(out, ",\"rank\":null,\"rank_gt\":%d", p->rank_gt);
+        else ur_buf_printf(out, ",\"rank\":%d", p->rank);
+        ur_buf_printf(out, ",\"class\":\"%s\",\"p_base\":%.6g,\"p_align\":%.6g,\"kl\":", ur_tds_class_name(p->cls),
+                      p->p_base, p->p_align);
+        if (isnan(p->kl)) ur_buf_puts(out, "null,\"top\":[");
+        else ur_buf_printf(out, "%.6g,\"top\":[", p->kl);
         for (int j = 0; j < UR_TDS_TOP && p->top[j] >= 0; j++) {
             t.len = 0;
             ur_tds_token_text(v, p->top[j], &t);

@@ -92,22 +92,28 @@ static json_t *parse(const char *name, const char *text, int i, ur_err *err) {
 static int count_example(const char *name, json_t *rec, tds_agg *a, ur_buf *per_ex, ur_err *err) {
     json_t *toks = json_object_get(rec, "tokens"), *t;
     size_t n = json_array_size(toks), i;
-    long cls[3] = {0, 0, 0};
+    long cls[3] = {0, 0, 0}, nokl = 0;
     double kl = 0;
     char *id = json_dumps(json_object_get(rec, "id"), JSON_ENCODE_ANY | JSON_COMPACT);
     agg_pos(a, (int)n);
     json_array_foreach(toks, i, t) {
         json_t *tok = json_object_get(t, "token"), *rank = json_object_get(t, "rank"), *k = json_object_get(t, "kl");
-        json_t *text = json_object_get(t, "text");
+        json_t *text = json_object_get(t, "text"), *gt = json_object_get(t, "rank_gt");
+        /* a remote base: "rank":null with "rank_gt":K (η > K), "kl":null */
+        const int beyond = json_is_null(rank) && json_is_integer(gt) && json_integer_value(gt) >= 1 &&
+                           json_integer_value(gt) < (1 << 30);
         if (!json_is_integer(tok) || json_integer_value(tok) < 0 || json_integer_value(tok) >= (1 << 24) ||
-            !json_is_integer(rank) || json_integer_value(rank) < 1 || !json_is_number(k) || !json_is_string(text)) {
+            (!beyond && (!json_is_integer(rank) || json_integer_value(rank) < 1 || json_integer_value(rank) >= (1 << 30))) ||
+            (!json_is_number(k) && !json_is_null(k)) || !json_is_string(text)) {
             ur_errf(err, "%s: example %s: position %zu lacks a \"token\", \"rank\", \"kl\" or \"text\"", name,
                     id ? id : "?", i);
             free(id);
             return -1;
         }
-        int c = ur_tds_class_of((int)json_integer_value(rank)), tid = (int)json_integer_value(tok);
-        double x = json_number_value(k);
+        int c = ur_tds_class_of(beyond ? (int)json_integer_value(gt) + 1 : (int)json_integer_value(rank));
+        int tid = (int)json_integer_value(tok);
+        double x = json_is_number(k) ? json_number_value(k) : 0;
+        nokl += !json_is_number(k), a->n_gt += beyond;
         cls[c]++, kl += x;
         a->pos_n[i]++, a->pos_cls[c][i]++, a->pos_kl[i] += x;
         agg_tok(a, tid + 1);
@@ -118,12 +124,15 @@ static int count_example(const char *name, json_t *rec, tds_agg *a, ur_buf *per_
     a->n_pos += (long)n;
     for (int c = 0; c < 3; c++) a->cls[c] += cls[c];
     a->kl_sum += kl;
+    a->n_nokl += nokl;
     double d = n ? (double)n : 1;
     json_t *idx = json_object_get(rec, "input_index");
     ur_buf_printf(per_ex, "%s\n    {\"id\":%s,\"input_index\":%lld,\"positions\":%zu,\"unshifted\":%ld,\"marginal\":%ld,"
-                          "\"shifted\":%ld,\"ratios\":{\"unshifted\":%.6g,\"marginal\":%.6g,\"shifted\":%.6g},\"mean_kl\":%.6g}",
+                          "\"shifted\":%ld,\"ratios\":{\"unshifted\":%.6g,\"marginal\":%.6g,\"shifted\":%.6g},\"mean_kl\":",
                   a->n_ex > 1 ? "," : "", id ? id : "null", json_is_integer(idx) ? (long long)json_integer_value(idx) : -1LL,
-                  n, cls[0], cls[1], cls[2], cls[0] / d, cls[1] / d, cls[2] / d, kl / d);
+                  n, cls[0], cls[1], cls[2], cls[0] / d, cls[1] / d, cls[2] / d);
+    if (nokl) ur_buf_puts(per_ex, "null}");
+    else ur_buf_printf(per_ex, "%.6g}", kl / d);
     free(id);
     return 0;
 }
@@ -153,7 +162,11 @@ static void write_summary(const tds_agg *a, json_t *config, const ur_buf *per_ex
                   a->cls[2]);
     ur_buf_printf(b, "  \"ratios\": {\"unshifted\": %.6g, \"marginal\": %.6g, \"shifted\": %.6g},\n",
                   ratio(a->cls[0], a->n_pos), ratio(a->cls[1], a->n_pos), ratio(a->cls[2], a->n_pos));
-    ur_buf_printf(b, "  \"mean_kl\": %.6g,\n", a->n_pos ? a->kl_sum / (double)a->n_pos : 0);
+    const int nokl = a->n_nokl > 0; /* a remote base: KL not known, written as null */
+    if (nokl)
+        ur_buf_printf(b, "  \"mean_kl\": null,\n  \"kl_available\": false,\n  \"ranks_beyond_top_k\": %ld,\n", a->n_gt);
+    else
+        ur_buf_printf(b, "  \"mean_kl\": %.6g,\n", a->n_pos ? a->kl_sum / (double)a->n_pos : 0);
 
     /* the first N output tokens: how many of them are shifted, and which share of
      * all shifted positions they hold */
@@ -175,8 +188,10 @@ static void write_summary(const tds_agg *a, json_t *config, const ur_buf *per_ex
             for (int j = 0; j < 3; j++) c[j] += a->pos_cls[j][p];
         }
         ur_buf_printf(b, "%s\n    {\"from\": %d, \"to\": %d, \"positions\": %ld, \"unshifted\": %.6g, \"marginal\": %.6g, "
-                         "\"shifted\": %.6g, \"mean_kl\": %.6g}",
-                      k ? "," : "", from, to, n, ratio(c[0], n), ratio(c[1], n), ratio(c[2], n), n ? kl / (double)n : 0);
+                         "\"shifted\": %.6g, \"mean_kl\": ",
+                      k ? "," : "", from, to, n, ratio(c[0], n), ratio(c[1], n), ratio(c[2], n));
+        if (nokl) ur_buf_puts(b, "null}");
+        else ur_buf_printf(b, "%.6g}", n ? kl / (double)n : 0);
     }
     /* per position, as columns: positions seen at t, and the class ratios and mean KL there */
     int np = 0;
@@ -189,9 +204,13 @@ static void write_summary(const tds_agg *a, json_t *config, const ur_buf *per_ex
         ur_buf_printf(b, "],\n    \"%s\": [", names[c]);
         for (int p = 0; p < np; p++) ur_buf_printf(b, "%s%.4g", p ? "," : "", ratio(a->pos_cls[c][p], a->pos_n[p]));
     }
-    ur_buf_puts(b, "],\n    \"mean_kl\": [");
-    for (int p = 0; p < np; p++) ur_buf_printf(b, "%s%.4g", p ? "," : "", a->pos_kl[p] / (double)a->pos_n[p]);
-    ur_buf_puts(b, "]\n  },\n  \"top_shifted\": ");
+    if (nokl) {
+        ur_buf_puts(b, "],\n    \"mean_kl\": null\n  },\n  \"top_shifted\": ");
+    } else {
+        ur_buf_puts(b, "],\n    \"mean_kl\": [");
+        for (int p = 0; p < np; p++) ur_buf_printf(b, "%s%.4g", p ? "," : "", a->pos_kl[p] / (double)a->pos_n[p]);
+        ur_buf_puts(b, "]\n  },\n  \"top_shifted\": ");
+    }
     put_top(b, a, UR_TDS_SHIFTED);
     ur_buf_puts(b, ",\n  \"top_unshifted\": ");
     put_top(b, a, UR_TDS_UNSHIFTED);

@@ -19,6 +19,7 @@ typedef struct tds_agg {
     int n_ex;
     long n_pos, cls[3];
     double kl_sum;
+    long n_nokl, n_gt;          /* positions without KL / with only η > K known (a remote base) */
     int n_posv;                 /* length of the per-position arrays (max pos + 1) */
     long *pos_n, *pos_cls[3];   /* [n_posv] positions seen / of each class at each pos */
     double *pos_kl;             /* [n_posv] KL sums */
