@@ -15,6 +15,7 @@ int cmd_tds_prefix(int argc, char **argv);
 
 static const char *HELP =
     "usage: urial tds --base BASE.gguf --aligned ALIGNED.gguf --data FILE --out DIR [options]\n"
+    "       urial tds --base NAME --backend openai --base-url URL --aligned ALIGNED.gguf --data FILE --out DIR\n"
     "       urial tds report DIR\n"
     "       urial tds prefix --base BASE.gguf --aligned ALIGNED.gguf --data FILE --k 5,10,20 --out DIR\n"
     "Token distribution shift: for every token o_t of the aligned model's answer, the rank eta of o_t\n"
