@@ -36,8 +36,8 @@ FOLDOC_INDEX = "/usr/share/dictd/foldoc.index"
 FOLDOC_DICT = "/usr/share/dictd/foldoc.dict.dz"
 
 N_SFT = {  # chats per category in sft.jsonl
-    "define": 200, "computing": 150, "usage": 110, "explain": 110, "compare": 90,
-    "synonym": 100, "opposite": 90, "kindof": 90, "multiturn": 40, "refusal": 12,
+    "define": 215, "computing": 150, "usage": 110, "explain": 110, "compare": 90,
+    "synonym": 100, "opposite": 75, "kindof": 95, "multiturn": 40, "refusal": 12,
 }
 N_DEV = {
     "define": 8, "computing": 7, "usage": 5, "explain": 5, "compare": 4,
@@ -174,7 +174,8 @@ def good_example(e, lemma):
 
 def sentence(s):
     s = s.strip()
-    s = s[0].upper() + s[1:]
+    i = 1 if s[0] == '"' else 0
+    s = s[:i] + s[i].upper() + s[i + 1:]
     if s[-1] not in ".!?":
         s += "."
     return s
@@ -223,13 +224,28 @@ def article(w):
     return "an" if w[:1].lower() in "aeiou" else "a"
 
 
+STOP = set("""about above after again against also although always another any anything
+around away back because before behind below besides between beyond both but even ever
+every few first here however just last least less like little many more most much never
+next now often once only other over quite rather really same several since so some still
+such than that then there these they this those though through thus together too under
+until very well what when where which while who whom whose why with within without yet
+people thing things way something someone somebody nothing lot three four five six seven
+eight nine ten hundred thousand million second third""".split())
+
+
 def build_words(syn, freq, first):
     words = {}
+    best = {}  # the most frequent part of speech of each lemma
+    for (lemma, pos) in first:
+        f = freq.get((lemma, pos), 0)
+        if f > best.get(lemma, (-1, ""))[0]:
+            best[lemma] = (f, pos)
     for (lemma, pos), offs in first.items():
-        if not re.fullmatch(r"[a-z]{3,12}", lemma) or lemma in BAD_WORDS:
+        if not re.fullmatch(r"[a-z]{3,12}", lemma) or lemma in BAD_WORDS or lemma in STOP:
             continue
         f = freq.get((lemma, pos), 0)
-        if f < 3:
+        if f < 3 or best[lemma][1] != pos or len(offs) > 8:
             continue
         s = syn[pos][offs[0]]
         defs = [clean_text(d) for d in s.defs]
@@ -241,7 +257,8 @@ def build_words(syn, freq, first):
             continue  # countable nouns only: "A dog is a ..."
         if pos == "v" and re.match(r"(a|an|the|to) ", g):
             continue
-        if g.split()[0].lower() == lemma:
+        stem = lemma[:-1] if len(lemma) > 4 and lemma.endswith("e") else lemma
+        if re.search(r"\b%s" % re.escape(stem), g, re.I):
             continue
         wd = Word()
         wd.w, wd.pos, wd.freq, wd.ss, wd.gloss = lemma, pos, f, s, g
@@ -365,7 +382,8 @@ class Style:
         return self.rng.choice(CLOSE)
 
     def answer(self, body):
-        return "%s %s %s" % (self.open(), body, self.close())
+        sep = "\n\n" if re.search(r"\n\d+\. [^\n]*$", body) else " "
+        return "%s %s%s%s" % (self.open(), body, sep, self.close())
 
 
 def q(w):
@@ -424,9 +442,9 @@ T_COMPUTING = ["What is {a}{t} in computing?", "In computing, what is {a}{t}?",
                "What does {t} mean in computing?", "what is {a}{t}? (computing)",
                "Can you explain what {a}{t} is in computer science?",
                "What is meant by {t} in computing?", "Define {t} (computing term).",
-               "I'm learning about computers. What is {a}{t}?", "What's {a}{t}?",
+               "I'm learning about computers. What is {a}{t}?", "What's {a}{t} in computer terms?",
                "Explain the computing term \"{t}\".", "what does {t} mean for computers",
-               "Could you tell me what {a}{t} is?"]
+               "Could you tell me what {a}{t} is in computing?"]
 T_USAGE = ["How do I use the word {w} in a sentence?", "Can you use \"{w}\" in a sentence?",
            "Give me an example sentence with {w}.", "How would I use {w} in a sentence?",
            "use {w} in a sentence", "What is an example of the word {w} used in a sentence?",
@@ -456,9 +474,9 @@ T_KINDOF = ["What kind of thing is {a} {w}?", "{A} {w} is a type of what?",
             "What general class does the word {w} belong to?", "What type of thing is {a} {w}?",
             "{A} {w} is a kind of what?", "Which broader category includes {a} {w}?"]
 T_KINDOF_V = ["What kind of action is it to {w}?", "To {w} is a way of doing what?",
-              "What is {w} a kind of?", "What general action does {w} describe?",
-              "what kind of action is {w}?", "Is {w} a kind of another action?",
-              "{W} is a type of what action?", "What broader verb includes {w}?"]
+              "What general action does the verb {w} describe?", "what kind of action is \"{w}\"?",
+              "Is to {w} a kind of some other action?", "The verb {w} is a type of what action?",
+              "What broader verb includes {w}?", "Which more general verb covers {w}?"]
 FOLLOW_EXAMPLE = ["Can you give an example?", "Could you use it in a sentence?", "Example please?",
                   "Can you show me an example sentence?", "How would I use it?"]
 FOLLOW_OTHER = ["And what about {y}?", "What about {y}?", "And {y}?", "How about {y}?",
@@ -487,6 +505,18 @@ def fill(tmpl, **kw):
 
 
 # ---------------------------------------------------------------- generators
+
+
+GENERIC = set("""that with which what from into used being having something someone
+state quality more than other their make made very large small part such kind form
+especially usually often typically""".split())
+
+
+def overlap(g1, g2):
+    """Do two glosses share a content word (so that comparing them makes sense)?"""
+    w1 = {w for w in re.findall(r"[a-z]{4,}", g1.lower()) if w not in GENERIC}
+    w2 = {w for w in re.findall(r"[a-z]{4,}", g2.lower()) if w not in GENERIC}
+    return bool(w1 & w2)
 
 
 class Gen:
@@ -544,13 +574,15 @@ class Gen:
 
     def antonym(self, wd):
         idx = wd.ss.words.index(wd.w) + 1 if wd.w in wd.ss.words else -1
+        found = []
         for sym, off, pos, src, tgt in wd.ss.ptrs:
             if sym == "!" and src == idx:
                 t = self.syn[pos][off]
                 a = t.words[tgt - 1] if 0 < tgt <= len(t.words) else None
-                if a and (a, wd.pos) in self.words:
-                    return self.words[(a, wd.pos)]
-        return None
+                if a and (a, wd.pos) in self.words and self.words[(a, wd.pos)].ss.off == off:
+                    found.append(self.words[(a, wd.pos)])
+        found.sort(key=lambda x: (-x.freq, x.w))
+        return found[0] if found else None
 
     def sibling(self, wd):
         for sym, off, pos, _, _ in wd.ss.ptrs:
@@ -562,7 +594,8 @@ class Gen:
                         c = self.syn[pos][o2]
                         for w in c.words:
                             cand = self.words.get((w, pos))
-                            if cand and cand.ss.off == o2 and cand.w != wd.w:
+                            if (cand and cand.ss.off == o2 and cand.w != wd.w
+                                    and overlap(wd.gloss, cand.gloss)):
                                 sibs.append(cand)
                 if sibs:
                     sibs.sort(key=lambda x: -x.freq)
@@ -577,7 +610,7 @@ class Gen:
         body = meaning(wd)
         ex = self.example(wd)
         if ex and self.rng.random() < 0.6:
-            body += " For example: \"%s.\"" % sentence(ex).rstrip(".")
+            body += " For example: \"%s\"" % sentence(ex)
         return [qq], [self.st.answer(body)]
 
     def c_usage(self, wd):
@@ -622,7 +655,7 @@ class Gen:
                                  b=article(other.w) + " " if wd.pos == "n" else ""))
         if wd.pos == "n":
             intro = "%s and %s are related: both are kinds of %s. The difference is:" % (
-                q(wd.w).capitalize(), q(other.w), hw)
+                q(wd.w[0].upper() + wd.w[1:]), q(other.w), hw)
         else:
             intro = "%s and %s are related words, but they differ:" % (q(wd.w), q(other.w))
         body = "%s\n\n1. %s\n2. %s" % (intro, sentence(short_meaning(wd)), sentence(short_meaning(other)))
@@ -647,7 +680,7 @@ class Gen:
         t = self.rng.choice(T_OPPOSITE)
         qq = vary(self.rng, fill(t, w=wd.w))
         body = "The opposite of %s is %s. %s, while %s." % (
-            q(wd.w), q(ant.w), sentence(short_meaning(wd)).rstrip("."), short_meaning(ant))
+            q(wd.w), q(ant.w), sentence(short_meaning(wd))[:-1], short_meaning(ant))
         return [qq], [self.st.answer(body)]
 
     def c_kindof(self, wd, hw, h):
@@ -665,7 +698,7 @@ class Gen:
     def c_computing(self, term):
         name, d, _ = term
         art = ""
-        m = re.match(r"(A|An) ", d)
+        m = re.match(r"(A|An) ", d) and not re.search(r"(ing|ware|ion|ity|ics|ment|ness)$", name)
         if m:
             art = article(name) + " "
         t = self.rng.choice(T_COMPUTING)
@@ -771,8 +804,8 @@ def main():
         "synonym": [w for w in allw if g.synonyms(w)],
         "opposite": [w for w in allw if g.antonym(w)],
         "kindof": [w for w in allw if w.pos in "nv" and g.hypernym(w)[0]],
-        "compare": [w for w in allw if w.pos in "nv" and g.sibling(w)[0]],
-        "multiturn": [w for w in allw if w.examples],
+        "compare": [w for w in allw if w.pos == "n" and g.sibling(w)[0]],
+        "multiturn": [w for w in allw if w.examples and g.sibling(w)[0]],
     }
     comp = [t for t in foldoc if t[2] >= 3]
     comp = banded(comp, key=lambda t: (-t[2], t[0]))
@@ -786,7 +819,7 @@ def main():
             if k in reserved or k in split_used or not cond(x):
                 continue
             return x
-        die("ran out of terms")
+        die("ran out of terms (pool of %d)" % len(pool))
 
     def make_split(counts, heldout=False):
         used = set()
@@ -843,7 +876,7 @@ def main():
                         def ok(w):
                             sibs, _ = g.sibling(w)
                             return w.examples and any(s.w not in reserved and s.w not in used for s in sibs)
-                        w = pick(pools["compare"], used, ok)
+                        w = pick(pools["multiturn"], used, ok)
                         sibs, _ = g.sibling(w)
                         o = [s for s in sibs if s.w not in reserved and s.w not in used][0]
                     mark(w.w, o.w)
@@ -865,6 +898,8 @@ def main():
     d_chats, d_cats, d_used = make_split(N_DEV)
     reserved |= d_used
     s_chats, s_cats, s_used = make_split(N_SFT)
+    if (h_used & d_used) or (h_used & s_used) or (d_used & s_used):
+        die("internal error: a term is in two splits")
 
     # refusals: 12 in sft, 1 in dev
     refs = REFUSALS[:]
@@ -910,7 +945,7 @@ def main():
     with open(os.path.join(out, "questions.txt"), "w") as f:
         f.write("\n".join(picks) + "\n")
 
-    write_urial(out, g, words, foldoc, reserved | s_used)
+    write_urial(out, g, words, foldoc, h_used)
 
     # stats
     def nwords(s):
@@ -956,7 +991,7 @@ URIAL_SYSTEM = (
 URIAL_TERM = "buffer"
 
 
-def write_urial(out, g, words, foldoc, avoid):
+def write_urial(out, g, words, foldoc, avoid_heldout):
     """K=3 examples: a word meaning, a computing term, an opposite; terms outside held-out."""
     st = Style(random.Random(11))
     g2 = Gen(random.Random(11), g.syn, words, foldoc)
@@ -968,11 +1003,13 @@ def write_urial(out, g, words, foldoc, avoid):
     if term is None:
         die("URIAL example term %r missing from FOLDOC" % URIAL_TERM)
     o = words.get(("early", "a"))
-    for name in ("garden", "compiler", "early"):
-        pass
+    for name in ("garden", URIAL_TERM, "early"):
+        if name in avoid_heldout:
+            die("URIAL example term %r is a held-out term" % name)
     if not w or not o:
         die("URIAL example terms missing from WordNet")
-    ex.append(("What does garden mean?", st.answer(meaning(w))))
+    ex.append(("What does garden mean?", st.answer(
+        meaning(w) + " For example, many people grow vegetables, herbs and flowers in a garden.")))
     _, a = g2.c_computing(term)
     ex.append(("What is %s %s in computing?" % (article(URIAL_TERM), URIAL_TERM), a[0]))
     ant = g2.antonym(o)
