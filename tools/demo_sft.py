@@ -526,6 +526,7 @@ class Gen:
         self.words = words
         self.st = Style(rng)
         self.foldoc = foldoc
+        self.freq = {}
         self.used = set()          # terms used by earlier splits / chats in this split
         self.reserved = set()      # terms used by any split (kept out of later splits)
 
@@ -569,8 +570,10 @@ class Gen:
         for w in wd.ss.words:
             if w == wd.w or not re.fullmatch(r"[a-z]{3,14}", w) or w in BAD_WORDS:
                 continue
-            out.append(w)
-        return out
+            f = self.freq.get((w, wd.pos), 0)
+            if f >= 1:  # a synonym that occurs in the sense-tagged corpus
+                out.append((-f, w))
+        return [w for _, w in sorted(out)]
 
     def antonym(self, wd):
         idx = wd.ss.words.index(wd.w) + 1 if wd.w in wd.ss.words else -1
@@ -785,6 +788,7 @@ def main():
     foldoc = load_foldoc()
     rng = random.Random(args.seed)
     g = Gen(rng, syn, words, foldoc)
+    g.freq = freq
 
     # candidate pools, ordered: most common first then shuffled within frequency bands
     def banded(items, key):
@@ -940,8 +944,9 @@ def main():
         for i, c in enumerate(h_chats):
             f.write(json.dumps({"id": "heldout-%02d" % (i + 1),
                                 "reference": c["messages"][1]["content"]}, ensure_ascii=False) + "\n")
-    picks = [prompts[h_cats.index("define")][0], prompts[h_cats.index("computing")][0],
-             prompts[h_cats.index("opposite")][0]]
+    def tidy(cat):  # the first well-punctuated held-out prompt of a category
+        return next(p for p, c in prompts if c == cat and p.endswith("?") and p[0].isupper())
+    picks = [tidy("define"), tidy("computing"), tidy("opposite")]
     with open(os.path.join(out, "questions.txt"), "w") as f:
         f.write("\n".join(picks) + "\n")
 
@@ -996,6 +1001,7 @@ def write_urial(out, g, words, foldoc, avoid_heldout):
     st = Style(random.Random(11))
     g2 = Gen(random.Random(11), g.syn, words, foldoc)
     g2.st = st
+    g2.freq = g.freq
     ex = []
     # fixed, common terms (checked to be present and not held out)
     w = words.get(("garden", "n"))
