@@ -3,7 +3,9 @@
 #   make test            every test; last line "N passed, N failed"
 #   make test SANITIZE=1 the same suite under ASan + UBSan (build in build/san)
 #   make fuzz            libFuzzer target for the GGUF reader (clang), FUZZ_SECONDS=600
-#   make demo            smoke demo on a small model
+#   make demo            the bundled demo models: URIAL vs the SFT twin on 3 questions, then TDS
+#   make demo-models     rebuild models/*.gguf from scratch (corpus, tokenizer, pretraining, SFT; ~1.5 h)
+#   make demo-eval       the model card's figures (style over 50 held-out prompts, TDS)
 #   make bench           speed against llama.cpp (see bench/README.md)
 
 CC      ?= cc
@@ -38,7 +40,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test fuzz fuzz-seeds demo bench clean
+.PHONY: all test fuzz fuzz-seeds demo demo-models demo-eval bench clean
 all: $(BUILD)/urial $(BUILD)/liburial.a
 
 $(BUILD)/obj/%.o: %.c
@@ -94,6 +96,12 @@ fuzz-seeds: $(BUILD)/liburial.a
 
 demo: all
 	@tools/demo.sh $(BUILD)
+
+demo-models: all
+	@tools/demo_models.sh $(BUILD)
+
+demo-eval: all
+	@tools/demo_eval.sh $(BUILD)
 
 bench: all
 	@bench/run.sh
