@@ -200,4 +200,45 @@ int ur_eval_report(const char *const *files, int n, const ur_report_params *p, u
  * whitespace separate words). */
 long ur_word_count(const char *s, size_t n);
 
+/* ---- style: is an answer in the assistant style? (urial eval style) ------------------- */
+/* A judge-free measure of the surface form aligned models share. Sentences end after
+ * . ! or ? followed by whitespace (or the end), or at a line break; words are runs
+ * of ASCII letters; case is ignored; an apostrophe in a phrase also matches U+2019.
+ *   opens:  the first sentence (leading whitespace skipped) starts, after any leading
+ *           non-alphanumeric characters (markup, emoji), with an opener followed by
+ *           a non-alphanumeric character or the end: sure, certainly, of course, great
+ *           question, good question, hello, hi, hey, yes, absolutely, happy to help,
+ *           glad you asked, thanks for asking, i'm sorry, i am sorry, sorry;
+ *           or it has a word equal to the instruction's key term (ur_style_key_term),
+ *           or to it with a plural "s"/"es" added or removed.
+ *   closes: the last sentence, after trailing whitespace, ` and ~ (code fences) are
+ *           removed, contains an offer starting at a word: let me know, feel free, hope
+ *           this helps, hope that helps, happy to help, would you like, just ask, any
+ *           other question, any more question, if you have any, don't hesitate, glad to
+ *           help, i can help, i can also.
+ * An empty (all-whitespace) or NULL answer is neither. instruction may be NULL (no
+ * key term). Sets *opens and *closes (either may be NULL) to 0/1; returns
+ * opens && closes: the answer is in the assistant style. */
+int ur_style_check(const char *instruction, const char *answer, int *opens, int *closes);
+/* The key term: the instruction's longest word of at least 4 letters that is not
+ * a question word, function word or instruction verb (the list in src/eval/style.c),
+ * the first of equally long ones, in lower case into out. Returns its length, or 0
+ * (out "") when there is none. */
+size_t ur_style_key_term(const char *instruction, char *out, size_t cap);
+/* The measure in one sentence (for reports). */
+extern const char UR_STYLE_MEASURE[];
+
+typedef struct ur_style_counts {
+    long n, style, opens, closes; /* answers; in the assistant style; opening; closing */
+    char generator[256];          /* the first record's "generator", or "" */
+} ur_style_counts;
+/* Called per record with its "id" as compact JSON ("-" without one). */
+typedef void (*ur_style_record_fn)(void *user, const char *id, int opens, int closes);
+/* Count a results file: urial run's JSONL (blank lines skipped), or a JSON array of
+ * records (urial merge, just-eval). Each record needs an "output" string; its
+ * "instruction" (optional) gives the key term. Errors name the file and the line
+ * (or array element): a missing file, a line that is not JSON, a record that is not
+ * an object or has no "output" string. */
+int ur_style_file(const char *path, ur_style_counts *c, ur_style_record_fn fn, void *user, ur_err *err);
+
 #endif

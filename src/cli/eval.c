@@ -1,6 +1,7 @@
-/* urial eval score | pairwise | report — judge outputs with an LLM judge as just-eval
- * does (an OpenAI-compatible server, or a local GGUF with constrained decoding),
- * into resumable JSONL, and read the results as tables, JSON or HTML. */
+/* urial eval score | pairwise | report | style — judge outputs with an LLM judge as
+ * just-eval does (an OpenAI-compatible server, or a local GGUF with constrained
+ * decoding), into resumable JSONL, and read the results as tables, JSON or HTML;
+ * style: count answers in the assistant style (no judge). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ static const char *HELP =
     "usage: urial eval score --in OUTPUTS --out JUDGED.jsonl [--mode multi|safety|auto] [options]\n"
     "       urial eval pairwise --a A.json --b B.json --out JUDGED.jsonl [options]\n"
     "       urial eval report JUDGED... [--by dataset|category] [--format md|json|html] [--data OUTPUTS] [-o FILE]\n"
+    "       urial eval style RESULTS... [--json OUT.json] [--records]\n"
     "Judge model outputs with an LLM judge the way just-eval does, and report the results.\n"
     "\n"
     "score: each output is rated 1-5 on helpfulness, clarity, factuality, depth and engagement (--mode multi,\n"
@@ -46,7 +48,15 @@ static const char *HELP =
     "  --ctx N  -t, --threads N  --reason-max N (bytes of a reason, default 400)\n"
     "report: per-aspect means (an \"N/A\" score counts as 5, as in just-eval), judged count, mean output length\n"
     "in words; several files side by side; pairwise files as win / tie / lose. --format json prints one object\n"
-    "per file with just-eval's keys; --by needs \"dataset\"/\"category\" in the records or --data OUTPUTS.\n";
+    "per file with just-eval's keys; --by needs \"dataset\"/\"category\" in the records or --data OUTPUTS.\n"
+    "style (no judge): per file of urial run's JSONL (or a JSON array), how many answers are in the assistant\n"
+    "style: they open by addressing the question (the first sentence starts with an acknowledgement such as\n"
+    "\"Sure\" or \"Great question\", or contains the instruction's key term: its longest word of 4+ letters that\n"
+    "is not a stopword) and close with an offer (the last sentence contains \"let me know\", \"feel free\",\n"
+    "\"hope this helps\", ...); README \"Style\" has the exact lists. Empty answers are neither.\n"
+    "  --json OUT.json        also write {\"files\":[{file, generator, n, assistant_style, opens, closes, ratio}],\n"
+    "                         \"measure\"}\n"
+    "  --records              also print one line per record: ID OPENS CLOSES (ID as JSON, 0/1)\n";
 
 /* ---- progress on stderr ------------------------------------------------------------------- */
 typedef struct prog {
@@ -284,6 +294,73 @@ static int report_cmd(int argc, char **argv) {
     return rc;
 }
 
+/* ---- style -------------------------------------------------------------------------------------- */
+static void style_record(void *user, const char *id, int opens, int closes) {
+    (void)user;
+    printf("%s %d %d\n", id, opens, closes);
+}
+
+static double pct(long k, long n) { return n ? 100.0 * (double)k / (double)n : 0.0; }
+
+static int style_cmd(int argc, char **argv) {
+    enum { O_JSON = 256, O_RECORDS };
+    static const struct option opts[] = {{"json", required_argument, 0, O_JSON}, {"records", no_argument, 0, O_RECORDS},
+                                         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    const char *json = NULL;
+    int records = 0, c;
+    optind = 1;
+    while ((c = cli_getopt(argc, argv, "h", opts, "eval style")) != -1) {
+        switch (c) {
+        case O_JSON: json = optarg; break;
+        case O_RECORDS: records = 1; break;
+        case 'h': fputs(HELP, stdout); return 0;
+        default: return 1;
+        }
+    }
+    if (optind >= argc) return cli_fail("eval style: give one or more results files (see urial eval --help)");
+    ur_buf js = {0};
+    ur_buf_puts(&js, "{\"files\":[");
+    ur_err err = {{0}};
+    int rc = 0;
+    for (int i = optind; i < argc; i++) {
+        const char *f = argv[i];
+        ur_style_counts k;
+        /* the per-record lines come after the file's line: count first, then list */
+        if (ur_style_file(f, &k, NULL, NULL, &err)) {
+            rc = cli_fail("%s", err.msg);
+            break;
+        }
+        printf("%s", f);
+        if (k.generator[0]) printf(" (%s)", k.generator);
+        printf(": %ld answers, assistant style %ld (%.1f%%), opens %ld (%.1f%%), closes %ld (%.1f%%)\n", k.n, k.style,
+               pct(k.style, k.n), k.opens, pct(k.opens, k.n), k.closes, pct(k.closes, k.n));
+        if (records && ur_style_file(f, &k, style_record, NULL, &err)) {
+            rc = cli_fail("%s", err.msg);
+            break;
+        }
+        if (i > optind) ur_buf_puts(&js, ",");
+        ur_buf_puts(&js, "{\"file\":");
+        ur_buf_json_str(&js, f, strlen(f));
+        ur_buf_puts(&js, ",\"generator\":");
+        if (k.generator[0]) ur_buf_json_str(&js, k.generator, strlen(k.generator));
+        else ur_buf_puts(&js, "null");
+        ur_buf_printf(&js, ",\"n\":%ld,\"assistant_style\":%ld,\"opens\":%ld,\"closes\":%ld,\"ratio\":", k.n, k.style,
+                      k.opens, k.closes);
+        if (k.n) ur_buf_printf(&js, "%.6g", (double)k.style / (double)k.n);
+        else ur_buf_puts(&js, "null");
+        ur_buf_puts(&js, "}");
+    }
+    fflush(stdout);
+    if (!rc && json) {
+        ur_buf_puts(&js, "],\"measure\":");
+        ur_buf_json_str(&js, UR_STYLE_MEASURE, strlen(UR_STYLE_MEASURE));
+        ur_buf_puts(&js, "}\n");
+        if (ur_write_file_atomic(json, js.data, js.len, &err)) rc = cli_fail("%s", err.msg);
+    }
+    ur_buf_free(&js);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(HELP, argc < 2 ? stderr : stdout);
@@ -292,5 +369,6 @@ int cmd_eval(int argc, char **argv) {
     if (!strcmp(argv[1], "score")) return judge_cmd(argc - 1, argv + 1, 0);
     if (!strcmp(argv[1], "pairwise")) return judge_cmd(argc - 1, argv + 1, 1);
     if (!strcmp(argv[1], "report")) return report_cmd(argc - 1, argv + 1);
-    return cli_fail("eval: unknown subcommand '%s' (score, pairwise or report)", argv[1]);
+    if (!strcmp(argv[1], "style")) return style_cmd(argc - 1, argv + 1);
+    return cli_fail("eval: unknown subcommand '%s' (score, pairwise, report or style)", argv[1]);
 }
