@@ -80,6 +80,7 @@ mkdir -p models
 cp "$BASE" models/urial-demo-base.gguf
 cp "$SFT_OUT" models/urial-demo-chat.gguf
 cp "$OUT/corpus-stats.json" models/corpus-stats.json
+cp "$OUT/vocab/spm.model" models/urial-demo-spm.model
 python3 tools/train_curves.py "$OUT/base/log.jsonl" "$OUT/sft/log.jsonl" models/training-curves.svg
 "$U" info models/urial-demo-base.gguf | head -3
 "$U" info models/urial-demo-chat.gguf | head -3

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "urial/chat.h"
 #include "urial/tensor.h"
 #include "urial/tokenizer.h"
 
@@ -53,6 +54,12 @@ int cmd_info(int argc, char **argv) {
     ur_str arch = {"", 0}, name = {"", 0};
     ur_gguf_get_str(g, "general.architecture", &arch, NULL);
     ur_gguf_get_str(g, "general.name", &name, NULL);
+    /* the chat template an aligned model records (tokenizer.chat_template), and what urial makes of it */
+    ur_str tmpl = {NULL, 0};
+    ur_gguf_get_str(g, "tokenizer.chat_template", &tmpl, NULL);
+    char *tmpl_z = tmpl.ptr ? strndup(tmpl.ptr, tmpl.len) : NULL;
+    const char *family = tmpl_z ? ur_chat_detect(tmpl_z, NULL) : NULL;
+    free(tmpl_z);
 
     ur_buf b = {0};
     if (json) {
@@ -83,6 +90,10 @@ int cmd_info(int argc, char **argv) {
             ur_buf_printf(&b, ",\"tokenizer\":{\"model\":\"%s\",\"tokens\":%d,\"bos\":%d,\"eos\":%d,\"eot\":%d}",
                           ur_vocab_model(voc), ur_vocab_size(voc), ur_vocab_bos(voc), ur_vocab_eos(voc),
                           ur_vocab_eot(voc));
+        ur_buf_puts(&b, ",\"chat_template\":");
+        if (tmpl.ptr) ur_buf_printf(&b, "{\"bytes\":%zu,\"family\":%s%s%s}", tmpl.len, family ? "\"" : "",
+                                    family ? family : "null", family ? "\"" : "");
+        else ur_buf_puts(&b, "null");
         ur_buf_printf(&b, ",\"runnable\":%s", m ? "true" : "false");
         if (!m) {
             ur_buf_puts(&b, ",\"error\":");
@@ -114,6 +125,11 @@ int cmd_info(int argc, char **argv) {
         if (voc)
             ur_buf_printf(&b, "tokenizer:     %s, %d tokens (bos %d, eos %d, eot %d)\n", ur_vocab_model(voc),
                           ur_vocab_size(voc), ur_vocab_bos(voc), ur_vocab_eos(voc), ur_vocab_eot(voc));
+        if (tmpl.ptr)
+            ur_buf_printf(&b, "chat template: %s (tokenizer.chat_template, %zu bytes)\n",
+                          family ? family : "not recognised", tmpl.len);
+        else
+            ur_buf_puts(&b, "chat template: none (a base model: answer with URIAL)\n");
         ur_buf_printf(&b, "runnable:      %s%s\n", m ? "yes" : "no: ", m ? "" : merr.msg);
     }
     fwrite(b.data, 1, b.len, stdout);

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install the Debian packages urial needs to build (and, with `test`, to run its tests) when they
+# are missing. As root it runs apt-get; otherwise it prints the command to run and fails.
+# usage: tools/deps.sh [build|test]
+set -euo pipefail
+PKGS="build-essential make gcc libc6-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev"
+[ "${1:-build}" = test ] && PKGS="$PKGS jq"
+missing=$(for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done | tr '\n' ' ')
+[ -z "${missing// }" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "urial: installing $missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq $missing >/dev/null
+else
+    echo "urial: missing Debian packages: $missing(run: sudo apt-get install $missing)" >&2
+    exit 1
+fi
