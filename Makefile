@@ -94,7 +94,10 @@ fuzz-seeds: $(BUILD)/liburial.a
 	$(CC) $(CFLAGS) -o $(BUILD)/fuzz/make_seeds tests/fuzz/make_seeds.c $(BUILD)/liburial.a $(LDLIBS)
 	$(BUILD)/fuzz/make_seeds tests/fuzz/seeds
 
-demo: all
+# make demo on a fresh machine: install the build's Debian packages first (tools/deps.sh)
+demo:
+	@tools/deps.sh build
+	@$(MAKE) --no-print-directory all
 	@tools/demo.sh $(BUILD)
 
 demo-models: all

@@ -1,23 +1,76 @@
 #!/usr/bin/env bash
-# make demo: until the bundled demo models exist (a later issue), this is a SMOKE DEMO:
-# it writes a small random-weight model with urial's own GGUF writer and runs the
-# engine on it. The model is untrained, so its text is noise; what the demo shows
-# is the pipeline (GGUF writer -> loader -> tokenizer -> forward -> sampler).
+# make demo: the whole URIAL story on the bundled demo models (models/MODEL_CARD.md):
+#   1. urial info on the base model and its SFT-aligned twin;
+#   2. three sample questions (data/demo/questions.txt) answered side by side by the base model
+#      under URIAL (data/demo/urial-demo.txt, K=3) and by the aligned twin (its chat template);
+#   3. the token distribution shift between the pair over 50 held-out prompts
+#      (data/demo/heldout.jsonl): the twin answers (urial run), the base ranks every token;
+#      writes OUT/tds/ (tokens.jsonl, summary.json, report.html) and prints where it is.
+# Decoding (both models): greedy with a repetition penalty of 1.2 over the last 24 tokens (llama.cpp's
+# kind): the paper's 1.1 over the whole context makes a 3M-parameter model loop or avoid the very
+# words the examples show (models/MODEL_CARD.md).
+# Environment: OUT (default BUILD/demo), THREADS (default: all cores), DEMO_MAX_TOKENS (160).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 U=$BUILD/urial
-M=$BUILD/demo-smoke.gguf
-echo "== urial smoke demo (random weights: the output is noise, not a trained model)"
-$U synth "$M" --arch llama --dim 512 --layers 4 --heads 8 --kv-heads 4 --ff 1024 --type q8_0 --seed 42
-$U info "$M"
+OUT=${OUT:-$BUILD/demo}
+THREADS=${THREADS:-$(nproc)}
+N=${DEMO_MAX_TOKENS:-160}
+DEC=(--repeat-penalty 1.2 --repeat-last-n 24)
+BASE=${DEMO_BASE:-models/urial-demo-base.gguf}
+CHAT=${DEMO_CHAT:-models/urial-demo-chat.gguf}
+PROMPT=data/demo/urial-demo.txt
+for f in "$BASE" "$CHAT" "$PROMPT" data/demo/questions.txt data/demo/heldout.jsonl; do
+    [ -s "$f" ] || { echo "demo: $f missing (make demo-models rebuilds the models)" >&2; exit 1; }
+done
+SECONDS=0
+mkdir -p "$OUT"
+
+echo "== urial info $BASE"
+"$U" info "$BASE" | sed -n '1,6p;/^chat/p;/^tokenizer/p'
+echo "== urial info $CHAT"
+"$U" info "$CHAT" | sed -n '1,6p;/^chat/p;/^tokenizer/p'
+
+W=$(( ${COLUMNS:-120} < 100 ? 100 : ${COLUMNS:-120} ))
+C=$(( (W - 3) / 2 ))
+side() { # left-title left-text right-title right-text
+    local l r
+    l=$(mktemp); r=$(mktemp)
+    { echo "$1"; printf '%*s\n' "$C" '' | tr ' ' '-'; printf '%s\n' "$2" | fold -s -w "$C"; } > "$l"
+    { echo "$3"; printf '%*s\n' "$C" '' | tr ' ' '-'; printf '%s\n' "$4" | fold -s -w "$C"; } > "$r"
+    local nl nr
+    nl=$(wc -l <"$l"); nr=$(wc -l <"$r")
+    while [ "$nl" -lt "$nr" ]; do echo >>"$l"; nl=$((nl + 1)); done
+    paste -d '|' <(awk -v w="$C" '{printf "%-" w "s \n", $0}' "$l") "$r" | sed 's/|/| /'
+    rm -f "$l" "$r"
+}
+n=0
+while IFS= read -r q; do
+    [ -n "$q" ] || continue
+    n=$((n + 1))
+    a=$(printf '%s\n' "$q" | "$U" chat -q -m "$BASE" --urial "$PROMPT" -n "$N" "${DEC[@]}" -t "$THREADS" 2>"$OUT/chat.log") ||
+        { cat "$OUT/chat.log" >&2; exit 1; }
+    b=$(printf '%s\n' "$q" | "$U" chat -q -m "$CHAT" --template auto -n "$N" "${DEC[@]}" -t "$THREADS" 2>"$OUT/chat.log") ||
+        { cat "$OUT/chat.log" >&2; exit 1; }
+    echo
+    echo "== question $n: $q"
+    side "base model + URIAL (no tuning: K=3 examples in the prompt)" "$a" \
+         "aligned twin (LIMA-style SFT, its chat template)" "$b"
+done < data/demo/questions.txt
+
 echo
-echo "== urial generate -m $M -p 'The quick brown fox' -n 48 --temp 0.8 --seed 1"
-$U generate -m "$M" -p "The quick brown fox" -n 48 --temp 0.8 --seed 1
+echo "== token distribution shift over 50 held-out prompts (urial tds)"
+rm -rf "$OUT/tds" "$OUT/chat-heldout.jsonl"
+"$U" run -m "$CHAT" --template auto --data data/demo/heldout.jsonl --out "$OUT/chat-heldout.jsonl" -n "$N" \
+    "${DEC[@]}" -t "$THREADS" >"$OUT/tds.log" 2>&1 || { cat "$OUT/tds.log" >&2; exit 1; }
+"$U" tds --base "$BASE" --aligned "$CHAT" --data data/demo/heldout.jsonl --outputs "$OUT/chat-heldout.jsonl" \
+    --out "$OUT/tds" -t "$THREADS" >>"$OUT/tds.log" 2>&1 || { cat "$OUT/tds.log" >&2; exit 1; }
+s=$OUT/tds/summary.json
+grep 'answers,.*positions' "$OUT/tds.log" | sed 's/^urial: tds: //; s/; wrote.*//'
+echo "most frequent shifted tokens (eta > 3):"
+awk '/"top_shifted": \[\]/ {exit} /"top_shifted"/ {on=1; next} on && /^ *\]/ {exit} on' "$s" | grep -o '"text":".*","count":[0-9]*' | head -12 |
+    sed 's/"text":\(.*\),"count":\([0-9]*\)/  \2  \1/' || true
 echo
-echo "== urial logits (top 3 next-token logits after each prompt token)"
-$U logits -m "$M" --text "Hello" --top 3
-echo
-echo "== urial bench"
-$U bench -m "$M" --prompt 128 --gen 32
-echo
-echo "Smoke demo done. Real demo models (a base model and its aligned twin) come with a later issue."
+echo "TDS report: $OUT/tds/report.html  (summary: $s, tokens: $OUT/tds/tokens.jsonl)"
+echo "demo done in ${SECONDS} s"

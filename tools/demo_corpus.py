@@ -12,10 +12,12 @@ Sources (all installed from Debian 12; licences in models/MODEL_CARD.md):
   fortunes       /usr/share/games/fortunes/*                  BSD-style / public domain collections
 Every source is cleaned to plain text: markup, pronunciations, etymologies, source tags, URLs,
 box-drawing tables and dates are dropped. WordNet synsets are written out as glossary pages in a
-few encyclopedic phrasings. A small share of documents (about 8%) are question-and-answer pages
-about words and terms, as found on the web: most are terse ("Q: ... A: ..."), a third are written
-by a friendly poster (a greeting, the answer, "hope this helps"). The assistant style of the SFT
-data is therefore in the base distribution, but never the default: the point of URIAL.
+few encyclopedic phrasings. About 12% of the documents are question-and-answer pages about words
+and terms, as found on the web, in several layouts (plain "Question: / Answer:" lines, markdown
+headings, markdown headings with fenced blocks); each page keeps one layout and one voice, and 40%
+of the pages are written by a friendly writer (a greeting, the answer, "Hope this helps!"). The
+assistant register of the SFT data is therefore in the base distribution, but never the default:
+the situation URIAL addresses.
 Deterministic for a seed. Python 3 standard library only.
 """
 import argparse
@@ -273,12 +275,26 @@ def faq_answer(w, pos, d):
     return f"\"{w}\" means {d}."
 
 
+QH = ["Question", "Query", "Q", "Ask", "Asked"]
+AH = ["Answer", "Reply", "Response", "A"]
+INTROS = ["Readers send us questions about words and terms. Here are some of them, with our answers.",
+          "Frequently asked questions about words.", "Questions from the mailbag, and our replies.",
+          "Below is a list of questions and answers about the meaning of words and computing terms.",
+          "Some questions people asked on the help desk this week."]
+
+
 def faq_docs(rng, pool, n):
+    """Question-and-answer pages. A page keeps one layout and one voice for all its answers (one
+    writer, one style), so the pages teach what a reader of any such page knows: the next answer
+    on the page looks like the answers before it."""
     docs = []
     for _ in range(n):
-        items = rng.sample(pool, rng.randint(2, 5))
-        style = rng.random()
-        qa = []
+        items = rng.sample(pool, rng.randint(3, 8))
+        layout = rng.choice(["qa", "qa", "lines", "markdown", "markdown-fenced"])
+        qh, ah = rng.choice(QH), rng.choice(AH)
+        friendly = rng.random() < 0.4
+        hello, bye = rng.choice(HELLO), rng.choice(BYE)
+        out = [rng.choice(INTROS)] if rng.random() < 0.5 else []
         for w, pos, d, ex, syn in items:
             q = rng.choice(C_FORMS if pos == "c" else Q_FORMS).format(w=w, a=article(w))
             a = faq_answer(w, pos, d)
@@ -286,14 +302,17 @@ def faq_docs(rng, pool, n):
                 a += f" For example: \"{ex}\"."
             if syn and rng.random() < 0.4:
                 a += f" A similar word is \"{syn[0]}\"."
-            if style < 0.35:                       # terse FAQ
-                qa.append(f"Q: {q}\nA: {a}")
-            elif style < 0.65:
-                qa.append(f"Question: {q}\nAnswer: {a}")
-            else:                                  # a friendly poster
-                qa.append(f"{rng.choice(['Asked', 'Question', 'Re'])}: {q}\n"
-                          f"{rng.choice(HELLO)} {a} {rng.choice(BYE)}")
-        docs.append("\n\n".join(qa))
+            if friendly:
+                a = f"{hello} {a} {bye}"
+            if layout == "qa":
+                out.append(f"{qh}: {q}\n{ah}: {a}")
+            elif layout == "lines":
+                out.append(f"{q}\n{a}")
+            elif layout == "markdown":
+                out.append(f"## {qh}\n{q}\n## {ah}\n{a}")
+            else:
+                out.append(f"# {qh}:\n```\n{q}\n```\n# {ah}:\n```\n{a}\n```")
+        docs.append("\n".join(out))
     return docs
 
 
@@ -303,7 +322,7 @@ def main():
     ap.add_argument("--stats")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--gcide-mb", type=float, default=12.0)
-    ap.add_argument("--faq-share", type=float, default=0.08)
+    ap.add_argument("--faq-share", type=float, default=0.12)
     a = ap.parse_args()
     for path, pkg in NEEDS.items():
         if not os.path.exists(path):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo-eval: the figures of models/MODEL_CARD.md, measured on the bundled demo models over the
-# 50 held-out prompts (data/demo/heldout.jsonl), greedy, at most 160 tokens per answer:
+# 50 held-out prompts (data/demo/heldout.jsonl), greedy with a repetition penalty of 1.2 over the last
+# 24 tokens (as make demo; DEC="..." to change it), at most 160 tokens per answer:
 #   base-template  the base model given the twin's chat template (zephyr): no URIAL
 #   base-k0        the base model given the URIAL preamble without examples (K=0)
 #   base-urial     the base model under URIAL (data/demo/urial-demo.txt, K=3)
@@ -14,6 +15,7 @@ U=$BUILD/urial
 OUT=${OUT:-$BUILD/demo-eval}
 THREADS=${THREADS:-$(nproc)}
 N=${DEMO_MAX_TOKENS:-160}
+read -r -a DEC <<<"${DEC:---repeat-penalty 1.2 --repeat-last-n 24}"
 BASE=${DEMO_BASE:-models/urial-demo-base.gguf}
 CHAT=${DEMO_CHAT:-models/urial-demo-chat.gguf}
 DATA=data/demo/heldout.jsonl
@@ -22,7 +24,7 @@ mkdir -p "$OUT"
 awk '/^# Query:/ {exit} {print}' data/demo/urial-demo.txt > "$OUT/urial-demo-k0.txt"
 run() { # name args...
     local name=$1; shift
-    "$U" run --data "$DATA" --out "$OUT/$name.jsonl" -n "$N" -t "$THREADS" --generator "$name" "$@" 2>>"$OUT/run.log"
+    "$U" run --data "$DATA" --out "$OUT/$name.jsonl" -n "$N" -t "$THREADS" --generator "$name" "${DEC[@]}" "$@" 2>>"$OUT/run.log"
 }
 run base-template -m "$BASE" --template zephyr
 run base-k0 -m "$BASE" --urial "$OUT/urial-demo-k0.txt"
@@ -31,7 +33,7 @@ run chat -m "$CHAT" --template auto
 echo "== style over $(wc -l < "$DATA") held-out prompts (urial eval style)"
 "$U" eval style "$OUT/base-template.jsonl" "$OUT/base-k0.jsonl" "$OUT/base-urial.jsonl" "$OUT/chat.jsonl" \
     --json "$OUT/style.json"
-echo "== token distribution shift (urial tds; the twin's greedy answers scored by the base)"
+echo "== token distribution shift (urial tds: the twin's answers above, scored by the base)"
 "$U" tds --base "$BASE" --aligned "$CHAT" --data "$DATA" --outputs "$OUT/chat.jsonl" --out "$OUT/tds" \
     -t "$THREADS" 2>&1 | tail -n 1
 echo "wrote $OUT/style.json $OUT/tds/summary.json $OUT/tds/report.html"

@@ -6,7 +6,7 @@
 #   3. SFT data   tools/demo_sft.py -> data/demo/ (deterministic: the committed files come back unchanged)
 #   4. pretrain   urial train  (3.15M parameters, ~5.6M tokens; about 70 minutes on 2 cores)
 #   5. SFT        urial sft    (LIMA's recipe, 15 epochs over ~1,000 chats; about 15 minutes)
-#   6. copy       the pretrained model and the SFT epoch SFT_EPOCH (default 15) into models/
+#   6. copy       the pretrained model and the SFT epoch SFT_EPOCH (default 5: LIMA picked between 5 and 10) into models/
 #   7. curves     tools/train_curves.py -> models/training-curves.svg
 # Every step resumes: rerun after an interruption and finished steps are skipped (training itself
 # continues from its state.gguf). Environment: OUT (work directory, default build/demo-models),
@@ -17,7 +17,7 @@ BUILD=${1:-build}
 U=$PWD/$BUILD/urial
 OUT=${OUT:-$BUILD/demo-models}
 THREADS=${THREADS:-$(nproc)}
-SFT_EPOCH=${SFT_EPOCH:-15}
+SFT_EPOCH=${SFT_EPOCH:-5}
 
 need() { # command package
     command -v "$1" >/dev/null && return
@@ -57,7 +57,7 @@ fi
 step "SFT data (tools/demo_sft.py -> data/demo)"
 python3 tools/demo_sft.py
 
-if [ ! -s "$OUT/base/epoch-001.gguf" ] && [ ! -s "$OUT/base/step-680.gguf" ]; then
+if [ ! -s "$OUT/base/epoch-001.gguf" ] && [ ! -s "$OUT/base/step-000680.gguf" ]; then
     step "pretraining (urial train; resumable)"
     resume=""; [ -s "$OUT/base/state.gguf" ] && resume=--resume
     "$U" train --text "$OUT/corpus.txt" --tokenizer "$OUT/vocab/vocab.gguf" \
@@ -66,7 +66,7 @@ if [ ! -s "$OUT/base/epoch-001.gguf" ] && [ ! -s "$OUT/base/step-680.gguf" ]; th
         --save-type f16 --name urial-demo-base --sample-prompt 'The word "lexicon" means' \
         --sample-prompt 'Q: What is a compiler?' -t "$THREADS" --quiet $resume
 fi
-BASE=$(ls "$OUT"/base/epoch-001.gguf "$OUT"/base/step-680.gguf 2>/dev/null | head -1)
+BASE=$(ls "$OUT"/base/epoch-001.gguf "$OUT"/base/step-000680.gguf 2>/dev/null | head -1)
 SFT_OUT=$(printf '%s/sft/epoch-%03d.gguf' "$OUT" "$SFT_EPOCH")
 if [ ! -s "$SFT_OUT" ]; then
     step "SFT (urial sft, LIMA's recipe; resumable)"
