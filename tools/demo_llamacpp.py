@@ -6,8 +6,8 @@ usage: tools/demo_llamacpp.py MODEL.gguf [MODEL.gguf ...] [--llamacpp DIR] [--ur
 For each model, through ../shared/tools/llamacpp.mjs (node-llama-cpp, installed in DIR as its README
 says; default /tmp/llamacpp): (1) tokenize five sentences with both and compare the ids; (2) the
 teacher-forced top-5 logits at every position of a 60-token text from both, compared (top-1
-agreement, largest |difference| relative to the largest |logit|); (3) llama.cpp's prefill and
-decode speed. Prints a Markdown table (models/MODEL_CARD.md records it). Not part of `make test`
+agreement, largest |difference| relative to the largest |logit|). (llamacpp.mjs's bench feeds token
+ids up to 20,099, which a 4,096-token vocabulary refuses, so speed is not measured here.) Prints a Markdown table (models/MODEL_CARD.md records it). Not part of `make test`
 (node-llama-cpp is a 700 MB download).
 """
 import argparse
@@ -41,8 +41,8 @@ def main():
     if not os.path.exists(js):
         sys.exit(f"demo_llamacpp: {js} missing (see ../shared/tools/README.md)")
     urial = os.path.abspath(a.urial)
-    print("| model | tokenizer: same ids | top-1 agreement | max abs logit diff / max abs logit | llama.cpp prefill tok/s | decode tok/s |")
-    print("|---|---|---|---|---|---|")
+    print("| model | tokenizer: same ids | top-1 agreement | max abs logit diff / max abs logit | positions |")
+    print("|---|---|---|---|---|")
     for m in a.models:
         m = os.path.abspath(m)
         same = 0
@@ -66,10 +66,8 @@ def main():
                 big = max(big, abs(v))
                 if i in ud:
                     worst = max(worst, abs(v - ud[i]))
-        b = json.loads(sh(["node", "llamacpp.mjs", "bench", m, "--threads", "2", "--prompt", "256", "--gen", "32"],
-                          a.llamacpp).strip().splitlines()[-1])
         print(f"| {os.path.basename(m)} | {same}/{len(TEXTS)} | {agree}/{len(ur)} | {worst / big:.1e} | "
-              f"{b['prefill_tok_s']:.0f} | {b['decode_tok_s']:.0f} |")
+              f"{len(ur)} |")
 
 
 if __name__ == "__main__":
