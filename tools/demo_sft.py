@@ -270,14 +270,7 @@ def build_words(syn, freq, first):
 
 # ---------------------------------------------------------------- FOLDOC
 
-B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-
-def b64num(s):
-    v = 0
-    for c in s:
-        v = v * 64 + B64.index(c)
-    return v
+from demo_corpus import b64num  # noqa: E402  (dictd index offsets: base64 digits, big-endian)
 
 
 def load_foldoc():
