@@ -66,7 +66,8 @@ if [ ! -s "$OUT/base/epoch-001.gguf" ] && [ ! -s "$OUT/base/step-000680.gguf" ];
         --save-type f16 --name urial-demo-base --sample-prompt 'The word "lexicon" means' \
         --sample-prompt 'Q: What is a compiler?' -t "$THREADS" --quiet $resume
 fi
-BASE=$(ls "$OUT"/base/epoch-001.gguf "$OUT"/base/step-000680.gguf 2>/dev/null | head -1)
+BASE=$OUT/base/step-000680.gguf
+[ -s "$BASE" ] || BASE=$OUT/base/epoch-001.gguf
 SFT_OUT=$(printf '%s/sft/epoch-%03d.gguf' "$OUT" "$SFT_EPOCH")
 if [ ! -s "$SFT_OUT" ]; then
     step "SFT (urial sft, LIMA's recipe; resumable)"
