@@ -4,7 +4,7 @@
 #   make test SANITIZE=1 the same suite under ASan + UBSan (build in build/san)
 #   make fuzz            libFuzzer target for the GGUF reader (clang), FUZZ_SECONDS=600
 #   make demo            the bundled demo models: URIAL vs the SFT twin on 3 questions, then TDS
-#   make demo-models     rebuild models/*.gguf from scratch (corpus, tokenizer, pretraining, SFT; ~1.5 h)
+#   make demo-models     rebuild models/*.gguf from scratch (corpus, tokenizer, pretraining, SFT; ~45 min)
 #   make demo-eval       the model card's figures (style over 50 held-out prompts, TDS)
 #   make bench           speed against llama.cpp (see bench/README.md)
 

@@ -4,8 +4,8 @@
 #   1. corpus     tools/demo_corpus.py: WordNet, GCIDE, FOLDOC, the Jargon File, fortunes (Debian packages)
 #   2. tokenizer  Debian's spm_train (BPE, 4096 pieces, byte fallback) -> tools/demo_vocab.py -> GGUF
 #   3. SFT data   tools/demo_sft.py -> data/demo/ (deterministic: the committed files come back unchanged)
-#   4. pretrain   urial train  (3.15M parameters, ~5.6M tokens; about 70 minutes on 2 cores)
-#   5. SFT        urial sft    (LIMA's recipe, 15 epochs over ~1,000 chats; about 15 minutes)
+#   4. pretrain   urial train  (3.15M parameters, 5.6M tokens; about 35-40 minutes on 2 cores)
+#   5. SFT        urial sft    (LIMA's recipe, 15 epochs over ~1,000 chats; about 5 minutes)
 #   6. copy       the pretrained model and the SFT epoch SFT_EPOCH (default 5: LIMA picked between 5 and 10) into models/
 #   7. curves     tools/train_curves.py -> models/training-curves.svg
 # Every step resumes: rerun after an interruption and finished steps are skipped (training itself
