@@ -67,10 +67,7 @@ rm -rf "$OUT/tds" "$OUT/chat-heldout.jsonl"
 "$U" tds --base "$BASE" --aligned "$CHAT" --data data/demo/heldout.jsonl --outputs "$OUT/chat-heldout.jsonl" \
     --out "$OUT/tds" -t "$THREADS" >>"$OUT/tds.log" 2>&1 || { cat "$OUT/tds.log" >&2; exit 1; }
 s=$OUT/tds/summary.json
-grep 'answers,.*positions' "$OUT/tds.log" | sed 's/^urial: tds: //; s/; wrote.*//'
-echo "most frequent shifted tokens (eta > 3):"
-awk '/"top_shifted": \[\]/ {exit} /"top_shifted"/ {on=1; next} on && /^ *\]/ {exit} on' "$s" | grep -o '"text":".*","count":[0-9]*' | head -12 |
-    sed 's/"text":\(.*\),"count":\([0-9]*\)/  \2  \1/' || true
+sed -n 's/^urial: tds: \(.*answers,.*positions.*\); wrote.*/\1/p; s/^urial: tds: \(most frequent shifted tokens.*\)/\1/p' "$OUT/tds.log"
 echo
 echo "TDS report: $OUT/tds/report.html  (summary: $s, tokens: $OUT/tds/tokens.jsonl)"
 echo "demo done in ${SECONDS} s"

@@ -77,6 +77,18 @@ static int write_reports(const char *dir, const ur_results *res) {
             n, (long long)json_integer_value(json_object_get(s, "positions")),
             100 * json_number_value(json_object_get(r, "unshifted")), 100 * json_number_value(json_object_get(r, "marginal")),
             100 * json_number_value(json_object_get(r, "shifted")), dir, dir, (double)html.len / 1e6);
+    json_t *top = json_object_get(s, "top_shifted");
+    if (json_array_size(top)) {
+        ur_buf t = {0};
+        for (size_t i = 0; i < json_array_size(top) && i < 12; i++) {
+            json_t *e = json_array_get(top, i), *txt = json_object_get(e, "text");
+            ur_buf_puts(&t, i ? ", " : "");
+            ur_buf_json_str(&t, json_string_value(txt), json_string_length(txt));
+            ur_buf_printf(&t, " %lld", (long long)json_integer_value(json_object_get(e, "count")));
+        }
+        fprintf(stderr, "urial: tds: most frequent shifted tokens (eta > 3): %s\n", t.data);
+        ur_buf_free(&t);
+    }
     json_decref(s);
     rc = 0;
 out:

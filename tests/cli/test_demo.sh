@@ -61,6 +61,7 @@ fi
 if OUT="$TMP/demo" DEMO_MAX_TOKENS=48 THREADS=2 tools/demo.sh "$(dirname "$URIAL")" >"$TMP/demo.txt" 2>"$TMP/err"; then
     q=$(grep -c '^== question [1-3]: ' "$TMP/demo.txt")
     if [ "$q" = 3 ] && grep -q '^50 answers, [0-9]* positions: unshifted' "$TMP/demo.txt" &&
+       grep -q '^most frequent shifted tokens (eta > 3): ".*" [0-9]' "$TMP/demo.txt" &&
        grep -q "TDS report: $TMP/demo/tds/report.html" "$TMP/demo.txt" && [ -s "$TMP/demo/tds/report.html" ] &&
        [ "$(wc -l <"$TMP/demo/tds/tokens.jsonl")" = 50 ] && [ "$(jq .examples "$TMP/demo/tds/summary.json")" = 50 ]; then
         pass make_demo_script
