@@ -295,9 +295,9 @@ static int report_cmd(int argc, char **argv) {
 }
 
 /* ---- style -------------------------------------------------------------------------------------- */
+/* --records: the per-record lines, printed after the file's line (one pass over the file) */
 static void style_record(void *user, const char *id, int opens, int closes) {
-    (void)user;
-    printf("%s %d %d\n", id, opens, closes);
+    ur_buf_printf((ur_buf *)user, "%s %d %d\n", id, opens, closes);
 }
 
 static double pct(long k, long n) { return n ? 100.0 * (double)k / (double)n : 0.0; }
@@ -325,8 +325,9 @@ static int style_cmd(int argc, char **argv) {
     for (int i = optind; i < argc; i++) {
         const char *f = argv[i];
         ur_style_counts k;
-        /* the per-record lines come after the file's line: count first, then list */
-        if (ur_style_file(f, &k, NULL, NULL, &err)) {
+        ur_buf lines = {0};
+        if (ur_style_file(f, &k, records ? style_record : NULL, &lines, &err)) {
+            ur_buf_free(&lines);
             rc = cli_fail("%s", err.msg);
             break;
         }
@@ -334,10 +335,8 @@ static int style_cmd(int argc, char **argv) {
         if (k.generator[0]) printf(" (%s)", k.generator);
         printf(": %ld answers, assistant style %ld (%.1f%%), opens %ld (%.1f%%), closes %ld (%.1f%%)\n", k.n, k.style,
                pct(k.style, k.n), k.opens, pct(k.opens, k.n), k.closes, pct(k.closes, k.n));
-        if (records && ur_style_file(f, &k, style_record, NULL, &err)) {
-            rc = cli_fail("%s", err.msg);
-            break;
-        }
+        if (lines.len) fwrite(lines.data, 1, lines.len, stdout);
+        ur_buf_free(&lines);
         if (i > optind) ur_buf_puts(&js, ",");
         ur_buf_puts(&js, "{\"file\":");
         ur_buf_json_str(&js, f, strlen(f));
