@@ -19,20 +19,7 @@ OUT=${OUT:-$BUILD/demo-models}
 THREADS=${THREADS:-$(nproc)}
 SFT_EPOCH=${SFT_EPOCH:-5}
 
-need() { # command package
-    command -v "$1" >/dev/null && return
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-    else
-        echo "demo-models: $1 missing (apt-get install $2)" >&2; exit 1
-    fi
-}
-need python3 python3
-need spm_train sentencepiece
-for p in wordnet-base dict-gcide dict-foldoc jargon-text fortunes; do
-    dpkg -s "$p" >/dev/null 2>&1 && continue
-    need "dpkg-missing-$p" "$p"
-done
+tools/deps.sh demo-models
 mkdir -p "$OUT/vocab"
 t0=$(date +%s)
 step() { echo "== demo-models [$(( ($(date +%s) - t0) / 60 )) min] $*"; }

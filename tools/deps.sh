@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Install the Debian packages urial needs to build (and, with `test`, to run its tests) when they
-# are missing. As root it runs apt-get; otherwise it prints the command to run and fails.
-# usage: tools/deps.sh [build|test]
+# Install the Debian packages urial needs when they are missing: to build (build), to run its tests
+# (test), to rebuild the demo models (demo-models: the corpus sources, sentencepiece, python3).
+# As root it runs apt-get; otherwise it prints the command to run and fails.
+# usage: tools/deps.sh [build|test|demo-models]
 set -euo pipefail
 PKGS="build-essential make gcc libc6-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev"
-[ "${1:-build}" = test ] && PKGS="$PKGS jq"
+case "${1:-build}" in
+build) ;;
+test) PKGS="$PKGS jq" ;;
+demo-models) PKGS="python3 sentencepiece wordnet-base dict-gcide dict-foldoc jargon-text fortunes" ;;
+*) echo "deps: unknown set '$1' (build, test or demo-models)" >&2; exit 1 ;;
+esac
 missing=$(for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done | tr '\n' ' ')
 [ -z "${missing// }" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
