@@ -4,11 +4,9 @@
 #   2. three sample questions (data/demo/questions.txt) answered side by side by the base model
 #      under URIAL (data/demo/urial-demo.txt, K=3) and by the aligned twin (its chat template);
 #   3. the token distribution shift between the pair over 50 held-out prompts
-#      (data/demo/heldout.jsonl): the twin answers (urial run), the base ranks every token;
+#      ($DEMO_HELDOUT): the twin answers (urial run), the base ranks every token;
 #      writes OUT/tds/ (tokens.jsonl, summary.json, report.html) and prints where it is.
-# Decoding (both models): greedy with a repetition penalty of 1.2 over the last 24 tokens (llama.cpp's
-# kind): the paper's 1.1 over the whole context makes a 3M-parameter model loop or avoid the very
-# words the examples show (models/MODEL_CARD.md).
+# Models, prompt and decoding (both models): tools/demo_settings.sh.
 # Environment: OUT (default BUILD/demo), THREADS (default: all cores), DEMO_MAX_TOKENS (160).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,11 +15,9 @@ U=$BUILD/urial
 OUT=${OUT:-$BUILD/demo}
 THREADS=${THREADS:-$(nproc)}
 N=${DEMO_MAX_TOKENS:-160}
-DEC=(--repeat-penalty 1.2 --repeat-last-n 24)
-BASE=${DEMO_BASE:-models/urial-demo-base.gguf}
-CHAT=${DEMO_CHAT:-models/urial-demo-chat.gguf}
-PROMPT=data/demo/urial-demo.txt
-for f in "$BASE" "$CHAT" "$PROMPT" data/demo/questions.txt data/demo/heldout.jsonl; do
+source tools/demo_settings.sh
+BASE=$DEMO_BASE CHAT=$DEMO_CHAT PROMPT=$DEMO_PROMPT
+for f in "$BASE" "$CHAT" "$PROMPT" data/demo/questions.txt "$DEMO_HELDOUT"; do
     [ -s "$f" ] || { echo "demo: $f missing (make demo-models rebuilds the models)" >&2; exit 1; }
 done
 SECONDS=0
@@ -49,9 +45,9 @@ n=0
 while IFS= read -r q; do
     [ -n "$q" ] || continue
     n=$((n + 1))
-    a=$(printf '%s\n' "$q" | "$U" chat -q -m "$BASE" --urial "$PROMPT" -n "$N" "${DEC[@]}" -t "$THREADS" 2>"$OUT/chat.log") ||
+    a=$(printf '%s\n' "$q" | "$U" chat -q -m "$BASE" --urial "$PROMPT" -n "$N" "${DEMO_DEC[@]}" -t "$THREADS" 2>"$OUT/chat.log") ||
         { cat "$OUT/chat.log" >&2; exit 1; }
-    b=$(printf '%s\n' "$q" | "$U" chat -q -m "$CHAT" --template auto -n "$N" "${DEC[@]}" -t "$THREADS" 2>"$OUT/chat.log") ||
+    b=$(printf '%s\n' "$q" | "$U" chat -q -m "$CHAT" --template auto -n "$N" "${DEMO_DEC[@]}" -t "$THREADS" 2>"$OUT/chat.log") ||
         { cat "$OUT/chat.log" >&2; exit 1; }
     echo
     echo "== question $n: $q"
@@ -62,9 +58,9 @@ done < data/demo/questions.txt
 echo
 echo "== token distribution shift over 50 held-out prompts (urial tds)"
 rm -rf "$OUT/tds" "$OUT/chat-heldout.jsonl"
-"$U" run -m "$CHAT" --template auto --data data/demo/heldout.jsonl --out "$OUT/chat-heldout.jsonl" -n "$N" \
-    "${DEC[@]}" -t "$THREADS" >"$OUT/tds.log" 2>&1 || { cat "$OUT/tds.log" >&2; exit 1; }
-"$U" tds --base "$BASE" --aligned "$CHAT" --data data/demo/heldout.jsonl --outputs "$OUT/chat-heldout.jsonl" \
+"$U" run -m "$CHAT" --template auto --data "$DEMO_HELDOUT" --out "$OUT/chat-heldout.jsonl" -n "$N" \
+    "${DEMO_DEC[@]}" -t "$THREADS" >"$OUT/tds.log" 2>&1 || { cat "$OUT/tds.log" >&2; exit 1; }
+"$U" tds --base "$BASE" --aligned "$CHAT" --data "$DEMO_HELDOUT" --outputs "$OUT/chat-heldout.jsonl" \
     --out "$OUT/tds" -t "$THREADS" >>"$OUT/tds.log" 2>&1 || { cat "$OUT/tds.log" >&2; exit 1; }
 s=$OUT/tds/summary.json
 sed -n 's/^urial: tds: \(.*answers,.*positions.*\); wrote.*/\1/p; s/^urial: tds: \(most frequent shifted tokens.*\)/\1/p' "$OUT/tds.log"

@@ -3,8 +3,8 @@
 # tokenizer against SentencePiece's own ids, the assistant style with URIAL / the SFT twin and
 # without URIAL on held-out prompts (urial eval style), and `make demo`'s script with its TDS report.
 source "$(dirname "$0")/lib.sh"
-BASE=models/urial-demo-base.gguf
-CHAT=models/urial-demo-chat.gguf
+source tools/demo_settings.sh   # the demo's models, URIAL prompt and decoding
+BASE=$DEMO_BASE CHAT=$DEMO_CHAT
 for f in "$BASE" "$CHAT"; do
     [ -s "$f" ] || { fail "models_present" "$f missing"; exit 0; }
 done
@@ -41,11 +41,10 @@ EOF
 # answer in it (the twin in 3/4 or more, the base under URIAL in more than half; make demo-eval measured
 # 12/12 and 10/12 on these), the base given the twin's template does not (0/12 measured)
 L=12
-DEC=(--repeat-penalty 1.2 --repeat-last-n 24)   # the demo's decoding (models/MODEL_CARD.md)
-"$URIAL" run -m "$CHAT" --template auto --data data/demo/heldout.jsonl --limit $L -n 120 "${DEC[@]}" -t 2 --out "$TMP/chat.jsonl" 2>"$TMP/err" &&
-"$URIAL" run -m "$BASE" --urial data/demo/urial-demo.txt --data data/demo/heldout.jsonl --limit $L -n 120 "${DEC[@]}" -t 2 \
+"$URIAL" run -m "$CHAT" --template auto --data "$DEMO_HELDOUT" --limit $L -n 120 "${DEMO_DEC[@]}" -t 2 --out "$TMP/chat.jsonl" 2>"$TMP/err" &&
+"$URIAL" run -m "$BASE" --urial "$DEMO_PROMPT" --data "$DEMO_HELDOUT" --limit $L -n 120 "${DEMO_DEC[@]}" -t 2 \
     --out "$TMP/urial.jsonl" 2>>"$TMP/err" &&
-"$URIAL" run -m "$BASE" --template zephyr --data data/demo/heldout.jsonl --limit $L -n 120 "${DEC[@]}" -t 2 \
+"$URIAL" run -m "$BASE" --template zephyr --data "$DEMO_HELDOUT" --limit $L -n 120 "${DEMO_DEC[@]}" -t 2 \
     --out "$TMP/plain.jsonl" 2>>"$TMP/err" &&
 "$URIAL" eval style "$TMP/chat.jsonl" "$TMP/urial.jsonl" "$TMP/plain.jsonl" --json "$TMP/style.json" >"$TMP/style.txt" 2>>"$TMP/err"
 if [ $? -eq 0 ]; then
