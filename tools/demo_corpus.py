@@ -141,9 +141,16 @@ def b64num(s):
     return n
 
 
-def dictd_entries(name):
+def dictd_data(name):
+    """The whole text of a dictd dictionary (.dict.dz is gzip-compatible), as bytes."""
     with gzip.open(os.path.join(DICTD, name + ".dict.dz"), "rb") as fh:
-        data = fh.read()
+        return fh.read()
+
+
+def dictd_entries(name, data=None):
+    """(headword, entry text) of every entry of a dictd dictionary, in index order, each once."""
+    if data is None:
+        data = dictd_data(name)
     seen = set()
     with open(os.path.join(DICTD, name + ".index"), encoding="utf-8", errors="replace") as fh:
         for line in fh:

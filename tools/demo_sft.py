@@ -29,7 +29,6 @@ import os
 import random
 import re
 import sys
-import zlib
 
 WN = "/usr/share/wordnet"
 FOLDOC_INDEX = "/usr/share/dictd/foldoc.index"
@@ -270,34 +269,24 @@ def build_words(syn, freq, first):
 
 # ---------------------------------------------------------------- FOLDOC
 
-from demo_corpus import b64num  # noqa: E402  (dictd index offsets: base64 digits, big-endian)
+from demo_corpus import dictd_data, dictd_entries  # noqa: E402  (the dictd reader of the corpus)
 
 
 def load_foldoc():
     need(FOLDOC_INDEX, "dict-foldoc")
     need(FOLDOC_DICT, "dict-foldoc")
-    with open(FOLDOC_DICT, "rb") as f:
-        data = zlib.decompress(f.read(), 16 + zlib.MAX_WBITS)
+    data = dictd_data("foldoc")
     text = data.decode("utf-8", "replace")
     refs = {}
     for m in re.finditer(r"\{([^{}]+)\}", text):
         k = re.sub(r"\s+", " ", m.group(1)).strip().lower()
         refs[k] = refs.get(k, 0) + 1
-    seen, terms = set(), []
-    with open(FOLDOC_INDEX, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            t = line.rstrip("\n").split("\t")
-            if len(t) != 3 or t[0].startswith("00"):
-                continue
-            o, n = b64num(t[1]), b64num(t[2])
-            if (o, n) in seen:
-                continue
-            seen.add((o, n))
-            entry = data[o:o + n].decode("utf-8", "replace")
-            r = parse_foldoc(entry)
-            if r:
-                name, d = r
-                terms.append((name, d, refs.get(name.lower(), 0)))
+    terms = []
+    for _, entry in dictd_entries("foldoc", data):
+        r = parse_foldoc(entry)
+        if r:
+            name, d = r
+            terms.append((name, d, refs.get(name.lower(), 0)))
     return terms
 
 
