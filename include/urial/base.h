@@ -5,7 +5,18 @@
  * ONE line that names the file or request and says what is wrong, e.g.
  *     "model.gguf: tensor 'blk.0.attn_q.weight': data offset 123 is not aligned to 32".
  * Library code never prints and never calls exit(); the CLI prints "urial: <msg>".
- * err may be NULL when the caller does not care about the message. */
+ * err may be NULL when the caller does not care about the message.
+ *
+ * Out of memory, one policy everywhere:
+ *  - an allocation whose size comes from the input (a model's weights, a KV cache,
+ *    a file read whole, a dataset, logits rows for a long sequence) is checked and
+ *    fails as an error value naming what could not be allocated and its size;
+ *  - every other allocation (bookkeeping: buffers, records, small tables) goes
+ *    through ur_xmalloc and friends, which never return NULL: on failure they call
+ *    ur_oom(), which prints "urial: out of memory (N bytes)" once to stderr and
+ *    aborts. A process that cannot get a few kilobytes cannot report anything
+ *    better; what it already appended to a results file stays (each record is
+ *    written whole and fsync'ed). */
 #ifndef URIAL_BASE_H
 #define URIAL_BASE_H
 
@@ -30,6 +41,26 @@ static inline int ur_add_size(uint64_t a, uint64_t b, uint64_t *out) {
     return __builtin_add_overflow(a, b, out) ? -1 : 0;
 }
 
+/* Allocation that cannot fail (see "Out of memory" above). */
+void *ur_xmalloc(size_t n);
+void *ur_xcalloc(size_t n, size_t size);
+void *ur_xrealloc(void *p, size_t n);
+char *ur_xstrdup(const char *s);
+char *ur_xstrndup(const char *s, size_t n);
+_Noreturn void ur_oom(size_t n);
+
+/* FNV-1a, 64 bits: file fingerprints, cache names, hash tables, per-item seeds. */
+uint64_t ur_hash64(const void *data, size_t n, uint64_t h);
+#define UR_HASH64_INIT 1469598103934665603ull
+static inline uint64_t ur_hash64_str(const char *s) {
+    uint64_t h = UR_HASH64_INIT;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The last component of a path ("a/b/c.gguf" -> "c.gguf"). */
+const char *ur_base_name(const char *path);
+
 /* Wall-clock seconds from a monotonic clock. */
 double ur_now(void);
 
@@ -46,6 +77,11 @@ void ur_buf_put(ur_buf *b, const void *s, size_t n);
 void ur_buf_puts(ur_buf *b, const char *s);
 void ur_buf_printf(ur_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ur_buf_json_str(ur_buf *b, const char *s, size_t n);
+/* Append s[0..n) with every byte that is not part of valid UTF-8, and every NUL,
+ * replaced by U+FFFD (a model can emit any byte; files and JSON want text). */
+void ur_buf_put_utf8(ur_buf *b, const char *s, size_t n);
+/* Length of the valid UTF-8 sequence at s (at most n bytes; 1 for ASCII), 0 if invalid. */
+size_t ur_utf8_len(const char *s, size_t n);
 void ur_buf_free(ur_buf *b);
 
 /* Read a whole file into out (NUL-terminated; out->len excludes the NUL). `what`

@@ -33,6 +33,7 @@
 #include <stddef.h>
 
 #include "urial/base.h"
+#include "urial/generate.h"
 #include "urial/gguf.h"
 
 /* ---- conversations ----------------------------------------------------------- */
@@ -124,6 +125,14 @@ int ur_chat_parse_special(const ur_chat *f);
  * (e.g. "</s>", "<|im_end|>"), which matters when a model writes it as plain text;
  * normally the end-of-turn token already stops generation. */
 const char *const *ur_chat_stops(const ur_chat *f, int *n);
+
+/* The decoding a format implies where the caller left the default: a repetition
+ * penalty of UR_PENALTY_DEFAULT becomes 1.1 (Hugging Face's kind, over the whole
+ * context) with a URIAL prompt, the URIAL paper's setting for its just-eval runs,
+ * and 1 (off) with a template, as the authors ran their aligned baselines. The
+ * session (ur_session_answer), the server and the batch runs all decode through
+ * this, so `urial generate --urial`, `chat`, `run` and `serve` agree. */
+void ur_chat_decoding(const ur_chat *f, ur_sampler_params *p);
 
 /* The final answer from generated text. Both kinds cut at the first stop string
  * (for output from a backend that did not stop there). URIAL then does what the

@@ -20,12 +20,14 @@ typedef struct ur_sampler_params {
     int top_k;            /* 0: off */
     float top_p;          /* >= 1: off */
     float min_p;          /* <= 0: off */
-    float repeat_penalty; /* 1: off */
+    float repeat_penalty; /* 1: off; 0 (UR_PENALTY_DEFAULT): the chat format's default
+                             (ur_chat_decoding in urial/chat.h), off without a format */
     int repeat_last_n;    /* -1: all previous tokens (HF); N > 0: last N (llama.cpp) */
     uint64_t seed;
 } ur_sampler_params;
 
-void ur_sampler_defaults(ur_sampler_params *p); /* greedy, no penalty, seed 0 */
+#define UR_PENALTY_DEFAULT 0.0f
+void ur_sampler_defaults(ur_sampler_params *p); /* greedy, the format's penalty (none without one), seed 0 */
 
 typedef struct ur_sampler ur_sampler;
 ur_sampler *ur_sampler_new(const ur_sampler_params *p, int n_vocab);

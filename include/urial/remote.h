@@ -41,6 +41,7 @@ typedef struct ur_remote ur_remote;
 ur_remote *ur_remote_new(const ur_remote_params *p, ur_err *err);
 void ur_remote_free(ur_remote *r);
 const ur_remote_stats *ur_remote_get_stats(const ur_remote *r);
+int ur_remote_concurrency(const ur_remote *r); /* requests in flight at most */
 
 /* The work loop. next() hands out the next request: returns 1 and sets *tag, *path
  * (e.g. "/completions") and *body (JSON text; both valid until done() for that tag),

@@ -85,7 +85,8 @@ void ur_answer_free(ur_answer *a);
 
 /* Answer the conversation msgs[0..n), which ends with a user message: render it
  * with the generation prompt, tokenize, start from the cached prefix (see enum
- * ur_reuse), generate with gp — the format's stop strings are added to gp's —
+ * ur_reuse), generate with gp — the format's stop strings are added to gp's, and
+ * its decoding defaults fill what gp leaves at the default (ur_chat_decoding) —
  * and clean. cb gets the raw text as it streams (as for ur_generate). On failure
  * returns -1 with one line in err; too_long tells a prompt that does not fit the
  * context (the session stays usable). */

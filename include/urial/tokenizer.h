@@ -45,6 +45,13 @@ const char *ur_vocab_model(const ur_vocab *v); /* "llama" */
  * the total count (call again with a larger buffer if > max), or -1 on error. */
 int ur_tokenize(const ur_vocab *v, const char *text, size_t len, int add_bos, int parse_special,
                 int32_t *out, int max, ur_err *err);
+/* The same into a malloc'ed array (*out, freed by the caller; never NULL on
+ * success, even for no tokens): returns the count, or -1 on error. */
+int ur_tokenize_alloc(const ur_vocab *v, const char *text, size_t len, int add_bos, int parse_special, int32_t **out,
+                      ur_err *err);
+
+/* How many leading tokens a[0..na) and b[0..nb) share. */
+int ur_tokens_common_prefix(const int32_t *a, int na, const int32_t *b, int nb);
 
 /* The bytes one token stands for: "▁" becomes " ", <0xXX> becomes the byte;
  * control and unknown tokens give "" unless `special` (then their text),

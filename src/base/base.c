@@ -20,6 +20,53 @@ int ur_errf(ur_err *err, const char *fmt, ...) {
     return -1;
 }
 
+_Noreturn void ur_oom(size_t n) {
+    /* no stdio buffers: write(2) what can be said, then stop */
+    char msg[96];
+    int k = snprintf(msg, sizeof msg, "urial: out of memory (%zu bytes)\n", n);
+    if (k > 0 && write(2, msg, (size_t)k)) { /* nothing more to do */ }
+    abort();
+}
+
+void *ur_xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) ur_oom(n);
+    return p;
+}
+
+void *ur_xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) ur_oom(n * size);
+    return p;
+}
+
+void *ur_xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) ur_oom(n);
+    return q;
+}
+
+char *ur_xstrdup(const char *s) { return ur_xstrndup(s, strlen(s)); }
+
+char *ur_xstrndup(const char *s, size_t n) {
+    size_t l = strnlen(s, n);
+    char *d = ur_xmalloc(l + 1);
+    memcpy(d, s, l);
+    d[l] = 0;
+    return d;
+}
+
+uint64_t ur_hash64(const void *data, size_t n, uint64_t h) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+const char *ur_base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
 double ur_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -35,9 +82,7 @@ static void buf_reserve(ur_buf *b, size_t extra) {
     if (b->len + extra + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1) cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) abort(); /* out of memory: nothing sensible to do */
-    b->data = p;
+    b->data = ur_xrealloc(b->data, cap);
     b->cap = cap;
 }
 
@@ -63,8 +108,8 @@ void ur_buf_printf(ur_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence starting at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
+size_t ur_utf8_len(const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
     unsigned c = s[0];
     size_t len;
     unsigned min;
@@ -98,12 +143,20 @@ void ur_buf_json_str(ur_buf *b, const char *s, size_t n) {
         else if (c < 0x20 || c == 0x7F) { ur_buf_printf(b, "\\u%04x", c); i++; }
         else if (c < 0x80) { ur_buf_put(b, s + i, 1); i++; }
         else {
-            size_t l = utf8_len(u + i, n - i);
+            size_t l = ur_utf8_len(s + i, n - i);
             if (l) { ur_buf_put(b, s + i, l); i += l; }
             else { ur_buf_printf(b, "\\u%04x", c); i++; }
         }
     }
     ur_buf_put(b, "\"", 1);
+}
+
+void ur_buf_put_utf8(ur_buf *b, const char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        size_t l = s[i] ? ur_utf8_len(s + i, n - i) : 0;
+        if (l) ur_buf_put(b, s + i, l), i += l;
+        else ur_buf_put(b, "\xEF\xBF\xBD", 3), i++;
+    }
 }
 
 void ur_buf_free(ur_buf *b) {

@@ -27,14 +27,8 @@ struct ur_results {
     char note[UR_ERR_MAX];
 };
 
-static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static int find_slot(const ur_results *r, const char *key) {
-    size_t mask = (size_t)r->n_slots - 1, i = (size_t)hash_str(key) & mask;
+    size_t mask = (size_t)r->n_slots - 1, i = (size_t)ur_hash64_str(key) & mask;
     while (r->slots[i] >= 0 && strcmp(r->recs[r->slots[i]].key, key)) i = (i + 1) & mask;
     return (int)i;
 }

@@ -27,6 +27,10 @@ int ur_chat_kind(const ur_chat *f) { return f->kind; }
 const char *ur_chat_name(const ur_chat *f) { return f->name; }
 const char *ur_chat_warning(const ur_chat *f) { return f->warning; }
 
+void ur_chat_decoding(const ur_chat *f, ur_sampler_params *p) {
+    if (p->repeat_penalty == UR_PENALTY_DEFAULT) p->repeat_penalty = f->kind == UR_CHAT_URIAL ? 1.1f : 1.0f;
+}
+
 const char *ur_chat_urial_prompt(const ur_chat *f, size_t *len) {
     if (f->kind != UR_CHAT_URIAL) return NULL;
     if (len) *len = f->prompt_len;

@@ -233,7 +233,7 @@ int cli_sampling_opt(cli_sampling *s, int c, const char *arg) {
 
 ur_sampler_params cli_sampling_for(const cli_sampling *s, const ur_chat *f) {
     ur_sampler_params p = s->p;
-    if (!s->rp_given) p.repeat_penalty = ur_chat_kind(f) == UR_CHAT_URIAL ? 1.1f : 1.0f;
+    ur_chat_decoding(f, &p);
     return p;
 }
 

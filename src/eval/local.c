@@ -65,15 +65,7 @@ static int tokenize(local_judge *j, const char *text, size_t len, int32_t **ids,
     const ur_vocab *v = j->m->vocab;
     int add_bos = (!j->fmt || ur_chat_add_bos(j->fmt)) && ur_vocab_add_bos(v);
     int special = j->fmt ? ur_chat_parse_special(j->fmt) : 0;
-    int cap = (int)(len < (1u << 20) ? len : (1u << 20)) + 8;
-    for (;;) {
-        *ids = malloc(sizeof **ids * (size_t)cap);
-        if (!*ids) abort();
-        int n = ur_tokenize(v, text, len, add_bos, special, *ids, cap, err);
-        if (n < 0 || n <= cap) return n;
-        free(*ids);
-        cap = n;
-    }
+    return ur_tokenize_alloc(v, text, len, add_bos, special, ids, err);
 }
 
 /* Stop as soon as the answer is complete (no need to wait for an end token). */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_util.h"
 #include "eval/eval_int.h"
 #include "urial/dataset.h"
 #include "urial/results.h"
@@ -115,19 +116,7 @@ json_t *ur_eval_records_load(const char *path, ur_err *err) {
 }
 
 json_t *ur_eval_jstr(const char *s) {
-    json_t *j = json_string(s);
-    if (j) return j;
-    ur_buf b = {0};
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; u[i];) {
-        size_t l = u[i] < 0x80 ? 1 : u[i] >= 0xF0 ? 4 : u[i] >= 0xE0 ? 3 : u[i] >= 0xC0 ? 2 : 0;
-        json_t *t = l ? json_stringn(s + i, l) : NULL; /* a complete, valid sequence? */
-        if (t) ur_buf_put(&b, s + i, l), i += l, json_decref(t);
-        else ur_buf_puts(&b, "\xEF\xBF\xBD"), i++;
-    }
-    j = json_stringn(b.data ? b.data : "", b.len);
-    ur_buf_free(&b);
-    return j;
+    return ur_json_text(s, strlen(s));
 }
 
 /* A record of urial eval (or just-eval) of the right kind? */

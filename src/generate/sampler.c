@@ -22,7 +22,7 @@ void ur_sampler_defaults(ur_sampler_params *p) {
     memset(p, 0, sizeof *p);
     p->temp = 0.0f;
     p->top_p = 1.0f;
-    p->repeat_penalty = 1.0f;
+    p->repeat_penalty = UR_PENALTY_DEFAULT;
     p->repeat_last_n = -1;
 }
 
@@ -89,7 +89,7 @@ static int cmp_desc(const void *a, const void *b, void *ctx) {
 int32_t ur_sample(ur_sampler *s, float *logits) {
     const int nv = s->n_vocab;
     const ur_sampler_params *p = &s->p;
-    if (p->repeat_penalty != 1.0f && p->repeat_last_n != 0)
+    if (p->repeat_penalty > 0 && p->repeat_penalty != 1.0f && p->repeat_last_n != 0)
         for (int i = 0; i < nv; i++)
             if (s->count[i] > 0) logits[i] = logits[i] > 0 ? logits[i] / p->repeat_penalty : logits[i] * p->repeat_penalty;
     if (p->temp <= 0.0f) return argmax(logits, nv);

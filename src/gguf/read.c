@@ -68,10 +68,7 @@ const char *ur_gguf_esc(const void *s, uint64_t n, char *buf, size_t cap) {
 }
 
 uint64_t ur_gguf_hash(const void *s, uint64_t n) {
-    const unsigned char *u = s;
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (uint64_t i = 0; i < n; i++) h = (h ^ u[i]) * 1099511628211ull;
-    return h;
+    return ur_hash64(s, (size_t)n, UR_HASH64_INIT);
 }
 
 /* ---- name index ----------------------------------------------------------- */

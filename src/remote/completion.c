@@ -5,14 +5,9 @@
 
 #include <jansson.h>
 
+#include "base/json_util.h"
 #include "urial/remote.h"
 
-/* a float as the user wrote it (6 significant digits): 1.1, not 1.100000023841858 */
-static json_t *jreal(float v) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.6g", (double)v);
-    return json_real(strtod(buf, NULL));
-}
 
 char *ur_remote_completion_body(const char *model, const char *prompt, size_t len, const ur_gen_params *gp) {
     const ur_sampler_params *s = &gp->sampler;
@@ -21,12 +16,13 @@ char *ur_remote_completion_body(const char *model, const char *prompt, size_t le
     json_t *p = json_stringn(prompt, len);
     json_object_set_new(o, "prompt", p ? p : json_string(""));
     json_object_set_new(o, "max_tokens", json_integer(gp->max_tokens >= 0 ? gp->max_tokens : 1 << 20));
-    json_object_set_new(o, "temperature", jreal(s->temp));
-    json_object_set_new(o, "top_p", jreal(s->top_p));
+    json_object_set_new(o, "temperature", ur_json_real6(s->temp));
+    json_object_set_new(o, "top_p", ur_json_real6(s->top_p));
     if (s->top_k > 0) json_object_set_new(o, "top_k", json_integer(s->top_k));
-    if (s->min_p > 0) json_object_set_new(o, "min_p", jreal(s->min_p));
-    if (s->repeat_penalty != 1.0f) json_object_set_new(o, "repetition_penalty", jreal(s->repeat_penalty));
-    if (s->repeat_penalty != 1.0f && s->repeat_last_n != -1)
+    if (s->min_p > 0) json_object_set_new(o, "min_p", ur_json_real6(s->min_p));
+    const int pen = s->repeat_penalty > 0 && s->repeat_penalty != 1.0f;
+    if (pen) json_object_set_new(o, "repetition_penalty", ur_json_real6(s->repeat_penalty));
+    if (pen && s->repeat_last_n != -1)
         json_object_set_new(o, "repeat_last_n", json_integer(s->repeat_last_n)); /* urial serve only */
     /* JSON integers are signed 64-bit; servers take smaller seeds */
     json_object_set_new(o, "seed", json_integer((json_int_t)(s->seed & 0x3fffffffffffffffull)));

@@ -307,4 +307,6 @@ void ur_remote_free(ur_remote *r) {
     curl_global_cleanup();
 }
 
+int ur_remote_concurrency(const ur_remote *r) { return r->p.concurrency > 0 ? r->p.concurrency : 1; }
+
 const ur_remote_stats *ur_remote_get_stats(const ur_remote *r) { return &r->stats; }

@@ -143,11 +143,8 @@ static int render_messages(const srv_api *a, json_t *msgs, ur_buf *text, srv_err
 
 static int tokenize(const ur_vocab *v, const char *s, size_t n, int add_bos, int special, int32_t **out, srv_error *e) {
     ur_err err = {{0}};
-    int k = ur_tokenize(v, s, n, add_bos, special, NULL, 0, &err);
+    int k = ur_tokenize_alloc(v, s, n, add_bos, special, out, &err);
     if (k < 0) return srv_fail(e, 400, "invalid_request_error", NULL, NULL, "%s", err.msg);
-    *out = malloc(sizeof(int32_t) * (size_t)(k ? k : 1));
-    if (!*out) abort();
-    if (k) ur_tokenize(v, s, n, add_bos, special, *out, k, &err);
     return k;
 }
 
@@ -313,7 +310,8 @@ int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, 
     sp->top_p = (float)top_p;
     sp->min_p = (float)min_p;
     sp->top_k = top_k > 0 ? (int)top_k : 0;
-    sp->repeat_penalty = rp > 0 ? (float)rp : chat && ur_chat_kind(a->fmt) == UR_CHAT_URIAL ? 1.1f : 1.0f;
+    sp->repeat_penalty = rp > 0 ? (float)rp : UR_PENALTY_DEFAULT;
+    if (chat) ur_chat_decoding(a->fmt, sp);
     sp->repeat_last_n = (int)last_n;
     sp->seed = seed >= 0 ? (uint64_t)seed : next_random();
     j->freq_pen = (float)freq;

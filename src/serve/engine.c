@@ -203,12 +203,6 @@ static void finish_unslotted(srv_engine *e, srv_job *j, const char *why) {
 }
 
 /* ---- admitting jobs ------------------------------------------------------------------------ */
-static int common_prefix(const int32_t *a, int na, const int32_t *b, int nb) {
-    int k = 0;
-    while (k < na && k < nb && a[k] == b[k]) k++;
-    return k;
-}
-
 /* Queued jobs into free slots (called with e->mu held): each goes to the free slot
  * sharing the longest token prefix with it, else the least recently used. */
 static void admit(srv_engine *e) {
@@ -224,7 +218,7 @@ static void admit(srv_engine *e) {
         for (int i = 0; i < e->n_slots; i++) {
             slot *s = &e->slots[i];
             if (s->j) continue;
-            int k = common_prefix(ur_ctx_tokens(s->c), ur_ctx_n_past(s->c), j->prompt, j->n_prompt);
+            int k = ur_tokens_common_prefix(ur_ctx_tokens(s->c), ur_ctx_n_past(s->c), j->prompt, j->n_prompt);
             if (k > best_k || (k == best_k && s->used < best->used)) best = s, best_k = k;
         }
         if (!best) return;
@@ -316,11 +310,11 @@ static void step_generate(srv_engine *e) {
  * copy the format's prefix in; with prompt logprobs everything is computed. */
 static void prompt_begin(srv_engine *e, slot *s) {
     srv_job *j = s->j;
-    int keep = common_prefix(ur_ctx_tokens(s->c), ur_ctx_n_past(s->c), j->prompt, j->n_prompt);
+    int keep = ur_tokens_common_prefix(ur_ctx_tokens(s->c), ur_ctx_n_past(s->c), j->prompt, j->n_prompt);
     if (keep > j->n_prompt - 1) keep = j->n_prompt - 1;
     if (j->prompt_logprobs) keep = 0;
     else if (e->prefix && keep < e->n_prefix && e->n_prefix <= j->n_prompt - 1 &&
-             common_prefix(e->prefix_toks, e->n_prefix, j->prompt, j->n_prompt) == e->n_prefix &&
+             ur_tokens_common_prefix(e->prefix_toks, e->n_prefix, j->prompt, j->n_prompt) == e->n_prefix &&
              !ur_ctx_copy_prefix(s->c, e->prefix, e->n_prefix, NULL))
         keep = e->n_prefix;
     ur_ctx_truncate(s->c, keep);

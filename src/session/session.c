@@ -44,24 +44,8 @@ const char *ur_session_take_note(ur_session *s) {
     return s->note;
 }
 
-/* Tokenize text into a malloc'ed array; returns the count or -1. */
 static int tokenize(const ur_session *s, const char *text, size_t len, int32_t **out, ur_err *err) {
-    int n = ur_tokenize(s->m->vocab, text, len, s->add_bos, s->special, NULL, 0, err);
-    if (n < 0) return -1;
-    int32_t *ids = malloc(sizeof *ids * (size_t)(n ? n : 1));
-    if (!ids) return ur_errf(err, "%s: out of memory tokenizing %zu bytes", s->m->gguf->path, len);
-    if (n && ur_tokenize(s->m->vocab, text, len, s->add_bos, s->special, ids, n, err) != n) {
-        free(ids);
-        return -1;
-    }
-    *out = ids;
-    return n;
-}
-
-static int common_prefix(const int32_t *a, int na, const int32_t *b, int nb) {
-    int k = 0;
-    while (k < na && k < nb && a[k] == b[k]) k++;
-    return k;
+    return ur_tokenize_alloc(s->m->vocab, text, len, s->add_bos, s->special, out, err);
 }
 
 /* The cache file's base name: MODEL.PROMPT.HASH.kv from the base names of the model
@@ -82,15 +66,11 @@ static void append_base(ur_buf *b, const char *path, const char *drop_ext) {
 }
 
 static char *cache_file_path(const char *dir, const char *model_path, const ur_chat *f) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a over "model\0kind\0name" */
+    uint64_t h = UR_HASH64_INIT; /* over "model\0kind\0name" */
     char full[PATH_MAX];
     const char *mp = realpath(model_path, full) ? full : model_path;
     const char *parts[3] = {mp, ur_chat_kind(f) == UR_CHAT_URIAL ? "urial" : "template", ur_chat_name(f)};
-    for (int i = 0; i < 3; i++)
-        for (const char *p = parts[i];; p++) {
-            h = (h ^ (unsigned char)*p) * 1099511628211ull;
-            if (!*p) break;
-        }
+    for (int i = 0; i < 3; i++) h = ur_hash64(parts[i], strlen(parts[i]) + 1, h);
     ur_buf b = {0};
     ur_buf_puts(&b, dir);
     if (b.len && b.data[b.len - 1] != '/') ur_buf_puts(&b, "/");
@@ -131,7 +111,7 @@ ur_session *ur_session_new(ur_ctx *c, const ur_chat *f, const ur_session_params 
         if (!ur_chat_render(f, &q, 1, 1, &full, err)) nt = tokenize(s, full.data, full.len, &t, err);
         ur_buf_free(&full);
         if (nt < 0) goto fail;
-        int k = common_prefix(s->prefix, s->n_prefix, t, nt);
+        int k = ur_tokens_common_prefix(s->prefix, s->n_prefix, t, nt);
         if (k >= nt) k = nt - 1; /* at least one prompt token is always computed */
         if (k < s->n_prefix) s->n_prefix = k;
         free(t);
@@ -167,7 +147,7 @@ const char *ur_session_cache_path(const ur_session *s) { return s->cache_path; }
 
 static int holds_prefix(const ur_session *s) {
     return ur_ctx_n_past(s->ctx) >= s->n_prefix &&
-           common_prefix(ur_ctx_tokens(s->ctx), s->n_prefix, s->prefix, s->n_prefix) == s->n_prefix;
+           ur_tokens_common_prefix(ur_ctx_tokens(s->ctx), s->n_prefix, s->prefix, s->n_prefix) == s->n_prefix;
 }
 
 /* Compute the prefix in an emptied context: one ur_decode call from position 0,
@@ -227,11 +207,8 @@ int ur_session_answer(ur_session *s, const ur_msg *msgs, int n, const ur_gen_par
     int nfs;
     const char *const *fs = ur_chat_stops(s->fmt, &nfs);
     ur_gen_params g = *gp;
-    stops = malloc(sizeof *stops * (size_t)(nfs + gp->n_stop + 1));
-    if (!stops) {
-        ur_errf(err, "out of memory");
-        goto out;
-    }
+    ur_chat_decoding(s->fmt, &g.sampler);
+    stops = ur_xmalloc(sizeof *stops * (size_t)(nfs + gp->n_stop + 1));
     for (int i = 0; i < nfs; i++) stops[i] = fs[i];
     for (int i = 0; i < gp->n_stop; i++) stops[nfs + i] = gp->stop[i];
     g.stop = stops;
@@ -239,7 +216,7 @@ int ur_session_answer(ur_session *s, const ur_msg *msgs, int n, const ur_gen_par
 
     /* how much of the prompt is the prefix (all of it, unless the query's first bytes
      * merged with the prefix's last token); at least one token is left to compute */
-    int k = common_prefix(toks, nt, s->prefix, s->n_prefix);
+    int k = ur_tokens_common_prefix(toks, nt, s->prefix, s->n_prefix);
     if (k > nt - 1) k = nt - 1;
     double t0 = ur_now(), t_pre = 0;
     int computed = 0;

@@ -10,23 +10,6 @@ void ur_tds_seq_free(ur_tds_seq *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* Tokenize into a malloc'ed array; returns the count or -1. */
-static int tokenize(const ur_vocab *v, const char *text, size_t len, int add_bos, int special, int32_t **ids,
-                    ur_err *err) {
-    int cap = (int)(len < (1u << 24) ? len : (1u << 24)) + 8;
-    for (;;) {
-        int32_t *buf = malloc(sizeof *buf * (size_t)cap);
-        if (!buf) return ur_errf(err, "out of memory tokenizing %zu bytes", len);
-        int n = ur_tokenize(v, text, len, add_bos, special, buf, cap, err);
-        if (n >= 0 && n <= cap) {
-            *ids = buf;
-            return n;
-        }
-        free(buf);
-        if (n < 0) return -1;
-        cap = n;
-    }
-}
 
 int ur_tds_seq_text(const ur_vocab *v, const char *prompt, size_t plen, const char *answer, size_t alen, int add_bos,
                     int parse_special, int eos, ur_tds_seq *out, ur_err *err) {
@@ -43,8 +26,8 @@ int ur_tds_seq_text(const ur_vocab *v, const char *prompt, size_t plen, const ch
     if (!joint) return ur_errf(err, "out of memory");
     memcpy(joint, prompt, plen);
     memcpy(joint + plen, answer, alen);
-    int np = tokenize(v, prompt, plen, add_bos, parse_special, &p, err);
-    int nj = np < 0 ? -1 : tokenize(v, joint, plen + alen, add_bos, parse_special, &j, err);
+    int np = ur_tokenize_alloc(v, prompt, plen, add_bos, parse_special, &p, err);
+    int nj = np < 0 ? -1 : ur_tokenize_alloc(v, joint, plen + alen, add_bos, parse_special, &j, err);
     free(joint);
     if (nj < 0) {
         free(p);

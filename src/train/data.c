@@ -28,23 +28,6 @@ static ur_tseq *push_seq(ur_tdata *d) {
     return s;
 }
 
-/* Tokenize into a malloc'ed array; returns the count or -1. */
-static int tokenize(const ur_vocab *v, const char *text, size_t len, int bos, int special, int32_t **out,
-                    ur_err *err) {
-    int cap = (int)(len < (1u << 30) ? len : (1u << 30)) + 8;
-    for (;;) {
-        int32_t *ids = malloc(sizeof *ids * (size_t)cap);
-        if (!ids) abort();
-        int n = ur_tokenize(v, text, len, bos, special, ids, cap, err);
-        if (n < 0 || n <= cap) {
-            if (n < 0) free(ids);
-            else *out = ids;
-            return n;
-        }
-        free(ids);
-        cap = n;
-    }
-}
 
 /* ---- one conversation from a JSONL line ------------------------------------------------- */
 /* {"messages": [{"role", "content"}, ...]}   (OpenAI style; multi-turn)
@@ -148,7 +131,7 @@ static int encode_conv(ur_tseq *s, const ur_conv *c, const ur_vocab *v, const ur
         n_sp++;
     }
     int add_bos = ur_chat_add_bos(fmt) && ur_vocab_add_bos(v);
-    int n = tokenize(v, full.data, full.len, add_bos, ur_chat_parse_special(fmt), &ids, err);
+    int n = ur_tokenize_alloc(v, full.data, full.len, add_bos, ur_chat_parse_special(fmt), &ids, err);
     if (n < 0) goto out;
     off = malloc(sizeof *off * (size_t)(n + 1));
     if (!off) abort();
@@ -172,7 +155,7 @@ static int encode_conv(ur_tseq *s, const ur_conv *c, const ur_vocab *v, const ur
     /* the prompt of the last turn (for sample generations) and its reference answer */
     pre.len = 0;
     if (ur_chat_render(fmt, c->msgs, c->n - 1, 1, &pre, err)) goto out;
-    int np = tokenize(v, pre.data, pre.len, add_bos, ur_chat_parse_special(fmt), &s->prompt, err);
+    int np = ur_tokenize_alloc(v, pre.data, pre.len, add_bos, ur_chat_parse_special(fmt), &s->prompt, err);
     if (np < 0) goto out;
     s->n_prompt = np;
     s->answer = strndup(c->msgs[c->n - 1].content, c->msgs[c->n - 1].len);
@@ -261,7 +244,7 @@ int ur_tdata_load_text(ur_tdata *d, const char *path, const ur_vocab *v, int ctx
 #pragma omp parallel for schedule(dynamic, 16)
     for (size_t i = 0; i < n_docs; i++) {
         ur_err e2;
-        lens[i] = tokenize(v, b.data + docs[i][0], docs[i][1] - docs[i][0], ur_vocab_add_bos(v), 0, &ids[i], &e2);
+        lens[i] = ur_tokenize_alloc(v, b.data + docs[i][0], docs[i][1] - docs[i][0], ur_vocab_add_bos(v), 0, &ids[i], &e2);
         if (lens[i] < 0) {
 #pragma omp atomic write
             fail = 1;

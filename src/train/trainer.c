@@ -133,17 +133,13 @@ static json_t *samples(const char *path, const ur_train_opts *o, const ur_tdata 
         const char *question = NULL, *reference = NULL;
         if (o->n_sample_prompts) {
             const char *t = o->sample_prompts[i];
-            int cap = (int)strlen(t) + 8;
-            ids = malloc(sizeof(int32_t) * (size_t)cap);
-            if (!ids) abort();
-            n_ids = ur_tokenize(m->vocab, t, strlen(t), ur_vocab_add_bos(m->vocab), 0, ids, cap, err);
+            n_ids = ur_tokenize_alloc(m->vocab, t, strlen(t), ur_vocab_add_bos(m->vocab), 0, &ids, err);
             question = t;
         } else {
             const ur_tseq *s = &src->seqs[i];
             if (!s->prompt) continue;
             n_ids = s->n_prompt;
-            ids = malloc(sizeof(int32_t) * (size_t)(n_ids + 1));
-            if (!ids) abort();
+            ids = ur_xmalloc(sizeof(int32_t) * (size_t)(n_ids + 1));
             memcpy(ids, s->prompt, sizeof(int32_t) * (size_t)n_ids);
             question = s->question, reference = s->answer;
         }
