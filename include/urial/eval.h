@@ -131,6 +131,16 @@ typedef int (*ur_judge_next_fn)(void *user, long *tag, const char **prompt, cons
 typedef int (*ur_judge_done_fn)(void *user, long tag, const char *text, size_t len, const char *why, ur_err *err);
 int ur_judge_run(ur_judge *j, ur_judge_next_fn next, ur_judge_done_fn done, void *user, ur_err *err);
 
+/* A judge as an executor of the job runner (urial/job.h): a task is one prompt with
+ * the answer shape it asks for, and comes back with the judge's answer text. */
+typedef struct ur_judge_task {
+    const char *prompt;
+    const ur_judge_schema *schema;
+    ur_buf answer; /* filled before the executor hands the task back */
+} ur_judge_task;
+struct ur_exec;
+struct ur_exec *ur_judge_exec_new(ur_judge *j);
+
 typedef struct ur_judge_stats {
     long requests;     /* sent, retries included */
     long retries;
@@ -164,6 +174,7 @@ typedef struct ur_eval_params {
     const ur_judge_tmpl *tmpl_safety; /* UR_EVAL_AUTO: the safety template */
     int only;                   /* UR_ONLY_* */
     int limit;                  /* first N selected items; 0 = all */
+    int shard_i, shard_n;       /* of those, the positions p with p % shard_n == shard_i (shard_n 0 or 1: all) */
     int reask;                  /* times an unparsable answer is asked again (default 2) */
     ur_eval_progress_fn progress;
     void (*note)(void *user, const char *msg); /* one-line notes (what resuming found); user: progress_user */

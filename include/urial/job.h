@@ -90,13 +90,17 @@ typedef struct ur_job_ops {
      * the unit is skipped (the callback told why through its own notes), -1 fatal. */
     int (*start)(void *user, int unit, void **tasks, ur_err *err);
     /* Task k of the unit is back (why: NULL, or why it failed): enum ur_job_finish,
-     * or -1 (fatal). */
+     * or -1 (fatal). After UR_JOB_RECORD or UR_JOB_SKIP the command frees the unit's
+     * tasks; after -1 the runner drops the task (ops.drop). */
     int (*finish)(void *user, int unit, int k, void *task, const char *why, ur_buf *rec, ur_err *err);
     /* Optional: a record already in the file (after the "config" check), for the unit
      * with its key or -1 when it is not one of this run's units: UR_JOB_KEEP,
      * UR_JOB_REDO (removed from the file before the run, and done again), or -1 to
      * refuse the file (err says why). */
     int (*check)(void *user, int unit, const ur_record *rec, ur_err *err);
+    /* Optional: free a task that will not be finished (a fatal error stopped the run
+     * while it was out or waiting). */
+    void (*drop)(void *user, int unit, void *task);
 } ur_job_ops;
 
 typedef struct ur_job_progress {

@@ -67,7 +67,8 @@ const char *ur_session_cache_path(const ur_session *s);
  * the cache file, or compute it (and write the cache file). Returns how (enum
  * below) or -1 on error. A one-line note of what happened with the cache file
  * (loaded, stale and recomputed, could not be written) is kept for
- * ur_session_take_note(). */
+ * ur_session_take_note(). With UR_REUSE_NONE there is nothing to keep (each answer
+ * computes its whole prompt): UR_PREFIX_PRESENT. */
 enum ur_prefix_how { UR_PREFIX_PRESENT = 0, UR_PREFIX_LOADED = 1, UR_PREFIX_COMPUTED = 2 };
 int ur_session_warm(ur_session *s, ur_err *err);
 /* The last note (NULL if none since the last call); valid until the next call. */

@@ -32,6 +32,8 @@
 
 #include "urial/base.h"
 #include "urial/chat.h"
+#include "urial/dataset.h"
+#include "urial/job.h"
 #include "urial/model.h"
 #include "urial/tokenizer.h"
 
@@ -155,5 +157,58 @@ int ur_tds_summarize(const char *name, const char *const *records, int n, ur_buf
  * (#prefix-plot: agreement against the position after the prefix, a line per k). */
 int ur_tds_prefix_summarize(const char *name, const char *const *records, int n, ur_buf *json, ur_buf *html,
                             ur_err *err);
+
+/* ---- the jobs: `urial tds` and `urial tds prefix` (src/tds/job.c, run.c) ----------------
+ * Units are the dataset's items (after --limit, then --shard); each becomes input +
+ * answer tokens (rendered with fmt, or the item's own "input" in the TDS authors'
+ * files; the answer from outputs, or decoded greedily by the aligned model with the
+ * format's stop strings) and one record in OUT_DIR/tokens.jsonl (tds) or
+ * OUT_DIR/prefix.jsonl (prefix), on the job runner (urial/job.h): resumable, shardable.
+ * Items are skipped with a note when they have no answer in outputs, an empty
+ * answer, or do not fit the context. */
+struct ur_remote;
+typedef struct ur_tds_params {
+    const ur_dataset *ds;      /* single-turn */
+    const char *outputs;       /* the aligned model's answers matched by id: a JSON array (just-eval,
+                                  the TDS authors' files: "output" a string or a list, its first), or
+                                  urial run's JSONL; NULL: decoded greedily */
+    const ur_chat *fmt;        /* NULL: the items' rendered "input" (UR_DATA_ALIGNTDS) */
+    ur_ctx *base, *aligned;    /* base: NULL when the base model is on a server */
+    const char *base_name;     /* the base model's file, or its name on the server (config) */
+    const char *aligned_name;  /* the aligned model's file (config) */
+    struct ur_remote *client;  /* the base's server, or NULL */
+    int top_k;                 /* logprobs asked of the server (>= 3) */
+    int max_tokens;            /* answer tokens scored at most: -1 all (default with outputs), else N
+                                  (default 1024 generated) */
+    ur_job_select sel;
+    const char *out_dir;       /* created if missing */
+    const int *ks;             /* prefix: the prefix lengths */
+    int n_ks;
+    /* optional, with hook_user: progress; one-line notes (skipped items, resuming) */
+    void (*progress)(void *hook_user, const ur_job_progress *p);
+    void (*note)(void *hook_user, const char *line);
+    void *hook_user;
+} ur_tds_params;
+
+typedef struct ur_tds_summary {
+    ur_job_progress p;
+    long scored_tokens;  /* tokens through both models (local), or answer tokens (remote) */
+    double t_score;      /* seconds of that */
+    int max_tokens;      /* the max_tokens the run used (its default resolved) */
+} ur_tds_summary;
+
+/* Score every unit not yet in OUT_DIR/tokens.jsonl: the base model's ranks of the
+ * aligned answer's tokens, locally or (client set) from the server's logprobs, with
+ * up to the client's concurrency of requests in flight. 0 when every unit finished
+ * (recorded or skipped), -1 with err; records appended stay. */
+int ur_tds_run(const ur_tds_params *p, ur_tds_summary *s, ur_err *err);
+/* The prefix experiment for every unit not yet in OUT_DIR/prefix.jsonl (local only). */
+int ur_tds_prefix_run(const ur_tds_params *p, ur_tds_summary *s, ur_err *err);
+
+/* Rewrite OUT_DIR's summary.json and report.html from tokens.jsonl (prefix: prefix.json
+ * and prefix.html from prefix.jsonl), atomically. *summary gets the summary's JSON,
+ * *n the number of records read, *note (if not NULL) what reading found (an
+ * incomplete last line skipped). */
+int ur_tds_write_reports(const char *dir, int prefix, ur_buf *summary, int *n, ur_buf *note, ur_err *err);
 
 #endif

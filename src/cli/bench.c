@@ -11,33 +11,27 @@
 #include "urial/session.h"
 #include "urial/tensor.h"
 
-static const char *HELP =
+static const char USAGE[] =
     "usage: urial bench -m MODEL.gguf [--prompt N] [--gen N] [--reps R] [--threads N] [--json]\n"
     "       urial bench -m MODEL.gguf --urial NAME|FILE [--query TEXT] [--reps R] [--threads N] [--json]\n"
     "Prefill (one batch of N tokens) and decode (N greedy steps) speed in tokens/s.\n"
-    "  --prompt N   prompt tokens (default 128)\n"
-    "  --gen N      decode steps (default 32)\n"
-    "  --reps R     repeat and keep the best run (default 1)\n"
-    "  --json       last line of stdout: {\"prefill_tok_s\":..,\"decode_tok_s\":..,...}\n"
     "With --urial NAME|FILE: time to first token (ms) for --query after that URIAL prompt, uncached (prompt\n"
     "prefix + query computed in an empty context) and cached (the prefix's KV already in the context);\n"
-    "with --json: {\"ttft_uncached_ms\":..,\"ttft_cached_ms\":..,\"prefix_tokens\":..,\"query_tokens\":..,...}\n"
-    "  --query TEXT default: just-eval-instruct's first instruction\n"
-    "  --ctx N      context length (default: the model's, at most 4096)\n";
+    "with --json: {\"ttft_uncached_ms\":..,\"ttft_cached_ms\":..,\"prefix_tokens\":..,\"query_tokens\":..,...}\n";
 
 static const char *DEFAULT_QUERY = "What are the names of some famous actors that started their careers on Broadway?";
 
 /* Time to first token after a URIAL prompt: uncached = the whole prompt in an
  * emptied context; cached = the query after the session's cached prefix. Best of
  * `reps` each. */
-static int bench_ttft(const char *model, const char *urial, const char *query, long reps, long threads, long n_ctx,
+static int bench_ttft(const char *model, const cli_format *fmt, const char *query, int reps, int threads, int n_ctx,
                       int json) {
     ur_model *m = cli_load_model(model);
     if (!m) return 1;
     int rc = 1;
     ur_err err = {{0}};
-    ur_chat *f = cli_open_format("bench", urial, NULL, model, m->gguf);
-    ur_ctx *ctx = f ? cli_new_ctx(m, n_ctx ? (int)n_ctx : cli_default_ctx(m), (int)threads, json) : NULL;
+    ur_chat *f = cli_format_open(fmt, "bench", model, m->gguf);
+    ur_ctx *ctx = f ? cli_new_ctx(m, n_ctx, threads, json) : NULL;
     ur_session_params sp = {UR_REUSE_PREFIX, NULL};
     ur_session *s = ctx ? ur_session_new(ctx, f, &sp, &err) : NULL;
     ur_buf text = {0};
@@ -56,7 +50,7 @@ static int bench_ttft(const char *model, const char *urial, const char *query, l
     ur_gen_defaults(&gp);
     gp.max_tokens = 1;
     double best_unc = 1e30, best_c = 1e30;
-    for (long r = 0; r < reps; r++) {
+    for (int r = 0; r < reps; r++) {
         ur_gen_result res;
         ur_ctx_truncate(ctx, 0);
         double t0 = ur_now();
@@ -65,7 +59,7 @@ static int bench_ttft(const char *model, const char *urial, const char *query, l
         ur_buf_free(&res.text);
         if (t < best_unc) best_unc = t;
     }
-    for (long r = 0; r < reps; r++) {
+    for (int r = 0; r < reps; r++) {
         if (ur_session_warm(s, &err) < 0) goto fail; /* not timed: the prefix is cached beforehand */
         ur_answer a;
         double t0 = ur_now();
@@ -105,54 +99,46 @@ out:
 }
 
 int cmd_bench(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'}, {"prompt", required_argument, 0, 'p'},
-        {"gen", required_argument, 0, 'g'},   {"reps", required_argument, 0, 'r'},
-        {"threads", required_argument, 0, 't'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},        {"urial", required_argument, 0, 'u'},
-        {"query", required_argument, 0, 'q'}, {"ctx", required_argument, 0, 'c'},
-        {0, 0, 0, 0}};
-    const char *model = NULL, *urial = NULL, *query = NULL;
-    long np = 128, ng = 32, reps = 1, threads = 0, n_ctx = 0;
-    int json = 0, c;
-    while ((c = cli_getopt(argc, argv, "m:t:h", opts, "bench")) != -1) {
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 'p': if (cli_int("--prompt", optarg, 1, 1 << 20, &np)) return 1; break;
-        case 'g': if (cli_int("--gen", optarg, 0, 1 << 20, &ng)) return 1; break;
-        case 'r': if (cli_int("--reps", optarg, 1, 1000, &reps)) return 1; break;
-        case 't': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 1; break;
-        case 'j': json = 1; break;
-        case 'u': urial = optarg; break;
-        case 'q': query = optarg; break;
-        case 'c': if (cli_int("--ctx", optarg, 16, 1 << 24, &n_ctx)) return 1; break;
-        case 'h': fputs(HELP, stdout); return 0;
-        default: return 1;
-        }
-    }
+    const char *query = NULL;
+    int np = 128, ng = 32, reps = 1, json = 0;
+    cli_engine eng;
+    cli_engine_init(&eng, "the model", NULL);
+    cli_format fmt; /* --urial only */
+    cli_format_init(&fmt);
+    fmt.opts[1] = (cli_opt)OPT_END;
+    const cli_opt opts[] = {
+        OPT_GROUP(eng.opts), OPT_INT("prompt", 0, "N", 1, 1 << 20, &np, "prompt tokens (default 128)"),
+        OPT_INT("gen", 0, "N", 0, 1 << 20, &ng, "decode steps (default 32)"),
+        OPT_INT("reps", 0, "R", 1, 1000, &reps, "repeat and keep the best run (default 1)"),
+        OPT_FLAG("json", 0, &json, "last line of stdout: {\"prefill_tok_s\":..,\"decode_tok_s\":..,...}"),
+        OPT_GROUP(fmt.opts), OPT_STR("query", 0, "TEXT", &query, "with --urial; default: just-eval-instruct's first instruction"),
+        OPT_END};
+    const cli_cmd cmd = {"bench", USAGE, opts, NULL, 0, 0};
+    int a = cli_parse(&cmd, argc, argv);
+    if (a <= 0) return a < 0;
+    const char *model = eng.model;
     if (!model) return cli_fail("bench: -m MODEL is required (see urial bench --help)");
-    if (optind != argc) return cli_fail("bench: unexpected argument '%s'", argv[optind]);
-    if (query && !urial) return cli_fail("bench: --query needs --urial NAME|FILE");
-    if (urial) return bench_ttft(model, urial, query ? query : DEFAULT_QUERY, reps, threads, n_ctx, json);
+    if (query && !fmt.urial) return cli_fail("bench: --query needs --urial NAME|FILE");
+    if (fmt.urial) return bench_ttft(model, &fmt, query ? query : DEFAULT_QUERY, reps, eng.threads, eng.ctx, json);
     ur_model *m = cli_load_model(model);
     if (!m) return 1;
     const int nv = m->hp.n_vocab;
     int rc = 1;
-    ur_ctx *ctx = cli_new_ctx(m, (int)(np + ng + 16), (int)threads, json);
+    ur_ctx *ctx = cli_new_ctx(m, np + ng + 16, eng.threads, json);
     int32_t *toks = malloc(sizeof *toks * (size_t)np);
     float *logits = malloc(sizeof(float) * (size_t)nv);
     if (!ctx || !toks || !logits) goto out;
-    for (long i = 0; i < np; i++) toks[i] = (int32_t)((100 + (i * 7919) % 20000) % nv);
+    for (int i = 0; i < np; i++) toks[i] = (int32_t)((100 + (i * 7919) % 20000) % nv);
     double best_pp = 0, best_tg = 0;
     ur_err err = {{0}};
-    for (long r = 0; r < reps; r++) {
+    for (int r = 0; r < reps; r++) {
         ur_ctx_truncate(ctx, 0);
         double t0 = ur_now();
         if (ur_decode(ctx, toks, (int)np, logits, 0, &err)) goto fail;
         double pp = (double)np / (ur_now() - t0);
         int32_t tok = (toks[np - 1] + 1) % nv;
         t0 = ur_now();
-        for (long i = 0; i < ng; i++) {
+        for (int i = 0; i < ng; i++) {
             if (ur_decode(ctx, &tok, 1, logits, 0, &err)) goto fail;
             int b = 0;
             for (int j = 1; j < nv; j++)
@@ -164,10 +150,10 @@ int cmd_bench(int argc, char **argv) {
         if (tg > best_tg) best_tg = tg;
     }
     if (!json)
-        printf("%s: prefill %ld tokens: %.1f tok/s; decode %ld tokens: %.1f tok/s (%d threads, %s)\n", model, np,
+        printf("%s: prefill %d tokens: %.1f tok/s; decode %d tokens: %.1f tok/s (%d threads, %s)\n", model, np,
                best_pp, ng, best_tg, ur_ctx_threads(ctx), ur_simd_name(ur_simd_level()));
     else
-        printf("{\"engine\":\"urial\",\"model\":\"%s\",\"threads\":%d,\"prompt\":%ld,\"gen\":%ld,\"prefill_tok_s\":%.3f,"
+        printf("{\"engine\":\"urial\",\"model\":\"%s\",\"threads\":%d,\"prompt\":%d,\"gen\":%d,\"prefill_tok_s\":%.3f,"
                "\"decode_tok_s\":%.3f,\"simd\":\"%s\"}\n",
                model, ur_ctx_threads(ctx), np, ng, best_pp, best_tg, ur_simd_name(ur_simd_level()));
     rc = 0;

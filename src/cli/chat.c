@@ -12,25 +12,18 @@
 
 #include "cli/cli.h"
 #include "urial/remote.h"
+#include "urial/run.h"
 #include "urial/session.h"
 
-static const char *HELP =
+static const char USAGE[] =
     "usage: urial chat -m MODEL.gguf [--urial NAME|FILE | --template NAME|auto] [options]\n"
     "Chat with a model in the terminal. Type a message and press Enter; the answer streams back.\n"
     "Lines are read from stdin, so a pipe works too (one message per line). A line ending in \\\n"
     "continues on the next line; a line starting with // sends the text after the first /.\n"
     "Commands: /reset  start a new conversation     /prompt  print the rendered prompt so far\n"
     "          /help   list the commands            /quit    leave (so does end of input or Ctrl-D)\n"
-    "While an answer streams in a terminal, Ctrl-C stops it.\n"
-    "  --urial NAME|FILE   URIAL prompt for a base model: built-in name or prompt file (default urial-k3;\n"
-    "                      urial prompt --list shows the names)\n"
-    "  --template NAME     an aligned model's chat template, or auto (from the model's GGUF)\n"
-    "  -n, --max-tokens N  tokens per answer at most (default 1024; -1 = until the context is full)\n"
-    "  --prompt-cache DIR  keep the prompt prefix's KV cache in DIR: computed once, loaded afterwards\n"
-    "  --ctx N             context length (default: the model's, at most 4096)\n"
-    "  -t, --threads N     threads (default: all cores)\n"
-    "  -q, --quiet         no statistics line (stderr) after each answer\n"
-    "With --backend openai the answers come from a server (see below) and are shown when complete.\n";
+    "While an answer streams in a terminal, Ctrl-C stops it. With --backend openai the answers come\n"
+    "from a server and are shown when complete.\n";
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -92,36 +85,27 @@ static int read_message(ur_buf *msg, int tty) {
  * sent to /v1/completions with the format's stop strings), cleaned. Returns 0, or
  * -1 after printing the error line. */
 static int answer_remote(ur_remote *client, const char *model, const ur_chat *f, const ur_conv *conv,
-                         const ur_gen_params *gp0, ur_buf *clean, int quiet) {
-    ur_buf prompt = {0}, resp = {0};
+                         const ur_gen_params *gp, ur_buf *clean, int quiet) {
+    ur_gen_task t = {.msgs = conv->msgs, .n_msgs = conv->n, .gp = *gp};
+    ur_buf resp = {0};
     ur_err err = {{0}};
-    ur_remote_answer a = {0};
-    int rc = -1;
     double t0 = ur_now();
-    if (ur_chat_render(f, conv->msgs, conv->n, 1, &prompt, &err)) {
-        cli_fail("%s", err.msg);
-        goto out;
-    }
-    ur_gen_params gp = *gp0;
-    int ns;
-    gp.stop = ur_chat_stops(f, &ns);
-    gp.n_stop = ns;
-    char *body = ur_remote_completion_body(model, prompt.data ? prompt.data : "", prompt.len, &gp);
-    int bad = ur_remote_request(client, "/completions", body, &resp, &err) ||
-              ur_remote_completion_parse(resp.data, resp.len, &a, &err);
+    char *body = ur_gen_task_body(f, model, &t, &err);
+    int rc = !body || ur_remote_request(client, "/completions", body, &resp, &err) ||
+                     ur_gen_task_answer(f, &t, resp.data, resp.len, &err)
+                 ? -1
+                 : 0;
     free(body);
-    if (bad) {
-        fprintf(stderr, "urial: %s\n", err.msg);
-        goto out;
+    if (rc) {
+        cli_fail("%s", err.msg);
+    } else {
+        ur_buf_put(clean, t.text.data ? t.text.data : "", t.text.len);
+        if (!quiet)
+            fprintf(stderr, "urial: [prompt %d tokens, %d cached; %d generated in %.1f s; stop: %s]\n", t.n_prompt,
+                    t.n_cached, t.n_gen, ur_now() - t0, ur_stop_reason_name(t.stop_reason));
     }
-    ur_chat_clean(f, a.text.data ? a.text.data : "", a.text.len, clean);
-    if (!quiet)
-        fprintf(stderr, "urial: [prompt %d tokens, %d cached; %d generated in %.1f s; stop: %s]\n", a.n_prompt,
-                a.n_cached, a.n_gen, ur_now() - t0, ur_stop_reason_name(a.stop_reason));
-    rc = 0;
-out:
-    ur_remote_answer_free(&a);
-    ur_buf_free(&prompt), ur_buf_free(&resp);
+    ur_gen_task_free(&t);
+    ur_buf_free(&resp);
     return rc;
 }
 
@@ -139,42 +123,26 @@ static void print_prompt(const ur_chat *f, const ur_conv *conv) {
 }
 
 int cmd_chat(int argc, char **argv) {
-    enum { O_URIAL = 256, O_TEMPLATE, O_CACHE, O_CTX };
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},      {"urial", required_argument, 0, O_URIAL},
-        {"template", required_argument, 0, O_TEMPLATE}, {"max-tokens", required_argument, 0, 'n'},
-        {"prompt-cache", required_argument, 0, O_CACHE}, {"ctx", required_argument, 0, O_CTX},
-        {"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},             CLI_SAMPLING_OPTIONS,
-        CLI_REMOTE_OPTIONS,                        {0, 0, 0, 0}};
-    const char *model = NULL, *urial = NULL, *tmpl = NULL, *cache = NULL;
-    long n_ctx = 0, threads = 0, max_tokens = 1024;
-    int quiet = 0, c, r;
-    cli_sampling samp;
-    cli_sampling_init(&samp);
+    int quiet = 0;
+    cli_engine eng;
+    cli_engine_init(&eng, "the model (with --backend openai: its name on the server)", NULL);
+    cli_format fmt;
+    cli_format_init(&fmt);
+    cli_decoding dec;
+    cli_decoding_init(&dec, 1024, "tokens per answer at most (default 1024; -1 = until the context is full)");
+    cli_cache cache;
+    cli_cache_init(&cache, 0);
     cli_remote rem;
-    cli_remote_init(&rem);
-    while ((c = cli_getopt(argc, argv, "m:n:t:qh", opts, "chat")) != -1) {
-        if ((r = cli_sampling_opt(&samp, c, optarg)) != 0 || (r = cli_remote_opt(&rem, c, optarg)) != 0) {
-            if (r < 0) return 1;
-            continue;
-        }
-        switch (c) {
-        case 'm': model = optarg; break;
-        case O_URIAL: urial = optarg; break;
-        case O_TEMPLATE: tmpl = optarg; break;
-        case 'n': if (cli_int("--max-tokens", optarg, -1, 1 << 24, &max_tokens)) return 1; break;
-        case O_CACHE: cache = optarg; break;
-        case O_CTX: if (cli_int("--ctx", optarg, 16, 1 << 24, &n_ctx)) return 1; break;
-        case 't': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 1; break;
-        case 'q': quiet = 1; break;
-        case 'h': fputs(HELP, stdout); fputs(CLI_SAMPLING_HELP, stdout); fputs(CLI_REMOTE_HELP, stdout); return 0;
-        default: return 1;
-        }
-    }
+    cli_remote_init(&rem, "remote backend (answers from an OpenAI-compatible server: vLLM, urial serve, ...):");
+    const cli_opt opts[] = {OPT_GROUP(eng.opts), OPT_GROUP(fmt.opts), OPT_GROUP(cache.opts),
+                            OPT_FLAG("quiet", 'q', &quiet, "no statistics line (stderr) after each answer"),
+                            OPT_GROUP(dec.opts), OPT_GROUP(rem.opts), OPT_END};
+    const cli_cmd cmd = {"chat", USAGE, opts, NULL, 0, 0};
+    int a = cli_parse(&cmd, argc, argv);
+    if (a <= 0) return a < 0;
+    const char *model = eng.model;
     if (!model) return cli_fail("chat: -m MODEL is required (see urial chat --help)");
-    if (optind != argc) return cli_fail("chat: unexpected argument '%s'", argv[optind]);
-    if (urial && tmpl) return cli_fail("chat: give either --urial or --template, not both");
+    if (fmt.urial && fmt.tmpl) return cli_fail("chat: give either --urial or --template, not both");
 
     const int tty = isatty(0) && isatty(1);
     ur_remote *client = NULL;
@@ -183,10 +151,10 @@ int cmd_chat(int argc, char **argv) {
     if (!m && !client) return 1;
     int rc = 1;
     ur_err err = {{0}};
-    ur_chat *f = cli_open_format("chat", urial, tmpl, model, m ? m->gguf : NULL);
-    if (m) cli_note_aligned(m, urial, tmpl);
-    ur_ctx *ctx = f && m ? cli_new_ctx(m, n_ctx ? (int)n_ctx : cli_default_ctx(m), (int)threads, 0) : NULL;
-    ur_session_params sp = {UR_REUSE_ALL, cache};
+    ur_chat *f = cli_format_open(&fmt, "chat", model, m ? m->gguf : NULL);
+    cli_format_note_aligned(&fmt, m);
+    ur_ctx *ctx = f && m ? cli_new_ctx(m, eng.ctx, eng.threads, 0) : NULL;
+    ur_session_params sp = {UR_REUSE_ALL, cache.dir};
     ur_session *s = ctx ? ur_session_new(ctx, f, &sp, &err) : NULL;
     ur_conv conv = {0};
     ur_buf msg = {0};
@@ -216,10 +184,7 @@ int cmd_chat(int argc, char **argv) {
         sigaction(SIGINT, &sa, NULL);
     }
 
-    ur_gen_params gp;
-    ur_gen_defaults(&gp);
-    gp.max_tokens = (int)max_tokens;
-    gp.sampler = cli_sampling_for(&samp, f);
+    ur_gen_params gp = dec.gp;
     rc = 0;
     while (read_message(&msg, tty)) {
         const char *text = msg.data;

@@ -1,30 +1,16 @@
-/* Helpers shared by the subcommands. */
+/* What the subcommands share (src/cli/cli.h). */
 #include "cli/cli.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include "urial/remote.h"
 #include "urial/tensor.h"
-
-static void fmt_secs(double s, char *buf, size_t n) {
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, n, "%lds", t);
-}
-
-void cli_progress_line(int done, int total, int worked, int left, double elapsed, const char *extra) {
-    char eta[32] = "?";
-    if (worked) fmt_secs(elapsed / worked * left, eta, sizeof eta);
-    fprintf(stderr, "\r\033[K[%d/%d] %.1f%%  %s  ETA %s", done, total, total ? 100.0 * done / total : 100.0,
-            extra ? extra : "", eta);
-    fflush(stderr);
-}
 
 int cli_fail(const char *fmt, ...) {
     va_list ap;
@@ -36,97 +22,175 @@ int cli_fail(const char *fmt, ...) {
     return 1;
 }
 
-int cli_int(const char *opt, const char *s, long min, long max, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        cli_fail("option %s: '%s' is not an integer in [%ld, %ld]", opt, s, min, max);
-        return -1;
+/* ---- option groups ------------------------------------------------------------------ */
+void cli_engine_init(cli_engine *e, const char *model_help, const char *ctx_help) {
+    memset(e, 0, sizeof *e);
+    cli_opt *o = e->opts;
+    if (model_help) *o++ = (cli_opt)OPT_STR("model", 'm', "MODEL.gguf", &e->model, model_help);
+    *o++ = (cli_opt)OPT_INT("ctx", 0, "N", 16, 1 << 24, &e->ctx,
+                            ctx_help ? ctx_help : "context length (default: the model's, at most 4096)");
+    *o++ = (cli_opt)OPT_INT("threads", 't', "N", 1, 1024, &e->threads, "threads (default: all cores)");
+    *o = (cli_opt)OPT_END;
+}
+
+void cli_format_init(cli_format *f) {
+    memset(f, 0, sizeof *f);
+    f->opts[0] = (cli_opt)OPT_STR("urial", 0, "NAME|FILE", &f->urial,
+                                  "URIAL prompt for a base model: a built-in name or a prompt file\n"
+                                  "(default urial-k3; urial prompt --list shows the names)");
+    f->opts[1] = (cli_opt)OPT_STR("template", 0, "NAME|auto", &f->tmpl,
+                                  "an aligned model's chat template instead, or auto (the model's own)");
+    f->opts[2] = (cli_opt)OPT_END;
+}
+
+ur_chat *cli_format_open(const cli_format *fo, const char *cmd, const char *model, const ur_gguf *g) {
+    ur_err err = {{0}};
+    ur_chat *f = NULL;
+    if (fo->urial && fo->tmpl) return cli_fail("%s: give either --urial or --template, not both", cmd), NULL;
+    if (fo->tmpl && !strcmp(fo->tmpl, "auto")) {
+        if (g) {
+            f = ur_chat_template_auto(g, &err);
+        } else {
+            if (!model)
+                return cli_fail("%s: --template auto needs -m MODEL to read the chat template from", cmd), NULL;
+            ur_gguf *o = ur_gguf_open(model, &err);
+            if (o) f = ur_chat_template_auto(o, &err);
+            ur_gguf_close(o);
+        }
+    } else if (fo->tmpl) {
+        f = ur_chat_template(fo->tmpl, &err);
+    } else {
+        f = ur_chat_urial(fo->urial ? fo->urial : UR_URIAL_DEFAULT, &err);
     }
-    *out = v;
+    if (!f) cli_fail("%s", err.msg);
+    else if (ur_chat_warning(f)) fprintf(stderr, "urial: warning: %s\n", ur_chat_warning(f));
+    return f;
+}
+
+void cli_format_note_aligned(const cli_format *fo, const ur_model *m) {
+    if (fo->urial || fo->tmpl || !m) return;
+    ur_str t = {0, 0};
+    if (ur_gguf_get_str(m->gguf, "tokenizer.chat_template", &t, NULL) != 0 || !t.len) return;
+    char *text = ur_xstrndup(t.ptr, t.len);
+    const char *name = ur_chat_detect(text, NULL);
+    if (name)
+        fprintf(stderr, "urial: note: %s has a %s chat template; the default URIAL prompt is for base models "
+                        "(--template auto answers as the aligned model)\n", m->gguf->path, name);
+    free(text);
+}
+
+void cli_decoding_init(cli_decoding *d, int max_tokens, const char *max_tokens_help) {
+    memset(d, 0, sizeof *d);
+    ur_gen_defaults(&d->gp);
+    d->gp.max_tokens = max_tokens;
+    ur_sampler_params *s = &d->gp.sampler;
+    cli_opt *o = d->opts;
+    *o++ = (cli_opt)OPT_INT("max-tokens", 'n', "N", -1, 1 << 24, &d->gp.max_tokens, max_tokens_help);
+    *o++ = (cli_opt)OPT_TEXT("decoding (defaults: the URIAL paper's just-eval runs, docs/urial.md \"Decoding in the paper\"):");
+    *o++ = (cli_opt)OPT_FLOAT("temp", 0, "T", 0, 100, &s->temp, "temperature (default 0 = greedy)");
+    *o++ = (cli_opt)OPT_INT("top-k", 0, "K", 0, 1 << 30, &s->top_k, "keep the K most likely tokens (default 0 = off)");
+    *o++ = (cli_opt)OPT_FLOAT("top-p", 0, "P", 0, 1, &s->top_p, "nucleus sampling mass (default 1 = off)");
+    *o++ = (cli_opt)OPT_FLOAT("min-p", 0, "P", 0, 1, &s->min_p,
+                              "drop tokens below P x the top probability (default 0 = off)");
+    *o++ = (cli_opt)OPT_FLOAT("repeat-penalty", 0, "R", 0.01, 100, &s->repeat_penalty,
+                              "Hugging Face repetition penalty (default 1.1 with a URIAL prompt, 1 = off\n"
+                              "with a template or a raw prompt, as the authors ran aligned models)");
+    *o++ = (cli_opt)OPT_INT("repeat-last-n", 0, "N", -1, 1 << 24, &s->repeat_last_n,
+                            "penalise only the last N tokens (default -1: every token in the context,\n"
+                            "the prompt included, as Hugging Face / vLLM do)");
+    *o++ = (cli_opt)OPT_U64("seed", 0, "S", &s->seed, "random seed for --temp > 0 (default 0)");
+    *o = (cli_opt)OPT_END;
+}
+
+void cli_cache_init(cli_cache *c, int with_off) {
+    memset(c, 0, sizeof *c);
+    c->opts[0] = (cli_opt)OPT_STR("prompt-cache", 0, "DIR", &c->dir,
+                                  "keep the prompt prefix's KV cache in DIR: computed once, loaded afterwards");
+    c->opts[1] = with_off ? (cli_opt)OPT_FLAG("no-prefix-cache", 0, &c->off,
+                                              "compute every prompt in full (the uncached reference; same outputs,\n"
+                                              "slower)")
+                          : (cli_opt)OPT_END;
+    c->opts[2] = (cli_opt)OPT_END;
+}
+
+int cli_cache_check(const cli_cache *c, const char *cmd) {
+    if (c->dir && c->off) return cli_fail("%s: --prompt-cache and --no-prefix-cache contradict each other", cmd), -1;
     return 0;
 }
 
-int cli_float(const char *opt, const char *s, double min, double max, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < min || v > max) {
-        cli_fail("option %s: '%s' is not a number in [%g, %g]", opt, s, min, max);
-        return -1;
-    }
-    *out = v;
+static int parse_backend(void *dst, const char *v) {
+    if (!strcmp(v, "openai")) *(int *)dst = 1;
+    else if (!strcmp(v, "local")) *(int *)dst = 0;
+    else return cli_fail("--backend '%s': give local or openai", v), -1;
     return 0;
 }
 
-int cli_u64(const char *opt, const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || *s == '-') {
-        cli_fail("option %s: '%s' is not a non-negative integer", opt, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+void cli_remote_init(cli_remote *r, const char *what) {
+    memset(r, 0, sizeof *r);
+    r->concurrency = 4;
+    r->timeout = 600;
+    r->retries = 8;
+    cli_opt *o = r->opts;
+    *o++ = (cli_opt)OPT_TEXT(what);
+    *o++ = (cli_opt)OPT_FN("backend", 0, "local|openai", parse_backend, &r->on, "where the model runs (default local)");
+    *o++ = (cli_opt)OPT_STR("base-url", 0, "URL", &r->url,
+                            "the server's API, e.g. http://127.0.0.1:8000/v1 (vLLM's default port); -m is\n"
+                            "the model's name there (a path ending in .gguf: its base name, as urial\n"
+                            "serve names it)");
+    *o++ = (cli_opt)OPT_STR("api-key-env", 0, "VAR", &r->key_env,
+                            "send the key in environment variable VAR (\"Authorization: Bearer ...\")");
+    *o++ = (cli_opt)OPT_INT("concurrency", 0, "N", 1, 1024, &r->concurrency, "requests in flight (default 4)");
+    *o++ = (cli_opt)OPT_REAL("timeout", 0, "S", 0.001, 1e6, &r->timeout, "seconds per request (default 600)");
+    *o++ = (cli_opt)OPT_INT("retries", 0, "N", 0, 1000, &r->retries,
+                            "retries of a request on 429, 5xx, timeouts, broken connections (default 8)");
+    *o = (cli_opt)OPT_END;
 }
 
-int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts, const char *cmd) {
-    opterr = 0;
-    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
-    if (c == '?' || c == ':') {
-        const char *bad = argv[optind - 1];
-        if (optopt && strchr(shortopts, optopt) && c == ':')
-            cli_fail("%s: option -%c needs a value (see urial %s --help)", cmd, optopt, cmd);
-        else if (optopt)
-            cli_fail("%s: option '%s' is unknown or needs a value (see urial %s --help)", cmd, bad, cmd);
-        else
-            cli_fail("%s: option '%s' is unknown or needs a value (see urial %s --help)", cmd, bad, cmd);
-        return '?';
+struct ur_remote *cli_remote_open(cli_remote *r, const char *cmd, const char *model) {
+    if (!r->url) return cli_fail("%s: --backend openai needs --base-url URL (e.g. http://127.0.0.1:8000/v1)", cmd), NULL;
+    if (!model) return cli_fail("%s: --backend openai needs -m NAME, the model's name on the server", cmd), NULL;
+    size_t n = strlen(model);
+    if (n > 5 && !strcmp(model + n - 5, ".gguf")) { /* a GGUF path: urial serve's name for it */
+        const char *b = ur_base_name(model);
+        snprintf(r->model, sizeof r->model, "%.*s", (int)(model + n - 5 - b), b);
+    } else {
+        snprintf(r->model, sizeof r->model, "%s", model);
     }
+    const char *key = NULL;
+    if (r->key_env && !(key = getenv(r->key_env)))
+        return cli_fail("%s: --api-key-env %s: the environment variable is not set", cmd, r->key_env), NULL;
+    ur_remote_params p;
+    ur_remote_defaults(&p);
+    p.url = r->url;
+    p.api_key = key;
+    p.hint_404 = "check --base-url and -m, the model's name on the server";
+    p.concurrency = r->concurrency;
+    p.timeout = r->timeout;
+    p.max_retries = r->retries;
+    ur_err err = {{0}};
+    struct ur_remote *c = ur_remote_new(&p, &err);
+    if (!c) cli_fail("%s: %s", cmd, err.msg);
     return c;
 }
 
-int cli_parse_ids(const char *s, int32_t **out) {
-    size_t cap = 16, n = 0;
-    int32_t *ids = malloc(cap * sizeof *ids);
-    const char *p = s;
-    while (ids && *p) {
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > INT32_MAX || (*end && *end != ',')) {
-            free(ids);
-            cli_fail("--ids: '%s' is not a comma-separated list of token ids", s);
-            return -1;
-        }
-        if (n == cap) {
-            int32_t *nids = realloc(ids, (cap *= 2) * sizeof *ids);
-            if (!nids) break;
-            ids = nids;
-        }
-        ids[n++] = (int32_t)v;
-        p = *end ? end + 1 : end;
-    }
-    if (!ids) return cli_fail("out of memory"), -1;
-    if (!n) {
-        free(ids);
-        cli_fail("--ids: no token ids given");
-        return -1;
-    }
-    *out = ids;
-    return (int)n;
+static int parse_shard(void *dst, const char *v) {
+    ur_job_select *s = dst;
+    if (ur_job_parse_shard(v, &s->shard_i, &s->shard_n))
+        return cli_fail("--shard '%s' is not I/N with 0 <= I < N (e.g. 0/4)", v), -1;
+    return 0;
 }
 
-int cli_type_from_name(const char *name) {
-    static const int ids[] = {UR_TYPE_F32,  UR_TYPE_F16,  UR_TYPE_BF16, UR_TYPE_Q4_0,
-                              UR_TYPE_Q8_0, UR_TYPE_Q4_K, UR_TYPE_Q5_K, UR_TYPE_Q6_K};
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
-        if (!strcasecmp(name, ur_type_name(ids[i]))) return ids[i];
-    return -1;
+void cli_select_init(cli_select *s) {
+    memset(s, 0, sizeof *s);
+    s->sel = UR_JOB_SELECT_ALL;
+    s->opts[0] = (cli_opt)OPT_LONG("limit", 0, "N", 0, 1L << 30, &s->sel.limit, "only the first N items of the dataset");
+    s->opts[1] = (cli_opt)OPT_FN("shard", 0, "I/N", parse_shard, &s->sel,
+                                 "only items whose position p (after --limit) has p % N == I; each shard\n"
+                                 "needs its own output, joined with urial merge");
+    s->opts[2] = (cli_opt)OPT_END;
 }
 
+/* ---- models ------------------------------------------------------------------------- */
 ur_model *cli_load_model(const char *path) {
     ur_err err = {{0}};
     ur_model *m = ur_model_load(path, &err);
@@ -134,8 +198,11 @@ ur_model *cli_load_model(const char *path) {
     return m;
 }
 
+int cli_default_ctx(const ur_model *m) { return m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096; }
+
 ur_ctx *cli_new_ctx(const ur_model *m, int n_ctx, int n_threads, int quiet) {
     ur_err err = {{0}};
+    if (!n_ctx) n_ctx = cli_default_ctx(m);
     ur_ctx_params p = {.n_ctx = n_ctx, .n_threads = n_threads};
     ur_ctx *c = ur_ctx_new(m, p, &err);
     if (!c) {
@@ -151,119 +218,89 @@ ur_ctx *cli_new_ctx(const ur_model *m, int n_ctx, int n_threads, int quiet) {
 
 int cli_tokenize(const ur_vocab *v, const char *text, int add_bos, int special, int32_t **ids) {
     ur_err err = {{0}};
-    size_t len = strlen(text);
-    int cap = (int)(len < 1 << 20 ? len : 1 << 20) + 8;
-    for (;;) {
-        int32_t *buf = malloc(sizeof *buf * (size_t)cap);
-        if (!buf) return cli_fail("out of memory tokenizing %zu bytes", len), -1;
-        int n = ur_tokenize(v, text, len, add_bos, special, buf, cap, &err);
-        if (n < 0) {
-            free(buf);
-            cli_fail("%s", err.msg);
-            return -1;
-        }
-        if (n <= cap) {
-            *ids = buf;
-            return n;
-        }
-        free(buf);
-        cap = n;
-    }
+    int n = ur_tokenize_alloc(v, text, strlen(text), add_bos, special, ids, &err);
+    if (n < 0) cli_fail("%s", err.msg);
+    return n;
 }
 
-ur_chat *cli_open_format(const char *cmd, const char *urial, const char *tmpl, const char *model, const ur_gguf *g) {
-    ur_err err = {{0}};
-    ur_chat *f = NULL;
-    if (urial && tmpl) return cli_fail("%s: give either --urial or --template, not both", cmd), NULL;
-    if (tmpl && !strcmp(tmpl, "auto")) {
-        if (g) {
-            f = ur_chat_template_auto(g, &err);
-        } else {
-            if (!model)
-                return cli_fail("%s: --template auto needs -m MODEL to read the chat template from", cmd), NULL;
-            ur_gguf *o = ur_gguf_open(model, &err);
-            if (o) f = ur_chat_template_auto(o, &err);
-            ur_gguf_close(o);
+int cli_parse_ids(const char *s, int32_t **out) {
+    size_t cap = 16, n = 0;
+    int32_t *ids = ur_xmalloc(cap * sizeof *ids);
+    for (const char *p = s; *p;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX || (*end && *end != ',')) {
+            free(ids);
+            return cli_fail("--ids: '%s' is not a comma-separated list of token ids", s), -1;
         }
-    } else if (tmpl) {
-        f = ur_chat_template(tmpl, &err);
-    } else {
-        f = ur_chat_urial(urial ? urial : UR_URIAL_DEFAULT, &err);
+        if (n == cap) ids = ur_xrealloc(ids, (cap *= 2) * sizeof *ids);
+        ids[n++] = (int32_t)v;
+        p = *end ? end + 1 : end;
     }
-    if (!f) cli_fail("%s", err.msg);
-    else if (ur_chat_warning(f)) fprintf(stderr, "urial: warning: %s\n", ur_chat_warning(f));
-    return f;
+    if (!n) {
+        free(ids);
+        return cli_fail("--ids: no token ids given"), -1;
+    }
+    *out = ids;
+    return (int)n;
 }
 
-const char CLI_SAMPLING_HELP[] =
-    "decoding (defaults: the URIAL paper's just-eval runs, see README \"Decoding in the paper\"):\n"
-    "  --temp T            temperature (default 0 = greedy)\n"
-    "  --top-k K           keep the K most likely tokens (default 0 = off)\n"
-    "  --top-p P           nucleus sampling mass (default 1 = off)\n"
-    "  --min-p P           drop tokens below P x the top probability (default 0 = off)\n"
-    "  --repeat-penalty R  Hugging Face repetition penalty (default 1.1 with a URIAL prompt, 1 = off with\n"
-    "                      a template, as the authors ran aligned models)\n"
-    "  --repeat-last-n N   penalise only the last N tokens (default -1: every token in the context,\n"
-    "                      the URIAL prompt included, as Hugging Face / vLLM do)\n"
-    "  --seed S            random seed for --temp > 0 (default 0)\n";
-
-void cli_sampling_init(cli_sampling *s) {
-    memset(s, 0, sizeof *s);
-    ur_sampler_defaults(&s->p);
+int cli_type_from_name(const char *name) {
+    static const int ids[] = {UR_TYPE_F32,  UR_TYPE_F16,  UR_TYPE_BF16, UR_TYPE_Q4_0,
+                              UR_TYPE_Q8_0, UR_TYPE_Q4_K, UR_TYPE_Q5_K, UR_TYPE_Q6_K};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (!strcasecmp(name, ur_type_name(ids[i]))) return ids[i];
+    return -1;
 }
 
-int cli_sampling_opt(cli_sampling *s, int c, const char *arg) {
-    long v;
-    double d;
-    switch (c) {
-    case CLI_O_TEMP: if (cli_float("--temp", arg, 0, 100, &d)) return -1; s->p.temp = (float)d; return 1;
-    case CLI_O_TOPK: if (cli_int("--top-k", arg, 0, 1 << 30, &v)) return -1; s->p.top_k = (int)v; return 1;
-    case CLI_O_TOPP: if (cli_float("--top-p", arg, 0, 1, &d)) return -1; s->p.top_p = (float)d; return 1;
-    case CLI_O_MINP: if (cli_float("--min-p", arg, 0, 1, &d)) return -1; s->p.min_p = (float)d; return 1;
-    case CLI_O_RP:
-        if (cli_float("--repeat-penalty", arg, 0.01, 100, &d)) return -1;
-        s->p.repeat_penalty = (float)d;
-        s->rp_given = 1;
-        return 1;
-    case CLI_O_RLN: if (cli_int("--repeat-last-n", arg, -1, 1 << 24, &v)) return -1; s->p.repeat_last_n = (int)v; return 1;
-    case CLI_O_SEED: return cli_u64("--seed", arg, &s->p.seed) ? -1 : 1;
-    }
+int cli_opt_type(void *dst, const char *v) {
+    int t = cli_type_from_name(v);
+    if (t < 0) return cli_fail("unknown type '%s' (f32 f16 bf16 q8_0 q4_0 q4_K q5_K q6_K)", v), -1;
+    *(int *)dst = t;
     return 0;
 }
 
-ur_sampler_params cli_sampling_for(const cli_sampling *s, const ur_chat *f) {
-    ur_sampler_params p = s->p;
-    ur_chat_decoding(f, &p);
-    return p;
+/* ---- long jobs on stderr ------------------------------------------------------------ */
+static void fmt_secs(double s, char *buf, size_t n) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else if (t >= 60) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, n, "%lds", t);
 }
 
-int cli_default_ctx(const ur_model *m) { return m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096; }
-
-void cli_progress_show(const cli_progress *p) {
-    if (!p->tty) return;
-    char tps[32];
-    snprintf(tps, sizeof tps, "%.1f tok/s", p->t_gen > 0 ? p->tokens / p->t_gen : 0.0);
-    cli_progress_line(p->done, p->total, p->generated, p->total - p->done - p->skipped, ur_now() - p->t0, tps);
+double cli_job_rate(const ur_job_progress *p) {
+    double t = p->t_work > 0 ? p->t_work : ur_now() - p->t0;
+    return t > 0 ? (double)p->tokens / t : 0.0;
 }
 
-int cli_parse_shard(const char *s, long *i, long *n) {
-    char *end, *end2;
-    *i = strtol(s, &end, 10);
-    if (end == s || *end != '/') return -1;
-    *n = strtol(end + 1, &end2, 10);
-    if (end2 == end + 1 || *end2 || *n < 1 || *i < 0 || *i >= *n) return -1;
-    return 0;
+void cli_job_init_view(cli_job_view *v) {
+    memset(v, 0, sizeof *v);
+    v->tty = isatty(2);
 }
 
-void cli_note_aligned(const ur_model *m, const char *urial, const char *tmpl) {
-    if (urial || tmpl) return;
-    ur_str t = {0, 0};
-    if (ur_gguf_get_str(m->gguf, "tokenizer.chat_template", &t, NULL) != 0 || !t.len) return;
-    char *text = strndup(t.ptr, t.len);
-    if (!text) return;
-    const char *name = ur_chat_detect(text, NULL);
-    if (name)
-        fprintf(stderr, "urial: note: %s has a %s chat template; the default URIAL prompt is for base models "
-                        "(--template auto answers as the aligned model)\n", m->gguf->path, name);
-    free(text);
+void cli_job_progress(void *view, const ur_job_progress *p) {
+    cli_job_view *v = view;
+    if (!v->tty) return;
+    int done = p->kept + p->recorded, worked = p->recorded + p->skipped, left = p->total - done - p->skipped;
+    char eta[32] = "?", extra[160];
+    if (worked) fmt_secs((ur_now() - p->t0) / worked * left, eta, sizeof eta);
+    if (v->extra) v->extra(v->user, p, extra, sizeof extra);
+    else snprintf(extra, sizeof extra, "%.1f tok/s", cli_job_rate(p));
+    fprintf(stderr, "\r\033[K[%d/%d] %.1f%%  %s  ETA %s", done, p->total, p->total ? 100.0 * done / p->total : 100.0,
+            extra, eta);
+    fflush(stderr);
+    v->drawn = 1;
+}
+
+void cli_job_note(void *view, const char *line) {
+    cli_job_view *v = view;
+    if (v->drawn) fputs("\r\033[K", stderr);
+    v->drawn = 0;
+    fprintf(stderr, "urial: %s\n", line);
+}
+
+void cli_job_end_view(cli_job_view *v) {
+    if (v->drawn) fputc('\n', stderr);
+    v->drawn = 0;
 }

@@ -11,41 +11,19 @@
 #include "urial/eval.h"
 #include "urial/results.h"
 
-static const char *HELP =
+static const char HELP[] =
     "usage: urial eval score --in OUTPUTS --out JUDGED.jsonl [--mode multi|safety|auto] [options]\n"
     "       urial eval pairwise --a A.json --b B.json --out JUDGED.jsonl [options]\n"
     "       urial eval report JUDGED... [--by dataset|category] [--format md|json|html] [--data OUTPUTS] [-o FILE]\n"
     "       urial eval style RESULTS... [--json OUT.json] [--records]\n"
-    "Judge model outputs with an LLM judge the way just-eval does, and report the results.\n"
+    "Judge model outputs with an LLM judge the way just-eval does, and report the results\n"
+    "(urial eval SUBCOMMAND --help lists a subcommand's options).\n"
     "\n"
     "score: each output is rated 1-5 on helpfulness, clarity, factuality, depth and engagement (--mode multi,\n"
     "the default), or on safety (--mode safety); --mode auto rates red-team items (just-eval's category\n"
     "\"safety\", or a red-team dataset) on safety and the others on the five aspects.\n"
     "pairwise: the outputs of A and B for the same ids are compared aspect by aspect, each pair twice (A shown\n"
     "first, then B), and the two verdicts are summed into win / tie / lose for A.\n"
-    "  --in FILE              outputs: just-eval JSON (\"instruction\", \"output\", \"generator\", ...) or urial run's JSONL\n"
-    "  --a FILE --b FILE      pairwise: the two models' outputs (matched by id)\n"
-    "  --out FILE             JSONL records in just-eval's format; resumed: items judged with the same prompt are\n"
-    "                         skipped, failed ones judged again\n"
-    "  --template FILE        a judge template (${instruction} ${candidate}, or ${candidate_A} ${candidate_B} for\n"
-    "                         pairwise; the URIAL authors' {$instruction} {$candidate_A} {$candidate_B} also work);\n"
-    "                         default: urial's own (urial eval score --show-template multi|safety|pairwise)\n"
-    "  --safety-template FILE --mode auto: the template for red-team items\n"
-    "  --only regular|red-team  judge only those items      --limit N   only the first N selected items\n"
-    "judge (an OpenAI-compatible chat-completions server):\n"
-    "  --judge-url URL        default https://api.openai.com/v1 (vLLM, llama.cpp's server, ...: http://HOST:PORT/v1)\n"
-    "  --judge-model M        default gpt-4o\n"
-    "  --api-key-env VAR      the API key's environment variable (default OPENAI_API_KEY; optional for other URLs)\n"
-    "  --concurrency N        requests in flight (default 4)\n"
-    "  --timeout S            seconds for one request (default 120)\n"
-    "  --retries N            retries of a request on 429, 5xx, timeouts, connection errors (default 8)\n"
-    "  --backoff S            first retry delay, doubled each time, with jitter (default 1); --backoff-max S (60)\n"
-    "  --max-tokens N         the judge's answer length (default 1024, as just-eval)\n"
-    "  --reask N              ask again when an answer is not the expected JSON (default 2)\n"
-    "offline judge:\n"
-    "  --judge local:MODEL.gguf  judge with a local model; answers are constrained to the JSON shape\n"
-    "  --judge-template NAME|auto|raw  its chat template (default auto: the model's, else plain text)\n"
-    "  --ctx N  -t, --threads N  --reason-max N (bytes of a reason, default 400)\n"
     "report: per-aspect means (an \"N/A\" score counts as 5, as in just-eval), judged count, mean output length\n"
     "in words; several files side by side; pairwise files as win / tie / lose. --format json prints one object\n"
     "per file with just-eval's keys; --by needs \"dataset\"/\"category\" in the records or --data OUTPUTS.\n"
@@ -53,128 +31,120 @@ static const char *HELP =
     "style: they open by addressing the question (the first sentence starts with an acknowledgement such as\n"
     "\"Sure\" or \"Great question\", or contains the instruction's key term: its longest word of 4+ letters that\n"
     "is not a stopword) and close with an offer (the last sentence contains \"let me know\", \"feel free\",\n"
-    "\"hope this helps\", ...); README \"Style\" has the exact lists. Empty answers are neither.\n"
-    "  --json OUT.json        also write {\"files\":[{file, generator, n, assistant_style, opens, closes, ratio}],\n"
-    "                         \"measure\"}\n"
-    "  --records              also print one line per record: ID OPENS CLOSES (ID as JSON, 0/1)\n";
+    "\"hope this helps\", ...); docs/eval.md \"Style\" has the exact lists. Empty answers are neither.\n";
 
 /* ---- progress on stderr ------------------------------------------------------------------- */
 typedef struct prog {
-    int tty;
+    int tty, quiet, drawn;
     double t0;
-    int quiet;
 } prog;
 
 static void show(void *user, const ur_eval_progress *p) {
     prog *g = user;
     if (!g->tty || g->quiet) return;
-    int done = p->kept + p->judged + p->failed;
-    char extra[96];
-    snprintf(extra, sizeof extra, "failed %d  requests %ld  retries %ld", p->failed, p->stats ? p->stats->requests : 0,
-             p->stats ? p->stats->retries : 0);
-    cli_progress_line(done, p->total, p->judged + p->failed, p->total - done, ur_now() - g->t0, extra);
+    int done = p->kept + p->judged + p->failed, worked = p->judged + p->failed, left = p->total - done;
+    char eta[32] = "?";
+    if (worked) snprintf(eta, sizeof eta, "%.0fs", (ur_now() - g->t0) / worked * left);
+    fprintf(stderr, "\r\033[K[%d/%d] %.1f%%  failed %d  requests %ld  retries %ld  ETA %s", done, p->total,
+            p->total ? 100.0 * done / p->total : 100.0, p->failed, p->stats ? p->stats->requests : 0,
+            p->stats ? p->stats->retries : 0, eta);
+    fflush(stderr);
+    g->drawn = 1;
 }
 
 static void note(void *user, const char *msg) {
     prog *g = user;
-    if (!g->quiet) fprintf(stderr, "urial: %s\n", msg);
+    if (g->quiet) return;
+    if (g->drawn) fputs("\r\033[K", stderr);
+    g->drawn = 0;
+    fprintf(stderr, "urial: %s\n", msg);
 }
 
 /* ---- judging ------------------------------------------------------------------------------- */
-enum { O_IN = 256, O_A, O_B, O_OUT, O_MODE, O_TMPL, O_STMPL, O_ONLY, O_LIMIT, O_JUDGE, O_URL, O_MODEL, O_KEYENV,
-       O_CONC, O_TIMEOUT, O_RETRIES, O_BACKOFF, O_BACKMAX, O_MAXTOK, O_REASK, O_JTMPL, O_CTX, O_REASON, O_QUIET,
-       O_SHOW };
+static int parse_judge(void *dst, const char *v) {
+    *(const char **)dst = v;
+    return 0;
+}
 
 static int judge_cmd(int argc, char **argv, int pairwise) {
-    static const struct option opts[] = {
-        {"in", required_argument, 0, O_IN},           {"a", required_argument, 0, O_A},
-        {"b", required_argument, 0, O_B},             {"out", required_argument, 0, O_OUT},
-        {"mode", required_argument, 0, O_MODE},       {"template", required_argument, 0, O_TMPL},
-        {"safety-template", required_argument, 0, O_STMPL}, {"only", required_argument, 0, O_ONLY},
-        {"limit", required_argument, 0, O_LIMIT},     {"judge", required_argument, 0, O_JUDGE},
-        {"judge-url", required_argument, 0, O_URL},   {"judge-model", required_argument, 0, O_MODEL},
-        {"api-key-env", required_argument, 0, O_KEYENV}, {"concurrency", required_argument, 0, O_CONC},
-        {"timeout", required_argument, 0, O_TIMEOUT}, {"retries", required_argument, 0, O_RETRIES},
-        {"backoff", required_argument, 0, O_BACKOFF}, {"backoff-max", required_argument, 0, O_BACKMAX},
-        {"max-tokens", required_argument, 0, O_MAXTOK}, {"reask", required_argument, 0, O_REASK},
-        {"judge-template", required_argument, 0, O_JTMPL}, {"ctx", required_argument, 0, O_CTX},
-        {"threads", required_argument, 0, 't'},       {"reason-max", required_argument, 0, O_REASON},
-        {"quiet", no_argument, 0, O_QUIET},           {"show-template", required_argument, 0, O_SHOW},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     const char *cmd = pairwise ? "eval pairwise" : "eval score";
-    const char *in = NULL, *a = NULL, *b = NULL, *out = NULL, *tmpl = NULL, *stmpl = NULL, *local = NULL;
+    const char *in = NULL, *a = NULL, *b = NULL, *out = NULL, *tmpl = NULL, *stmpl = NULL, *judge = NULL;
     const char *key_env = NULL, *jtmpl = "auto";
-    int mode = UR_JUDGE_MULTI, quiet = 0;
-    long v, ctx = 0, threads = 0, reason = 0;
-    double d;
+    int mode = 0, only = 0, quiet = 0, ctx = 0, threads = 0, reason = 0, url_given = 0, show_mode = -1;
     ur_eval_params ep;
     ur_eval_defaults(&ep);
     ur_judge_http_params hp;
     ur_judge_http_defaults(&hp);
-    int url_given = 0, c;
-    optind = 1;
-    while ((c = cli_getopt(argc, argv, "t:h", opts, cmd)) != -1) {
-        switch (c) {
-        case O_IN: in = optarg; break;
-        case O_A: a = optarg; break;
-        case O_B: b = optarg; break;
-        case O_OUT: out = optarg; break;
-        case O_MODE:
-            if (!strcmp(optarg, "multi")) mode = UR_JUDGE_MULTI;
-            else if (!strcmp(optarg, "safety")) mode = UR_JUDGE_SAFETY;
-            else if (!strcmp(optarg, "auto")) mode = UR_EVAL_AUTO;
-            else return cli_fail("%s: --mode must be multi, safety or auto, not '%s'", cmd, optarg);
-            break;
-        case O_TMPL: tmpl = optarg; break;
-        case O_STMPL: stmpl = optarg; break;
-        case O_ONLY:
-            if (!strcmp(optarg, "regular")) ep.only = UR_ONLY_REGULAR;
-            else if (!strcmp(optarg, "red-team")) ep.only = UR_ONLY_RED_TEAM;
-            else return cli_fail("%s: --only must be regular or red-team, not '%s'", cmd, optarg);
-            break;
-        case O_LIMIT: if (cli_int("--limit", optarg, 1, 1 << 30, &v)) return 1; ep.limit = (int)v; break;
-        case O_JUDGE:
-            if (!strncmp(optarg, "local:", 6)) local = optarg + 6;
-            else hp.url = optarg, url_given = 1;
-            break;
-        case O_URL: hp.url = optarg, url_given = 1; break;
-        case O_MODEL: hp.model = optarg; break;
-        case O_KEYENV: key_env = optarg; break;
-        case O_CONC: if (cli_int("--concurrency", optarg, 1, 1024, &v)) return 1; hp.concurrency = (int)v; break;
-        case O_TIMEOUT: if (cli_float("--timeout", optarg, 0.001, 86400, &hp.timeout)) return 1; break;
-        case O_RETRIES: if (cli_int("--retries", optarg, 0, 1000, &v)) return 1; hp.max_retries = (int)v; break;
-        case O_BACKOFF: if (cli_float("--backoff", optarg, 0, 3600, &d)) return 1; hp.backoff = d; break;
-        case O_BACKMAX: if (cli_float("--backoff-max", optarg, 0, 86400, &d)) return 1; hp.backoff_max = d; break;
-        case O_MAXTOK: if (cli_int("--max-tokens", optarg, 1, 1 << 20, &v)) return 1; hp.max_tokens = (int)v; break;
-        case O_REASK: if (cli_int("--reask", optarg, 0, 100, &v)) return 1; ep.reask = (int)v; break;
-        case O_JTMPL: jtmpl = optarg; break;
-        case O_CTX: if (cli_int("--ctx", optarg, 64, 1 << 24, &ctx)) return 1; break;
-        case 't': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 1; break;
-        case O_REASON: if (cli_int("--reason-max", optarg, 1, 1 << 16, &reason)) return 1; break;
-        case O_QUIET: quiet = 1; break;
-        case O_SHOW: {
-            int m = !strcmp(optarg, "safety") ? UR_JUDGE_SAFETY : !strcmp(optarg, "pairwise") ? UR_JUDGE_PAIRWISE
-                    : !strcmp(optarg, "multi")                  ? UR_JUDGE_MULTI
-                                                                : -1;
-            if (m < 0) return cli_fail("%s: --show-template takes multi, safety or pairwise", cmd);
-            /* the built-in text, exactly as a --template file would hold it */
-            ur_judge_tmpl *t = ur_judge_tmpl_builtin(m);
-            ur_buf s = {0};
-            ur_judge_render(t, "${instruction}", m == UR_JUDGE_PAIRWISE ? "${candidate_A}" : "${candidate}",
-                            m == UR_JUDGE_PAIRWISE ? "${candidate_B}" : NULL, &s);
-            fputs(s.data, stdout);
-            ur_buf_free(&s);
-            ur_judge_tmpl_free(t);
-            return 0;
-        }
-        case 'h': fputs(HELP, stdout); return 0;
-        default: return 1;
-        }
+    cli_select sel;
+    cli_select_init(&sel);
+    sel.opts[0] = (cli_opt)OPT_LONG("limit", 0, "N", 1, 1 << 30, &sel.sel.limit, "only the first N selected items");
+    sel.opts[1].help = "only the selected items whose position p (after --limit) has p % N == I";
+    const cli_opt opts[] = {
+        pairwise ? (cli_opt)OPT_STR("a", 0, "FILE", &a, "pairwise: the outputs of model A (matched by id)")
+                 : (cli_opt)OPT_STR("in", 0, "FILE",
+                                    &in, "outputs: just-eval JSON (\"instruction\", \"output\", \"generator\", ...) or\n"
+                                         "urial run's JSONL"),
+        pairwise ? (cli_opt)OPT_STR("b", 0, "FILE", &b, "pairwise: the outputs of model B") : (cli_opt)OPT_TEXT(""),
+        OPT_STR("out", 0, "FILE", &out,
+                "JSONL records in just-eval's format; resumed: items judged with the same prompt are\n"
+                "skipped, failed ones judged again"),
+        pairwise ? (cli_opt)OPT_TEXT("") : (cli_opt)OPT_CHOICE("mode", 0, "multi|safety|auto", &mode,
+                                                            "the five aspects (default), safety, or each by its item"),
+        OPT_STR("template", 0, "FILE", &tmpl,
+                "a judge template (${instruction} ${candidate}, or ${candidate_A} ${candidate_B} for\n"
+                "pairwise; the URIAL authors' {$instruction} {$candidate_A} {$candidate_B} also work);\n"
+                "default: urial's own (urial eval score --show-template multi|safety|pairwise)"),
+        OPT_STR("safety-template", 0, "FILE", &stmpl, "--mode auto: the template for red-team items"),
+        OPT_CHOICE("only", 0, "all|regular|red-team", &only, "judge only those items"),
+        OPT_GROUP(sel.opts),
+        OPT_INT("reask", 0, "N", 0, 100, &ep.reask, "ask again when an answer is not the expected JSON (default 2)"),
+        OPT_TEXT("judge (an OpenAI-compatible chat-completions server):"),
+        {.kind = CLI_STR, .name = "judge-url", .arg = "URL", .dst = &hp.url, .seen = &url_given,
+         .help = "default https://api.openai.com/v1 (vLLM, llama.cpp's server, ...: http://HOST:PORT/v1)"},
+        OPT_STR("judge-model", 0, "M", &hp.model, "default gpt-4o"),
+        OPT_STR("api-key-env", 0, "VAR", &key_env,
+                "the API key's environment variable (default OPENAI_API_KEY; optional for other URLs)"),
+        OPT_INT("concurrency", 0, "N", 1, 1024, &hp.concurrency, "requests in flight (default 4)"),
+        OPT_REAL("timeout", 0, "S", 0.001, 86400, &hp.timeout, "seconds for one request (default 120)"),
+        OPT_INT("retries", 0, "N", 0, 1000, &hp.max_retries,
+                "retries of a request on 429, 5xx, timeouts, connection errors (default 8)"),
+        OPT_REAL("backoff", 0, "S", 0, 3600, &hp.backoff, "first retry delay, doubled each time, with jitter (default 1)"),
+        OPT_REAL("backoff-max", 0, "S", 0, 86400, &hp.backoff_max, "longest retry delay (default 60)"),
+        OPT_INT("max-tokens", 0, "N", 1, 1 << 20, &hp.max_tokens, "the judge's answer length (default 1024, as just-eval)"),
+        OPT_TEXT("offline judge:"),
+        OPT_FN("judge", 0, "local:MODEL.gguf|URL", parse_judge, &judge,
+               "judge with a local model (answers constrained to the JSON shape), or a URL"),
+        OPT_STR("judge-template", 0, "NAME|auto|raw", &jtmpl, "its chat template (default auto: the model's, else plain text)"),
+        OPT_INT("ctx", 0, "N", 16, 1 << 24, &ctx, "its context (default: the model's, at most 8192)"),
+        OPT_INT("threads", 't', "N", 1, 1024, &threads, "threads (default: all cores)"),
+        OPT_INT("reason-max", 0, "N", 1, 1 << 16, &reason, "bytes of a reason (default 400)"),
+        OPT_FLAG("quiet", 0, &quiet, "no progress, notes or summary on stderr"),
+        OPT_CHOICE("show-template", 0, "multi|safety|pairwise", &show_mode,
+                   "print a built-in judge template (as a --template file would hold it) and exit"),
+        OPT_END};
+    const cli_cmd c = {cmd, HELP, opts, NULL, 0, 0};
+    int r0 = cli_parse(&c, argc, argv);
+    if (r0 <= 0) return r0 < 0;
+    if (show_mode >= 0) { /* the built-in text, exactly as a --template file would hold it */
+        int m = show_mode == 0 ? UR_JUDGE_MULTI : show_mode == 1 ? UR_JUDGE_SAFETY : UR_JUDGE_PAIRWISE;
+        ur_judge_tmpl *t = ur_judge_tmpl_builtin(m);
+        ur_buf s = {0};
+        ur_judge_render(t, "${instruction}", m == UR_JUDGE_PAIRWISE ? "${candidate_A}" : "${candidate}",
+                        m == UR_JUDGE_PAIRWISE ? "${candidate_B}" : NULL, &s);
+        fputs(s.data, stdout);
+        ur_buf_free(&s);
+        ur_judge_tmpl_free(t);
+        return 0;
     }
-    if (optind != argc) return cli_fail("%s: unexpected argument '%s'", cmd, argv[optind]);
+    mode = mode == 0 ? UR_JUDGE_MULTI : mode == 1 ? UR_JUDGE_SAFETY : UR_EVAL_AUTO;
+    ep.only = only == 0 ? UR_ONLY_ALL : only == 1 ? UR_ONLY_REGULAR : UR_ONLY_RED_TEAM;
+    ep.limit = sel.sel.limit > 0 ? (int)sel.sel.limit : 0;
+    ep.shard_i = sel.sel.shard_i, ep.shard_n = sel.sel.shard_n;
+    const char *local = NULL;
+    if (judge && !strncmp(judge, "local:", 6)) local = judge + 6;
+    else if (judge) hp.url = judge, url_given = 1;
     if (pairwise ? !a || !b || !out : !in || !out)
         return cli_fail("%s: %s and --out are required (see urial eval --help)", cmd, pairwise ? "--a, --b" : "--in");
-    if (pairwise && mode != UR_JUDGE_MULTI) return cli_fail("%s: --mode is for eval score", cmd);
     if (local && url_given) return cli_fail("%s: give either --judge local:MODEL or a judge URL, not both", cmd);
 
     /* templates */
@@ -219,7 +189,7 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
     ep.out = out;
     ep.tmpl = t;
     ep.tmpl_safety = ts;
-    prog g = {.tty = isatty(2), .t0 = ur_now(), .quiet = quiet};
+    prog g = {.tty = isatty(2), .quiet = quiet, .t0 = ur_now()};
     ep.progress = show;
     ep.note = note;
     ep.progress_user = &g;
@@ -250,33 +220,19 @@ done:
 
 /* ---- reports -------------------------------------------------------------------------------- */
 static int report_cmd(int argc, char **argv) {
-    enum { O_BY = 256, O_FORMAT, O_DATA };
-    static const struct option opts[] = {{"by", required_argument, 0, O_BY},   {"format", required_argument, 0, O_FORMAT},
-                                         {"data", required_argument, 0, O_DATA}, {"output", required_argument, 0, 'o'},
-                                         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     ur_report_params p = {0};
     const char *outp = NULL;
-    int c;
-    optind = 1;
-    while ((c = cli_getopt(argc, argv, "o:h", opts, "eval report")) != -1) {
-        switch (c) {
-        case O_BY:
-            if (!strcmp(optarg, "dataset")) p.by = UR_BY_DATASET;
-            else if (!strcmp(optarg, "category")) p.by = UR_BY_CATEGORY;
-            else return cli_fail("eval report: --by must be dataset or category, not '%s'", optarg);
-            break;
-        case O_FORMAT:
-            if (!strcmp(optarg, "md")) p.format = UR_REPORT_MD;
-            else if (!strcmp(optarg, "json")) p.format = UR_REPORT_JSON;
-            else if (!strcmp(optarg, "html")) p.format = UR_REPORT_HTML;
-            else return cli_fail("eval report: --format must be md, json or html, not '%s'", optarg);
-            break;
-        case O_DATA: p.data = optarg; break;
-        case 'o': outp = optarg; break;
-        case 'h': fputs(HELP, stdout); return 0;
-        default: return 1;
-        }
-    }
+    int by = 0, format = 0;
+    const cli_opt opts[] = {
+        OPT_CHOICE("by", 0, "none|dataset|category", &by, "break the means down by the records' dataset or category"),
+        OPT_CHOICE("format", 0, "md|json|html", &format, "the report's format (default md)"),
+        OPT_STR("data", 0, "OUTPUTS", &p.data, "an outputs file to look up \"dataset\"/\"category\" by id"),
+        OPT_STR("output", 'o', "FILE", &outp, "write the report to FILE (atomically) instead of stdout"), OPT_END};
+    const cli_cmd c = {"eval report", HELP, opts, NULL, 0, 1 << 20};
+    int optind = cli_parse(&c, argc, argv);
+    if (optind <= 0) return optind < 0;
+    p.by = by == 1 ? UR_BY_DATASET : by == 2 ? UR_BY_CATEGORY : UR_BY_NONE;
+    p.format = format == 1 ? UR_REPORT_JSON : format == 2 ? UR_REPORT_HTML : UR_REPORT_MD;
     if (optind >= argc) return cli_fail("eval report: give one or more judged files (see urial eval --help)");
     ur_buf out = {0};
     ur_err err = {{0}};
@@ -303,20 +259,16 @@ static void style_record(void *user, const char *id, int opens, int closes) {
 static double pct(long k, long n) { return n ? 100.0 * (double)k / (double)n : 0.0; }
 
 static int style_cmd(int argc, char **argv) {
-    enum { O_JSON = 256, O_RECORDS };
-    static const struct option opts[] = {{"json", required_argument, 0, O_JSON}, {"records", no_argument, 0, O_RECORDS},
-                                         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *json = NULL;
-    int records = 0, c;
-    optind = 1;
-    while ((c = cli_getopt(argc, argv, "h", opts, "eval style")) != -1) {
-        switch (c) {
-        case O_JSON: json = optarg; break;
-        case O_RECORDS: records = 1; break;
-        case 'h': fputs(HELP, stdout); return 0;
-        default: return 1;
-        }
-    }
+    int records = 0;
+    const cli_opt opts[] = {
+        OPT_STR("json", 0, "OUT.json", &json,
+                "also write {\"files\":[{file, generator, n, assistant_style, opens, closes, ratio}],\n"
+                "\"measure\"}"),
+        OPT_FLAG("records", 0, &records, "also print one line per record: ID OPENS CLOSES (ID as JSON, 0/1)"), OPT_END};
+    const cli_cmd c = {"eval style", HELP, opts, NULL, 0, 1 << 20};
+    int optind = cli_parse(&c, argc, argv);
+    if (optind <= 0) return optind < 0;
     if (optind >= argc) return cli_fail("eval style: give one or more results files (see urial eval --help)");
     ur_buf js = {0};
     ur_buf_puts(&js, "{\"files\":[");

@@ -8,10 +8,9 @@
 #include "urial/tensor.h"
 #include "urial/tokenizer.h"
 
-static const char *HELP =
+static const char USAGE[] =
     "usage: urial info MODEL.gguf [--json]\n"
-    "Describe a GGUF file: architecture, shapes, tensor types, tokenizer, context length, parameter count.\n"
-    "  --json   one JSON object instead of text\n";
+    "Describe a GGUF file: architecture, shapes, tensor types, tokenizer, context length, parameter count.\n";
 
 /* Tensor type histogram: counts and bytes per type, in first-seen order. */
 typedef struct { int type; int count; uint64_t bytes; } type_count;
@@ -28,15 +27,13 @@ static int count_types(const ur_gguf *g, type_count *tc, int max) {
 }
 
 int cmd_info(int argc, char **argv) {
-    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int json = 0, c;
-    while ((c = cli_getopt(argc, argv, "h", opts, "info")) != -1) {
-        if (c == 'h') return fputs(HELP, stdout), 0;
-        if (c == 'j') json = 1;
-        else return 1;
-    }
-    if (optind != argc - 1) return cli_fail("info: expected one MODEL.gguf argument (see urial info --help)");
-    const char *path = argv[optind];
+    int json = 0;
+    const cli_opt opts[] = {OPT_FLAG("json", 0, &json, "one JSON object instead of text"), OPT_END};
+    const cli_cmd cmd = {"info", USAGE, opts, NULL, 0, 2};
+    int a = cli_parse(&cmd, argc, argv);
+    if (a <= 0) return a < 0;
+    if (a != argc - 1) return cli_fail("info: expected one MODEL.gguf argument (see urial info --help)");
+    const char *path = argv[a];
     ur_err err = {{0}};
     ur_gguf *g = ur_gguf_open(path, &err);
     if (!g) return cli_fail("%s", err.msg);

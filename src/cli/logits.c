@@ -6,15 +6,10 @@
 
 #include "cli/cli.h"
 
-static const char *HELP =
+static const char USAGE[] =
     "usage: urial logits -m MODEL.gguf (--text TEXT | --ids 1,2,3) [--top K] [--no-bos] [--special]\n"
     "One JSON object per input position on stdout: {\"pos\":i,\"token\":id,\"top\":[[id,logit],...]},\n"
-    "the K largest next-token logits after position i, all from one batched forward.\n"
-    "  --ids LIST     token ids, used exactly as given (no BOS added)\n"
-    "  --text TEXT    text, tokenized with BOS unless --no-bos\n"
-    "  --top K        logits per position (default 10)\n"
-    "  --ctx N        context length (default: the input length)\n"
-    "  -t, --threads N\n";
+    "the K largest next-token logits after position i, all from one batched forward.\n";
 
 /* Indices of the k largest values of x[0..n), largest first (ties: lower id first). */
 static void top_k(const float *x, int n, int k, int *out) {
@@ -31,33 +26,22 @@ static void top_k(const float *x, int n, int k, int *out) {
 }
 
 int cmd_logits(int argc, char **argv) {
-    enum { O_NOBOS = 256, O_SPECIAL, O_CTX };
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'}, {"text", required_argument, 0, 'x'},
-        {"ids", required_argument, 0, 'i'},   {"top", required_argument, 0, 'k'},
-        {"no-bos", no_argument, 0, O_NOBOS},  {"special", no_argument, 0, O_SPECIAL},
-        {"ctx", required_argument, 0, O_CTX}, {"threads", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    const char *model = NULL, *text = NULL, *idstr = NULL;
-    long top = 10, threads = 0, n_ctx = 0;
-    int no_bos = 0, special = 0, c;
-    while ((c = cli_getopt(argc, argv, "m:t:h", opts, "logits")) != -1) {
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 'x': text = optarg; break;
-        case 'i': idstr = optarg; break;
-        case 'k': if (cli_int("--top", optarg, 1, 1 << 20, &top)) return 1; break;
-        case O_NOBOS: no_bos = 1; break;
-        case O_SPECIAL: special = 1; break;
-        case O_CTX: if (cli_int("--ctx", optarg, 1, 1 << 24, &n_ctx)) return 1; break;
-        case 't': if (cli_int("--threads", optarg, 1, 1024, &threads)) return 1; break;
-        case 'h': fputs(HELP, stdout); return 0;
-        default: return 1;
-        }
-    }
+    const char *text = NULL, *idstr = NULL;
+    int top = 10, no_bos = 0, special = 0;
+    cli_engine eng;
+    cli_engine_init(&eng, "the model", "context length (default: the input length)");
+    const cli_opt opts[] = {
+        OPT_GROUP(eng.opts), OPT_STR("ids", 0, "LIST", &idstr, "token ids, used exactly as given (no BOS added)"),
+        OPT_STR("text", 0, "TEXT", &text, "text, tokenized with BOS unless --no-bos"),
+        OPT_INT("top", 0, "K", 1, 1 << 20, &top, "logits per position (default 10)"),
+        OPT_FLAG("no-bos", 0, &no_bos, "do not prepend BOS to --text"),
+        OPT_FLAG("special", 0, &special, "parse special-token text in --text"), OPT_END};
+    const cli_cmd cmd = {"logits", USAGE, opts, NULL, 0, 0};
+    int a = cli_parse(&cmd, argc, argv);
+    if (a <= 0) return a < 0;
+    const char *model = eng.model;
     if (!model || (!text == !idstr))
         return cli_fail("logits: -m MODEL and exactly one of --text or --ids are required (see urial logits --help)");
-    if (optind != argc) return cli_fail("logits: unexpected argument '%s'", argv[optind]);
     ur_model *m = cli_load_model(model);
     if (!m) return 1;
     int rc = 1, n;
@@ -67,7 +51,7 @@ int cmd_logits(int argc, char **argv) {
     ur_ctx *ctx = NULL;
     n = idstr ? cli_parse_ids(idstr, &ids) : cli_tokenize(m->vocab, text, !no_bos && ur_vocab_add_bos(m->vocab), special, &ids);
     if (n < 0) goto out;
-    ctx = cli_new_ctx(m, n_ctx ? (int)n_ctx : n, (int)threads, 1);
+    ctx = cli_new_ctx(m, eng.ctx ? eng.ctx : n, eng.threads, 1);
     if (!ctx) goto out;
     const int nv = m->hp.n_vocab;
     if (top > nv) top = nv;

@@ -12,16 +12,14 @@
 #include "cli/cli.h"
 #include "urial/results.h"
 
-static const char *HELP =
+static const char USAGE[] =
     "usage: urial merge [--jsonl] OUT.json RESULTS.jsonl...\n"
     "Join the JSONL results of urial run (e.g. its shards) into one JSON array, written atomically to\n"
     "OUT.json: the format just-eval and AlpacaEval read. Records are ordered by their position in the\n"
     "dataset (\"input_index\", then MT-Bench's \"turn\"; records without one come last, in file order).\n"
     "A record whose id (and turn) came before is dropped with a message when its output is the same\n"
     "(e.g. overlapping shards), and is an error when its output differs. An incomplete last line (a\n"
-    "run still going, or killed) is ignored with a message.\n"
-    "  --jsonl   write JSON lines (each record's line unchanged) instead of a JSON array, e.g. to join\n"
-    "            the shards of urial tds: urial merge --jsonl ALL/tokens.jsonl S0/tokens.jsonl S1/tokens.jsonl\n";
+    "run still going, or killed) is ignored with a message.\n";
 
 typedef struct entry {
     const ur_record *rec;
@@ -49,30 +47,25 @@ static int same_output(const ur_record *a, const ur_record *b) {
 }
 
 int cmd_merge(int argc, char **argv) {
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {"jsonl", no_argument, 0, 'j'}, {0, 0, 0, 0}};
-    int c, jsonl = 0;
-    while ((c = cli_getopt(argc, argv, "h", opts, "merge")) != -1) {
-        if (c == 'j') {
-            jsonl = 1;
-            continue;
-        }
-        if (c == 'h') {
-            fputs(HELP, stdout);
-            return 0;
-        }
-        return 1;
-    }
-    if (argc - optind < 2) return cli_fail("merge: give OUT.json and at least one results file (see urial merge --help)");
-    const char *out = argv[optind];
-    int nf = argc - optind - 1, rc = 1;
-    char **files = argv + optind + 1;
-    ur_results **rs = calloc((size_t)nf, sizeof *rs);
+    int jsonl = 0;
+    const cli_opt opts[] = {OPT_FLAG("jsonl", 0, &jsonl,
+                                     "write JSON lines (each record's line unchanged) instead of a JSON array, e.g.\n"
+                                     "to join the shards of urial tds: urial merge --jsonl ALL/tokens.jsonl\n"
+                                     "S0/tokens.jsonl S1/tokens.jsonl"),
+                            OPT_END};
+    const cli_cmd cmd = {"merge", USAGE, opts, NULL, 0, 1 << 20};
+    int a = cli_parse(&cmd, argc, argv);
+    if (a <= 0) return a < 0;
+    if (argc - a < 2) return cli_fail("merge: give OUT.json and at least one results file (see urial merge --help)");
+    const char *out = argv[a];
+    int nf = argc - a - 1, rc = 1;
+    char **files = argv + a + 1;
+    ur_results **rs = ur_xcalloc((size_t)nf, sizeof *rs);
     entry *es = NULL;
     size_t ne = 0, cap = 0;
     json_t *arr = NULL;
     char *text = NULL;
     ur_err err = {{0}};
-    if (!rs) abort();
     for (int i = 0; i < nf; i++) {
         if (!strcmp(files[i], out)) {
             cli_fail("merge: %s is both the output and an input", out);
@@ -86,8 +79,7 @@ int cmd_merge(int argc, char **argv) {
         for (int k = 0; k < ur_results_count(rs[i]); k++) {
             if (ne == cap) {
                 cap = cap ? 2 * cap : 256;
-                es = realloc(es, sizeof *es * cap);
-                if (!es) abort();
+                es = ur_xrealloc(es, sizeof *es * cap);
             }
             es[ne] = (entry){ur_results_get(rs[i], k), files[i], (long)ne};
             ne++;
@@ -119,9 +111,8 @@ int cmd_merge(int argc, char **argv) {
             ur_buf_puts(&lines, es[i].rec->json);
             ur_buf_puts(&lines, "\n");
         }
-        text = lines.data ? lines.data : calloc(1, 1);
+        text = lines.data ? lines.data : ur_xcalloc(1, 1);
         len = lines.len;
-        if (!text) abort();
     } else {
         arr = json_array();
         for (size_t i = 0; i < kept; i++) {

@@ -7,18 +7,9 @@
 #include "cli/cli.h"
 #include "urial/chat.h"
 
-static const char *HELP =
+static const char USAGE[] =
     "usage: urial prompt [--urial NAME|FILE | --template NAME] --query TEXT [--history FILE] [-m MODEL]\n"
     "Print the exact prompt text the model sees for QUERY (no newline is added), then exit.\n"
-    "  --urial NAME|FILE   URIAL prompt for a base model: a built-in name (default urial-k3) or a\n"
-    "                      prompt file in the URIAL authors' format (e.g. inst_1k_v4.help.txt)\n"
-    "  --template NAME     an aligned model's chat template, or 'auto' to read it from -m MODEL\n"
-    "  --query TEXT        the user's message\n"
-    "  --history FILE      earlier turns: a JSON array of {\"role\",\"content\"} messages, or\n"
-    "                      {\"messages\": [...]}; roles system (templates only), user, assistant\n"
-    "  --system TEXT       a system message (templates only; instead of one in --history)\n"
-    "  -m, --model MODEL   GGUF file whose tokenizer.chat_template / general.name --template auto uses\n"
-    "  --list              list the built-in URIAL prompts and the templates\n"
     "With neither --urial nor --template, the default URIAL prompt is used.\n";
 
 static void list(void) {
@@ -32,33 +23,27 @@ static void list(void) {
 }
 
 int cmd_prompt(int argc, char **argv) {
-    enum { O_URIAL = 256, O_TEMPLATE, O_QUERY, O_HISTORY, O_SYSTEM, O_LIST };
-    static const struct option opts[] = {
-        {"urial", required_argument, 0, O_URIAL},     {"template", required_argument, 0, O_TEMPLATE},
-        {"query", required_argument, 0, O_QUERY},     {"history", required_argument, 0, O_HISTORY},
-        {"system", required_argument, 0, O_SYSTEM},   {"model", required_argument, 0, 'm'},
-        {"list", no_argument, 0, O_LIST},             {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    const char *urial = NULL, *tmpl = NULL, *query = NULL, *history = NULL, *system = NULL, *model = NULL;
-    int c;
-    while ((c = cli_getopt(argc, argv, "m:h", opts, "prompt")) != -1) {
-        switch (c) {
-        case O_URIAL: urial = optarg; break;
-        case O_TEMPLATE: tmpl = optarg; break;
-        case O_QUERY: query = optarg; break;
-        case O_HISTORY: history = optarg; break;
-        case O_SYSTEM: system = optarg; break;
-        case 'm': model = optarg; break;
-        case O_LIST: list(); return 0;
-        case 'h': fputs(HELP, stdout); return 0;
-        default: return 1;
-        }
-    }
-    if (optind != argc) return cli_fail("prompt: unexpected argument '%s'", argv[optind]);
-    if (urial && tmpl) return cli_fail("prompt: give either --urial or --template, not both");
+    const char *query = NULL, *history = NULL, *system = NULL, *model = NULL;
+    int show_list = 0;
+    cli_format fmt;
+    cli_format_init(&fmt);
+    const cli_opt opts[] = {
+        OPT_GROUP(fmt.opts), OPT_STR("query", 0, "TEXT", &query, "the user's message"),
+        OPT_STR("history", 0, "FILE", &history,
+                "earlier turns: a JSON array of {\"role\",\"content\"} messages, or\n"
+                "{\"messages\": [...]}; roles system (templates only), user, assistant"),
+        OPT_STR("system", 0, "TEXT", &system, "a system message (templates only; instead of one in --history)"),
+        OPT_STR("model", 'm', "MODEL.gguf", &model,
+                "GGUF file whose tokenizer.chat_template / general.name --template auto uses"),
+        OPT_FLAG("list", 0, &show_list, "list the built-in URIAL prompts and the templates"), OPT_END};
+    const cli_cmd cmd = {"prompt", USAGE, opts, NULL, 0, 0};
+    int a = cli_parse(&cmd, argc, argv);
+    if (a <= 0) return a < 0;
+    if (show_list) return list(), 0;
+    if (fmt.urial && fmt.tmpl) return cli_fail("prompt: give either --urial or --template, not both");
     if (!query) return cli_fail("prompt: --query TEXT is required (see urial prompt --help)");
 
-    ur_chat *f = cli_open_format("prompt", urial, tmpl, model, NULL);
+    ur_chat *f = cli_format_open(&fmt, "prompt", model, NULL);
     if (!f) return 1;
     ur_err err = {{0}};
     ur_conv conv = {0};

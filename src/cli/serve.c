@@ -9,71 +9,50 @@
 #include "cli/cli.h"
 #include "urial/serve.h"
 
-static const char *HELP =
+static const char USAGE[] =
     "usage: urial serve -m MODEL.gguf [--urial NAME|FILE | --template NAME|auto] [options]\n"
     "An OpenAI-compatible server: POST /v1/chat/completions (the conversation rendered with the URIAL\n"
     "prompt, or with --template an aligned model's template), POST /v1/completions (raw prompt; logprobs,\n"
-    "echo), GET /v1/models, GET /health, and a chat page at GET /. Ctrl-C (SIGINT) or SIGTERM stops it.\n"
-    "  --urial NAME|FILE     URIAL prompt for a base model (default urial-k3)\n"
-    "  --template NAME|auto  an aligned model's chat template instead\n"
-    "  --host ADDR           address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: all)\n"
-    "  --port N              port (default 8080; 0 = any free port, printed at start)\n"
-    "  --parallel N          slots: requests generated at once, batched into one forward pass (default 2)\n"
-    "  --queue N             requests waiting for a slot at most; more get HTTP 503 (default 64)\n"
-    "  --api-key KEY         require \"Authorization: Bearer KEY\" on /v1/ (default: none)\n"
-    "  --api-key-env VAR     the same, with the key read from the environment variable VAR\n"
-    "  --max-tokens N        tokens per answer at most; larger requests are lowered (default 2048)\n"
-    "  --max-body BYTES      request body size at most; larger get HTTP 413 (default 1048576)\n"
-    "  --max-connections N   open connections at most (default 256)\n"
-    "  --name NAME           the model's id in the API (default: the file name without .gguf)\n"
-    "  --prompt-cache DIR    keep the prompt prefix's KV cache in DIR (computed once, loaded afterwards)\n"
-    "  --ctx N               context per slot (default: the model's, at most 4096)\n"
-    "  -t, --threads N       threads of the engine's forward passes (default: all cores)\n"
-    "Memory: (parallel + a little) KV caches of --ctx tokens, printed at start.\n";
+    "echo), GET /v1/models, GET /health, and a chat page at GET /. Ctrl-C (SIGINT) or SIGTERM stops it.\n";
+static const char EPILOG[] = "Memory: (parallel + a little) KV caches of --ctx tokens, printed at start.\n";
 
 int cmd_serve(int argc, char **argv) {
-    enum { O_URIAL = 256, O_TEMPLATE, O_HOST, O_PORT, O_PAR, O_QUEUE, O_KEY, O_KEYENV, O_MAXT, O_BODY, O_CONN, O_NAME,
-           O_CACHE, O_CTX };
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},         {"urial", required_argument, 0, O_URIAL},
-        {"template", required_argument, 0, O_TEMPLATE}, {"host", required_argument, 0, O_HOST},
-        {"port", required_argument, 0, O_PORT},       {"parallel", required_argument, 0, O_PAR},
-        {"queue", required_argument, 0, O_QUEUE},     {"api-key", required_argument, 0, O_KEY},
-        {"api-key-env", required_argument, 0, O_KEYENV}, {"max-tokens", required_argument, 0, O_MAXT},
-        {"max-body", required_argument, 0, O_BODY},   {"max-connections", required_argument, 0, O_CONN},
-        {"name", required_argument, 0, O_NAME},       {"prompt-cache", required_argument, 0, O_CACHE},
-        {"ctx", required_argument, 0, O_CTX},         {"threads", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
-    const char *model = NULL, *urial = NULL, *tmpl = NULL, *keyenv = NULL;
+    const char *keyenv = NULL;
     ur_server_params sp;
     ur_server_defaults(&sp);
-    long v;
-    int c;
-    while ((c = cli_getopt(argc, argv, "m:t:h", opts, "serve")) != -1) {
-        switch (c) {
-        case 'm': model = optarg; break;
-        case O_URIAL: urial = optarg; break;
-        case O_TEMPLATE: tmpl = optarg; break;
-        case O_HOST: sp.host = optarg; break;
-        case O_PORT: if (cli_int("--port", optarg, 0, 65535, &v)) return 1; sp.port = (int)v; break;
-        case O_PAR: if (cli_int("--parallel", optarg, 1, 256, &v)) return 1; sp.parallel = (int)v; break;
-        case O_QUEUE: if (cli_int("--queue", optarg, 1, 1 << 20, &v)) return 1; sp.queue = (int)v; break;
-        case O_KEY: sp.api_key = optarg; break;
-        case O_KEYENV: keyenv = optarg; break;
-        case O_MAXT: if (cli_int("--max-tokens", optarg, 1, 1 << 24, &v)) return 1; sp.max_tokens = (int)v; break;
-        case O_BODY: if (cli_int("--max-body", optarg, 1024, 1L << 30, &v)) return 1; sp.max_body = (size_t)v; break;
-        case O_CONN: if (cli_int("--max-connections", optarg, 1, 1 << 16, &v)) return 1; sp.max_connections = (int)v; break;
-        case O_NAME: sp.model_name = optarg; break;
-        case O_CACHE: sp.cache_dir = optarg; break;
-        case O_CTX: if (cli_int("--ctx", optarg, 16, 1 << 24, &v)) return 1; sp.n_ctx = (int)v; break;
-        case 't': if (cli_int("--threads", optarg, 1, 1024, &v)) return 1; sp.n_threads = (int)v; break;
-        case 'h': fputs(HELP, stdout); return 0;
-        default: return 1;
-        }
-    }
+    int max_body = (int)sp.max_body;
+    cli_engine eng;
+    cli_engine_init(&eng, "the model", "context per slot (default: the model's, at most 4096)");
+    eng.opts[2].help = "threads of the engine's forward passes (default: all cores)";
+    cli_format fmt;
+    cli_format_init(&fmt);
+    cli_cache cache;
+    cli_cache_init(&cache, 0);
+    const cli_opt opts[] = {
+        OPT_GROUP(eng.opts), OPT_GROUP(fmt.opts),
+        OPT_STR("host", 0, "ADDR", &sp.host, "address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: all)"),
+        OPT_INT("port", 0, "N", 0, 65535, &sp.port, "port (default 8080; 0 = any free port, printed at start)"),
+        OPT_INT("parallel", 0, "N", 1, 256, &sp.parallel,
+                "slots: requests generated at once, batched into one forward pass (default 2)"),
+        OPT_INT("queue", 0, "N", 1, 1 << 20, &sp.queue, "requests waiting for a slot at most; more get HTTP 503 (default 64)"),
+        OPT_STR("api-key", 0, "KEY", &sp.api_key, "require \"Authorization: Bearer KEY\" on /v1/ (default: none)"),
+        OPT_STR("api-key-env", 0, "VAR", &keyenv, "the same, with the key read from the environment variable VAR"),
+        OPT_INT("max-tokens", 0, "N", 1, 1 << 24, &sp.max_tokens,
+                "tokens per answer at most; larger requests are lowered (default 2048)"),
+        OPT_INT("max-body", 0, "BYTES", 1024, 1 << 30, &max_body,
+                "request body size at most; larger get HTTP 413 (default 1048576)"),
+        OPT_INT("max-connections", 0, "N", 1, 1 << 16, &sp.max_connections, "open connections at most (default 256)"),
+        OPT_STR("name", 0, "NAME", &sp.model_name, "the model's id in the API (default: the file name without .gguf)"),
+        OPT_GROUP(cache.opts), OPT_END};
+    const cli_cmd cmd = {"serve", USAGE, opts, EPILOG, 0, 0};
+    int a = cli_parse(&cmd, argc, argv);
+    if (a <= 0) return a < 0;
+    const char *model = eng.model;
+    sp.max_body = (size_t)max_body;
+    sp.cache_dir = cache.dir;
+    sp.n_threads = eng.threads;
     if (!model) return cli_fail("serve: -m MODEL is required (see urial serve --help)");
-    if (optind != argc) return cli_fail("serve: unexpected argument '%s'", argv[optind]);
-    if (urial && tmpl) return cli_fail("serve: give either --urial or --template, not both");
+    if (fmt.urial && fmt.tmpl) return cli_fail("serve: give either --urial or --template, not both");
     if (keyenv) {
         if (sp.api_key) return cli_fail("serve: give either --api-key or --api-key-env, not both");
         if (!(sp.api_key = getenv(keyenv)) || !*sp.api_key)
@@ -82,13 +61,13 @@ int cmd_serve(int argc, char **argv) {
 
     ur_model *m = cli_load_model(model);
     if (!m) return 1;
-    ur_chat *f = cli_open_format("serve", urial, tmpl, model, m->gguf);
+    ur_chat *f = cli_format_open(&fmt, "serve", model, m->gguf);
     if (!f) {
         ur_model_free(m);
         return 1;
     }
-    cli_note_aligned(m, urial, tmpl);
-    if (!sp.n_ctx) sp.n_ctx = cli_default_ctx(m);
+    cli_format_note_aligned(&fmt, m);
+    sp.n_ctx = eng.ctx ? eng.ctx : cli_default_ctx(m);
 
     /* SIGINT/SIGTERM are taken with sigwait here; blocked before any thread starts,
      * so that every thread inherits the mask and none is interrupted */

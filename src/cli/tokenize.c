@@ -6,35 +6,24 @@
 #include "cli/cli.h"
 #include "urial/tokenizer.h"
 
-static const char *HELP =
+static const char USAGE[] =
     "usage: urial tokenize -m MODEL.gguf --text TEXT [--no-bos] [--special] [--json] [--pieces]\n"
-    "Token ids of TEXT under the model's tokenizer (a vocab-only GGUF works too).\n"
-    "  --no-bos    do not prepend the BOS token (added by default when the model asks for it)\n"
-    "  --special   parse special-token text such as <s> or [INST] into those tokens\n"
-    "  --json      print a JSON array of ids\n"
-    "  --pieces    print one 'id<TAB>piece' line per token\n";
+    "Token ids of TEXT under the model's tokenizer (a vocab-only GGUF works too).\n";
 
 int cmd_tokenize(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"text", required_argument, 0, 't'},
-                                         {"no-bos", no_argument, 0, 'B'},       {"special", no_argument, 0, 'S'},
-                                         {"json", no_argument, 0, 'j'},         {"pieces", no_argument, 0, 'P'},
-                                         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *model = NULL, *text = NULL;
-    int no_bos = 0, special = 0, json = 0, pieces = 0, c;
-    while ((c = cli_getopt(argc, argv, "m:t:h", opts, "tokenize")) != -1) {
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 't': text = optarg; break;
-        case 'B': no_bos = 1; break;
-        case 'S': special = 1; break;
-        case 'j': json = 1; break;
-        case 'P': pieces = 1; break;
-        case 'h': fputs(HELP, stdout); return 0;
-        default: return 1;
-        }
-    }
+    int no_bos = 0, special = 0, json = 0, pieces = 0;
+    const cli_opt opts[] = {
+        OPT_STR("model", 'm', "MODEL.gguf", &model, "the model, or a vocab-only GGUF"),
+        OPT_STR("text", 0, "TEXT", &text, "the text"),
+        OPT_FLAG("no-bos", 0, &no_bos, "do not prepend the BOS token (added by default when the model asks for it)"),
+        OPT_FLAG("special", 0, &special, "parse special-token text such as <s> or [INST] into those tokens"),
+        OPT_FLAG("json", 0, &json, "print a JSON array of ids"),
+        OPT_FLAG("pieces", 0, &pieces, "print one 'id<TAB>piece' line per token"), OPT_END};
+    const cli_cmd cmd = {"tokenize", USAGE, opts, NULL, 0, 0};
+    int a = cli_parse(&cmd, argc, argv);
+    if (a <= 0) return a < 0;
     if (!model || !text) return cli_fail("tokenize: -m MODEL and --text TEXT are required (see urial tokenize --help)");
-    if (optind != argc) return cli_fail("tokenize: unexpected argument '%s'", argv[optind]);
     ur_err err = {{0}};
     ur_gguf *g = ur_gguf_open(model, &err);
     ur_vocab *v = g ? ur_vocab_load(g, &err) : NULL;

@@ -8,27 +8,16 @@
 #include "cli/train_common.h"
 #include "urial/tensor.h"
 
-static const char *HELP =
+static const char USAGE[] =
     "usage: urial train --text CORPUS.txt --config SHAPE --tokenizer VOCAB.gguf --out DIR [options]\n"
     "Pretrain a llama-architecture model from scratch on plain text (documents separated by blank\n"
     "lines, each tokenized with BOS and closed with EOS, the stream cut into windows of ctx tokens;\n"
     "loss on every token). The tokenizer (and vocabulary size) come from VOCAB.gguf's tokenizer.* keys,\n"
     "which are copied into the checkpoints. Writes DIR/epoch-NNN.gguf (and step-N.gguf when --max-steps\n"
     "ends mid-epoch), DIR/report.md, DIR/log.jsonl, DIR/state.gguf (--resume).\n"
-    "  --config SHAPE        a preset (tiny, small, medium) and/or key=value pairs, e.g.\n"
-    "                        \"dim=256,layers=6,heads=8,kv_heads=4,ff=768,ctx=512\" or \"small,ctx=256\";\n"
-    "                        keys: dim layers heads kv_heads ff ctx tied(0/1) rope_base eps\n"
-    "                        tiny   = dim=64,layers=2,heads=4,kv_heads=2,ff=192,ctx=128\n"
-    "                        small  = dim=256,layers=6,heads=8,kv_heads=4,ff=768,ctx=512\n"
-    "                        medium = dim=384,layers=8,heads=6,kv_heads=2,ff=1024,ctx=512\n"
-    "  --dev-text FILE       dev text (default: hold out --dev-frac of the windows)\n"
-    "  --dev-frac X          fraction of windows held out as dev data (default 0.01; 0 = none)\n"
-    "  --sample-prompt TEXT  continue TEXT greedily at every checkpoint (repeatable; default: the\n"
-    "                        first words of three dev windows)\n"
     "Defaults: --epochs 1 --batch 16 (windows per step) --lr 1e-3 --lr-end 1e-4 --sched cosine\n"
     "  --warmup 100 (at most a tenth of the steps) --weight-decay 0.1 --beta2 0.95 --clip 1 --dropout 0\n"
-    "  --samples 3 --micro-tokens = batch x ctx, at most 8192\n"
-    "Options shared with urial sft:\n";
+    "  --samples 3 --micro-tokens = batch x ctx, at most 8192\n";
 
 /* Parse a SHAPE string into hp (dims and ctx) and *tied; -1 with a message on error. */
 static int parse_config(const char *s, ur_hparams *hp, int *tied) {
@@ -71,46 +60,39 @@ static int parse_config(const char *s, ur_hparams *hp, int *tied) {
 }
 
 int cmd_train(int argc, char **argv) {
-    enum { O_TEXT = 256, O_CONFIG, O_TOK, O_OUT, O_DEVTEXT, O_DEVFRAC, O_PROMPT };
-    static const struct option opts[] = {
-        {"text", required_argument, 0, O_TEXT},         {"config", required_argument, 0, O_CONFIG},
-        {"tokenizer", required_argument, 0, O_TOK},     {"out", required_argument, 0, O_OUT},
-        {"dev-text", required_argument, 0, O_DEVTEXT},  {"dev-frac", required_argument, 0, O_DEVFRAC},
-        {"sample-prompt", required_argument, 0, O_PROMPT}, {"help", no_argument, 0, 'h'},
-        CLI_TRAIN_LONGOPTS,                             {0, 0, 0, 0}};
-    ur_train_opts o;
-    cli_train_defaults(&o);
-    o.epochs = 1, o.batch = 16, o.n_samples = 3, o.sample_tokens = 48;
-    o.sched = (ur_sched){UR_SCHED_COSINE, 1e-3f, 1e-4f, 100};
-    int warmup_set = 0;
-    cli_train_extra x = {0};
+    cli_train t;
+    cli_train_init(&t);
+    ur_train_opts *o = &t.o;
+    o->epochs = 1, o->batch = 16, o->n_samples = 3, o->sample_tokens = 48;
+    o->sched = (ur_sched){UR_SCHED_COSINE, 1e-3f, 1e-4f, 100};
     const char *text = NULL, *config = NULL, *tokp = NULL, *devtext = NULL;
     double dev_frac = 0.01;
-    const char *prompts[64];
-    int n_prompts = 0, c;
-    while ((c = cli_getopt(argc, argv, "t:h", opts, "train")) != -1) {
-        if (c == CT_WARMUP) warmup_set = 1;
-        int r = cli_train_opt(c, optarg, &o, &x);
-        if (r < 0) return 1;
-        if (r) continue;
-        switch (c) {
-        case O_TEXT: text = optarg; break;
-        case O_CONFIG: config = optarg; break;
-        case O_TOK: tokp = optarg; break;
-        case O_OUT: o.out_dir = optarg; break;
-        case O_DEVTEXT: devtext = optarg; break;
-        case O_DEVFRAC: if (cli_float("--dev-frac", optarg, 0, 0.5, &dev_frac)) return 1; break;
-        case O_PROMPT:
-            if (n_prompts == 64) return cli_fail("train: at most 64 --sample-prompt");
-            prompts[n_prompts++] = optarg;
-            break;
-        case 'h': printf("%s%s", HELP, CLI_TRAIN_HELP_COMMON); return 0;
-        default: return 1;
-        }
-    }
-    if (!text || !config || !tokp || !o.out_dir)
+    cli_strs prompts = {{0}, 0};
+    const cli_opt opts[] = {
+        OPT_STR("text", 0, "CORPUS.txt", &text, "plain text, documents separated by blank lines"),
+        OPT_STR("config", 0, "SHAPE", &config,
+                "a preset (tiny, small, medium) and/or key=value pairs, e.g.\n"
+                "\"dim=256,layers=6,heads=8,kv_heads=4,ff=768,ctx=512\" or \"small,ctx=256\";\n"
+                "keys: dim layers heads kv_heads ff ctx tied(0/1) rope_base eps\n"
+                "tiny   = dim=64,layers=2,heads=4,kv_heads=2,ff=192,ctx=128\n"
+                "small  = dim=256,layers=6,heads=8,kv_heads=4,ff=768,ctx=512\n"
+                "medium = dim=384,layers=8,heads=6,kv_heads=2,ff=1024,ctx=512"),
+        OPT_STR("tokenizer", 0, "VOCAB.gguf", &tokp, "the tokenizer (tokenizer.* keys of any GGUF)"),
+        OPT_STR("out", 0, "DIR", &o->out_dir, "the run's directory"),
+        OPT_STR("dev-text", 0, "FILE", &devtext, "dev text (default: hold out --dev-frac of the windows)"),
+        OPT_REAL("dev-frac", 0, "X", 0, 0.5, &dev_frac, "fraction of windows held out as dev data (default 0.01; 0 = none)"),
+        OPT_STRS("sample-prompt", 0, "TEXT", &prompts,
+                 "continue TEXT greedily at every checkpoint (repeatable; default: the\n"
+                 "first words of three dev windows)"),
+        OPT_TEXT("Options shared with urial sft:"), OPT_GROUP(t.opts), OPT_END};
+    const cli_cmd cmd = {"train", USAGE, opts, NULL, 0, 0};
+    int a = cli_parse(&cmd, argc, argv);
+    if (a <= 0) return a < 0;
+    if (!text || !config || !tokp || !o->out_dir)
         return cli_fail("train: --text, --config, --tokenizer and --out are required (see urial train --help)");
-    if (optind != argc) return cli_fail("train: unexpected argument '%s'", argv[optind]);
+    const char *prompt_v[64];
+    int n_prompts = prompts.n;
+    memcpy(prompt_v, prompts.v, sizeof prompts.v);
     ur_hparams hp = {0};
     int tied = 0;
     if (parse_config(config, &hp, &tied)) return 1;
@@ -128,7 +110,7 @@ int cmd_train(int argc, char **argv) {
         goto out;
     }
     hp.n_vocab = ur_vocab_size(voc);
-    n = ur_tnet_new(&hp, tied, o.seed, &err);
+    n = ur_tnet_new(&hp, tied, o->seed, &err);
     if (!n) {
         cli_fail("train: --config '%s': %s", config, err.msg);
         goto out;
@@ -157,31 +139,31 @@ int cmd_train(int argc, char **argv) {
             int32_t *t = dev.seqs[i].tok;
             int k = t[0] == ur_vocab_bos(voc) ? 1 : 0;
             ur_detokenize(voc, t + k, 8, 0, sp[i], sizeof sp[i]);
-            prompts[n_prompts++] = sp[i];
+            prompt_v[n_prompts++] = sp[i];
         }
-    o.sample_prompts = prompts, o.n_sample_prompts = n_prompts;
-    if (!o.micro_tokens) {
-        o.micro_tokens = o.batch * ctx;
-        if (o.micro_tokens > 8192) o.micro_tokens = 8192 / ctx * ctx;
-        if (o.micro_tokens < ctx) o.micro_tokens = ctx;
+    o->sample_prompts = prompt_v, o->n_sample_prompts = n_prompts;
+    if (!o->micro_tokens) {
+        o->micro_tokens = o->batch * ctx;
+        if (o->micro_tokens > 8192) o->micro_tokens = 8192 / ctx * ctx;
+        if (o->micro_tokens < ctx) o->micro_tokens = ctx;
     }
-    if (!warmup_set) {
-        int64_t total = (int64_t)o.epochs * ((tr.n + o.batch - 1) / o.batch);
-        if (o.max_steps > 0 && o.max_steps < total) total = o.max_steps;
-        if (o.sched.warmup > total / 10) o.sched.warmup = total / 10;
+    if (!t.warmup_set) {
+        int64_t total = (int64_t)o->epochs * ((tr.n + o->batch - 1) / o->batch);
+        if (o->max_steps > 0 && o->max_steps < total) total = o->max_steps;
+        if (o->sched.warmup > total / 10) o->sched.warmup = total / 10;
     }
     char name[256];
-    if (!o.save.name) {
+    if (!o->save.name) {
         snprintf(name, sizeof name, "urial-base-d%d-l%d", n->hp.dim, n->hp.n_layers);
-        o.save.name = name;
+        o->save.name = name;
     }
-    o.save.tok_src = tg;
-    o.kind = "pretrain";
+    o->save.tok_src = tg;
+    o->kind = "pretrain";
     ur_buf title = {0};
     for (int i = 0; i < argc; i++) ur_buf_printf(&title, "%s%s", i ? " " : "urial ", argv[i]);
-    o.title = title.data;
-    cli_train_print_plan(n, &o, &tr, have_dev ? &dev : NULL);
-    if (ur_train_run(n, &tr, have_dev ? &dev : NULL, &o, cli_train_progress, &x, &err)) cli_fail("%s", err.msg);
+    o->title = title.data;
+    cli_train_print_plan(n, o, &tr, have_dev ? &dev : NULL);
+    if (ur_train_run(n, &tr, have_dev ? &dev : NULL, o, cli_train_progress, &t, &err)) cli_fail("%s", err.msg);
     else rc = 0;
     ur_buf_free(&title);
 out:

@@ -9,89 +9,72 @@
 
 #include "urial/tensor.h"
 
-const char *const CLI_TRAIN_HELP_COMMON =
-    "  --epochs N            passes over the training data\n"
-    "  --max-steps N         stop after N optimizer steps (default 0 = all epochs)\n"
-    "  --batch N             sequences per optimizer step (gradients accumulated over micro-batches)\n"
-    "  --micro-tokens N      tokens per micro-batch: sequences are packed up to N tokens (activation\n"
-    "                        memory grows with N; the default fits the longest sequence)\n"
-    "  --lr X --lr-end X     peak and final learning rate\n"
-    "  --sched S             linear | cosine | constant decay from --lr to --lr-end\n"
-    "  --warmup N            linear warmup steps from 0 to --lr\n"
-    "  --beta1 X --beta2 X --eps X --weight-decay X   AdamW (weight decay on matrices, not norms)\n"
-    "  --clip X              clip the global gradient norm to X (0 = off; default 1)\n"
-    "  --dropout X           residual dropout at the top layer, rising linearly from 0 at the bottom\n"
-    "  --seed N              data order and dropout masks (default 1)\n"
-    "  --save-type T         checkpoint weights: f32 (default), f16, bf16, q8_0, q4_0 (norms stay f32)\n"
-    "  --name NAME           general.name of the checkpoints\n"
-    "  --samples N           greedy sample generations per checkpoint in the report\n"
-    "  --sample-tokens N     tokens per sample (default 200)\n"
-    "  --ckpt-every N        a checkpoint every N epochs (default 1; the last step always gets one)\n"
-    "  --eval-every N        dev loss every N steps too (checkpoints always have it)\n"
-    "  --save-every N        training state (for --resume) every N steps too (epoch ends always)\n"
-    "  --save-minutes X      ... and when X minutes passed since the last save (default 10)\n"
-    "  --resume              continue from DIR/state.gguf exactly where it stopped (same command)\n"
-    "  --recompute           keep only each layer's input, recompute the layer in the backward pass\n"
-    "                        (less activation memory, ~1/3 more compute)\n"
-    "  --quiet               no per-step progress lines\n"
-    "  -t, --threads N       threads (default: all cores)\n";
-
-int cli_train_opt(int c, const char *arg, ur_train_opts *o, cli_train_extra *x) {
-    long v;
-    double d;
-    switch (c) {
-    case CT_EPOCHS: if (cli_int("--epochs", arg, 1, 1000000, &v)) return -1; o->epochs = (int)v; return 1;
-    case CT_MAX_STEPS: if (cli_int("--max-steps", arg, 0, 1L << 40, &v)) return -1; o->max_steps = v; return 1;
-    case CT_BATCH: if (cli_int("--batch", arg, 1, 1 << 24, &v)) return -1; o->batch = (int)v; return 1;
-    case CT_MICRO: if (cli_int("--micro-tokens", arg, 1, 1 << 24, &v)) return -1; o->micro_tokens = (int)v; return 1;
-    case CT_LR: if (cli_float("--lr", arg, 0, 10, &d)) return -1; o->sched.lr = (float)d, x->lr_set = 1; return 1;
-    case CT_LR_END: if (cli_float("--lr-end", arg, 0, 10, &d)) return -1; o->sched.lr_end = (float)d, x->lr_end_set = 1; return 1;
-    case CT_SCHED:
-        if ((o->sched.kind = ur_sched_parse(arg)) < 0) {
-            cli_fail("--sched: '%s' is not linear, cosine or constant", arg);
-            return -1;
-        }
-        return 1;
-    case CT_WARMUP: if (cli_int("--warmup", arg, 0, 1L << 40, &v)) return -1; o->sched.warmup = v; return 1;
-    case CT_BETA1: if (cli_float("--beta1", arg, 0, 0.999999, &d)) return -1; o->adamw.beta1 = (float)d; return 1;
-    case CT_BETA2: if (cli_float("--beta2", arg, 0, 0.999999, &d)) return -1; o->adamw.beta2 = (float)d; return 1;
-    case CT_EPS: if (cli_float("--eps", arg, 0, 1, &d)) return -1; o->adamw.eps = (float)d; return 1;
-    case CT_WD: if (cli_float("--weight-decay", arg, 0, 10, &d)) return -1; o->adamw.weight_decay = (float)d; return 1;
-    case CT_CLIP: if (cli_float("--clip", arg, 0, 1e9, &d)) return -1; o->clip = (float)d; return 1;
-    case CT_DROPOUT: if (cli_float("--dropout", arg, 0, 0.95, &d)) return -1; o->dropout = (float)d, x->dropout_set = 1; return 1;
-    case CT_SEED: if (cli_u64("--seed", arg, &o->seed)) return -1; return 1;
-    case CT_SAVE_TYPE: {
-        int t = cli_type_from_name(arg);
-        if (t != UR_TYPE_F32 && t != UR_TYPE_F16 && t != UR_TYPE_BF16 && t != UR_TYPE_Q8_0 && t != UR_TYPE_Q4_0) {
-            cli_fail("--save-type: '%s' is not f32, f16, bf16, q8_0 or q4_0", arg);
-            return -1;
-        }
-        o->save.type = t;
-        return 1;
-    }
-    case CT_NAME: o->save.name = arg; return 1;
-    case CT_SAMPLES: if (cli_int("--samples", arg, 0, 10000, &v)) return -1; o->n_samples = (int)v; return 1;
-    case CT_SAMPLE_TOKENS: if (cli_int("--sample-tokens", arg, 1, 1 << 20, &v)) return -1; o->sample_tokens = (int)v; return 1;
-    case CT_EVAL_EVERY: if (cli_int("--eval-every", arg, 0, 1L << 40, &v)) return -1; o->eval_every = (int)v; return 1;
-    case CT_SAVE_EVERY: if (cli_int("--save-every", arg, 0, 1L << 40, &v)) return -1; o->save_every = (int)v; return 1;
-    case CT_SAVE_MIN: if (cli_float("--save-minutes", arg, 0, 1e9, &d)) return -1; o->save_minutes = d; return 1;
-    case CT_RESUME: o->resume = 1; return 1;
-    case CT_RECOMPUTE: o->recompute = 1; return 1;
-    case 't': if (cli_int("--threads", arg, 1, 1024, &v)) return -1; o->threads = (int)v; return 1;
-    case CT_QUIET: x->quiet = 1; return 1;
-    case CT_CKPT_EVERY: if (cli_int("--ckpt-every", arg, 1, 1 << 30, &v)) return -1; o->ckpt_every = (int)v; return 1;
-    }
+static int parse_sched(void *dst, const char *v) {
+    if ((*(int *)dst = ur_sched_parse(v)) < 0) return cli_fail("--sched: '%s' is not linear, cosine or constant", v), -1;
     return 0;
 }
 
-void cli_train_defaults(ur_train_opts *o) {
-    memset(o, 0, sizeof *o);
+static int parse_save_type(void *dst, const char *v) {
+    int t = cli_type_from_name(v);
+    if (t != UR_TYPE_F32 && t != UR_TYPE_F16 && t != UR_TYPE_BF16 && t != UR_TYPE_Q8_0 && t != UR_TYPE_Q4_0)
+        return cli_fail("--save-type: '%s' is not f32, f16, bf16, q8_0 or q4_0", v), -1;
+    *(int *)dst = t;
+    return 0;
+}
+
+void cli_train_init(cli_train *t) {
+    memset(t, 0, sizeof *t);
+    ur_train_opts *o = &t->o;
     o->adamw = (ur_adamw){0.9f, 0.95f, 1e-8f, 0.1f};
     o->clip = 1.0f;
     o->seed = 1;
     o->save.type = UR_TYPE_F32;
     o->sample_tokens = 200;
     o->save_minutes = 10;
+    const cli_opt opts[] = {
+        OPT_INT("epochs", 0, "N", 1, 1000000, &o->epochs, "passes over the training data"),
+        OPT_LONG("max-steps", 0, "N", 0, 1e12, &o->max_steps, "stop after N optimizer steps (default 0 = all epochs)"),
+        OPT_INT("batch", 0, "N", 1, 1 << 24, &o->batch,
+                "sequences per optimizer step (gradients accumulated over micro-batches)"),
+        OPT_INT("micro-tokens", 0, "N", 1, 1 << 24, &o->micro_tokens,
+                "tokens per micro-batch: sequences are packed up to N tokens (activation\n"
+                "memory grows with N; the default fits the longest sequence)"),
+        {.kind = CLI_FLOAT, .name = "lr", .arg = "X", .min = 0, .max = 10, .dst = &o->sched.lr, .seen = &t->lr_set,
+         .help = "peak learning rate"},
+        {.kind = CLI_FLOAT, .name = "lr-end", .arg = "X", .min = 0, .max = 10, .dst = &o->sched.lr_end,
+         .seen = &t->lr_end_set, .help = "final learning rate"},
+        OPT_FN("sched", 0, "S", parse_sched, &o->sched.kind, "linear | cosine | constant decay from --lr to --lr-end"),
+        {.kind = CLI_LONG, .name = "warmup", .arg = "N", .min = 0, .max = 1e12, .dst = &o->sched.warmup,
+         .seen = &t->warmup_set, .help = "linear warmup steps from 0 to --lr"},
+        OPT_FLOAT("beta1", 0, "X", 0, 0.999999, &o->adamw.beta1, "AdamW (default 0.9)"),
+        OPT_FLOAT("beta2", 0, "X", 0, 0.999999, &o->adamw.beta2, "AdamW (default 0.95)"),
+        OPT_FLOAT("eps", 0, "X", 0, 1, &o->adamw.eps, "AdamW (default 1e-8)"),
+        OPT_FLOAT("weight-decay", 0, "X", 0, 10, &o->adamw.weight_decay, "AdamW, on matrices, not norms (default 0.1)"),
+        OPT_FLOAT("clip", 0, "X", 0, 1e9, &o->clip, "clip the global gradient norm to X (0 = off; default 1)"),
+        {.kind = CLI_FLOAT, .name = "dropout", .arg = "X", .min = 0, .max = 0.95, .dst = &o->dropout,
+         .seen = &t->dropout_set, .help = "residual dropout at the top layer, rising linearly from 0 at the bottom"},
+        OPT_U64("seed", 0, "N", &o->seed, "data order and dropout masks (default 1)"),
+        OPT_FN("save-type", 0, "T", parse_save_type, &o->save.type,
+               "checkpoint weights: f32 (default), f16, bf16, q8_0, q4_0 (norms stay f32)"),
+        OPT_STR("name", 0, "NAME", &o->save.name, "general.name of the checkpoints"),
+        OPT_INT("samples", 0, "N", 0, 10000, &o->n_samples, "greedy sample generations per checkpoint in the report"),
+        OPT_INT("sample-tokens", 0, "N", 1, 1 << 20, &o->sample_tokens, "tokens per sample (default 200)"),
+        OPT_INT("ckpt-every", 0, "N", 1, 1 << 30, &o->ckpt_every,
+                "a checkpoint every N epochs (default 1; the last step always gets one)"),
+        OPT_INT("eval-every", 0, "N", 0, 1 << 30, &o->eval_every, "dev loss every N steps too (checkpoints always have it)"),
+        OPT_INT("save-every", 0, "N", 0, 1 << 30, &o->save_every,
+                "training state (for --resume) every N steps too (epoch ends always)"),
+        OPT_REAL("save-minutes", 0, "X", 0, 1e9, &o->save_minutes,
+                 "... and when X minutes passed since the last save (default 10)"),
+        OPT_FLAG("resume", 0, &o->resume, "continue from DIR/state.gguf exactly where it stopped (same command)"),
+        OPT_FLAG("recompute", 0, &o->recompute,
+                 "keep only each layer's input, recompute the layer in the backward pass\n"
+                 "(less activation memory, ~1/3 more compute)"),
+        OPT_FLAG("quiet", 0, &t->quiet, "no per-step progress lines"),
+        OPT_INT("threads", 't', "N", 1, 1024, &o->threads, "threads (default: all cores)"),
+        OPT_END};
+    _Static_assert(sizeof opts <= sizeof t->opts, "cli_train.opts is too small");
+    memcpy(t->opts, opts, sizeof opts);
 }
 
 static void fmt_time(char *b, size_t n, double s) {
@@ -102,7 +85,7 @@ static void fmt_time(char *b, size_t n, double s) {
 }
 
 void cli_train_progress(void *user, const ur_train_event *ev) {
-    cli_train_extra *x = user;
+    cli_train *x = user;
     char eta[32], el[32];
     switch (ev->kind) {
     case UR_TEV_START:
@@ -148,18 +131,4 @@ void cli_train_print_plan(const ur_tnet *n, const ur_train_opts *o, const ur_tda
             "(micro-batches of %d tokens%s)%s\n",
             (double)(state + act) / (1 << 20), (double)state / (1 << 20), (double)act / (1 << 20), o->micro_tokens,
             o->recompute ? ", recompute" : "", n->base && n->lora ? ", plus the mapped base model" : "");
-}
-
-/* Training runs hundreds of short OpenMP parallel regions per step. libgomp's
- * default is to spin at a barrier before sleeping; on a machine shared with
- * other work, a thread spinning while its partner is descheduled wastes its
- * slice and the step waits a whole scheduler quantum per barrier (measured here
- * with a competing two-thread job: 215 tokens/s spinning, 2289 sleeping; 1806
- * with one thread). libgomp reads OMP_WAIT_POLICY only when it is loaded, so
- * the training commands set "passive" and execute themselves once more, unless
- * the user chose a policy (OMP_WAIT_POLICY=active suits a dedicated machine). */
-void cli_train_wait_policy(char **argv) {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv); /* returns only on failure: go on with the default policy */
 }

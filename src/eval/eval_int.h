@@ -65,15 +65,4 @@ char *ur_eval_id_key(const json_t *id);
 /* Compact JSON of a record for a JSONL line (malloc'ed). */
 char *ur_eval_dump(const json_t *rec);
 
-/* Open out for appending, keeping only records for which keep(rec) says 1: the
- * others are removed first (the file is rewritten atomically). Every record must be
- * one of urial eval's, of the same kind (pairwise or not): a file of other records
- * (e.g. urial run's outputs given as --out by mistake) is refused, never rewritten.
- * Returns the results handle (urial/results.h) and *kept a JSON object key -> record
- * of the kept ones; what opening found (a dropped incomplete line, ...) is appended
- * to notes. */
-struct ur_results;
-struct ur_results *ur_eval_open_out(const char *out, int pairwise, int (*keep)(void *u, const json_t *rec), void *u,
-                                    json_t **kept, int *n_dropped, ur_buf *notes, ur_err *err);
-
 #endif

@@ -1,15 +1,17 @@
-/* Judging files: every selected item becomes one or two judge requests (scoring:
- * one; pairwise: A first, then B first), answers are parsed and checked, an
- * unparsable answer is asked again up to p->reask times, and each item ends as one
- * record appended to the output file, judged or with its "error". Resume: records
- * already in the file that were judged with the same prompt(s) are kept and their
- * items skipped; failed ones, and ones made with another prompt, are removed first
- * and judged again. */
+/* Judging files on the job runner (include/urial/job.h): every selected item is a
+ * unit with one or two judge tasks (scoring: one; pairwise: A first, then B first);
+ * an answer that does not parse is asked again up to p->reask times, and each unit
+ * ends as one record appended to the output file, judged or with its "error".
+ * Resume: records already in the file that were judged with the same prompt(s) are
+ * kept and their items skipped; failed ones, and ones made with another prompt, are
+ * removed first and judged again. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "eval/eval_int.h"
+#include "urial/job.h"
 #include "urial/results.h"
 
 void ur_eval_defaults(ur_eval_params *p) {
@@ -19,6 +21,7 @@ void ur_eval_defaults(ur_eval_params *p) {
 }
 
 typedef struct job {
+    ur_judge_task task; /* first: what the executor sees */
     int unit;   /* the item's unit */
     int order;  /* pairwise: 0 = A shown first, 1 = B first */
     ur_buf prompt;
@@ -47,25 +50,25 @@ typedef struct runner {
     int n_units;
     job *jobs;
     int n_jobs;
-    int *queue, q_head, q_tail; /* jobs ready to be sent (a ring of n_jobs + 1) */
     json_t *want;     /* id key -> the prompt(s) judging now would use */
-    ur_results *out;
+    ur_job *job;
     ur_eval_progress prog;
 } runner;
-
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
-static void push(runner *r, int j) {
-    r->queue[r->q_tail] = j;
-    r->q_tail = (r->q_tail + 1) % (r->n_jobs + 1);
-}
 
 static void report(runner *r) {
     r->prog.stats = ur_judge_get_stats(r->judge);
     if (r->p->progress) r->p->progress(r->p->progress_user, &r->prog);
+}
+
+static void on_progress(void *user, const ur_job_progress *p) {
+    runner *r = user;
+    r->prog.kept = p->kept;
+    report(r);
+}
+
+static void on_note(void *user, const char *line) {
+    runner *r = user;
+    if (r->p->note) r->p->note(r->p->progress_user, line);
 }
 
 /* ---- records ------------------------------------------------------------------------------- */
@@ -85,7 +88,7 @@ static void copy_fields(json_t *rec, const ur_eval_item *it) {
 
 static const char *generator_of(const ur_eval_item *it, const char *path, ur_buf *tmp) {
     if (it->generator) return it->generator;
-    const char *b = base_name(path), *dot = strrchr(b, '.');
+    const char *b = ur_base_name(path), *dot = strrchr(b, '.');
     tmp->len = 0;
     ur_buf_put(tmp, b, dot && dot != b ? (size_t)(dot - b) : strlen(b));
     return tmp->data;
@@ -121,7 +124,7 @@ static json_t *outcome(const unit *u) {
     return o;
 }
 
-static int write_unit(runner *r, unit *u, ur_err *err) {
+static void write_unit(runner *r, unit *u, ur_buf *out) {
     const ur_eval_item *a = &r->a.items[u->item];
     ur_buf g = {0};
     json_t *rec = json_object();
@@ -152,59 +155,92 @@ static int write_unit(runner *r, unit *u, ur_err *err) {
     json_object_set_new(rec, "asks", json_integer(asks));
     if (error) json_object_set_new(rec, "error", ur_eval_jstr(error));
     char *line = ur_eval_dump(rec);
-    int rc = ur_results_append(r->out, line, strlen(line), err);
+    ur_buf_puts(out, line);
     free(line);
     json_decref(rec);
     ur_buf_free(&g);
-    if (!rc) error ? r->prog.failed++ : r->prog.judged++;
-    return rc;
+    error ? r->prog.failed++ : r->prog.judged++;
 }
 
-/* ---- the judge loop's callbacks ------------------------------------------------------------ */
-static int next_job(void *user, long *tag, const char **prompt, const ur_judge_schema **schema) {
+/* ---- the job's callbacks --------------------------------------------------------------------- */
+static int start(void *user, int i, void **tasks, ur_err *err) {
+    (void)err;
     runner *r = user;
-    if (r->q_head == r->q_tail) return 0;
-    int j = r->queue[r->q_head];
-    r->q_head = (r->q_head + 1) % (r->n_jobs + 1);
-    *tag = j;
-    *prompt = r->jobs[j].prompt.data;
-    *schema = ur_judge_tmpl_schema(r->jobs[j].tmpl);
-    return 1;
+    unit *u = &r->units[i];
+    for (int o = 0; o < u->n_jobs; o++) {
+        job *jb = u->jobs[o];
+        jb->task.prompt = jb->prompt.data;
+        jb->task.schema = ur_judge_tmpl_schema(jb->tmpl);
+        tasks[o] = jb;
+    }
+    return u->n_jobs;
 }
 
-static int job_done(void *user, long tag, const char *text, size_t len, const char *why, ur_err *err) {
+static int finish(void *user, int i, int k, void *task, const char *why, ur_buf *rec, ur_err *err) {
+    (void)k, (void)err;
     runner *r = user;
-    job *jb = &r->jobs[tag];
-    unit *u = &r->units[jb->unit];
-    if (text) {
+    job *jb = task;
+    unit *u = &r->units[i];
+    if (!why) {
         jb->asks++;
         r->prog.asks++;
         ur_buf x = {0};
         ur_err perr;
-        json_t *parsed = ur_judge_parse_json(ur_judge_tmpl_schema(jb->tmpl), text, len, &x, &perr);
+        const ur_buf *ans = &jb->task.answer;
+        json_t *parsed = ur_judge_parse_json(jb->task.schema, ans->data ? ans->data : "", ans->len, &x, &perr);
         free(jb->result);
         if (parsed) {
             jb->parsed = parsed;
             jb->result = x.data;
         } else {
             ur_buf_free(&x);
-            jb->result = strndup(text, len);
+            jb->result = ur_xstrndup(ans->data ? ans->data : "", ans->len);
             if (jb->asks <= r->p->reask) { /* ask again */
-                push(r, (int)tag);
                 report(r);
-                return 0;
+                return UR_JOB_AGAIN;
             }
             ur_buf e = {0};
             ur_buf_printf(&e, "the judge's answer could not be used after %d asks: %s", jb->asks, perr.msg);
             jb->error = e.data;
         }
     } else {
-        jb->error = strdup(why ? why : "the request failed");
+        jb->error = ur_xstrdup(why);
     }
     jb->done = 1;
-    if (++u->n_done == u->n_jobs && write_unit(r, u, err)) return -1;
-    report(r);
-    return 0;
+    if (++u->n_done < u->n_jobs) return UR_JOB_PENDING;
+    write_unit(r, u, rec);
+    return UR_JOB_RECORD;
+}
+
+/* A record of urial eval (or just-eval) of the right kind? */
+static int judge_record(const json_t *o, int pairwise) {
+    const char *mode = json_string_value(json_object_get(json_object_get(o, "eval_config"), "mode"));
+    if (!mode || !json_is_string(json_object_get(o, "prompt"))) return 0;
+    return pairwise == !strncmp(mode, "pairwise", 8);
+}
+
+/* Every record must be one of urial eval's, of this kind (a file of other records,
+ * e.g. urial run's outputs given as --out by mistake, is refused, never rewritten);
+ * one of this run's units is judged again when it failed or used other prompts. */
+static int check(void *user, int i, const ur_record *rec, ur_err *err) {
+    runner *r = user;
+    json_t *o = json_loads(rec->json, 0, NULL);
+    int rc = UR_JOB_KEEP;
+    if (!judge_record(o, r->pairwise)) {
+        rc = ur_errf(err, "%s: line %d is not a %s record of urial eval (no \"prompt\" or \"eval_config\", or "
+                          "another mode); use another --out", r->p->out, rec->line, r->pairwise ? "pairwise" : "score");
+    } else if (i >= 0) {
+        char *key = ur_eval_id_key(json_object_get(o, "id"));
+        json_t *want = json_object_get(r->want, key);
+        free(key);
+        if (json_object_get(o, "error") || !json_is_object(json_object_get(o, "parsed_result")) ||
+            !json_equal(json_object_get(o, "prompt"), json_array_get(want, 0)) ||
+            (r->pairwise && (!json_equal(json_object_get(o, "prompt_swapped"), json_array_get(want, 1)) ||
+                             !json_is_object(json_object_get(o, "outcome")))))
+            rc = UR_JOB_REDO;
+    }
+    json_decref(o);
+    return rc;
 }
 
 /* ---- setting up ---------------------------------------------------------------------------- */
@@ -219,21 +255,6 @@ static int selected(const runner *r, const ur_eval_item *it) {
     return r->p->only == UR_ONLY_ALL || (r->p->only == UR_ONLY_RED_TEAM) == red;
 }
 
-/* A record is kept unless its item is selected now and it failed or used other prompts. */
-static int keep_record(void *user, const json_t *rec) {
-    runner *r = user;
-    char *key = ur_eval_id_key(json_object_get(rec, "id"));
-    json_t *want = json_object_get(r->want, key);
-    free(key);
-    if (!want) return 1;
-    if (json_object_get(rec, "error") || !json_is_object(json_object_get(rec, "parsed_result"))) return 0;
-    if (!json_equal(json_object_get(rec, "prompt"), json_array_get(want, 0))) return 0;
-    if (r->pairwise && (!json_equal(json_object_get(rec, "prompt_swapped"), json_array_get(want, 1)) ||
-                        !json_is_object(json_object_get(rec, "outcome"))))
-        return 0;
-    return 1;
-}
-
 static int setup(runner *r, ur_err *err) {
     const ur_eval_params *p = r->p;
     if (ur_eval_items_load(p->in, &r->a, err)) return -1;
@@ -246,13 +267,14 @@ static int setup(runner *r, ur_err *err) {
             free(k);
         }
     }
-    r->units = calloc((size_t)r->a.n + 1, sizeof *r->units);
-    r->jobs = calloc(2 * (size_t)r->a.n + 1, sizeof *r->jobs);
+    r->units = ur_xcalloc((size_t)r->a.n + 1, sizeof *r->units);
+    r->jobs = ur_xcalloc(2 * (size_t)r->a.n + 1, sizeof *r->jobs);
     r->want = json_object();
-    if (!r->units || !r->jobs) abort();
-    for (int i = 0; i < r->a.n && (!p->limit || r->n_units < p->limit); i++) {
+    /* the selection: --only, then --limit over those, then the shard */
+    const ur_job_select sel = {p->limit > 0 ? p->limit : -1, p->shard_i, p->shard_n};
+    for (int i = 0, pos = 0; i < r->a.n; i++) {
         const ur_eval_item *it = &r->a.items[i];
-        if (!selected(r, it)) continue;
+        if (!selected(r, it) || !ur_job_selects(&sel, pos++)) continue;
         unit *u = &r->units[r->n_units];
         u->item = i;
         u->mode = item_mode(r, it);
@@ -287,6 +309,7 @@ static int setup(runner *r, ur_err *err) {
             u->jobs[o] = jb;
         }
         json_object_set_new(r->want, key, prompts);
+        ur_job_add(r->job, key, -1);
         free(key);
         r->n_jobs += u->n_jobs;
         r->n_units++;
@@ -298,52 +321,79 @@ static int setup(runner *r, ur_err *err) {
 static void cleanup(runner *r) {
     for (int i = 0; i < r->n_jobs; i++) {
         job *jb = &r->jobs[i];
-        ur_buf_free(&jb->prompt);
+        ur_buf_free(&jb->prompt), ur_buf_free(&jb->task.answer);
         json_decref(jb->parsed);
         free(jb->result), free(jb->error);
     }
-    free(r->jobs), free(r->units), free(r->queue);
+    free(r->jobs), free(r->units);
     json_decref(r->want), json_decref(r->b_by_id);
     ur_eval_items_free(&r->a), ur_eval_items_free(&r->b);
-    ur_results_close(r->out);
+    ur_job_free(r->job);
 }
 
 static int judge_files(ur_judge *j, const ur_eval_params *p, int pairwise, ur_eval_progress *summary, ur_err *err) {
     runner r = {.p = p, .judge = j, .pairwise = pairwise};
     int rc = -1;
-    json_t *kept = NULL;
+    ur_exec *x = NULL;
     if (!p->tmpl || (p->mode == UR_EVAL_AUTO && !p->tmpl_safety)) {
         ur_errf(err, "eval: no judge template");
         goto out;
     }
-    if (setup(&r, err)) goto out;
-    int dropped;
-    ur_buf notes = {0};
-    r.out = ur_eval_open_out(p->out, r.pairwise, keep_record, &r, &kept, &dropped, &notes, err);
-    if (r.out && dropped)
-        ur_buf_printf(&notes, "%s%s: %d records that failed or were judged with another prompt are judged again",
-                      notes.len ? "; " : "", p->out, dropped);
-    if (notes.len && p->note) p->note(p->progress_user, notes.data);
-    ur_buf_free(&notes);
-    if (!r.out) goto out;
-    r.queue = malloc(sizeof *r.queue * ((size_t)r.n_jobs + 1));
-    if (!r.queue) abort();
-    for (int i = 0; i < r.n_units; i++) {
-        unit *u = &r.units[i];
-        char *key = ur_eval_id_key(r.a.items[u->item].id);
-        if (json_object_get(kept, key)) r.prog.kept++;
-        else
-            for (int o = 0; o < u->n_jobs; o++) push(&r, (int)(u->jobs[o] - r.jobs));
-        free(key);
-    }
-    report(&r);
-    rc = ur_judge_run(j, next_job, job_done, &r, err);
+    ur_job_params jp = {.out = p->out, .name = pairwise ? "eval pairwise" : "eval score", .ops = {start, finish, check, NULL},
+                        .user = &r, .progress = on_progress, .note = on_note, .hook_user = &r};
+    r.job = ur_job_new(&jp);
+    if (setup(&r, err) || ur_job_open(r.job, err)) goto out;
+    x = ur_judge_exec_new(j);
+    rc = ur_job_run(r.job, x, err);
     report(&r);
 out:
     if (summary) *summary = r.prog, summary->stats = ur_judge_get_stats(j);
-    json_decref(kept);
+    ur_exec_free(x);
     cleanup(&r);
     return rc;
+}
+
+/* ---- the judge as an executor --------------------------------------------------------------- */
+typedef struct judge_exec {
+    ur_exec base;
+    ur_judge *judge;
+    ur_exec_next_fn next;
+    ur_exec_done_fn done;
+    void *user;
+} judge_exec;
+
+static int je_next(void *user, long *tag, const char **prompt, const ur_judge_schema **schema) {
+    judge_exec *e = user;
+    void *t;
+    if (!e->next(e->user, &t)) return 0;
+    ur_judge_task *jt = t;
+    *tag = (long)(intptr_t)t;
+    *prompt = jt->prompt;
+    *schema = jt->schema;
+    return 1;
+}
+
+static int je_done(void *user, long tag, const char *text, size_t len, const char *why, ur_err *err) {
+    judge_exec *e = user;
+    ur_judge_task *jt = (ur_judge_task *)(intptr_t)tag;
+    jt->answer.len = 0;
+    if (text) ur_buf_put(&jt->answer, text, len);
+    return e->done(e->user, jt, text ? NULL : why ? why : "the request failed", err);
+}
+
+static int je_run(ur_exec *x, ur_exec_next_fn next, ur_exec_done_fn done, void *user, ur_err *err) {
+    judge_exec *e = (judge_exec *)x;
+    e->next = next, e->done = done, e->user = user;
+    return ur_judge_run(e->judge, je_next, je_done, e, err);
+}
+
+static void je_free(ur_exec *x) { free(x); }
+
+ur_exec *ur_judge_exec_new(ur_judge *j) {
+    judge_exec *e = ur_xcalloc(1, sizeof *e);
+    e->base = (ur_exec){.slots = 1, .run = je_run, .free = je_free};
+    e->judge = j;
+    return &e->base;
 }
 
 int ur_eval_score(ur_judge *j, const ur_eval_params *p, ur_eval_progress *summary, ur_err *err) {

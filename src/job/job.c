@@ -286,7 +286,10 @@ static int job_done(void *user, void *task, const char *why, ur_err *err) {
         u->state = U_SKIPPED, u->out = 0;
         j->prog.skipped++, j->prog.in_flight--;
         break;
-    default: rc = -1; break;
+    default: /* fatal: the task is the runner's to drop */
+        if (j->p.ops.drop) j->p.ops.drop(j->p.user, t.unit, task);
+        rc = -1;
+        break;
     }
     ur_buf_free(&rec);
     if (!rc) progress(j);
@@ -303,7 +306,19 @@ int ur_job_run(ur_job *j, ur_exec *x, ur_err *err) {
     if (!rc && j->failed) {
         *err = j->err;
         rc = -1;
+    } else if (rc && err) { /* an executor's error (a server's 404, ...) names the job */
+        size_t n = strlen(j->p.name);
+        if (strncmp(err->msg, j->p.name, n) || strncmp(err->msg + n, ": ", 2)) {
+            ur_err e = *err;
+            ur_errf(err, "%s: %s", j->p.name, e.msg);
+        }
     }
+    /* a fatal stop leaves tasks out or waiting: the command frees them */
+    for (int i = 0; i < j->n_flight; i++)
+        if (j->p.ops.drop) j->p.ops.drop(j->p.user, j->flight[i].unit, j->flight[i].task);
+    for (int i = 0; i < j->n_pending; i++)
+        if (j->p.ops.drop) j->p.ops.drop(j->p.user, j->pending[i].unit, j->pending[i].task);
+    j->n_flight = j->n_pending = 0;
     return rc;
 }
 

@@ -158,7 +158,7 @@ static int compute_prefix(ur_session *s, int n, ur_err *err) {
 }
 
 int ur_session_warm(ur_session *s, ur_err *err) {
-    if (s->n_prefix == 0 || holds_prefix(s)) return UR_PREFIX_PRESENT;
+    if (s->n_prefix == 0 || s->reuse == UR_REUSE_NONE || holds_prefix(s)) return UR_PREFIX_PRESENT;
     if (s->cache_path) {
         ur_err e = {{0}};
         int rc = ur_ctx_load_prefix(s->ctx, s->cache_path, s->prefix, s->n_prefix, &e);

@@ -72,6 +72,6 @@ fails_with bad_temp "option --temp: 'abc'" "$URIAL" generate -m "$M" -p hi --tem
 fails_with bad_option "option '--frob'" "$URIAL" generate -m "$M" -p hi --frob
 fails_with bad_ids "--ids: '1,x' is not" "$URIAL" logits -m "$M" --ids 1,x
 fails_with id_out_of_range "out of range" "$URIAL" logits -m "$M" --ids 1,99999
-fails_with prompt_too_long "context holds 8" "$URIAL" generate -m "$M" -p "a rather long prompt that does not fit" --ctx 8
+fails_with prompt_too_long "context holds 16" "$URIAL" generate -m "$M" -p "a rather long prompt that does not fit in sixteen tokens of context" --ctx 16
 fails_with missing_args "-m MODEL and -p PROMPT are required" "$URIAL" generate -p hi
 fails_with bad_type "unknown type 'q3_x'" "$URIAL" synth "$TMP/x.gguf" --type q3_x

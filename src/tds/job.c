@@ -1,0 +1,484 @@
+/* `urial tds` and `urial tds prefix` as jobs on the runner (include/urial/tds.h):
+ * an item becomes input + answer tokens, then a record; the base side is scored
+ * here (inline) or on a server (one request per item, several in flight). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "base/json_util.h"
+#include "urial/remote.h"
+#include "urial/results.h"
+#include "urial/tds.h"
+
+typedef struct tds_task {
+    ur_http_task http;  /* first: what the remote executor sees */
+    int unit;
+    ur_tds_seq seq;
+    ur_buf answer;
+    const char *stop;   /* "given" or the greedy generation's stop reason */
+    ur_tds_pos *pos;    /* [seq.n - seq.n_context] */
+    char *body;
+    int max_sent;       /* remote: the request's "max_tokens" */
+    long tokens;        /* tokens this item put through a model (progress) */
+    double t_local;     /* seconds of local work */
+    ur_buf rec;         /* prefix: the record, built by the work */
+} tds_task;
+
+typedef struct tds_run {
+    const ur_tds_params *p;
+    ur_job *job;
+    json_t *outputs;    /* id JSON -> answer text, or NULL (greedy) */
+    ur_buf sep;         /* the format's text between the generation prompt and the answer */
+    int *items;         /* unit -> dataset item */
+    char *cfg;          /* the config as compact JSON */
+    int max_tokens;     /* resolved */
+    int remote_max;     /* remote: "max_tokens" of the requests: 0 (echo only), or 1 once refused */
+    int prefix;         /* the prefix experiment */
+    int32_t *cont;      /* prefix: continuation buffer */
+    long scored;
+    double t_score;
+} tds_run;
+
+/* ---- setting up ------------------------------------------------------------------------ */
+/* outputs: id JSON -> answer text. A JSON array (just-eval, the TDS authors' files)
+ * or JSON lines with "id" and "output" (urial run's results). */
+static json_t *load_outputs(const char *path, ur_err *err) {
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je), *map = json_object();
+    if (json_is_array(root)) {
+        size_t i;
+        json_t *o;
+        json_array_foreach(root, i, o) {
+            json_t *id = json_object_get(o, "id"), *out = json_object_get(o, "output");
+            if (json_is_array(out)) out = json_array_get(out, 0);
+            if ((!json_is_integer(id) && !json_is_string(id)) || !json_is_string(out)) {
+                ur_errf(err, "%s: item %zu has no id or no \"output\" (a string, or a list whose first element is one)",
+                        path, i);
+                json_decref(root), json_decref(map);
+                return NULL;
+            }
+            char *key = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+            json_object_set(map, key, out);
+            free(key);
+        }
+        json_decref(root);
+        return map;
+    }
+    json_decref(root);
+    ur_results *r = ur_results_open(path, UR_RESULTS_READ, err);
+    if (!r) {
+        json_decref(map);
+        return NULL;
+    }
+    for (int i = 0; i < ur_results_count(r); i++) {
+        const ur_record *rec = ur_results_get(r, i);
+        if (rec->output) json_object_set_new(map, rec->key, json_string(rec->output));
+    }
+    ur_results_close(r);
+    return map;
+}
+
+static json_t *make_config(const tds_run *r, const char *cmd) {
+    const ur_tds_params *p = r->p;
+    json_t *c = json_object();
+    json_object_set_new(c, "command", json_string(cmd));
+    if (p->client) { /* the base on a server: its name there and K (the URL may change between runs) */
+        json_object_set_new(c, "base", json_string(p->base_name));
+        json_object_set_new(c, "backend", json_string("openai"));
+        json_object_set_new(c, "top_logprobs", json_integer(p->top_k));
+    } else {
+        json_object_set_new(c, "base", json_string(ur_base_name(p->base_name)));
+        json_object_set_new(c, "base_size", json_integer((json_int_t)ur_ctx_model(p->base)->gguf->size));
+    }
+    json_object_set_new(c, "aligned", json_string(ur_base_name(p->aligned_name)));
+    json_object_set_new(c, "aligned_size", json_integer((json_int_t)ur_ctx_model(p->aligned)->gguf->size));
+    json_object_set_new(c, "prompt", json_string(p->fmt ? ur_base_name(ur_chat_name(p->fmt)) : "input"));
+    json_object_set_new(c, "answers", json_string(p->outputs ? ur_base_name(p->outputs) : "greedy"));
+    json_object_set_new(c, "max_tokens", json_integer(r->max_tokens));
+    if (r->prefix) {
+        json_t *jk = json_array();
+        for (int i = 0; i < p->n_ks; i++) json_array_append_new(jk, json_integer(p->ks[i]));
+        json_object_set_new(c, "k", jk);
+    }
+    return c;
+}
+
+static int make_dir(const char *dir, const char *cmd, ur_err *err) {
+    if (mkdir(dir, 0777) && errno != EEXIST)
+        return ur_errf(err, "%s: %s: cannot create the directory: %s", cmd, dir, strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) return ur_errf(err, "%s: %s is not a directory", cmd, dir);
+    return 0;
+}
+
+/* ---- one item as tokens -------------------------------------------------------------------- */
+static int skip(tds_run *r, const ur_item *it, const char *why) {
+    ur_job_note(r->job, "tds: item %s skipped: %s", it->id, why);
+    return 1;
+}
+
+/* The prompt text, and how to tokenize it. */
+static int render(tds_run *r, const ur_item *it, ur_buf *prompt, int *add_bos, int *special, ur_err *err) {
+    const ur_tds_params *p = r->p;
+    const ur_vocab *v = ur_ctx_model(p->aligned)->vocab;
+    if (p->fmt) {
+        ur_msg m = {UR_ROLE_USER, it->turns[0], strlen(it->turns[0])};
+        if (ur_chat_render(p->fmt, &m, 1, 1, prompt, err)) return -1;
+        *add_bos = ur_chat_add_bos(p->fmt) && ur_vocab_add_bos(v);
+        *special = ur_chat_parse_special(p->fmt);
+        return 0;
+    }
+    /* the TDS authors' "input": already rendered, special tokens spelled out */
+    json_t *o = json_loads(it->fields, 0, NULL), *in = json_object_get(o, "input");
+    if (!json_is_string(in)) {
+        json_decref(o);
+        return ur_errf(err, "tds: %s: item %s has no rendered \"input\" (use --template or --urial)", p->ds->path, it->id);
+    }
+    ur_buf_put(prompt, json_string_value(in), json_string_length(in));
+    json_decref(o);
+    char bos[32];
+    int32_t b = ur_vocab_bos(v);
+    int bl = b >= 0 ? ur_token_to_bytes(v, b, 1, bos, sizeof bos) : 0;
+    int spelled = bl > 0 && bl <= (int)sizeof bos && prompt->len >= (size_t)bl && !memcmp(prompt->data, bos, (size_t)bl);
+    *add_bos = !spelled && ur_vocab_add_bos(v);
+    *special = 1;
+    return 0;
+}
+
+/* The aligned model's greedy answer after the prompt, its tokens into t->seq. */
+static int greedy_answer(tds_run *r, const ur_item *it, tds_task *t, const char *prompt, int add_bos, int special,
+                         int n_ctx, ur_err *err) {
+    const ur_tds_params *p = r->p;
+    const ur_vocab *v = ur_ctx_model(p->aligned)->vocab;
+    int32_t *ids = NULL;
+    int np = ur_tokenize_alloc(v, prompt, strlen(prompt), add_bos, special, &ids, err);
+    if (np < 0) return -1;
+    int cap = (r->max_tokens >= 0 ? r->max_tokens : n_ctx) + 1;
+    ur_tds_seq *seq = &t->seq;
+    seq->ids = ur_xmalloc(sizeof *seq->ids * (size_t)(np + cap));
+    memcpy(seq->ids, ids, sizeof *ids * (size_t)np);
+    free(ids);
+    if (np + 1 >= n_ctx) return skip(r, it, "the prompt does not fit the context (use a larger --ctx)");
+    ur_gen_params gp;
+    ur_gen_defaults(&gp);
+    gp.max_tokens = cap - 1;
+    if (p->fmt) gp.stop = ur_chat_stops(p->fmt, &gp.n_stop);
+    gp.tokens = seq->ids + np;
+    gp.tokens_cap = cap;
+    ur_gen_result res;
+    if (ur_generate(p->aligned, seq->ids, np, &gp, NULL, NULL, &res, err)) return -1;
+    int n = res.n_gen + (res.stop_reason == UR_STOP_EOG);
+    if (res.stop_reason == UR_STOP_STRING) { /* keep the tokens whose text is before the stop string */
+        ur_detok d;
+        ur_buf txt = {0};
+        ur_detok_init(&d, v, 0, 0);
+        int keep = 0;
+        for (int i = 0; i < n; i++) {
+            ur_detok_push(&d, seq->ids[np + i], &txt);
+            if (txt.len > res.text.len) break;
+            keep = i + 1;
+        }
+        ur_buf_free(&txt);
+        n = keep;
+    }
+    seq->n = np + n;
+    seq->n_context = np;
+    t->stop = ur_stop_reason_name(res.stop_reason);
+    if (p->fmt) ur_chat_clean(p->fmt, res.text.data ? res.text.data : "", res.text.len, &t->answer);
+    else ur_buf_put(&t->answer, res.text.data ? res.text.data : "", res.text.len);
+    ur_buf_free(&res.text);
+    return n ? 0 : skip(r, it, "the aligned model's answer is empty");
+}
+
+/* One item as input + answer tokens in t. 0; 1 when it is skipped (told); -1 fatal.
+ * Leaves the aligned context holding generated tokens. */
+static int example(tds_run *r, const ur_item *it, tds_task *t, ur_err *err) {
+    const ur_tds_params *p = r->p;
+    const ur_vocab *v = ur_ctx_model(p->aligned)->vocab;
+    const int na = ur_ctx_n_ctx(p->aligned), nb = p->base ? ur_ctx_n_ctx(p->base) : na;
+    const int n_ctx = nb < na ? nb : na;
+    ur_buf prompt = {0};
+    int add_bos = 0, special = 0, rc;
+    t->stop = "given";
+    if (render(r, it, &prompt, &add_bos, &special, err)) {
+        ur_buf_free(&prompt);
+        return -1;
+    }
+    if (r->outputs) {
+        json_t *out = json_object_get(r->outputs, it->id);
+        if (!out) {
+            rc = skip(r, it, "no answer for this id in --outputs");
+        } else {
+            ur_buf_put(&t->answer, json_string_value(out), json_string_length(out));
+            ur_buf_put(&prompt, r->sep.data ? r->sep.data : "", r->sep.len);
+            ur_err e = {{0}};
+            rc = ur_tds_seq_text(v, prompt.data, prompt.len, t->answer.data ? t->answer.data : "", t->answer.len,
+                                 add_bos, special, 0, &t->seq, &e)
+                     ? skip(r, it, e.msg)
+                     : 0;
+            if (!rc && r->max_tokens >= 0 && t->seq.n - t->seq.n_context > r->max_tokens)
+                t->seq.n = t->seq.n_context + r->max_tokens;
+        }
+    } else {
+        rc = greedy_answer(r, it, t, prompt.data, add_bos, special, n_ctx, err);
+    }
+    ur_buf_free(&prompt);
+    if (!rc && t->seq.n - 1 > n_ctx)
+        rc = skip(r, it, "input + answer do not fit the context (use a larger --ctx or --max-tokens)");
+    return rc;
+}
+
+/* ---- records ------------------------------------------------------------------------------------ */
+static void record_head(const tds_run *r, const ur_item *it, const tds_task *t, ur_buf *b) {
+    ur_buf_printf(b, "{\"id\":%s,\"input_index\":%d,\"instruction\":", it->id, it->index);
+    ur_buf_json_str(b, it->turns[0], strlen(it->turns[0]));
+    ur_buf_puts(b, ",\"output\":");
+    ur_buf_json_str(b, t->answer.data ? t->answer.data : "", t->answer.len);
+    ur_buf_printf(b, ",\"stop\":\"%s\",\"config\":%s,\"n_input\":%d", t->stop, r->cfg, t->seq.n_context);
+}
+
+/* tokens.jsonl: the item, the answer, the input tokens and the positions. */
+static void tds_record(const tds_run *r, const ur_item *it, const tds_task *t, ur_buf *b) {
+    record_head(r, it, t, b);
+    ur_buf_puts(b, ",\"input_ids\":[");
+    for (int i = 0; i < t->seq.n_context; i++) ur_buf_printf(b, "%s%d", i ? "," : "", t->seq.ids[i]);
+    ur_buf_printf(b, "],\"n_tokens\":%d,\"tokens\":", t->seq.n - t->seq.n_context);
+    ur_tds_tokens_json(ur_ctx_model(r->p->aligned)->vocab, t->pos, t->seq.n - t->seq.n_context, b);
+    ur_buf_puts(b, "}");
+}
+
+/* prefix.jsonl, one k: the base model continues input + o[0..k) for T - k tokens. */
+static int prefix_k(tds_run *r, tds_task *t, int k, ur_buf *b, ur_err *err) {
+    const ur_tds_seq *seq = &t->seq;
+    const int T = seq->n - seq->n_context, left = T - k;
+    ur_buf_printf(b, "{\"k\":%d", k);
+    if (left <= 0) {
+        ur_buf_puts(b, ",\"compared\":0,\"matched\":0,\"exact\":0,\"match\":\"\",\"continuation\":[]}");
+        return 0;
+    }
+    int32_t *cont = r->cont = ur_xrealloc(r->cont, sizeof *cont * (size_t)left);
+    ur_gen_params gp;
+    ur_gen_defaults(&gp);
+    gp.max_tokens = left;
+    gp.tokens = cont;
+    gp.tokens_cap = left;
+    ur_gen_result res;
+    if (ur_generate(r->p->base, seq->ids, seq->n_context + k, &gp, NULL, NULL, &res, err)) return -1;
+    int got = res.n_gen + (res.stop_reason == UR_STOP_EOG);
+    if (got > left) got = left;
+    ur_buf_free(&res.text);
+    const int32_t *o = seq->ids + seq->n_context + k;
+    int matched = 0, exact = 0, run = 1;
+    for (int q = 0; q < left; q++) {
+        int hit = q < got && cont[q] == o[q];
+        matched += hit;
+        run &= hit;
+        exact += run;
+    }
+    ur_buf_printf(b, ",\"compared\":%d,\"matched\":%d,\"exact\":%d,\"match\":\"", left, matched, exact);
+    for (int q = 0; q < left; q++) ur_buf_puts(b, q < got && cont[q] == o[q] ? "1" : "0");
+    ur_buf_puts(b, "\",\"continuation\":[");
+    for (int q = 0; q < got; q++) ur_buf_printf(b, "%s%d", q ? "," : "", cont[q]);
+    ur_buf_puts(b, "]}");
+    r->scored += left;
+    t->tokens += left;
+    return 0;
+}
+
+static int prefix_record(tds_run *r, const ur_item *it, tds_task *t, ur_err *err) {
+    const ur_tds_seq *seq = &t->seq;
+    const int T = seq->n - seq->n_context;
+    ur_buf *b = &t->rec;
+    record_head(r, it, t, b);
+    ur_buf_puts(b, ",\"answer_ids\":[");
+    for (int q = 0; q < T; q++) ur_buf_printf(b, "%s%d", q ? "," : "", seq->ids[seq->n_context + q]);
+    ur_buf_puts(b, "],\"prefix\":[");
+    for (int k = 0; k < r->p->n_ks; k++) {
+        if (k) ur_buf_puts(b, ",");
+        if (prefix_k(r, t, r->p->ks[k], b, err)) return -1;
+    }
+    ur_buf_puts(b, "]}");
+    return 0;
+}
+
+/* ---- the job's callbacks ----------------------------------------------------------------------- */
+static void task_free(tds_task *t) {
+    if (!t) return;
+    ur_tds_seq_free(&t->seq);
+    ur_buf_free(&t->answer), ur_buf_free(&t->rec), ur_buf_free(&t->http.response);
+    free(t->pos), free(t->body), free(t);
+}
+
+static const ur_item *item_of(const tds_run *r, int unit) { return &r->p->ds->items[r->items[unit]]; }
+
+static int start(void *user, int unit, void **tasks, ur_err *err) {
+    tds_run *r = user;
+    const ur_tds_params *p = r->p;
+    tds_task *t = ur_xcalloc(1, sizeof *t);
+    t->unit = unit;
+    double t0 = ur_now();
+    int st = example(r, item_of(r, unit), t, err);
+    if (st) {
+        task_free(t);
+        return st < 0 ? -1 : 0;
+    }
+    t->pos = ur_xmalloc(sizeof *t->pos * (size_t)(t->seq.n - t->seq.n_context));
+    if (p->client) { /* the aligned side now, while the server computes the requests in flight */
+        if (ur_tds_score_aligned(p->aligned, t->seq.ids, t->seq.n, t->seq.n_context, t->pos, err)) {
+            task_free(t);
+            return -1;
+        }
+        t->max_sent = r->remote_max;
+        t->body = ur_tds_remote_body(p->base_name, t->seq.ids, t->seq.n, p->top_k, t->max_sent);
+        t->http.path = "/completions";
+        t->http.body = t->body;
+    }
+    t->t_local = ur_now() - t0;
+    tasks[0] = t;
+    return 1;
+}
+
+/* The inline executor's work: both models here (tds), or the prefix continuations. */
+static int work(void *user, void *task, const char **why, ur_err *err) {
+    (void)why;
+    tds_run *r = user;
+    tds_task *t = task;
+    double t0 = ur_now();
+    int rc = r->prefix ? prefix_record(r, item_of(r, t->unit), t, err)
+                       : ur_tds_score(r->p->base, r->p->aligned, t->seq.ids, t->seq.n, t->seq.n_context, t->pos, err);
+    if (!r->prefix) r->scored += t->seq.n - 1;
+    r->t_score += ur_now() - t0;
+    t->t_local += ur_now() - t0;
+    return rc;
+}
+
+static void drop(void *user, int unit, void *task) {
+    (void)user, (void)unit;
+    task_free(task);
+}
+
+static int finish(void *user, int unit, int k, void *task, const char *why, ur_buf *rec, ur_err *err) {
+    (void)k;
+    tds_run *r = user;
+    tds_task *t = task;
+    const ur_item *it = item_of(r, unit);
+    const int T = t->seq.n - t->seq.n_context;
+    if (r->p->client) {
+        if (why) {
+            /* OpenAI's API and vLLM take "max_tokens": 0 with "echo" (the prompt only); a
+             * server that does not gets 1 (the generated token is not used) */
+            if (r->remote_max == 0 && strstr(why, "HTTP 400") && strstr(why, "max_tokens")) {
+                ur_job_note(r->job, "tds: the server refuses \"max_tokens\": 0; asking for 1 token (not used)");
+                r->remote_max = 1;
+            }
+            if (r->remote_max == 1 && t->max_sent == 0) {
+                free(t->body);
+                t->max_sent = 1;
+                t->body = ur_tds_remote_body(r->p->base_name, t->seq.ids, t->seq.n, r->p->top_k, 1);
+                t->http.body = t->body;
+                return UR_JOB_AGAIN;
+            }
+            return ur_errf(err, "tds: item %s: %s", it->id, why);
+        }
+        ur_err perr = {{0}};
+        if (ur_tds_remote_parse(t->http.response.data, t->http.response.len, t->seq.ids, t->seq.n, t->seq.n_context,
+                                r->p->top_k, t->pos, &perr)) {
+            return ur_errf(err, "tds: item %s: %s", it->id, perr.msg);
+        }
+        r->scored += T;
+    } else if (why) {
+        return ur_errf(err, "tds: item %s: %s", it->id, why);
+    }
+    if (r->prefix) ur_buf_put(rec, t->rec.data, t->rec.len);
+    else tds_record(r, it, t, rec);
+    ur_job_count(r->job, r->prefix ? t->tokens : T, t->t_local);
+    task_free(t);
+    return UR_JOB_RECORD;
+}
+
+/* ---- running ------------------------------------------------------------------------------------ */
+static int run_job(const ur_tds_params *p, int prefix, ur_tds_summary *s, ur_err *err) {
+    const char *cmd = prefix ? "tds prefix" : "tds";
+    memset(s, 0, sizeof *s);
+    if (p->ds->format == UR_DATA_MT_BENCH)
+        return ur_errf(err, "%s: %s: multi-turn (MT-Bench) data is not supported: give single-turn instructions", cmd,
+                       p->ds->path);
+    if (prefix && p->client) return ur_errf(err, "tds prefix: the base model must be local");
+    tds_run r = {.p = p, .prefix = prefix, .max_tokens = p->max_tokens};
+    ur_exec *x = NULL;
+    ur_buf path = {0};
+    json_t *config = NULL;
+    int rc = -1;
+    if (p->outputs && !(r.outputs = load_outputs(p->outputs, err))) goto out;
+    if (r.max_tokens == -2) r.max_tokens = r.outputs ? -1 : 1024;
+    if (p->fmt && ur_tds_answer_sep(p->fmt, &r.sep, err)) goto out;
+    if (make_dir(p->out_dir, cmd, err)) goto out;
+    config = make_config(&r, cmd);
+    r.cfg = json_dumps(config, JSON_COMPACT);
+    ur_buf_printf(&path, "%s/%s", p->out_dir, prefix ? "prefix.jsonl" : "tokens.jsonl");
+    ur_job_params jp = {.out = path.data, .name = cmd, .config = r.cfg, .ops = {start, finish, NULL, drop}, .user = &r,
+                        .progress = p->progress, .note = p->note, .hook_user = p->hook_user};
+    r.job = ur_job_new(&jp);
+    r.items = ur_xmalloc(sizeof *r.items * ((size_t)p->ds->n + 1));
+    for (int i = 0; i < p->ds->n; i++)
+        if (ur_job_selects(&p->sel, i)) r.items[ur_job_add(r.job, p->ds->items[i].id, -1)] = i;
+    if (ur_job_open(r.job, err)) goto out;
+    const ur_job_progress *pg = ur_job_get_progress(r.job);
+    if (prefix)
+        ur_job_note(r.job, "tds prefix: %s: %d in this selection, %d already in %s, %d to run", p->ds->path, pg->total,
+                    pg->kept, path.data, ur_job_todo(r.job));
+    else
+        ur_job_note(r.job, "tds: %s: %d items (%s)%s; %d in this selection, %d already in %s, %d to score", p->ds->path,
+                    p->ds->n, ur_data_format_name(p->ds->format), p->sel.shard_n > 1 ? ", sharded" : "", pg->total,
+                    pg->kept, path.data, ur_job_todo(r.job));
+    x = p->client ? ur_exec_http_new(p->client) : ur_exec_inline_new(work, &r);
+    /* the remote executor's task is the tds_task's first member */
+    rc = ur_job_run(r.job, x, err);
+out:
+    if (r.job) s->p = *ur_job_get_progress(r.job);
+    s->scored_tokens = r.scored;
+    s->t_score = r.t_score;
+    s->max_tokens = r.max_tokens;
+    ur_exec_free(x);
+    ur_job_free(r.job);
+    json_decref(config), json_decref(r.outputs);
+    free(r.cfg), free(r.items), free(r.cont);
+    ur_buf_free(&r.sep), ur_buf_free(&path);
+    return rc;
+}
+
+int ur_tds_run(const ur_tds_params *p, ur_tds_summary *s, ur_err *err) { return run_job(p, 0, s, err); }
+int ur_tds_prefix_run(const ur_tds_params *p, ur_tds_summary *s, ur_err *err) { return run_job(p, 1, s, err); }
+
+int ur_tds_write_reports(const char *dir, int prefix, ur_buf *summary, int *n_out, ur_buf *note, ur_err *err) {
+    ur_buf path = {0}, html = {0};
+    ur_buf_printf(&path, "%s/%s", dir, prefix ? "prefix.jsonl" : "tokens.jsonl");
+    ur_results *res = ur_results_open(path.data, UR_RESULTS_READ, err);
+    int rc = -1;
+    const char **recs = NULL;
+    if (!res) goto out;
+    if (note && ur_results_note(res)) ur_buf_puts(note, ur_results_note(res));
+    int n = ur_results_count(res);
+    recs = ur_xmalloc(sizeof *recs * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) recs[i] = ur_results_get(res, i)->json;
+    summary->len = 0;
+    if ((prefix ? ur_tds_prefix_summarize : ur_tds_summarize)(path.data, recs, n, summary, &html, err)) goto out;
+    const char *names[2] = {prefix ? "prefix.json" : "summary.json", prefix ? "prefix.html" : "report.html"};
+    const ur_buf *texts[2] = {summary, &html};
+    for (int i = 0; i < 2; i++) {
+        path.len = 0;
+        ur_buf_printf(&path, "%s/%s", dir, names[i]);
+        if (ur_write_file_atomic(path.data, texts[i]->data, texts[i]->len, err)) goto out;
+    }
+    if (n_out) *n_out = n;
+    rc = 0;
+out:
+    free(recs);
+    ur_results_close(res);
+    ur_buf_free(&path), ur_buf_free(&html);
+    return rc;
+}
