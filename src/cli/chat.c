@@ -122,6 +122,115 @@ static void print_prompt(const ur_chat *f, const ur_conv *conv) {
     ur_buf_free(&out);
 }
 
+/* What a chat needs while it runs. */
+typedef struct chatter {
+    const ur_chat *f;
+    ur_session *s;           /* local */
+    int n_ctx;
+    ur_remote *client;       /* remote */
+    const char *remote_model;
+    ur_gen_params gp;
+    int quiet;
+    ur_conv conv;
+} chatter;
+
+/* A /command; returns 1 when the chat ends. */
+static int command(chatter *c, const char *cmd) {
+    if (!strcmp(cmd, "/quit") || !strcmp(cmd, "/exit")) return 1;
+    if (!strcmp(cmd, "/reset")) {
+        ur_conv_truncate(&c->conv, 0);
+        fprintf(stderr, "urial: new conversation\n");
+    } else if (!strcmp(cmd, "/prompt")) {
+        print_prompt(c->f, &c->conv);
+    } else if (!strcmp(cmd, "/help")) {
+        fprintf(stderr, "urial: /reset starts a new conversation, /prompt prints the rendered prompt so far, "
+                        "/quit leaves; a line ending in \\ continues\n");
+    } else {
+        fprintf(stderr, "urial: unknown command '%.40s' (/help lists them; start with // to send a line "
+                        "beginning with /)\n", cmd);
+    }
+    return 0;
+}
+
+/* The answer to the conversation's last message, streamed (local) or shown when
+ * complete (remote), added to the conversation; on failure the message is removed. */
+static void answer(chatter *c) {
+    ur_conv *conv = &c->conv;
+    if (c->client) {
+        ur_buf clean = {0};
+        if (answer_remote(c->client, c->remote_model, c->f, conv, &c->gp, &clean, c->quiet)) {
+            ur_conv_truncate(conv, conv->n - 1);
+        } else {
+            fwrite(clean.data ? clean.data : "", 1, clean.len, stdout);
+            fputc('\n', stdout);
+            fflush(stdout);
+            ur_conv_add(conv, UR_ROLE_ASSISTANT, clean.data ? clean.data : "", clean.len);
+        }
+        ur_buf_free(&clean);
+        return;
+    }
+    streamer st = {0};
+    ur_chat_stream_init(&st.cs, c->f);
+    ur_answer ans;
+    ur_err err = {{0}};
+    interrupted = 0;
+    if (ur_session_answer(c->s, conv->msgs, conv->n, &c->gp, on_text, &st, &ans, &err)) {
+        ur_conv_truncate(conv, conv->n - 1);
+        if (ans.too_long)
+            fprintf(stderr, "urial: %s: the conversation no longer fits; /reset starts a new one (or use a larger "
+                            "--ctx)\n", err.msg);
+        else
+            fprintf(stderr, "urial: %s\n", err.msg);
+        ur_chat_stream_free(&st.cs);
+        ur_buf_free(&st.out);
+        return;
+    }
+    /* what the streaming held back (a tail that stayed text after all) */
+    if (ans.gen.text.len > st.cs.raw.len) /* a tail held back when Ctrl-C stopped it */
+        ur_chat_stream_push(&st.cs, ans.gen.text.data + st.cs.raw.len, ans.gen.text.len - st.cs.raw.len, &st.out);
+    ur_chat_stream_end(&st.cs, &st.out);
+    show(&st);
+    ur_buf_free(&st.out);
+    fputc('\n', stdout);
+    fflush(stdout);
+    ur_conv_add(conv, UR_ROLE_ASSISTANT, ans.text.data, ans.text.len);
+    const ur_gen_result *g = &ans.gen;
+    if (g->stop_reason == UR_STOP_CONTEXT)
+        fprintf(stderr, "urial: the context is full (%d tokens): the answer was cut; /reset starts a new "
+                        "conversation\n", c->n_ctx);
+    else if (g->stop_reason == UR_STOP_CANCEL)
+        fprintf(stderr, "urial: stopped\n");
+    if (!c->quiet)
+        fprintf(stderr, "urial: [prompt %d tokens, %d cached; %d generated at %.1f tok/s; stop: %s]\n", g->n_prompt,
+                ans.n_cached, g->n_gen, g->t_gen > 0 ? g->n_gen / g->t_gen : 0.0, ur_stop_reason_name(g->stop_reason));
+    ur_chat_stream_free(&st.cs);
+    ur_answer_free(&ans);
+}
+
+/* Messages from stdin until its end or /quit. */
+static void chat_loop(chatter *c, int tty) {
+    if (tty) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C at the prompt ends the chat */
+        sigaction(SIGINT, &sa, NULL);
+    }
+    ur_buf msg = {0};
+    while (read_message(&msg, tty)) {
+        const char *text = msg.data;
+        if (text[0] == '/' && text[1] != '/') {
+            if (command(c, text)) break;
+            continue;
+        }
+        if (text[0] == '/') text++; /* "//..." sends "/..." */
+        if (!*text) continue;
+        ur_conv_add(&c->conv, UR_ROLE_USER, text, strlen(text));
+        answer(c);
+    }
+    if (tty) fputc('\n', stdout);
+    ur_buf_free(&msg);
+}
+
 int cmd_chat(int argc, char **argv) {
     int quiet = 0;
     cli_engine eng;
@@ -156,8 +265,6 @@ int cmd_chat(int argc, char **argv) {
     ur_ctx *ctx = f && m ? cli_new_ctx(m, eng.ctx, eng.threads, 0) : NULL;
     ur_session_params sp = {UR_REUSE_ALL, cache.dir};
     ur_session *s = ctx ? ur_session_new(ctx, f, &sp, &err) : NULL;
-    ur_conv conv = {0};
-    ur_buf msg = {0};
     if (ctx && !s) cli_fail("%s", err.msg);
     if (!s && !(client && f)) goto out;
 
@@ -177,91 +284,12 @@ int cmd_chat(int argc, char **argv) {
     if (tty)
         fprintf(stderr, "urial: chatting with %s (%s %s); /help lists the commands\n", m ? m->name : rem.model,
                 ur_chat_kind(f) == UR_CHAT_URIAL ? "URIAL prompt" : "template", ur_chat_name(f));
-    if (tty) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C at the prompt ends the chat */
-        sigaction(SIGINT, &sa, NULL);
-    }
-
-    ur_gen_params gp = dec.gp;
+    chatter c = {.f = f, .s = s, .client = client, .remote_model = rem.model, .gp = dec.gp, .quiet = quiet,
+                 .n_ctx = ctx ? ur_ctx_n_ctx(ctx) : 0};
+    chat_loop(&c, tty);
+    ur_conv_free(&c.conv);
     rc = 0;
-    while (read_message(&msg, tty)) {
-        const char *text = msg.data;
-        if (text[0] == '/' && text[1] != '/') {
-            const char *cmd = text;
-            if (!strcmp(cmd, "/quit") || !strcmp(cmd, "/exit")) break;
-            if (!strcmp(cmd, "/reset")) {
-                ur_conv_truncate(&conv, 0);
-                fprintf(stderr, "urial: new conversation\n");
-            } else if (!strcmp(cmd, "/prompt")) {
-                print_prompt(f, &conv);
-            } else if (!strcmp(cmd, "/help")) {
-                fprintf(stderr, "urial: /reset starts a new conversation, /prompt prints the rendered prompt so far, "
-                                "/quit leaves; a line ending in \\ continues\n");
-            } else {
-                fprintf(stderr, "urial: unknown command '%.40s' (/help lists them; start with // to send a line "
-                                "beginning with /)\n", cmd);
-            }
-            continue;
-        }
-        if (text[0] == '/') text++; /* "//..." sends "/..." */
-        if (!*text) continue;
-        ur_conv_add(&conv, UR_ROLE_USER, text, strlen(text));
-        if (client) {
-            ur_buf clean = {0};
-            if (answer_remote(client, rem.model, f, &conv, &gp, &clean, quiet)) {
-                ur_conv_truncate(&conv, conv.n - 1);
-            } else {
-                fwrite(clean.data ? clean.data : "", 1, clean.len, stdout);
-                fputc('\n', stdout);
-                fflush(stdout);
-                ur_conv_add(&conv, UR_ROLE_ASSISTANT, clean.data ? clean.data : "", clean.len);
-            }
-            ur_buf_free(&clean);
-            continue;
-        }
-        streamer st = {0};
-        ur_chat_stream_init(&st.cs, f);
-        ur_answer ans;
-        interrupted = 0;
-        if (ur_session_answer(s, conv.msgs, conv.n, &gp, on_text, &st, &ans, &err)) {
-            ur_conv_truncate(&conv, conv.n - 1);
-            if (ans.too_long)
-                fprintf(stderr, "urial: %s: the conversation no longer fits; /reset starts a new one (or use a larger "
-                                "--ctx)\n", err.msg);
-            else
-                fprintf(stderr, "urial: %s\n", err.msg);
-            ur_chat_stream_free(&st.cs);
-            ur_buf_free(&st.out);
-            continue;
-        }
-        /* what the streaming held back (a tail that stayed text after all) */
-        if (ans.gen.text.len > st.cs.raw.len) /* a tail held back when Ctrl-C stopped it */
-            ur_chat_stream_push(&st.cs, ans.gen.text.data + st.cs.raw.len, ans.gen.text.len - st.cs.raw.len, &st.out);
-        ur_chat_stream_end(&st.cs, &st.out);
-        show(&st);
-        ur_buf_free(&st.out);
-        fputc('\n', stdout);
-        fflush(stdout);
-        ur_conv_add(&conv, UR_ROLE_ASSISTANT, ans.text.data, ans.text.len);
-        const ur_gen_result *g = &ans.gen;
-        if (g->stop_reason == UR_STOP_CONTEXT)
-            fprintf(stderr, "urial: the context is full (%d tokens): the answer was cut; /reset starts a new "
-                            "conversation\n", ur_ctx_n_ctx(ctx));
-        else if (g->stop_reason == UR_STOP_CANCEL)
-            fprintf(stderr, "urial: stopped\n");
-        if (!quiet)
-            fprintf(stderr, "urial: [prompt %d tokens, %d cached; %d generated at %.1f tok/s; stop: %s]\n",
-                    g->n_prompt, ans.n_cached, g->n_gen, g->t_gen > 0 ? g->n_gen / g->t_gen : 0.0,
-                    ur_stop_reason_name(g->stop_reason));
-        ur_chat_stream_free(&st.cs);
-        ur_answer_free(&ans);
-    }
-    if (tty) fputc('\n', stdout);
 out:
-    ur_buf_free(&msg);
-    ur_conv_free(&conv);
     ur_session_free(s);
     ur_ctx_free(ctx);
     ur_chat_free(f);

@@ -61,29 +61,127 @@ static void note(void *user, const char *msg) {
 }
 
 /* ---- judging ------------------------------------------------------------------------------- */
-static int parse_judge(void *dst, const char *v) {
-    *(const char **)dst = v;
+/* Where the judge's answers come from: a server, or a local model (--judge local:M). */
+typedef struct judge_opts {
+    const char *judge, *key_env, *jtmpl;
+    int ctx, threads, reason, url_given;
+    ur_judge_http_params hp;
+    cli_opt opts[20];
+} judge_opts;
+
+static void judge_opts_init(judge_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->jtmpl = "auto";
+    ur_judge_http_defaults(&o->hp);
+    ur_judge_http_params *hp = &o->hp;
+    const cli_opt opts[] = {
+        OPT_TEXT("judge (an OpenAI-compatible chat-completions server):"),
+        {.kind = CLI_STR, .name = "judge-url", .arg = "URL", .dst = &hp->url, .seen = &o->url_given,
+         .help = "default https://api.openai.com/v1 (vLLM, llama.cpp's server, ...: http://HOST:PORT/v1)"},
+        OPT_STR("judge-model", 0, "M", &hp->model, "default gpt-4o"),
+        OPT_STR("api-key-env", 0, "VAR", &o->key_env,
+                "the API key's environment variable (default OPENAI_API_KEY; optional for other URLs)"),
+        OPT_INT("concurrency", 0, "N", 1, 1024, &hp->concurrency, "requests in flight (default 4)"),
+        OPT_REAL("timeout", 0, "S", 0.001, 86400, &hp->timeout, "seconds for one request (default 120)"),
+        OPT_INT("retries", 0, "N", 0, 1000, &hp->max_retries,
+                "retries of a request on 429, 5xx, timeouts, connection errors (default 8)"),
+        OPT_REAL("backoff", 0, "S", 0, 3600, &hp->backoff, "first retry delay, doubled each time, with jitter (default 1)"),
+        OPT_REAL("backoff-max", 0, "S", 0, 86400, &hp->backoff_max, "longest retry delay (default 60)"),
+        OPT_INT("max-tokens", 0, "N", 1, 1 << 20, &hp->max_tokens, "the judge's answer length (default 1024, as just-eval)"),
+        OPT_TEXT("offline judge:"),
+        OPT_STR("judge", 0, "local:MODEL.gguf|URL", &o->judge,
+                "judge with a local model (answers constrained to the JSON shape), or a URL"),
+        OPT_STR("judge-template", 0, "NAME|auto|raw", &o->jtmpl, "its chat template (default auto: the model's, else plain text)"),
+        OPT_INT("ctx", 0, "N", 16, 1 << 24, &o->ctx, "its context (default: the model's, at most 8192)"),
+        OPT_INT("threads", 't', "N", 1, 1024, &o->threads, "threads (default: all cores)"),
+        OPT_INT("reason-max", 0, "N", 1, 1 << 16, &o->reason, "bytes of a reason (default 400)"),
+        OPT_END};
+    _Static_assert(sizeof opts <= sizeof o->opts, "judge_opts.opts is too small");
+    memcpy(o->opts, opts, sizeof opts);
+}
+
+/* The judge the options ask for; prints the error and returns NULL. */
+static ur_judge *open_judge(judge_opts *o, const char *cmd) {
+    const char *local = NULL;
+    if (o->judge && !strncmp(o->judge, "local:", 6)) local = o->judge + 6;
+    else if (o->judge) o->hp.url = o->judge, o->url_given = 1;
+    if (local && o->url_given) return cli_fail("%s: give either --judge local:MODEL or a judge URL, not both", cmd), NULL;
+    ur_err err = {{0}};
+    ur_judge *j;
+    if (local) {
+        ur_judge_local_params lp = {.model_path = local, .chat_template = o->jtmpl, .n_ctx = o->ctx,
+                                    .n_threads = o->threads, .reason_max = o->reason};
+        j = ur_judge_local_new(&lp, &err);
+    } else {
+        const char *var = o->key_env ? o->key_env : "OPENAI_API_KEY";
+        const char *key = getenv(var);
+        int openai = strstr(o->hp.url, "api.openai.com") != NULL;
+        if ((!key || !*key) && (o->key_env || openai))
+            return cli_fail("%s: $%s is not set (the judge at %s needs an API key%s)", cmd, var, o->hp.url,
+                            o->key_env ? "" : "; --api-key-env VAR reads another variable"),
+                   NULL;
+        o->hp.api_key = key && *key ? key : NULL;
+        j = ur_judge_http_new(&o->hp, &err);
+    }
+    if (!j) cli_fail("%s", err.msg);
+    return j;
+}
+
+/* --show-template: the built-in text, exactly as a --template file would hold it */
+static int show_template(int which) {
+    int m = which == 0 ? UR_JUDGE_MULTI : which == 1 ? UR_JUDGE_SAFETY : UR_JUDGE_PAIRWISE;
+    ur_judge_tmpl *t = ur_judge_tmpl_builtin(m);
+    ur_buf s = {0};
+    ur_judge_render(t, "${instruction}", m == UR_JUDGE_PAIRWISE ? "${candidate_A}" : "${candidate}",
+                    m == UR_JUDGE_PAIRWISE ? "${candidate_B}" : NULL, &s);
+    fputs(s.data, stdout);
+    ur_buf_free(&s);
+    ur_judge_tmpl_free(t);
+    return 0;
+}
+
+/* Judge the files of ep with j; the summary line and the exit code. */
+static int judge_files(const char *cmd, ur_judge *j, ur_eval_params *ep, int pairwise, int quiet) {
+    ur_err err = {{0}};
+    if (ur_judge_note(j) && !quiet) fprintf(stderr, "urial: %s\n", ur_judge_note(j));
+    prog g = {.tty = isatty(2), .quiet = quiet, .t0 = ur_now()};
+    ep->progress = show;
+    ep->note = note;
+    ep->progress_user = &g;
+    ur_eval_progress s;
+    int r = pairwise ? ur_eval_pairwise(j, ep, &s, &err) : ur_eval_score(j, ep, &s, &err);
+    if (g.tty && !quiet) fputs("\r\033[K", stderr);
+    const ur_judge_stats *st = ur_judge_get_stats(j);
+    if (!quiet && (!r || st->requests))
+        fprintf(stderr,
+                "urial: %s: %d items: %d judged now, %d already in %s, %d failed; %ld requests to %s (%ld retries: "
+                "%ld rate-limited, %ld server errors, %ld timeouts, %ld connection errors, %ld bad answers) in %.1f s\n",
+                cmd, s.total, s.judged, s.kept, ep->out, s.failed, st->requests, ur_judge_model(j), st->retries,
+                st->http_429, st->http_5xx, st->timeouts, st->conn_errors, st->bad_bodies, ur_now() - g.t0);
+    if (r) return cli_fail("%s", err.msg);
+    if (s.failed)
+        return cli_fail("%s: %d records failed (each has its \"error\" in %s); run the same command again to retry them",
+                        cmd, s.failed, ep->out);
     return 0;
 }
 
 static int judge_cmd(int argc, char **argv, int pairwise) {
     const char *cmd = pairwise ? "eval pairwise" : "eval score";
-    const char *in = NULL, *a = NULL, *b = NULL, *out = NULL, *tmpl = NULL, *stmpl = NULL, *judge = NULL;
-    const char *key_env = NULL, *jtmpl = "auto";
-    int mode = 0, only = 0, quiet = 0, ctx = 0, threads = 0, reason = 0, url_given = 0, show_mode = -1;
+    const char *in = NULL, *a = NULL, *b = NULL, *out = NULL, *tmpl = NULL, *stmpl = NULL;
+    int mode = 0, only = 0, quiet = 0, show_mode = -1;
     ur_eval_params ep;
     ur_eval_defaults(&ep);
-    ur_judge_http_params hp;
-    ur_judge_http_defaults(&hp);
+    judge_opts jo;
+    judge_opts_init(&jo);
     cli_select sel;
     cli_select_init(&sel);
     sel.opts[0] = (cli_opt)OPT_LONG("limit", 0, "N", 1, 1 << 30, &sel.sel.limit, "only the first N selected items");
     sel.opts[1].help = "only the selected items whose position p (after --limit) has p % N == I";
     const cli_opt opts[] = {
         pairwise ? (cli_opt)OPT_STR("a", 0, "FILE", &a, "pairwise: the outputs of model A (matched by id)")
-                 : (cli_opt)OPT_STR("in", 0, "FILE",
-                                    &in, "outputs: just-eval JSON (\"instruction\", \"output\", \"generator\", ...) or\n"
-                                         "urial run's JSONL"),
+                 : (cli_opt)OPT_STR("in", 0, "FILE", &in,
+                                    "outputs: just-eval JSON (\"instruction\", \"output\", \"generator\", ...) or\n"
+                                    "urial run's JSONL"),
         pairwise ? (cli_opt)OPT_STR("b", 0, "FILE", &b, "pairwise: the outputs of model B") : (cli_opt)OPT_TEXT(""),
         OPT_STR("out", 0, "FILE", &out,
                 "JSONL records in just-eval's format; resumed: items judged with the same prompt are\n"
@@ -98,119 +196,41 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
         OPT_CHOICE("only", 0, "all|regular|red-team", &only, "judge only those items"),
         OPT_GROUP(sel.opts),
         OPT_INT("reask", 0, "N", 0, 100, &ep.reask, "ask again when an answer is not the expected JSON (default 2)"),
-        OPT_TEXT("judge (an OpenAI-compatible chat-completions server):"),
-        {.kind = CLI_STR, .name = "judge-url", .arg = "URL", .dst = &hp.url, .seen = &url_given,
-         .help = "default https://api.openai.com/v1 (vLLM, llama.cpp's server, ...: http://HOST:PORT/v1)"},
-        OPT_STR("judge-model", 0, "M", &hp.model, "default gpt-4o"),
-        OPT_STR("api-key-env", 0, "VAR", &key_env,
-                "the API key's environment variable (default OPENAI_API_KEY; optional for other URLs)"),
-        OPT_INT("concurrency", 0, "N", 1, 1024, &hp.concurrency, "requests in flight (default 4)"),
-        OPT_REAL("timeout", 0, "S", 0.001, 86400, &hp.timeout, "seconds for one request (default 120)"),
-        OPT_INT("retries", 0, "N", 0, 1000, &hp.max_retries,
-                "retries of a request on 429, 5xx, timeouts, connection errors (default 8)"),
-        OPT_REAL("backoff", 0, "S", 0, 3600, &hp.backoff, "first retry delay, doubled each time, with jitter (default 1)"),
-        OPT_REAL("backoff-max", 0, "S", 0, 86400, &hp.backoff_max, "longest retry delay (default 60)"),
-        OPT_INT("max-tokens", 0, "N", 1, 1 << 20, &hp.max_tokens, "the judge's answer length (default 1024, as just-eval)"),
-        OPT_TEXT("offline judge:"),
-        OPT_FN("judge", 0, "local:MODEL.gguf|URL", parse_judge, &judge,
-               "judge with a local model (answers constrained to the JSON shape), or a URL"),
-        OPT_STR("judge-template", 0, "NAME|auto|raw", &jtmpl, "its chat template (default auto: the model's, else plain text)"),
-        OPT_INT("ctx", 0, "N", 16, 1 << 24, &ctx, "its context (default: the model's, at most 8192)"),
-        OPT_INT("threads", 't', "N", 1, 1024, &threads, "threads (default: all cores)"),
-        OPT_INT("reason-max", 0, "N", 1, 1 << 16, &reason, "bytes of a reason (default 400)"),
         OPT_FLAG("quiet", 0, &quiet, "no progress, notes or summary on stderr"),
         OPT_CHOICE("show-template", 0, "multi|safety|pairwise", &show_mode,
                    "print a built-in judge template (as a --template file would hold it) and exit"),
-        OPT_END};
+        OPT_GROUP(jo.opts), OPT_END};
     const cli_cmd c = {cmd, HELP, opts, NULL, 0, 0};
     int r0 = cli_parse(&c, argc, argv);
     if (r0 <= 0) return r0 < 0;
-    if (show_mode >= 0) { /* the built-in text, exactly as a --template file would hold it */
-        int m = show_mode == 0 ? UR_JUDGE_MULTI : show_mode == 1 ? UR_JUDGE_SAFETY : UR_JUDGE_PAIRWISE;
-        ur_judge_tmpl *t = ur_judge_tmpl_builtin(m);
-        ur_buf s = {0};
-        ur_judge_render(t, "${instruction}", m == UR_JUDGE_PAIRWISE ? "${candidate_A}" : "${candidate}",
-                        m == UR_JUDGE_PAIRWISE ? "${candidate_B}" : NULL, &s);
-        fputs(s.data, stdout);
-        ur_buf_free(&s);
-        ur_judge_tmpl_free(t);
-        return 0;
-    }
-    mode = mode == 0 ? UR_JUDGE_MULTI : mode == 1 ? UR_JUDGE_SAFETY : UR_EVAL_AUTO;
-    ep.only = only == 0 ? UR_ONLY_ALL : only == 1 ? UR_ONLY_REGULAR : UR_ONLY_RED_TEAM;
-    ep.limit = sel.sel.limit > 0 ? (int)sel.sel.limit : 0;
-    ep.shard_i = sel.sel.shard_i, ep.shard_n = sel.sel.shard_n;
-    const char *local = NULL;
-    if (judge && !strncmp(judge, "local:", 6)) local = judge + 6;
-    else if (judge) hp.url = judge, url_given = 1;
+    if (show_mode >= 0) return show_template(show_mode);
     if (pairwise ? !a || !b || !out : !in || !out)
         return cli_fail("%s: %s and --out are required (see urial eval --help)", cmd, pairwise ? "--a, --b" : "--in");
-    if (local && url_given) return cli_fail("%s: give either --judge local:MODEL or a judge URL, not both", cmd);
+    mode = mode == 0 ? UR_JUDGE_MULTI : mode == 1 ? UR_JUDGE_SAFETY : UR_EVAL_AUTO;
 
     /* templates */
     int tmode = pairwise ? UR_JUDGE_PAIRWISE : mode == UR_EVAL_AUTO ? UR_JUDGE_MULTI : mode;
     ur_err err = {{0}};
     ur_judge_tmpl *t = tmpl ? ur_judge_tmpl_load(tmpl, tmode, &err) : ur_judge_tmpl_builtin(tmode);
     ur_judge_tmpl *ts = NULL;
-    if (!t) return cli_fail("%s", err.msg);
-    if (mode == UR_EVAL_AUTO && !pairwise && !(ts = stmpl ? ur_judge_tmpl_load(stmpl, UR_JUDGE_SAFETY, &err)
-                                                          : ur_judge_tmpl_builtin(UR_JUDGE_SAFETY))) {
-        ur_judge_tmpl_free(t);
-        return cli_fail("%s", err.msg);
-    }
-
-    /* the judge */
     ur_judge *j = NULL;
     int rc = 1;
-    if (local) {
-        ur_judge_local_params lp = {.model_path = local, .chat_template = jtmpl, .n_ctx = (int)ctx,
-                                    .n_threads = (int)threads, .reason_max = (int)reason};
-        j = ur_judge_local_new(&lp, &err);
-    } else {
-        const char *var = key_env ? key_env : "OPENAI_API_KEY";
-        const char *key = getenv(var);
-        int openai = strstr(hp.url, "api.openai.com") != NULL;
-        if ((!key || !*key) && (key_env || openai)) {
-            cli_fail("%s: $%s is not set (the judge at %s needs an API key%s)", cmd, var, hp.url,
-                     key_env ? "" : "; --api-key-env VAR reads another variable");
-            goto done;
-        }
-        hp.api_key = key && *key ? key : NULL;
-        j = ur_judge_http_new(&hp, &err);
-    }
-    if (!j) {
+    if (!t || (mode == UR_EVAL_AUTO && !pairwise &&
+               !(ts = stmpl ? ur_judge_tmpl_load(stmpl, UR_JUDGE_SAFETY, &err) : ur_judge_tmpl_builtin(UR_JUDGE_SAFETY)))) {
         cli_fail("%s", err.msg);
         goto done;
     }
-    if (ur_judge_note(j) && !quiet) fprintf(stderr, "urial: %s\n", ur_judge_note(j));
+    if (!(j = open_judge(&jo, cmd))) goto done;
     ep.mode = pairwise ? UR_JUDGE_PAIRWISE : mode;
     ep.in = pairwise ? a : in;
     ep.in_b = b;
     ep.out = out;
     ep.tmpl = t;
     ep.tmpl_safety = ts;
-    prog g = {.tty = isatty(2), .quiet = quiet, .t0 = ur_now()};
-    ep.progress = show;
-    ep.note = note;
-    ep.progress_user = &g;
-    ur_eval_progress s;
-    int r = pairwise ? ur_eval_pairwise(j, &ep, &s, &err) : ur_eval_score(j, &ep, &s, &err);
-    if (g.tty && !quiet) fputs("\r\033[K", stderr);
-    const ur_judge_stats *st = ur_judge_get_stats(j);
-    if (!quiet && (!r || st->requests))
-        fprintf(stderr,
-                "urial: %s: %d items: %d judged now, %d already in %s, %d failed; %ld requests to %s (%ld retries: "
-                "%ld rate-limited, %ld server errors, %ld timeouts, %ld connection errors, %ld bad answers) in %.1f s\n",
-                cmd, s.total, s.judged, s.kept, out, s.failed, st->requests, ur_judge_model(j), st->retries,
-                st->http_429, st->http_5xx, st->timeouts, st->conn_errors, st->bad_bodies, ur_now() - g.t0);
-    if (r) {
-        cli_fail("%s", err.msg);
-    } else if (s.failed) {
-        cli_fail("%s: %d records failed (each has its \"error\" in %s); run the same command again to retry them", cmd,
-                 s.failed, out);
-    } else {
-        rc = 0;
-    }
+    ep.only = only == 0 ? UR_ONLY_ALL : only == 1 ? UR_ONLY_REGULAR : UR_ONLY_RED_TEAM;
+    ep.limit = sel.sel.limit > 0 ? (int)sel.sel.limit : 0;
+    ep.shard_i = sel.sel.shard_i, ep.shard_n = sel.sel.shard_n;
+    rc = judge_files(cmd, j, &ep, pairwise, quiet);
 done:
     ur_judge_free(j);
     ur_judge_tmpl_free(t);
