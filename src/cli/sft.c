@@ -146,13 +146,7 @@ int cmd_sft(int argc, char **argv) {
     o->fmt = fmt;
     o->kind = rank ? "lora" : "sft";
     o->export_adapter = !rank ? 0 : export == 0 ? 0 : export == 2 ? 1 : 2; /* merged, adapter, both */
-    ur_buf title = {0};
-    for (int i = 0; i < argc; i++) ur_buf_printf(&title, "%s%s", i ? " " : "urial ", argv[i]);
-    o->title = title.data;
-    cli_train_print_plan(n, o, &tr, have_dev ? &dev : NULL);
-    if (ur_train_run(n, &tr, have_dev ? &dev : NULL, o, cli_train_progress, &t, &err)) cli_fail("%s", err.msg);
-    else rc = 0;
-    ur_buf_free(&title);
+    rc = cli_train_go(&t, n, &tr, have_dev ? &dev : NULL, argc, argv);
 out:
     ur_tnet_free(n);
     ur_tdata_free(&tr);

@@ -132,3 +132,15 @@ void cli_train_print_plan(const ur_tnet *n, const ur_train_opts *o, const ur_tda
             (double)(state + act) / (1 << 20), (double)state / (1 << 20), (double)act / (1 << 20), o->micro_tokens,
             o->recompute ? ", recompute" : "", n->base && n->lora ? ", plus the mapped base model" : "");
 }
+
+int cli_train_go(cli_train *t, ur_tnet *n, ur_tdata *tr, ur_tdata *dev, int argc, char **argv) {
+    ur_buf title = {0};
+    for (int i = 0; i < argc; i++) ur_buf_printf(&title, "%s%s", i ? " " : "urial ", argv[i]);
+    t->o.title = title.data;
+    cli_train_print_plan(n, &t->o, tr, dev);
+    ur_err err = {{0}};
+    int rc = ur_train_run(n, tr, dev, &t->o, cli_train_progress, t, &err) ? cli_fail("%s", err.msg) : 0;
+    t->o.title = NULL;
+    ur_buf_free(&title);
+    return rc;
+}

@@ -15,6 +15,10 @@ typedef struct cli_train {
 } cli_train;
 void cli_train_init(cli_train *t);
 
+/* Print the plan, train, and report: the exit code. The report's subtitle is the
+ * command line (argv from the subcommand's name). */
+int cli_train_go(cli_train *t, ur_tnet *n, ur_tdata *tr, ur_tdata *dev, int argc, char **argv);
+
 /* The progress callback (user = cli_train). */
 void cli_train_progress(void *user, const ur_train_event *ev);
 /* What will be trained and the memory estimate, before starting. */

@@ -62,6 +62,33 @@ case "$last" in
 *) fail bench_json "$last" ;;
 esac
 
+# every command and subcommand has --help from its option table (a name declared twice would
+# be refused here); the shared options follow one rule everywhere
+for c in info tokenize generate logits bench synth prompt chat run merge serve sft train "tds" "tds prefix" \
+    "tds report" "eval score" "eval pairwise" "eval report" "eval style"; do
+    # shellcheck disable=SC2086
+    if "$URIAL" $c --help >"$TMP/h" 2>&1 && grep -q "usage: urial" "$TMP/h"; then pass "help_table_${c// /_}"
+    else fail "help_table_${c// /_}" "$(head -c 300 "$TMP/h")"; fi
+done
+for c in generate logits bench chat run serve tds "eval score"; do
+    # shellcheck disable=SC2086
+    "$URIAL" $c --ctx 8 >/dev/null 2>"$TMP/e" </dev/null
+    [ $? = 1 ] && grep -q "option --ctx: '8' is not an integer in \[16, 16777216\]" "$TMP/e" && pass "ctx_rule_${c// /_}" ||
+        fail "ctx_rule_${c// /_}" "$(cat "$TMP/e")"
+done
+"$URIAL" run -m x --data x --out x --urial urial-k0 --template chatml 2>"$TMP/e"
+grep -q "run: give either --urial or --template, not both" "$TMP/e" && pass format_rule_run || fail format_rule_run "$(cat "$TMP/e")"
+
+# the URIAL decoding default lives in the chat layer: generate --urial decodes with the
+# repetition penalty 1.1 of the paper's runs, as chat and run do, unless told otherwise
+"$URIAL" synth "$TMP/long.gguf" --ctx 4096 --dim 64 --heads 4 --kv-heads 2 --ff 128 --seed 4 >/dev/null 2>&1
+G=(generate -m "$TMP/long.gguf" -t 1 --urial urial-k0 -p "Name a color." -n 48 --ignore-eos)
+"$URIAL" "${G[@]}" >"$TMP/p0" 2>/dev/null
+"$URIAL" "${G[@]}" --repeat-penalty 1.1 >"$TMP/p1" 2>/dev/null
+"$URIAL" "${G[@]}" --repeat-penalty 1 >"$TMP/p2" 2>/dev/null
+if [ -s "$TMP/p0" ] && cmp -s "$TMP/p0" "$TMP/p1" && ! cmp -s "$TMP/p0" "$TMP/p2"; then pass generate_urial_penalty
+else fail generate_urial_penalty "$(head -c 200 "$TMP/p0") | $(head -c 200 "$TMP/p2")"; fi
+
 # bad input: one line naming the file or option, non-zero exit, no crash
 fails_with missing_model "urial: $TMP/none.gguf: " "$URIAL" info "$TMP/none.gguf"
 head -c 1000 "$M" >"$TMP/trunc.gguf"

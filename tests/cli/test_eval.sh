@@ -109,6 +109,24 @@ else
 fi
 [ "$(numbers "$K")" = "$(numbers "$JE/leaderboard/Llama-2-7b-chat-hf.score_safety.chatgpt.json")" ] && pass kill9_report || fail kill9_report
 
+# --shard: two shards judged apart and joined with urial merge give the whole run's report,
+# every item once
+start_judge shards "${RECORDS[@]}"
+J=(--judge-url "http://127.0.0.1:$PORT/v1" --judge-model gpt-4-0314 --quiet)
+for s in 0 1; do
+    "$URIAL" eval score --mode safety --only red-team --in "$JE/leaderboard/Llama-2-7b-chat-hf.to_eval.json" \
+        --out "$TMP/sh$s.jsonl" --template "$JE/templates/score_safety.txt" --shard $s/2 --concurrency 4 "${J[@]}"
+done
+stop_judge
+"$URIAL" merge --jsonl "$TMP/sh.jsonl" "$TMP/sh0.jsonl" "$TMP/sh1.jsonl" 2>/dev/null
+ids=$(grep -o '^{"id":[0-9]*' "$TMP/sh.jsonl" | sort -u | wc -l)
+if [ "$(wc -l <"$TMP/sh0.jsonl")" = 100 ] && [ "$(wc -l <"$TMP/sh1.jsonl")" = 100 ] && [ "$ids" = 200 ] &&
+    [ "$(numbers "$TMP/sh.jsonl")" = "$(numbers "$JE/leaderboard/Llama-2-7b-chat-hf.score_safety.chatgpt.json")" ]; then
+    pass shards_merge
+else
+    fail shards_merge "$(wc -l <"$TMP/sh0.jsonl") + $(wc -l <"$TMP/sh1.jsonl") lines, $ids ids"
+fi
+
 # --mode auto: red-team items (category "safety" or a red-team dataset) get the safety template
 start_judge synth --synth
 J=(--judge-url "http://127.0.0.1:$PORT/v1" --judge-model m --quiet)

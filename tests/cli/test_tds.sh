@@ -177,6 +177,22 @@ cp "$P2/prefix.json" "$TMP/prefix.json.ref" && rm "$P2/prefix.json" "$P2/prefix.
 "$URIAL" tds prefix report "$P2" 2>/dev/null && cmp -s "$P2/prefix.json" "$TMP/prefix.json.ref" && [ -s "$P2/prefix.html" ] &&
     pass tds_prefix_report_rebuilds || fail tds_prefix_report_rebuilds
 
+# prefix: shards 0/2 and 1/2 merged, and a run cut after two records (a torn line appended, as a
+# kill -9 mid-write leaves it) then resumed, both give the unsharded run's records byte for byte
+PX=(tds prefix -t 1 --base "$M1" --aligned "$M2" --data "$F" --outputs "$F" --limit 6 -n 16 --k 5,10)
+"$URIAL" "${PX[@]}" --shard 0/2 --out "$TMP/px0" >/dev/null 2>&1
+"$URIAL" "${PX[@]}" --shard 1/2 --out "$TMP/px1" >/dev/null 2>&1
+mkdir -p "$TMP/pxm" "$TMP/pxr"
+"$URIAL" merge --jsonl "$TMP/pxm/prefix.jsonl" "$TMP/px0/prefix.jsonl" "$TMP/px1/prefix.jsonl" 2>/dev/null
+head -n 2 "$P2/prefix.jsonl" >"$TMP/pxr/prefix.jsonl" && printf '{"id":2,"input_ind' >>"$TMP/pxr/prefix.jsonl"
+"$URIAL" "${PX[@]}" --out "$TMP/pxr" >/dev/null 2>"$TMP/e"
+if cmp -s "$TMP/pxm/prefix.jsonl" "$P2/prefix.jsonl" && cmp -s "$TMP/pxr/prefix.jsonl" "$P2/prefix.jsonl" &&
+    grep -q "2 already in .*, 4 to run" "$TMP/e" && grep -q "incomplete last line" "$TMP/e"; then
+    pass tds_prefix_shards_resume
+else
+    fail tds_prefix_shards_resume "$(cat "$TMP/e")"
+fi
+
 # ---- the report in headless Chromium ----------------------------------------------------------
 # a pair close enough to give all three classes: the same weights in f32 and f16 with a
 # slightly different rope base; the aligned model answers greedily
