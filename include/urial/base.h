@@ -47,7 +47,7 @@ void *ur_xcalloc(size_t n, size_t size);
 void *ur_xrealloc(void *p, size_t n);
 char *ur_xstrdup(const char *s);
 char *ur_xstrndup(const char *s, size_t n);
-_Noreturn void ur_oom(size_t n);
+_Noreturn void ur_oom(size_t n); /* n: the size asked for, 0 when unknown (a library's NULL) */
 
 /* FNV-1a, 64 bits: file fingerprints, cache names, hash tables, per-item seeds. */
 uint64_t ur_hash64(const void *data, size_t n, uint64_t h);

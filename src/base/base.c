@@ -23,7 +23,8 @@ int ur_errf(ur_err *err, const char *fmt, ...) {
 _Noreturn void ur_oom(size_t n) {
     /* no stdio buffers: write(2) what can be said, then stop */
     char msg[96];
-    int k = snprintf(msg, sizeof msg, "urial: out of memory (%zu bytes)\n", n);
+    int k = n ? snprintf(msg, sizeof msg, "urial: out of memory (%zu bytes)\n", n)
+              : snprintf(msg, sizeof msg, "urial: out of memory\n");
     if (k > 0 && write(2, msg, (size_t)k)) { /* nothing more to do */ }
     abort();
 }

@@ -19,12 +19,6 @@ void ur_record_key(const char *id_json, int turn, ur_buf *out) {
     if (turn) ur_buf_printf(out, "#%d", turn);
 }
 
-static char *xstrdup(const char *s) {
-    char *d = strdup(s);
-    if (!d) abort(); /* out of memory, as ur_buf does */
-    return d;
-}
-
 void ur_dataset_free(ur_dataset *ds) {
     for (int i = 0; i < ds->n; i++) {
         ur_item *it = &ds->items[i];
@@ -63,19 +57,17 @@ static int item_from_json(const char *name, json_t *o, int format, ur_item *it, 
         for (size_t t = 0; t < nt; t++)
             if (!json_is_string(json_array_get(turns, t)))
                 return ur_errf(err, "%s: %s: turn %zu is not a string", name, where(it, w, sizeof w), t + 1);
-        it->turns = calloc(nt, sizeof *it->turns);
-        if (!it->turns) abort();
+        it->turns = ur_xcalloc(nt, sizeof *it->turns);
         it->n_turns = (int)nt;
-        for (size_t t = 0; t < nt; t++) it->turns[t] = xstrdup(json_string_value(json_array_get(turns, t)));
+        for (size_t t = 0; t < nt; t++) it->turns[t] = ur_xstrdup(json_string_value(json_array_get(turns, t)));
     } else {
         id = json_object_get(o, "id");
         const char *field = format == UR_DATA_ALIGNTDS ? "pure_input" : "instruction";
         json_t *ins = json_object_get(o, field);
         if (!json_is_string(ins)) return ur_errf(err, "%s: %s has no \"%s\" string", name, where(it, w, sizeof w), field);
-        it->turns = calloc(1, sizeof *it->turns);
-        if (!it->turns) abort();
+        it->turns = ur_xcalloc(1, sizeof *it->turns);
         it->n_turns = 1;
-        it->turns[0] = xstrdup(json_string_value(ins));
+        it->turns[0] = ur_xstrdup(json_string_value(ins));
     }
     *has_id = id != NULL;
     if (id && !json_is_integer(id) && !json_is_string(id))
@@ -84,7 +76,7 @@ static int item_from_json(const char *name, json_t *o, int format, ur_item *it, 
     char *s = json_dumps(idv, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(idv);
     it->fields = json_dumps(o, JSON_COMPACT);
-    if (!s || !it->fields) abort();
+    if (!s || !it->fields) ur_oom(0);
     it->id = s;
     return 0;
 }
@@ -104,8 +96,7 @@ static int check_ids(const char *name, ur_dataset *ds, const int *has_id, ur_err
             return ur_errf(err, "%s: %s has no id but %s has one (give every item an id, or none)", name,
                            where(it, w, sizeof w), where(&ds->items[has_id[i] ? i : 0], w2, sizeof w2));
         }
-    const ur_item **by = malloc(sizeof *by * (size_t)(ds->n ? ds->n : 1));
-    if (!by) abort();
+    const ur_item **by = ur_xmalloc(sizeof *by * (size_t)(ds->n ? ds->n : 1));
     for (int i = 0; i < ds->n; i++) by[i] = &ds->items[i];
     qsort(by, (size_t)ds->n, sizeof *by, cmp_id);
     int rc = 0;
@@ -120,9 +111,8 @@ static int check_ids(const char *name, ur_dataset *ds, const int *has_id, ur_err
 static ur_item *grow(ur_dataset *ds, int *cap, int **has_id) {
     if (ds->n == *cap) {
         *cap = *cap ? 2 * *cap : 64;
-        ds->items = realloc(ds->items, sizeof *ds->items * (size_t)*cap);
-        *has_id = realloc(*has_id, sizeof **has_id * (size_t)*cap);
-        if (!ds->items || !*has_id) abort();
+        ds->items = ur_xrealloc(ds->items, sizeof *ds->items * (size_t)*cap);
+        *has_id = ur_xrealloc(*has_id, sizeof **has_id * (size_t)*cap);
     }
     ur_item *it = &ds->items[ds->n];
     memset(it, 0, sizeof *it);
@@ -132,7 +122,7 @@ static ur_item *grow(ur_dataset *ds, int *cap, int **has_id) {
 
 int ur_dataset_parse(const char *text, size_t len, const char *name, ur_dataset *ds, ur_err *err) {
     memset(ds, 0, sizeof *ds);
-    ds->path = xstrdup(name);
+    ds->path = ur_xstrdup(name);
     int cap = 0, *has_id = NULL;
     json_error_t je;
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) text += 3, len -= 3; /* a UTF-8 byte order mark */

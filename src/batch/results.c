@@ -36,8 +36,7 @@ static int find_slot(const ur_results *r, const char *key) {
 static void rehash(ur_results *r) {
     int ns = r->n_slots ? 2 * r->n_slots : 64;
     free(r->slots);
-    r->slots = malloc(sizeof *r->slots * (size_t)ns);
-    if (!r->slots) abort();
+    r->slots = ur_xmalloc(sizeof *r->slots * (size_t)ns);
     r->n_slots = ns;
     for (int i = 0; i < ns; i++) r->slots[i] = -1;
     for (int i = 0; i < r->n; i++) r->slots[find_slot(r, r->recs[i].key)] = i;
@@ -79,11 +78,10 @@ static int parse_record(const ur_results *r, const char *json, size_t len, int l
         ur_record_key(ids, rec->turn, &key);
         free(ids);
         rec->key = key.data;
-        rec->json = malloc(len + 1);
-        if (!rec->json) abort();
+        rec->json = ur_xmalloc(len + 1);
         memcpy(rec->json, json, len);
         rec->json[len] = 0;
-        rec->output = json_is_string(out) ? strdup(json_string_value(out)) : NULL;
+        rec->output = json_is_string(out) ? ur_xstrdup(json_string_value(out)) : NULL;
         rec->index = json_is_integer(idx) ? (long)json_integer_value(idx) : -1;
         rec->line = line;
     }
@@ -102,8 +100,7 @@ static void insert(ur_results *r, ur_record *rec) {
     }
     if (r->n == r->cap) {
         r->cap = r->cap ? 2 * r->cap : 64;
-        r->recs = realloc(r->recs, sizeof *r->recs * (size_t)r->cap);
-        if (!r->recs) abort();
+        r->recs = ur_xrealloc(r->recs, sizeof *r->recs * (size_t)r->cap);
     }
     r->recs[r->n++] = *rec;
     if (2 * r->n > r->n_slots) rehash(r);
@@ -123,7 +120,7 @@ void ur_results_close(ur_results *r) {
 /* fsync the directory holding path, so that a newly created or renamed file's
  * name survives a crash. */
 static int sync_dir(const char *path) {
-    char *d = strdup(path);
+    char *d = ur_xstrdup(path);
     if (!d) return -1;
     int fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     free(d);
@@ -134,8 +131,8 @@ static int sync_dir(const char *path) {
 }
 
 ur_results *ur_results_open(const char *path, int mode, ur_err *err) {
-    ur_results *r = calloc(1, sizeof *r);
-    if (!r || !(r->path = strdup(path))) abort();
+    ur_results *r = ur_xcalloc(1, sizeof *r);
+    r->path = ur_xstrdup(path);
     r->fd = -1;
     int fd, created = 0;
     if (mode == UR_RESULTS_APPEND) {
@@ -260,8 +257,7 @@ int ur_results_append(ur_results *r, const char *json, size_t len, ur_err *err) 
 
 int ur_write_file_atomic(const char *path, const void *data, size_t len, ur_err *err) {
     size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp) abort();
+    char *tmp = ur_xmalloc(n);
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {

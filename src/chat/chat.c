@@ -9,8 +9,8 @@
 #include "chat/chat_int.h"
 
 ur_chat *chat_new(int kind, const char *name) {
-    ur_chat *f = calloc(1, sizeof *f);
-    if (!f || !(f->name = strdup(name))) abort(); /* out of memory, as ur_buf does */
+    ur_chat *f = ur_xcalloc(1, sizeof *f);
+    f->name = ur_xstrdup(name);
     f->kind = kind;
     return f;
 }
@@ -95,8 +95,7 @@ int ur_chat_render(const ur_chat *f, const ur_msg *msgs, int n, int add_generati
  * prefix: whatever any template puts before the next user message's text. */
 int ur_chat_prefix(const ur_chat *f, const ur_msg *msgs, int n, ur_buf *out, ur_err *err) {
     if (n < 0 || (n > 0 && !msgs)) return ur_errf(err, "%s: invalid conversation (n = %d)", f->name, n);
-    ur_msg *m = malloc(sizeof *m * ((size_t)n + 1));
-    if (!m) abort();
+    ur_msg *m = ur_xmalloc(sizeof *m * ((size_t)n + 1));
     if (n) memcpy(m, msgs, sizeof *m * (size_t)n);
     char a[] = "\x01", b[] = "\x02";
     ur_buf ra = {0}, rb = {0};

@@ -22,13 +22,11 @@ int ur_role_from_name(const char *name) {
 void ur_conv_add(ur_conv *c, int role, const char *text, size_t len) {
     if (c->n == c->cap) {
         int cap = c->cap ? 2 * c->cap : 8;
-        ur_msg *m = realloc(c->msgs, sizeof *m * (size_t)cap);
-        if (!m) abort(); /* out of memory: as ur_buf does */
+        ur_msg *m = ur_xrealloc(c->msgs, sizeof *m * (size_t)cap);
         c->msgs = m;
         c->cap = cap;
     }
-    char *s = malloc(len + 1);
-    if (!s) abort();
+    char *s = ur_xmalloc(len + 1);
     if (len) memcpy(s, text, len);
     s[len] = 0;
     c->msgs[c->n++] = (ur_msg){role, s, len};

@@ -392,8 +392,7 @@ ur_chat *ur_chat_template_auto(const ur_gguf *g, ur_err *err) {
     ur_str tmpl = {0, 0}, name = {0, 0};
     if (ur_gguf_get_str(g, "tokenizer.chat_template", &tmpl, err) < 0) return NULL;
     if (ur_gguf_get_str(g, "general.name", &name, err) < 0) return NULL;
-    char *t = strndup(tmpl.ptr ? tmpl.ptr : "", tmpl.len), *nm = strndup(name.ptr ? name.ptr : "", name.len);
-    if (!t || !nm) abort();
+    char *t = ur_xstrndup(tmpl.ptr ? tmpl.ptr : "", tmpl.len), *nm = ur_xstrndup(name.ptr ? name.ptr : "", name.len);
     const char *pick = ur_chat_detect(t, nm);
     if (!pick) {
         ur_buf names = template_names();

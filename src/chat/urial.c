@@ -186,8 +186,7 @@ ur_chat *ur_chat_urial(const char *arg, ur_err *err) {
 ur_chat *ur_chat_urial_text(const char *name, const char *text, size_t len, ur_err *err) {
     if (!text && len) return ur_errf(err, "%s: no prompt text", name ? name : "URIAL prompt"), NULL;
     ur_chat *f = chat_new(UR_CHAT_URIAL, name ? name : "URIAL prompt");
-    f->prompt = malloc(len + 1);
-    if (!f->prompt) abort();
+    f->prompt = ur_xmalloc(len + 1);
     if (len) memcpy(f->prompt, text, len);
     f->prompt[len] = 0;
     f->prompt_len = len;

@@ -54,7 +54,7 @@ int cmd_info(int argc, char **argv) {
     /* the chat template an aligned model records (tokenizer.chat_template), and what urial makes of it */
     ur_str tmpl = {NULL, 0};
     ur_gguf_get_str(g, "tokenizer.chat_template", &tmpl, NULL);
-    char *tmpl_z = tmpl.ptr ? strndup(tmpl.ptr, tmpl.len) : NULL;
+    char *tmpl_z = tmpl.ptr ? ur_xstrndup(tmpl.ptr, tmpl.len) : NULL;
     const char *family = tmpl_z ? ur_chat_detect(tmpl_z, NULL) : NULL;
     free(tmpl_z);
 

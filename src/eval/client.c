@@ -69,7 +69,7 @@ static char *build_request(const http_judge *j, const char *prompt) {
     json_object_set_new(o, "presence_penalty", json_real(0));
     char *t = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    return t ? t : strdup("{}");
+    return t ? t : ur_xstrdup("{}");
 }
 
 static int on_next(void *user, long *tag, const char **path, const char **body) {
@@ -115,8 +115,7 @@ static int on_done(void *user, long tag, const char *json, size_t len, const cha
 static int http_run(ur_judge *base, ur_judge_next_fn next, ur_judge_done_fn done, void *user, ur_err *err) {
     http_judge *j = (http_judge *)base;
     int n = j->p.concurrency > 0 ? j->p.concurrency : 1;
-    run_ctx c = {j, next, done, user, calloc((size_t)n, sizeof(char *)), calloc((size_t)n, sizeof(long)), n};
-    if (!c.bodies || !c.tags) abort();
+    run_ctx c = {j, next, done, user, ur_xcalloc((size_t)n, sizeof(char *)), ur_xcalloc((size_t)n, sizeof(long)), n};
     int rc = ur_remote_run(j->r, on_next, on_done, &c, err);
     copy_stats(j);
     for (int i = 0; i < n; i++) free(c.bodies[i]);
@@ -135,13 +134,12 @@ ur_judge *ur_judge_http_new(const ur_judge_http_params *p, ur_err *err) {
                            p->max_retries, p->backoff, p->backoff_max, p->retry_after_max, p->seed};
     ur_remote *r = ur_remote_new(&rp, err);
     if (!r) return NULL;
-    http_judge *j = calloc(1, sizeof *j);
-    if (!j) abort();
+    http_judge *j = ur_xcalloc(1, sizeof *j);
     j->p = *p;
     j->r = r;
     j->base.run = http_run;
     j->base.destroy = http_destroy;
-    j->base.model = strdup(p->model);
+    j->base.model = ur_xstrdup(p->model);
     return &j->base;
 }
 

@@ -7,8 +7,7 @@
 
 /* ---- the shape of an answer ---------------------------------------------------------------- */
 static jm_seg *add(jm_shape *sh, int kind) {
-    sh->segs = realloc(sh->segs, sizeof *sh->segs * (size_t)(sh->n + 1));
-    if (!sh->segs) abort();
+    sh->segs = ur_xrealloc(sh->segs, sizeof *sh->segs * (size_t)(sh->n + 1));
     jm_seg *g = &sh->segs[sh->n++];
     memset(g, 0, sizeof *g);
     g->kind = kind;
@@ -17,8 +16,7 @@ static jm_seg *add(jm_shape *sh, int kind) {
 
 static void lit(jm_shape *sh, const char *s, size_t n) {
     jm_seg *g = add(sh, JM_LIT);
-    g->lit = malloc(n + 1);
-    if (!g->lit) abort();
+    g->lit = ur_xmalloc(n + 1);
     memcpy(g->lit, s, n);
     g->lit[n] = 0;
     g->len = (int)n;
@@ -204,15 +202,13 @@ int jm_mask_init(jm_mask *m, const ur_vocab *v) {
     memset(m, 0, sizeof *m);
     m->v = v;
     m->n_vocab = ur_vocab_size(v);
-    m->bytes = calloc((size_t)m->n_vocab, sizeof *m->bytes);
-    m->len = calloc((size_t)m->n_vocab, sizeof *m->len);
-    if (!m->bytes || !m->len) abort();
+    m->bytes = ur_xcalloc((size_t)m->n_vocab, sizeof *m->bytes);
+    m->len = ur_xcalloc((size_t)m->n_vocab, sizeof *m->len);
     for (int i = 0; i < m->n_vocab; i++) {
         char buf[256];
         int n = ur_token_to_bytes(v, i, 0, buf, sizeof buf);
         if (n < 0 || n >= (int)sizeof buf) n = 0; /* never allowed */
-        m->bytes[i] = malloc((size_t)n + 1);
-        if (!m->bytes[i]) abort();
+        m->bytes[i] = ur_xmalloc((size_t)n + 1);
         memcpy(m->bytes[i], buf, (size_t)n);
         m->bytes[i][n] = 0;
         m->len[i] = n;

@@ -133,8 +133,7 @@ static void local_destroy(ur_judge *base) {
 ur_judge *ur_judge_local_new(const ur_judge_local_params *p, ur_err *err) {
     ur_model *m = ur_model_load(p->model_path, err);
     if (!m) return NULL;
-    local_judge *j = calloc(1, sizeof *j);
-    if (!j) abort();
+    local_judge *j = ur_xcalloc(1, sizeof *j);
     j->m = m;
     j->base.run = local_run;
     j->base.destroy = local_destroy;
@@ -143,7 +142,7 @@ ur_judge *ur_judge_local_new(const ur_judge_local_params *p, ur_err *err) {
     const char *b = strrchr(p->model_path, '/');
     b = b ? b + 1 : p->model_path;
     size_t bl = strlen(b);
-    j->base.model = strndup(b, bl > 5 && !strcmp(b + bl - 5, ".gguf") ? bl - 5 : bl);
+    j->base.model = ur_xstrndup(b, bl > 5 && !strcmp(b + bl - 5, ".gguf") ? bl - 5 : bl);
     const char *t = p->chat_template ? p->chat_template : "auto";
     ur_buf note = {0};
     if (!strcmp(t, "auto")) {

@@ -19,13 +19,13 @@ int ur_eval_is_red_team(const char *category, const char *dataset) {
 
 char *ur_eval_id_key(const json_t *id) {
     char *k = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!k) abort();
+    if (!k) ur_oom(0);
     return k;
 }
 
 char *ur_eval_dump(const json_t *rec) {
     char *s = json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    if (!s) abort();
+    if (!s) ur_oom(0);
     return s;
 }
 
@@ -52,11 +52,11 @@ int ur_eval_items_load(const char *path, ur_eval_items *it, ur_err *err) {
     }
     it->root = json_array();
     it->ids = json_array();
-    it->items = calloc((size_t)(ds.n ? ds.n : 1), sizeof *it->items);
-    if (!it->root || !it->items) abort();
+    it->items = ur_xcalloc((size_t)(ds.n ? ds.n : 1), sizeof *it->items);
+    if (!it->root) ur_oom(0);
     for (int i = 0; i < ds.n; i++) {
         json_t *o = json_loads(ds.items[i].fields, 0, NULL), *id = json_loads(ds.items[i].id, JSON_DECODE_ANY, NULL);
-        if (!o || !id) abort(); /* the dataset reader wrote them */
+        if (!o || !id) ur_oom(0); /* the dataset reader wrote them: only memory can be short */
         json_array_append_new(it->root, o);
         json_array_append_new(it->ids, id);
         ur_eval_item *e = &it->items[i];

@@ -14,8 +14,7 @@
 void rp_push(rp_vec *v, double x) {
     if (v->n == v->cap) {
         v->cap = v->cap ? 2 * v->cap : 64;
-        v->v = realloc(v->v, sizeof *v->v * v->cap);
-        if (!v->v) abort();
+        v->v = ur_xrealloc(v->v, sizeof *v->v * v->cap);
     }
     v->v[v->n++] = x;
 }
@@ -102,7 +101,7 @@ static int aspect_index(rp_file *f, const char *name) {
     for (int i = 0; i < f->n_aspects; i++)
         if (!strcmp(f->aspects[i], name)) return i;
     if (f->n_aspects == RP_MAX_ASPECTS) return -1;
-    f->aspects[f->n_aspects] = strdup(name);
+    f->aspects[f->n_aspects] = ur_xstrdup(name);
     return f->n_aspects++;
 }
 
@@ -111,18 +110,17 @@ static int gen_index(rp_file *f, const char *name) {
     for (int i = 0; i < f->n_gens; i++)
         if (!strcmp(f->gens[i], name)) return i;
     if (f->n_gens == RP_MAX_GENS) return RP_MAX_GENS - 1;
-    f->gens[f->n_gens] = strdup(name);
+    f->gens[f->n_gens] = ur_xstrdup(name);
     return f->n_gens++;
 }
 
 static rp_group *group_of(rp_file *f, const char *name) {
     for (int i = 0; i < f->n_groups; i++)
         if (!strcmp(f->groups[i].name, name)) return &f->groups[i];
-    f->groups = realloc(f->groups, sizeof *f->groups * (size_t)(f->n_groups + 1));
-    if (!f->groups) abort();
+    f->groups = ur_xrealloc(f->groups, sizeof *f->groups * (size_t)(f->n_groups + 1));
     rp_group *g = &f->groups[f->n_groups++];
     memset(g, 0, sizeof *g);
-    g->name = strdup(name);
+    g->name = ur_xstrdup(name);
     return g;
 }
 
@@ -235,7 +233,7 @@ static int read_file(rp_file *f, const char *path, const ur_report_params *p, js
     }
     if (f->pairwise < 0) f->pairwise = 0;
     const char *base = strrchr(path, '/');
-    f->model = strdup(model && !mixed ? model : base ? base + 1 : path);
+    f->model = ur_xstrdup(model && !mixed ? model : base ? base + 1 : path);
     json_decref(a);
     return 0;
 }
@@ -268,8 +266,7 @@ int ur_eval_report(const char *const *files, int n, const ur_report_params *p, u
     if (n <= 0) return ur_errf(err, "report: no files");
     json_t *lookup = NULL;
     if (p->data && !(lookup = load_lookup(p->data, err))) return -1;
-    rp_file *fs = calloc((size_t)n, sizeof *fs);
-    if (!fs) abort();
+    rp_file *fs = ur_xcalloc((size_t)n, sizeof *fs);
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) rc = read_file(&fs[i], files[i], p, lookup, err);
     if (!rc) {

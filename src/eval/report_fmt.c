@@ -20,8 +20,7 @@ static void t_init(table *t, int nc) {
     t->nc = nc < T_MAXC ? nc : T_MAXC;
 }
 static void t_row(table *t) {
-    t->cells = realloc(t->cells, sizeof *t->cells * (size_t)(t->nr + 1) * (size_t)t->nc);
-    if (!t->cells) abort();
+    t->cells = ur_xrealloc(t->cells, sizeof *t->cells * (size_t)(t->nr + 1) * (size_t)t->nc);
     for (int c = 0; c < t->nc; c++) t->cells[t->nr * t->nc + c] = NULL;
     t->nr++;
 }

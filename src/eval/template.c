@@ -119,8 +119,7 @@ static int is_id(char c) { return is_id_start(c) || (c >= '0' && c <= '9'); }
 
 static void add_piece(ur_judge_tmpl *t, int slot, size_t off, size_t len) {
     if (slot < 0 && !len) return;
-    t->pieces = realloc(t->pieces, sizeof *t->pieces * (size_t)(t->n_pieces + 1));
-    if (!t->pieces) abort();
+    t->pieces = ur_xrealloc(t->pieces, sizeof *t->pieces * (size_t)(t->n_pieces + 1));
     t->pieces[t->n_pieces++] = (piece){slot, off, len};
 }
 
@@ -188,8 +187,9 @@ static int uses_urial_syntax(const char *s, size_t n) {
 }
 
 ur_judge_tmpl *ur_judge_tmpl_parse(const char *name, const char *text, size_t len, int mode, ur_err *err) {
-    ur_judge_tmpl *t = calloc(1, sizeof *t);
-    if (!t || !(t->name = strdup(name)) || !(t->text = malloc(len + 1))) abort();
+    ur_judge_tmpl *t = ur_xcalloc(1, sizeof *t);
+    t->name = ur_xstrdup(name);
+    t->text = ur_xmalloc(len + 1);
     memcpy(t->text, text, len);
     t->text[len] = 0;
     t->len = len;

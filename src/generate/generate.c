@@ -169,12 +169,9 @@ int ur_generate(ur_ctx *c, const int32_t *prompt, int n_prompt, const ur_gen_par
     while (keep < ur_ctx_n_past(c) && keep < n_prompt - 1 && cached[keep] == prompt[keep]) keep++;
     ur_ctx_truncate(c, keep);
 
-    float *logits = malloc(sizeof(float) * (size_t)nv);
-    ur_gen_state *g = logits ? ur_gen_begin(m, prompt, n_prompt, gp, cb, user, err) : NULL;
-    if (!g) {
-        free(logits);
-        return ur_errf(err, "%s: out of memory", m->gguf->path);
-    }
+    ur_gen_state *g = ur_gen_begin(m, prompt, n_prompt, gp, cb, user, err);
+    if (!g) return -1;
+    float *logits = ur_xmalloc(sizeof(float) * (size_t)nv);
     int rc = 0;
     double t0 = ur_now(), t_prompt = 0;
     if (ur_decode(c, prompt + keep, n_prompt - keep, logits, 0, err)) {

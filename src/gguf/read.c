@@ -458,7 +458,7 @@ static int parse(gguf_impl *gi, ur_err *err) {
 
 static gguf_impl *new_impl(const char *path, ur_err *err) {
     gguf_impl *gi = calloc(1, sizeof *gi);
-    if (gi) gi->pub.path = strdup(path ? path : "(buffer)");
+    if (gi) gi->pub.path = ur_xstrdup(path ? path : "(buffer)");
     if (!gi || !gi->pub.path) {
         free(gi);
         ur_errf(err, "%s: out of memory", path);

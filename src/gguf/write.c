@@ -44,15 +44,8 @@ struct ur_gguf_writer {
     char bad[512]; /* first misuse of a void setter, reported at write time */
 };
 
-static void *xrealloc(void *p, size_t n) {
-    p = realloc(p, n ? n : 1);
-    if (!p) abort(); /* out of memory: nothing sensible to do (as ur_buf) */
-    return p;
-}
-
 ur_gguf_writer *ur_gguf_writer_new(void) {
-    ur_gguf_writer *w = calloc(1, sizeof *w);
-    if (!w) abort();
+    ur_gguf_writer *w = ur_xcalloc(1, sizeof *w);
     return w;
 }
 
@@ -85,11 +78,11 @@ static wkv *kv_slot(ur_gguf_writer *w, const char *key, size_t klen, int type) {
     }
     if (w->n_kv == w->cap_kv) {
         w->cap_kv = w->cap_kv ? 2 * w->cap_kv : 32;
-        w->kv = xrealloc(w->kv, w->cap_kv * sizeof *w->kv);
+        w->kv = ur_xrealloc(w->kv, w->cap_kv * sizeof *w->kv);
     }
     wkv *kv = &w->kv[w->n_kv++];
     memset(kv, 0, sizeof *kv);
-    kv->key = xrealloc(NULL, klen + 1);
+    kv->key = ur_xrealloc(NULL, klen + 1);
     memcpy(kv->key, key, klen);
     kv->key[klen] = 0;
     kv->klen = klen;
@@ -210,12 +203,11 @@ int ur_gguf_w_tensor(ur_gguf_writer *w, const char *name, int type, int n_dims, 
     if (!data && nbytes) return ur_errf(err, "tensor '%s': no data", nb);
     if (w->n_t == w->cap_t) {
         w->cap_t = w->cap_t ? 2 * w->cap_t : 64;
-        w->t = xrealloc(w->t, w->cap_t * sizeof *w->t);
+        w->t = ur_xrealloc(w->t, w->cap_t * sizeof *w->t);
     }
     wtensor *t = &w->t[w->n_t++];
     memset(t, 0, sizeof *t);
-    t->name = strdup(name);
-    if (!t->name) abort();
+    t->name = ur_xstrdup(name);
     t->type = type;
     t->n_dims = n_dims;
     for (int d = 0; d < 4; d++) t->ne[d] = d < n_dims ? ne[d] : 1;
@@ -299,7 +291,7 @@ static void build_header(const ur_gguf_writer *w, uint64_t align, ur_buf *h) {
 
 /* fsync the directory holding path, so the rename itself is durable. */
 static void sync_dir(const char *path) {
-    char *copy = strdup(path);
+    char *copy = ur_xstrdup(path);
     if (!copy) return;
     int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
@@ -317,7 +309,7 @@ int ur_gguf_write(ur_gguf_writer *w, const char *path, ur_err *err) {
     build_header(w, align, &h);
 
     size_t plen = strlen(path);
-    char *tmp = xrealloc(NULL, plen + 5);
+    char *tmp = ur_xrealloc(NULL, plen + 5);
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
     int rc = -1;

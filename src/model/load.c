@@ -197,10 +197,10 @@ ur_model *ur_model_load(const char *path, ur_err *err) {
     }
     ur_str name;
     if (ur_gguf_get_str(m->gguf, "general.name", &name, NULL) == 0) {
-        m->name = strndup(name.ptr, name.len);
+        m->name = ur_xstrndup(name.ptr, name.len);
     } else {
         const char *b = strrchr(path, '/');
-        m->name = strdup(b ? b + 1 : path);
+        m->name = ur_xstrdup(b ? b + 1 : path);
     }
     return m;
 fail:

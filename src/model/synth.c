@@ -198,8 +198,8 @@ int ur_synth_write(const ur_synth_params *p, const char *path, ur_err *err) {
     /* tensors: name, ne0, ne1 (0 = vector), type, kind (0 random, 1 norm, 2 bias, 3 rope freqs) */
     struct spec { char name[64]; int64_t ne0, ne1; int type, kind; } *ts;
     const int per_layer = qwen ? 12 : 9, nts = 4 + p->n_layers * per_layer;
-    ts = calloc((size_t)nts, sizeof *ts);
-    void **data = calloc((size_t)nts, sizeof *data);
+    ts = ur_xcalloc((size_t)nts, sizeof *ts);
+    void **data = ur_xcalloc((size_t)nts, sizeof *data);
     int nt = 0;
     const int64_t dim = p->dim, kvd = (int64_t)p->dim / p->n_heads * p->n_kv_heads, hd = p->dim / p->n_heads;
 #define T(nm, a0, a1, ty, kd) (snprintf(ts[nt].name, 64, "%s", nm), ts[nt].ne0 = a0, ts[nt].ne1 = a1, ts[nt].type = ty, ts[nt].kind = kd, nt++)

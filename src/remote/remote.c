@@ -191,8 +191,7 @@ static double backoff_delay(ur_remote *r, slot *s) {
 
 int ur_remote_run(ur_remote *r, ur_remote_next_fn next, ur_remote_done_fn done, void *user, ur_err *err) {
     int n = r->p.concurrency > 0 ? r->p.concurrency : 1;
-    slot *slots = calloc((size_t)n, sizeof *slots);
-    if (!slots) abort();
+    slot *slots = ur_xcalloc((size_t)n, sizeof *slots);
     int rc = 0, more = 1;
     for (;;) {
         double now = ur_now(), wake = now + 1.0;
@@ -275,13 +274,12 @@ ur_remote *ur_remote_new(const ur_remote_params *p, ur_err *err) {
     if (strncmp(p->url, "http://", 7) && strncmp(p->url, "https://", 8))
         return ur_errf(err, "%s: the URL must start with http:// or https://", p->url), NULL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT)) return ur_errf(err, "remote: cannot initialise libcurl"), NULL;
-    ur_remote *r = calloc(1, sizeof *r);
-    if (!r) abort();
+    ur_remote *r = ur_xcalloc(1, sizeof *r);
     r->p = *p;
-    r->base = strdup(p->url);
+    r->base = ur_xstrdup(p->url);
     size_t bl = strlen(r->base);
     while (bl > 8 && r->base[bl - 1] == '/') r->base[--bl] = 0;
-    r->hint = strdup(p->hint_404 ? p->hint_404 : "check the URL and the model name");
+    r->hint = ur_xstrdup(p->hint_404 ? p->hint_404 : "check the URL and the model name");
     r->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     r->hdrs = curl_slist_append(r->hdrs, "Expect:");
     if (p->api_key && *p->api_key) {

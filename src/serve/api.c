@@ -162,13 +162,12 @@ static int completion_prompt(const srv_api *a, json_t *p, srv_req *r, int32_t **
         int32_t b = ur_vocab_bos(v);
         int bl = b >= 0 ? ur_token_to_bytes(v, b, 1, bos, sizeof bos) : 0;
         int spelled = bl > 0 && bl <= (int)sizeof bos && n >= (size_t)bl && !memcmp(s, bos, (size_t)bl);
-        r->echo_text = strndup(s, n);
+        r->echo_text = ur_xstrndup(s, n);
         return tokenize(v, s, n, !spelled && ur_vocab_add_bos(v), 1, toks, e);
     }
     if (json_is_array(p) && json_array_size(p) > 0 && json_is_integer(json_array_get(p, 0))) {
         size_t n = json_array_size(p);
-        *toks = malloc(sizeof(int32_t) * n);
-        if (!*toks) abort();
+        *toks = ur_xmalloc(sizeof(int32_t) * n);
         for (size_t i = 0; i < n; i++) {
             json_t *t = json_array_get(p, i);
             if (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) >= ur_vocab_size(v)) {
@@ -180,8 +179,7 @@ static int completion_prompt(const srv_api *a, json_t *p, srv_req *r, int32_t **
         }
         int len = ur_detokenize(v, *toks, (int)n, 0, NULL, 0);
         if (len < 0) len = 0;
-        r->echo_text = malloc((size_t)len + 1);
-        if (!r->echo_text) abort();
+        r->echo_text = ur_xmalloc((size_t)len + 1);
         ur_detokenize(v, *toks, (int)n, 0, r->echo_text, len + 1);
         return (int)n;
     }
@@ -201,7 +199,7 @@ static int add_stops(json_t *o, srv_job *j, srv_error *e) {
         json_t *t = json_is_array(s) ? json_array_get(s, i) : one[0];
         if (!json_is_string(t) || !json_string_length(t) || json_string_length(t) > 256)
             return BAD(e, "stop", "'stop' must be a string or an array of strings of 1 to 256 bytes");
-        j->stops[j->n_stops++] = strndup(json_string_value(t), json_string_length(t));
+        j->stops[j->n_stops++] = ur_xstrndup(json_string_value(t), json_string_length(t));
     }
     return 0;
 }
@@ -319,7 +317,7 @@ int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, 
     if (chat) { /* the format's stop strings first */
         int nfs;
         const char *const *fs = ur_chat_stops(a->fmt, &nfs);
-        for (int i = 0; i < nfs && j->n_stops < SRV_MAX_STOPS + 4; i++) j->stops[j->n_stops++] = strdup(fs[i]);
+        for (int i = 0; i < nfs && j->n_stops < SRV_MAX_STOPS + 4; i++) j->stops[j->n_stops++] = ur_xstrdup(fs[i]);
     }
     gp->stop = (const char *const *)j->stops;
     gp->n_stop = j->n_stops;

@@ -69,8 +69,7 @@ struct srv_engine {
 
 /* ---- jobs ---------------------------------------------------------------------------- */
 srv_job *srv_job_new(void) {
-    srv_job *j = calloc(1, sizeof *j);
-    if (!j) abort();
+    srv_job *j = ur_xcalloc(1, sizeof *j);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -272,8 +271,7 @@ static void gen_step(srv_engine *e, slot *s, float *row) {
             pthread_mutex_lock(&e->mu);
             if (j->n_gen_lp == j->cap_gen_lp) {
                 j->cap_gen_lp = j->cap_gen_lp ? 2 * j->cap_gen_lp : 64;
-                j->gen_lp = realloc(j->gen_lp, sizeof *j->gen_lp * (size_t)j->cap_gen_lp);
-                if (!j->gen_lp) abort();
+                j->gen_lp = ur_xrealloc(j->gen_lp, sizeof *j->gen_lp * (size_t)j->cap_gen_lp);
             }
             j->gen_lp[j->n_gen_lp++] = lp;
             pthread_mutex_unlock(&e->mu);
@@ -322,8 +320,7 @@ static void prompt_begin(srv_engine *e, slot *s) {
     pthread_mutex_lock(&e->mu);
     j->n_cached = keep;
     if (j->prompt_logprobs && !j->prompt_lp) {
-        j->prompt_lp = calloc((size_t)j->n_prompt, sizeof *j->prompt_lp);
-        if (!j->prompt_lp) abort();
+        j->prompt_lp = ur_xcalloc((size_t)j->n_prompt, sizeof *j->prompt_lp);
     }
     pthread_mutex_unlock(&e->mu);
 }
@@ -408,8 +405,7 @@ static void *engine_main(void *arg) {
 }
 
 srv_engine *srv_engine_new(const ur_model *m, const ur_chat *fmt, const ur_server_params *p, ur_err *err) {
-    srv_engine *e = calloc(1, sizeof *e);
-    if (!e) abort();
+    srv_engine *e = ur_xcalloc(1, sizeof *e);
     e->m = m;
     e->fmt = fmt;
     e->nv = m->hp.n_vocab;
@@ -419,17 +415,15 @@ srv_engine *srv_engine_new(const ur_model *m, const ur_chat *fmt, const ur_serve
     int n_ctx = p->n_ctx > 0 ? p->n_ctx : m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->work, NULL);
-    e->q = calloc((size_t)e->q_cap, sizeof *e->q);
-    e->slots = calloc((size_t)e->n_slots, sizeof *e->slots);
-    if (!e->q || !e->slots) abort();
+    e->q = ur_xcalloc((size_t)e->q_cap, sizeof *e->q);
+    e->slots = ur_xcalloc((size_t)e->n_slots, sizeof *e->slots);
     ur_ctx_params cp = {n_ctx, 0, p->n_threads};
     for (int i = 0; i < e->n_slots; i++) {
         slot *s = &e->slots[i];
         if (!(s->c = ur_ctx_new(m, cp, err))) goto fail;
-        s->counts = calloc((size_t)e->nv, sizeof *s->counts);
-        s->seen = malloc(sizeof *s->seen * (size_t)(n_ctx + 1));
-        s->saved = malloc(sizeof *s->saved * (size_t)e->nv);
-        if (!s->counts || !s->seen || !s->saved) abort();
+        s->counts = ur_xcalloc((size_t)e->nv, sizeof *s->counts);
+        s->seen = ur_xmalloc(sizeof *s->seen * (size_t)(n_ctx + 1));
+        s->saved = ur_xmalloc(sizeof *s->saved * (size_t)e->nv);
     }
     e->n_ctx = ur_ctx_n_ctx(e->slots[0].c);
     e->B = ur_ctx_n_batch(e->slots[0].c);
@@ -451,8 +445,7 @@ srv_engine *srv_engine_new(const ur_model *m, const ur_chat *fmt, const ur_serve
     if (note) snprintf(e->note, sizeof e->note, "%s", note);
     e->n_prefix = ur_session_prefix_len(ss);
     if (how >= 0 && e->n_prefix > 0) {
-        e->prefix_toks = malloc(sizeof(int32_t) * (size_t)e->n_prefix);
-        if (!e->prefix_toks) abort();
+        e->prefix_toks = ur_xmalloc(sizeof(int32_t) * (size_t)e->n_prefix);
         memcpy(e->prefix_toks, ur_session_prefix_tokens(ss), sizeof(int32_t) * (size_t)e->n_prefix);
         ur_ctx_params hp = {e->n_prefix + 1, 0, p->n_threads};
         if (!(e->prefix = ur_ctx_new(m, hp, err)) || ur_ctx_copy_prefix(e->prefix, e->slots[0].c, e->n_prefix, err))

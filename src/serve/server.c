@@ -193,8 +193,7 @@ static enum MHD_Result api_generate(ur_server *s, struct MHD_Connection *c, int 
         return send_error(c, &err, "Retry-After", "1");
     }
     if (r.stream) {
-        stream *st = calloc(1, sizeof *st);
-        if (!st) abort();
+        stream *st = ur_xcalloc(1, sizeof *st);
         st->s = s, st->r = r, st->j = j, st->fd = conn_fd(c), st->first = 1;
         ur_chat_stream_init(&st->cs, s->api.fmt);
         struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
@@ -346,17 +345,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* ---- start and stop ------------------------------------------------------------------------ */
 ur_server *ur_server_start(const ur_model *m, const ur_chat *fmt, const ur_server_params *p, ur_err *err) {
-    ur_server *s = calloc(1, sizeof *s);
-    if (!s) abort();
+    ur_server *s = ur_xcalloc(1, sizeof *s);
     s->max_body = p->max_body ? p->max_body : 1 << 20;
-    if (p->api_key && *p->api_key) s->api_key = strdup(p->api_key);
+    if (p->api_key && *p->api_key) s->api_key = ur_xstrdup(p->api_key);
     if (p->model_name) {
-        s->model_name = strdup(p->model_name);
+        s->model_name = ur_xstrdup(p->model_name);
     } else {
         const char *b = strrchr(m->gguf->path, '/');
         b = b ? b + 1 : m->gguf->path;
         size_t n = strlen(b);
-        s->model_name = strndup(b, n > 5 && !strcmp(b + n - 5, ".gguf") ? n - 5 : n);
+        s->model_name = ur_xstrndup(b, n > 5 && !strcmp(b + n - 5, ".gguf") ? n - 5 : n);
     }
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;

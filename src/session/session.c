@@ -122,7 +122,7 @@ ur_session *ur_session_new(ur_ctx *c, const ur_chat *f, const ur_session_params 
         goto fail;
     }
     if (p && p->cache_dir) {
-        s->cache_dir = strdup(p->cache_dir);
+        s->cache_dir = ur_xstrdup(p->cache_dir);
         s->cache_path = cache_file_path(p->cache_dir, s->m->gguf->path, f);
     }
     ur_buf_free(&pre);

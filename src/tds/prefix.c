@@ -104,9 +104,8 @@ int ur_tds_prefix_summarize(const char *name, const char *const *records, int n,
             int len = (int)json_string_length(m);
             if (!len) continue;
             if (len > s->n_pos) {
-                s->pos_n = realloc(s->pos_n, sizeof(long) * (size_t)len);
-                s->pos_m = realloc(s->pos_m, sizeof(long) * (size_t)len);
-                if (!s->pos_n || !s->pos_m) abort();
+                s->pos_n = ur_xrealloc(s->pos_n, sizeof(long) * (size_t)len);
+                s->pos_m = ur_xrealloc(s->pos_m, sizeof(long) * (size_t)len);
                 memset(s->pos_n + s->n_pos, 0, sizeof(long) * (size_t)(len - s->n_pos));
                 memset(s->pos_m + s->n_pos, 0, sizeof(long) * (size_t)(len - s->n_pos));
                 s->n_pos = len;

@@ -125,8 +125,7 @@ int ur_tds_remote_parse(const char *json, size_t len, const int32_t *seq, int n,
         const double lt = json_number_value(l);
         size_t m = json_object_size(top), ne = 0;
         const char *key;
-        entry *g = realloc(e, sizeof *e * (m ? m : 1));
-        if (!g) abort();
+        entry *g = ur_xrealloc(e, sizeof *e * (m ? m : 1));
         e = g;
         int self = 0;
         json_object_foreach(top, key, v) {

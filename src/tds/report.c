@@ -27,8 +27,7 @@ struct tds_report {
 };
 
 tds_report *tds_report_new(void) {
-    tds_report *r = calloc(1, sizeof *r);
-    if (!r) abort();
+    tds_report *r = ur_xcalloc(1, sizeof *r);
     return r;
 }
 
@@ -44,12 +43,11 @@ static void keep_text(tds_report *r, json_int_t id, json_t *text) {
     if (id < 0 || id >= (1 << 24) || !json_is_string(text)) return;
     if (id >= r->n_text) {
         int n = r->n_text * 2 > id + 1 ? r->n_text * 2 : (int)id + 1;
-        char **t = realloc(r->text, sizeof *t * (size_t)n);
-        if (!t) abort();
+        char **t = ur_xrealloc(r->text, sizeof *t * (size_t)n);
         memset(t + r->n_text, 0, sizeof *t * (size_t)(n - r->n_text));
         r->text = t, r->n_text = n;
     }
-    if (!r->text[id]) r->text[id] = strdup(json_string_value(text));
+    if (!r->text[id]) r->text[id] = ur_xstrdup(json_string_value(text));
 }
 
 /* A number as base-32 digits, most significant first: every digit but the last
@@ -160,8 +158,7 @@ static void plot_ratio(ur_buf *b, const tds_agg *a) {
         return;
     }
     int w = (len + 59) / 60, nb = (len + w - 1) / w;
-    double *lo = calloc((size_t)nb, sizeof *lo), *mid = calloc((size_t)nb, sizeof *mid);
-    if (!lo || !mid) abort();
+    double *lo = ur_xcalloc((size_t)nb, sizeof *lo), *mid = ur_xcalloc((size_t)nb, sizeof *mid);
     for (int k = 0; k < nb; k++) {
         long n = 0, s = 0, m = 0;
         for (int p = k * w; p < (k + 1) * w && p < len; p++)

@@ -91,8 +91,7 @@ void ur_tds_token_text(const ur_vocab *v, int32_t id, ur_buf *out) {
     int n = ur_token_to_bytes(v, id, 1, small, sizeof small);
     char *b = small;
     if (n > (int)sizeof small) {
-        b = malloc((size_t)n);
-        if (!b) abort();
+        b = ur_xmalloc((size_t)n);
         ur_token_to_bytes(v, id, 1, b, n);
     }
     int ok = n > 0;

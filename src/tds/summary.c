@@ -10,16 +10,10 @@
 const int TDS_BUCKET_FROM[TDS_N_BUCKETS] = {0, 5, 10, 20, 50, 100, 200, 500, 1000};
 const int TDS_FIRST[TDS_N_FIRST] = {5, 10, 20};
 
-static void *xrealloc(void *p, size_t n) {
-    p = realloc(p, n ? n : 1);
-    if (!p) abort(); /* out of memory, as ur_buf does */
-    return p;
-}
-
 /* Grow a zero-filled array from `old` to `need` elements. */
 #define GROW(p, old, need)                                                                                          \
     do {                                                                                                              \
-        (p) = xrealloc((p), sizeof *(p) * (size_t)(need));                                                            \
+        (p) = ur_xrealloc((p), sizeof *(p) * (size_t)(need));                                                            \
         memset((p) + (old), 0, sizeof *(p) * (size_t)((need) - (old)));                                               \
     } while (0)
 
@@ -54,7 +48,7 @@ static int cmp_count(const void *x, const void *y) {
 
 int tds_top_tokens(const tds_agg *a, int cls, int k, tds_count *out) {
     int n = 0;
-    tds_count *all = xrealloc(NULL, sizeof *all * (size_t)(a->n_tok ? a->n_tok : 1));
+    tds_count *all = ur_xrealloc(NULL, sizeof *all * (size_t)(a->n_tok ? a->n_tok : 1));
     for (int i = 0; i < a->n_tok; i++)
         if (a->tok_cnt[cls][i]) all[n++] = (tds_count){i, a->tok_cnt[cls][i]};
     qsort(all, (size_t)n, sizeof *all, cmp_count);
@@ -118,7 +112,7 @@ static int count_example(const char *name, json_t *rec, tds_agg *a, ur_buf *per_
         a->pos_n[i]++, a->pos_cls[c][i]++, a->pos_kl[i] += x;
         agg_tok(a, tid + 1);
         a->tok_cnt[c][tid]++;
-        if (!a->tok_text[tid]) a->tok_text[tid] = strdup(json_string_value(text));
+        if (!a->tok_text[tid]) a->tok_text[tid] = ur_xstrdup(json_string_value(text));
     }
     a->n_ex++;
     a->n_pos += (long)n;
@@ -222,7 +216,7 @@ static void write_summary(const tds_agg *a, json_t *config, const ur_buf *per_ex
 int ur_tds_summarize(const char *name, const char *const *records, int n, ur_buf *summary, ur_buf *html,
                      ur_err *err) {
     /* pass 1: the order (by input_index); pass 2: count, one record at a time */
-    rec_ref *refs = xrealloc(NULL, sizeof *refs * (size_t)(n ? n : 1));
+    rec_ref *refs = ur_xrealloc(NULL, sizeof *refs * (size_t)(n ? n : 1));
     for (int i = 0; i < n; i++) {
         json_t *o = parse(name, records[i], i, err);
         if (!o) {

@@ -29,8 +29,7 @@ typedef struct task {
 static task *make_tasks(const int32_t *seg, int N, int H, int *n_tasks) {
     int n_seg = 0;
     for (int t = 0; t < N; t++) n_seg += seg[t] == t;
-    task *ts = malloc(sizeof *ts * (size_t)(n_seg * H + 1));
-    if (!ts) abort();
+    task *ts = ur_xmalloc(sizeof *ts * (size_t)(n_seg * H + 1));
     int k = 0;
     for (int t = 0; t < N; t++) {
         if (seg[t] != t) continue;

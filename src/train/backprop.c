@@ -94,8 +94,7 @@ uint64_t ur_tctx_bytes(const ur_tnet *n, int max_tokens, int recompute, int nthr
 }
 
 ur_tctx *ur_tctx_new(const ur_tnet *n, int max_tokens, int recompute, int nthreads, ur_err *err) {
-    ur_tctx *c = calloc(1, sizeof *c);
-    if (!c) abort();
+    ur_tctx *c = ur_xcalloc(1, sizeof *c);
     if (max_tokens <= 0) max_tokens = 1;
     init_dims(c, n, max_tokens, recompute, nthreads);
     const ur_hparams *hp = &n->hp;

@@ -20,8 +20,7 @@ void ur_tdata_free(ur_tdata *d) {
 static ur_tseq *push_seq(ur_tdata *d) {
     if (d->n == d->cap) {
         d->cap = d->cap ? 2 * d->cap : 256;
-        d->seqs = realloc(d->seqs, sizeof *d->seqs * (size_t)d->cap);
-        if (!d->seqs) abort();
+        d->seqs = ur_xrealloc(d->seqs, sizeof *d->seqs * (size_t)d->cap);
     }
     ur_tseq *s = &d->seqs[d->n++];
     memset(s, 0, sizeof *s);
@@ -133,16 +132,14 @@ static int encode_conv(ur_tseq *s, const ur_conv *c, const ur_vocab *v, const ur
     int add_bos = ur_chat_add_bos(fmt) && ur_vocab_add_bos(v);
     int n = ur_tokenize_alloc(v, full.data, full.len, add_bos, ur_chat_parse_special(fmt), &ids, err);
     if (n < 0) goto out;
-    off = malloc(sizeof *off * (size_t)(n + 1));
-    if (!off) abort();
+    off = ur_xmalloc(sizeof *off * (size_t)(n + 1));
     if (token_offsets(v, ids, n, add_bos && n > 0 && ids[0] == ur_vocab_bos(v), full.len, off)) {
         ur_errf(err, "%s: the tokens do not spell the rendered text (invalid UTF-8?)", where);
         goto out;
     }
     if (n > max_len + 1) *truncated = 1, n = max_len + 1;
     s->n = n - 1;
-    s->tok = malloc(sizeof(int32_t) * 2 * (size_t)(n > 1 ? n : 1));
-    if (!s->tok) abort();
+    s->tok = ur_xmalloc(sizeof(int32_t) * 2 * (size_t)(n > 1 ? n : 1));
     s->tgt = s->tok + (n > 1 ? n - 1 : 0);
     memcpy(s->tok, ids, sizeof(int32_t) * (size_t)s->n);
     int sp = 0;
@@ -158,8 +155,8 @@ static int encode_conv(ur_tseq *s, const ur_conv *c, const ur_vocab *v, const ur
     int np = ur_tokenize_alloc(v, pre.data, pre.len, add_bos, ur_chat_parse_special(fmt), &s->prompt, err);
     if (np < 0) goto out;
     s->n_prompt = np;
-    s->answer = strndup(c->msgs[c->n - 1].content, c->msgs[c->n - 1].len);
-    s->question = strndup(c->msgs[c->n - 2].content, c->msgs[c->n - 2].len);
+    s->answer = ur_xstrndup(c->msgs[c->n - 1].content, c->msgs[c->n - 1].len);
+    s->question = ur_xstrndup(c->msgs[c->n - 2].content, c->msgs[c->n - 2].len);
     rc = 0;
 out:
     free(ids);
@@ -214,8 +211,7 @@ int ur_tdata_load_text(ur_tdata *d, const char *path, const ur_vocab *v, int ctx
     if (ur_read_file(path, "text", 0, &b, err)) return -1;
     /* documents: runs of non-blank lines, separated by blank lines (empty or "\r") */
     size_t n_docs = 0, cap = 1024;
-    size_t (*docs)[2] = malloc(sizeof *docs * cap);
-    if (!docs) abort();
+    size_t (*docs)[2] = ur_xmalloc(sizeof *docs * cap);
     size_t doc_start = 0, doc_end = 0;
     int in_doc = 0;
     for (size_t p = 0; p <= b.len;) {
@@ -228,8 +224,7 @@ int ur_tdata_load_text(ur_tdata *d, const char *path, const ur_vocab *v, int ctx
         }
         if ((blank || e >= b.len) && in_doc) {
             if (n_docs == cap) {
-                docs = realloc(docs, sizeof *docs * (cap *= 2));
-                if (!docs) abort();
+                docs = ur_xrealloc(docs, sizeof *docs * (cap *= 2));
             }
             docs[n_docs][0] = doc_start, docs[n_docs][1] = doc_end;
             n_docs++;
@@ -262,8 +257,7 @@ int ur_tdata_load_text(ur_tdata *d, const char *path, const ur_vocab *v, int ctx
         goto out;
     }
     /* one stream (documents each followed by EOS), windows of ctx inputs + 1 */
-    int32_t *stream = malloc(sizeof(int32_t) * total);
-    if (!stream) abort();
+    int32_t *stream = ur_xmalloc(sizeof(int32_t) * total);
     size_t k = 0;
     for (size_t i = 0; i < n_docs; i++) {
         memcpy(stream + k, ids[i], sizeof(int32_t) * (size_t)lens[i]);
@@ -274,8 +268,7 @@ int ur_tdata_load_text(ur_tdata *d, const char *path, const ur_vocab *v, int ctx
     for (size_t w = 0; w < n_win; w++) {
         ur_tseq *s = push_seq(d);
         s->n = ctx;
-        s->tok = malloc(sizeof(int32_t) * 2 * (size_t)ctx);
-        if (!s->tok) abort();
+        s->tok = ur_xmalloc(sizeof(int32_t) * 2 * (size_t)ctx);
         s->tgt = s->tok + ctx;
         memcpy(s->tok, stream + w * (size_t)ctx, sizeof(int32_t) * (size_t)ctx);
         memcpy(s->tgt, stream + w * (size_t)ctx + 1, sizeof(int32_t) * (size_t)ctx);

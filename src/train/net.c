@@ -22,8 +22,7 @@ typedef struct builder {
 static int add(builder *b, const char *name, int64_t ne0, int64_t ne1, int decay) {
     if (b->n == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 64;
-        b->t = realloc(b->t, sizeof *b->t * (size_t)b->cap);
-        if (!b->t) abort();
+        b->t = ur_xrealloc(b->t, sizeof *b->t * (size_t)b->cap);
     }
     ur_ttensor *t = &b->t[b->n];
     memset(t, 0, sizeof *t);
@@ -108,8 +107,7 @@ static int layout_full(ur_tnet *n, ur_err *err) {
     int i_embd = add(&b, "token_embd.weight", dim, nv, 1);
     int i_onorm = add(&b, "output_norm.weight", dim, 1, 0);
     int i_out = n->tied ? -1 : add(&b, "output.weight", dim, nv, 1);
-    int *li = malloc(sizeof(int) * 9 * (size_t)hp->n_layers);
-    if (!li) abort();
+    int *li = ur_xmalloc(sizeof(int) * 9 * (size_t)hp->n_layers);
     for (int l = 0; l < hp->n_layers; l++) {
         char nm[96];
         const int64_t shp[9][2] = {{dim, 1}, {dim, dim}, {dim, kvd}, {dim, kvd}, {dim, dim},
@@ -125,8 +123,7 @@ static int layout_full(ur_tnet *n, ur_err *err) {
         free(li);
         return -1;
     }
-    n->layers = calloc((size_t)hp->n_layers, sizeof *n->layers);
-    if (!n->layers) abort();
+    n->layers = ur_xcalloc((size_t)hp->n_layers, sizeof *n->layers);
 #define P(i) (n->params + n->tensors[i].off)
 #define G(i) (n->grads + n->tensors[i].off)
     n->embd = P(i_embd), n->g_embd = G(i_embd);
@@ -173,8 +170,7 @@ static void fill_normal(float *x, size_t n, float sd, uint64_t seed) {
 }
 
 ur_tnet *ur_tnet_new(const ur_hparams *hp_in, int tied, uint64_t seed, ur_err *err) {
-    ur_tnet *n = calloc(1, sizeof *n);
-    if (!n) abort();
+    ur_tnet *n = ur_xcalloc(1, sizeof *n);
     n->hp = *hp_in;
     ur_hparams *hp = &n->hp;
     hp->arch = UR_ARCH_LLAMA;
@@ -212,8 +208,7 @@ static void dequant_all(const ur_weight *w, float *dst) {
 }
 
 ur_tnet *ur_tnet_from_model(const ur_model *m, ur_err *err) {
-    ur_tnet *n = calloc(1, sizeof *n);
-    if (!n) abort();
+    ur_tnet *n = ur_xcalloc(1, sizeof *n);
     n->hp = m->hp;
     n->tied = m->tied_output;
     n->base = m;
@@ -254,8 +249,7 @@ int ur_lora_targets_parse(const char *s) {
 }
 
 ur_tnet *ur_tnet_lora(const ur_model *m, int r, float alpha, unsigned targets, uint64_t seed, ur_err *err) {
-    ur_tnet *n = calloc(1, sizeof *n);
-    if (!n) abort();
+    ur_tnet *n = ur_xcalloc(1, sizeof *n);
     n->hp = m->hp;
     n->tied = m->tied_output;
     n->base = m;
@@ -269,8 +263,7 @@ ur_tnet *ur_tnet_lora(const ur_model *m, int r, float alpha, unsigned targets, u
         goto fail;
     }
     builder b = {0};
-    int *idx = malloc(sizeof(int) * 14 * (size_t)hp->n_layers);
-    if (!idx) abort();
+    int *idx = ur_xmalloc(sizeof(int) * 14 * (size_t)hp->n_layers);
     const ur_weight *fz[7];
     for (int l = 0; l < hp->n_layers; l++) {
         const ur_layer *S = &m->layers[l];
@@ -290,8 +283,7 @@ ur_tnet *ur_tnet_lora(const ur_model *m, int r, float alpha, unsigned targets, u
         free(idx);
         goto fail;
     }
-    n->layers = calloc((size_t)hp->n_layers, sizeof *n->layers);
-    if (!n->layers) abort();
+    n->layers = ur_xcalloc((size_t)hp->n_layers, sizeof *n->layers);
     /* frozen parts: the base's F32 norms are used in place; the rest through ur_weight */
     n->embd_fz = m->tok_embd;
     n->out_norm = (float *)m->output_norm.data;

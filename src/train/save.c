@@ -16,11 +16,9 @@ typedef struct keep {
 static void *keep_alloc(keep *k, size_t bytes) {
     if (k->n == k->cap) {
         k->cap = k->cap ? 2 * k->cap : 64;
-        k->p = realloc(k->p, sizeof(void *) * (size_t)k->cap);
-        if (!k->p) abort();
+        k->p = ur_xrealloc(k->p, sizeof(void *) * (size_t)k->cap);
     }
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) abort();
+    void *p = ur_xmalloc(bytes ? bytes : 1);
     return k->p[k->n++] = p;
 }
 

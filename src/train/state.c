@@ -57,7 +57,7 @@ int tr_state_load(const char *path, ur_tnet *n, float *m, float *v, tr_progress 
         goto out;
     }
     step = (uint64_t)istep, tg = (uint64_t)itg;
-    char *have = strndup(fp.ptr, fp.len);
+    char *have = ur_xstrndup(fp.ptr, fp.len);
     if (strcmp(have, fingerprint)) {
         char d[600];
         first_diff(fingerprint, have, d, sizeof d);

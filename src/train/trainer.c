@@ -54,8 +54,7 @@ static void pack(packer *pk, const ur_tdata *d, const int *idx, int count, int *
 }
 
 static double evaluate(ur_tctx *c, const ur_tnet *n, packer *pk, const ur_tdata *d, int64_t *targets) {
-    int *idx = malloc(sizeof(int) * (size_t)d->n);
-    if (!idx) abort();
+    int *idx = ur_xmalloc(sizeof(int) * (size_t)d->n);
     for (int i = 0; i < d->n; i++) idx[i] = i;
     double nll = 0;
     int64_t tg = 0;
@@ -234,11 +233,10 @@ int ur_train_run(ur_tnet *n, const ur_tdata *train, const ur_tdata *dev, const u
     path_in(log_path, sizeof log_path, o->out_dir, "log.jsonl");
     path_in(ck_path, sizeof ck_path, o->out_dir, "checkpoints.jsonl");
 
-    float *m = calloc(n->n_params, sizeof(float)), *v = calloc(n->n_params, sizeof(float));
-    int *perm = malloc(sizeof(int) * (size_t)train->n);
+    float *m = ur_xcalloc(n->n_params, sizeof(float)), *v = ur_xcalloc(n->n_params, sizeof(float));
+    int *perm = ur_xmalloc(sizeof(int) * (size_t)train->n);
     packer pk = {.cap = o->micro_tokens};
-    pk.tok = malloc(sizeof(int32_t) * 4 * (size_t)o->micro_tokens);
-    if (!m || !v || !perm || !pk.tok) abort();
+    pk.tok = ur_xmalloc(sizeof(int32_t) * 4 * (size_t)o->micro_tokens);
     pk.tgt = pk.tok + o->micro_tokens, pk.pos = pk.tgt + o->micro_tokens, pk.seg = pk.pos + o->micro_tokens;
     ur_buf about = {0};
     about_md(&about, n, train, dev, o, total, spe);
