@@ -33,31 +33,33 @@ static const char HELP[] =
     "is not a stopword) and close with an offer (the last sentence contains \"let me know\", \"feel free\",\n"
     "\"hope this helps\", ...); docs/eval.md \"Style\" has the exact lists. Empty answers are neither.\n";
 
-/* ---- progress on stderr ------------------------------------------------------------------- */
+/* ---- progress on stderr: the job's line, with the judge's counts ------------------------- */
 typedef struct prog {
-    int tty, quiet, drawn;
+    cli_job_view view;
+    int quiet;
     double t0;
+    const ur_eval_progress *last;
 } prog;
 
-static void show(void *user, const ur_eval_progress *p) {
+static const char *extra(void *user, const ur_job_progress *p, char *buf, size_t n) {
+    (void)p;
+    const ur_eval_progress *e = ((prog *)user)->last;
+    snprintf(buf, n, "failed %d  requests %ld  retries %ld", e->failed, e->stats ? e->stats->requests : 0,
+             e->stats ? e->stats->retries : 0);
+    return buf;
+}
+
+static void show(void *user, const ur_eval_progress *e) {
     prog *g = user;
-    if (!g->tty || g->quiet) return;
-    int done = p->kept + p->judged + p->failed, worked = p->judged + p->failed, left = p->total - done;
-    char eta[32] = "?";
-    if (worked) snprintf(eta, sizeof eta, "%.0fs", (ur_now() - g->t0) / worked * left);
-    fprintf(stderr, "\r\033[K[%d/%d] %.1f%%  failed %d  requests %ld  retries %ld  ETA %s", done, p->total,
-            p->total ? 100.0 * done / p->total : 100.0, p->failed, p->stats ? p->stats->requests : 0,
-            p->stats ? p->stats->retries : 0, eta);
-    fflush(stderr);
-    g->drawn = 1;
+    if (g->quiet) return;
+    g->last = e;
+    ur_job_progress p = {.total = e->total, .kept = e->kept, .recorded = e->judged + e->failed, .t0 = g->t0};
+    cli_job_progress(&g->view, &p);
 }
 
 static void note(void *user, const char *msg) {
     prog *g = user;
-    if (g->quiet) return;
-    if (g->drawn) fputs("\r\033[K", stderr);
-    g->drawn = 0;
-    fprintf(stderr, "urial: %s\n", msg);
+    if (!g->quiet) cli_job_note(&g->view, msg);
 }
 
 /* ---- judging ------------------------------------------------------------------------------- */
@@ -144,13 +146,16 @@ static int show_template(int which) {
 static int judge_files(const char *cmd, ur_judge *j, ur_eval_params *ep, int pairwise, int quiet) {
     ur_err err = {{0}};
     if (ur_judge_note(j) && !quiet) fprintf(stderr, "urial: %s\n", ur_judge_note(j));
-    prog g = {.tty = isatty(2), .quiet = quiet, .t0 = ur_now()};
+    prog g = {.quiet = quiet, .t0 = ur_now()};
+    cli_job_init_view(&g.view);
+    g.view.extra = extra;
+    g.view.user = &g;
     ep->progress = show;
     ep->note = note;
     ep->progress_user = &g;
     ur_eval_progress s;
     int r = pairwise ? ur_eval_pairwise(j, ep, &s, &err) : ur_eval_score(j, ep, &s, &err);
-    if (g.tty && !quiet) fputs("\r\033[K", stderr);
+    if (g.view.drawn) fputs("\r\033[K", stderr);
     const ur_judge_stats *st = ur_judge_get_stats(j);
     if (!quiet && (!r || st->requests))
         fprintf(stderr,
