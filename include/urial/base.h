@@ -58,6 +58,18 @@ static inline uint64_t ur_hash64_str(const char *s) {
     return h;
 }
 
+/* Strings numbered in the order they were added (0, 1, ...), found by hashing
+ * (open addressing; the keys are copied). Zero-initialise to start empty. */
+typedef struct ur_keymap {
+    char **keys;
+    int *slots; /* key number per slot; -1 = empty */
+    int n, cap, n_slots;
+} ur_keymap;
+/* The key's number: a new one (n before the call) or the one it already has. */
+int ur_keymap_add(ur_keymap *m, const char *key);
+int ur_keymap_find(const ur_keymap *m, const char *key); /* -1 when absent */
+void ur_keymap_free(ur_keymap *m);
+
 /* The last component of a path ("a/b/c.gguf" -> "c.gguf"). */
 const char *ur_base_name(const char *path);
 

@@ -45,6 +45,23 @@ struct ur_exec {
     void (*free)(ur_exec *x);
 };
 void ur_exec_free(ur_exec *x);
+/* The free() of an executor that is one allocation (its struct, ur_exec first). */
+void ur_exec_free_block(ur_exec *x);
+
+/* For executors built on a work loop that tells requests apart by a `long` tag
+ * (ur_remote_run, ur_judge_run): the runner's callbacks, and the task's address as
+ * its tag. run() calls ur_exec_adapter_begin, then the loop, whose next() calls
+ * ur_exec_adapter_take and whose done() calls ur_exec_adapter_give. */
+typedef struct ur_exec_adapter {
+    ur_exec base;
+    ur_exec_next_fn next;
+    ur_exec_done_fn done;
+    void *user;
+} ur_exec_adapter;
+void ur_exec_adapter_begin(ur_exec_adapter *a, ur_exec_next_fn next, ur_exec_done_fn done, void *user);
+void *ur_exec_adapter_take(ur_exec_adapter *a, long *tag); /* the next task (NULL: none now) */
+int ur_exec_adapter_give(ur_exec_adapter *a, long tag, const char *why, ur_err *err);
+void *ur_exec_adapter_task(long tag);
 
 /* Inline: each task runs to completion in the caller's thread: work() returns 0
  * (done), 1 with *why (the task failed; done() gets that reason), or -1 with err

@@ -63,6 +63,40 @@ uint64_t ur_hash64(const void *data, size_t n, uint64_t h) {
     return h;
 }
 
+static int keymap_slot(const ur_keymap *m, const char *key) {
+    size_t mask = (size_t)m->n_slots - 1, i = (size_t)ur_hash64_str(key) & mask;
+    while (m->slots[i] >= 0 && strcmp(m->keys[m->slots[i]], key)) i = (i + 1) & mask;
+    return (int)i;
+}
+
+int ur_keymap_find(const ur_keymap *m, const char *key) { return m->n_slots ? m->slots[keymap_slot(m, key)] : -1; }
+
+int ur_keymap_add(ur_keymap *m, const char *key) {
+    int have = ur_keymap_find(m, key);
+    if (have >= 0) return have;
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 64;
+        m->keys = ur_xrealloc(m->keys, sizeof *m->keys * (size_t)m->cap);
+    }
+    m->keys[m->n++] = ur_xstrdup(key);
+    if (2 * m->n > m->n_slots) { /* grow: at most half full */
+        m->n_slots = m->n_slots ? 2 * m->n_slots : 64;
+        free(m->slots);
+        m->slots = ur_xmalloc(sizeof *m->slots * (size_t)m->n_slots);
+        for (int i = 0; i < m->n_slots; i++) m->slots[i] = -1;
+        for (int i = 0; i < m->n; i++) m->slots[keymap_slot(m, m->keys[i])] = i;
+    } else {
+        m->slots[keymap_slot(m, key)] = m->n - 1;
+    }
+    return m->n - 1;
+}
+
+void ur_keymap_free(ur_keymap *m) {
+    for (int i = 0; i < m->n; i++) free(m->keys[i]);
+    free(m->keys), free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
 const char *ur_base_name(const char *path) {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;

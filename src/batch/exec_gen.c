@@ -71,11 +71,9 @@ static int local_run(ur_exec *x, ur_exec_next_fn next, ur_exec_done_fn done, voi
     return 0;
 }
 
-static void exec_free(ur_exec *x) { free(x); }
-
 ur_exec *ur_exec_gen_local_new(ur_session *s, void (*note)(void *, const char *), void *note_user) {
     local_exec *e = ur_xcalloc(1, sizeof *e);
-    e->base = (ur_exec){.slots = 1, .begin = local_begin, .run = local_run, .free = exec_free};
+    e->base = (ur_exec){.slots = 1, .begin = local_begin, .run = local_run, .free = ur_exec_free_block};
     e->s = s;
     e->note = note;
     e->note_user = note_user;
@@ -112,30 +110,25 @@ int ur_gen_task_answer(const ur_chat *fmt, ur_gen_task *t, const char *json, siz
 }
 
 typedef struct remote_exec {
-    ur_exec base;
+    ur_exec_adapter a;
     ur_remote *client;
     const char *model;
     const ur_chat *fmt;
-    ur_exec_next_fn next;
-    ur_exec_done_fn done;
-    void *user;
 } remote_exec;
 
 static int r_next(void *user, long *tag, const char **path, const char **body) {
     remote_exec *e = user;
-    void *p;
-    while (e->next(e->user, &p)) {
-        ur_gen_task *t = p;
+    ur_gen_task *t;
+    while ((t = ur_exec_adapter_take(&e->a, tag))) {
         ur_err err = {{0}};
         free(t->body);
         if (!(t->body = ur_gen_task_body(e->fmt, e->model, t, &err))) {
             /* a conversation that cannot be rendered fails its task, not the run */
             ur_err derr = {{0}};
-            if (e->done(e->user, t, err.msg, &derr)) return 0;
+            if (ur_exec_adapter_give(&e->a, *tag, err.msg, &derr)) return 0;
             continue;
         }
         t->t_request = ur_now(); /* the start, until the answer comes */
-        *tag = (long)(intptr_t)t;
         *path = "/completions";
         *body = t->body;
         return 1;
@@ -145,27 +138,27 @@ static int r_next(void *user, long *tag, const char **path, const char **body) {
 
 static int r_done(void *user, long tag, const char *json, size_t len, const char *why, ur_err *err) {
     remote_exec *e = user;
-    ur_gen_task *t = (ur_gen_task *)(intptr_t)tag;
+    ur_gen_task *t = ur_exec_adapter_task(tag);
     t->t_request = ur_now() - t->t_request;
     ur_err perr = {{0}};
     if (!json) why = why ? why : "the request failed";
     else why = ur_gen_task_answer(e->fmt, t, json, len, &perr) ? perr.msg : NULL;
     free(t->body);
     t->body = NULL;
-    return e->done(e->user, t, why, err);
+    return ur_exec_adapter_give(&e->a, tag, why, err);
 }
 
 static int remote_run(ur_exec *x, ur_exec_next_fn next, ur_exec_done_fn done, void *user, ur_err *err) {
     remote_exec *e = (remote_exec *)x;
-    e->next = next, e->done = done, e->user = user;
+    ur_exec_adapter_begin(&e->a, next, done, user);
     return ur_remote_run(e->client, r_next, r_done, e, err);
 }
 
 ur_exec *ur_exec_gen_remote_new(ur_remote *client, const char *model, const ur_chat *fmt) {
     remote_exec *e = ur_xcalloc(1, sizeof *e);
-    e->base = (ur_exec){.slots = ur_remote_concurrency(client), .run = remote_run, .free = exec_free};
+    e->a.base = (ur_exec){.slots = ur_remote_concurrency(client), .run = remote_run, .free = ur_exec_free_block};
     e->client = client;
     e->model = model;
     e->fmt = fmt;
-    return &e->base;
+    return &e->a.base;
 }

@@ -20,31 +20,14 @@ struct ur_results {
     off_t size;  /* bytes of complete lines */
     ur_record *recs;
     int n, cap;
-    int *slots;  /* open-addressing table of record indices by key; -1 = empty */
-    int n_slots;
+    ur_keymap index; /* record i has key number i */
     int n_dups;
     int lines;   /* complete lines */
     char note[UR_ERR_MAX];
 };
 
-static int find_slot(const ur_results *r, const char *key) {
-    size_t mask = (size_t)r->n_slots - 1, i = (size_t)ur_hash64_str(key) & mask;
-    while (r->slots[i] >= 0 && strcmp(r->recs[r->slots[i]].key, key)) i = (i + 1) & mask;
-    return (int)i;
-}
-
-static void rehash(ur_results *r) {
-    int ns = r->n_slots ? 2 * r->n_slots : 64;
-    free(r->slots);
-    r->slots = ur_xmalloc(sizeof *r->slots * (size_t)ns);
-    r->n_slots = ns;
-    for (int i = 0; i < ns; i++) r->slots[i] = -1;
-    for (int i = 0; i < r->n; i++) r->slots[find_slot(r, r->recs[i].key)] = i;
-}
-
 const ur_record *ur_results_find(const ur_results *r, const char *key) {
-    if (!r->n_slots) return NULL;
-    int s = r->slots[find_slot(r, key)];
+    int s = ur_keymap_find(&r->index, key);
     return s >= 0 ? &r->recs[s] : NULL;
 }
 
@@ -103,8 +86,7 @@ static void insert(ur_results *r, ur_record *rec) {
         r->recs = ur_xrealloc(r->recs, sizeof *r->recs * (size_t)r->cap);
     }
     r->recs[r->n++] = *rec;
-    if (2 * r->n > r->n_slots) rehash(r);
-    else r->slots[find_slot(r, rec->key)] = r->n - 1;
+    ur_keymap_add(&r->index, rec->key);
 }
 
 void ur_results_close(ur_results *r) {
@@ -112,7 +94,7 @@ void ur_results_close(ur_results *r) {
     if (r->fd >= 0) close(r->fd); /* also releases the lock */
     for (int i = 0; i < r->n; i++) free_record(&r->recs[i]);
     free(r->recs);
-    free(r->slots);
+    ur_keymap_free(&r->index);
     free(r->path);
     free(r);
 }
@@ -213,7 +195,6 @@ ur_results *ur_results_open(const char *path, int mode, ur_err *err) {
     }
     ur_buf_free(&b);
     if (bad) goto fail;
-    if (!r->n_slots) rehash(r);
     return r;
 fail:
     ur_results_close(r);

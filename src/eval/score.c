@@ -355,45 +355,36 @@ out:
 
 /* ---- the judge as an executor --------------------------------------------------------------- */
 typedef struct judge_exec {
-    ur_exec base;
+    ur_exec_adapter a;
     ur_judge *judge;
-    ur_exec_next_fn next;
-    ur_exec_done_fn done;
-    void *user;
 } judge_exec;
 
 static int je_next(void *user, long *tag, const char **prompt, const ur_judge_schema **schema) {
-    judge_exec *e = user;
-    void *t;
-    if (!e->next(e->user, &t)) return 0;
-    ur_judge_task *jt = t;
-    *tag = (long)(intptr_t)t;
+    ur_judge_task *jt = ur_exec_adapter_take(user, tag);
+    if (!jt) return 0;
     *prompt = jt->prompt;
     *schema = jt->schema;
     return 1;
 }
 
 static int je_done(void *user, long tag, const char *text, size_t len, const char *why, ur_err *err) {
-    judge_exec *e = user;
-    ur_judge_task *jt = (ur_judge_task *)(intptr_t)tag;
+    ur_judge_task *jt = ur_exec_adapter_task(tag);
     jt->answer.len = 0;
     if (text) ur_buf_put(&jt->answer, text, len);
-    return e->done(e->user, jt, text ? NULL : why ? why : "the request failed", err);
+    return ur_exec_adapter_give(user, tag, text ? NULL : why ? why : "the request failed", err);
 }
 
 static int je_run(ur_exec *x, ur_exec_next_fn next, ur_exec_done_fn done, void *user, ur_err *err) {
     judge_exec *e = (judge_exec *)x;
-    e->next = next, e->done = done, e->user = user;
-    return ur_judge_run(e->judge, je_next, je_done, e, err);
+    ur_exec_adapter_begin(&e->a, next, done, user);
+    return ur_judge_run(e->judge, je_next, je_done, &e->a, err);
 }
-
-static void je_free(ur_exec *x) { free(x); }
 
 ur_exec *ur_judge_exec_new(ur_judge *j) {
     judge_exec *e = ur_xcalloc(1, sizeof *e);
-    e->base = (ur_exec){.slots = 1, .run = je_run, .free = je_free};
+    e->a.base = (ur_exec){.slots = 1, .run = je_run, .free = ur_exec_free_block};
     e->judge = j;
-    return &e->base;
+    return &e->a.base;
 }
 
 int ur_eval_score(ur_judge *j, const ur_eval_params *p, ur_eval_progress *summary, ur_err *err) {

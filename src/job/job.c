@@ -1,5 +1,6 @@
 /* The job runner (include/urial/job.h): units, resume, the executor loop, progress. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,6 @@
 enum { U_TODO = 0, U_RUNNING, U_RECORDED, U_SKIPPED, U_KEPT };
 
 typedef struct unit {
-    char *key;
     int after; /* unit to finish first, or -1 */
     int state; /* U_* */
     int out;   /* tasks sent and not finished */
@@ -26,7 +26,7 @@ struct ur_job {
     ur_job_params p;
     unit *units;
     int n, cap;
-    int *slots, n_slots; /* open addressing: unit index by key; -1 = empty */
+    ur_keymap keys;    /* unit u has key number u */
     ur_results *res;
     task_ref *pending; /* tasks of started units not yet handed to the executor */
     int n_pending, cap_pending;
@@ -54,26 +54,7 @@ int ur_job_parse_shard(const char *s, int *i, int *n) {
     return 0;
 }
 
-/* ---- units by key --------------------------------------------------------------------------- */
-static int find_slot(const ur_job *j, const char *key) {
-    size_t mask = (size_t)j->n_slots - 1, i = (size_t)ur_hash64_str(key) & mask;
-    while (j->slots[i] >= 0 && strcmp(j->units[j->slots[i]].key, key)) i = (i + 1) & mask;
-    return (int)i;
-}
-
-static int unit_of(const ur_job *j, const char *key) {
-    return j->n_slots ? j->slots[find_slot(j, key)] : -1;
-}
-
-static void rehash(ur_job *j) {
-    int ns = j->n_slots ? 2 * j->n_slots : 64;
-    free(j->slots);
-    j->slots = ur_xmalloc(sizeof *j->slots * (size_t)ns);
-    j->n_slots = ns;
-    for (int i = 0; i < ns; i++) j->slots[i] = -1;
-    for (int i = 0; i < j->n; i++) j->slots[find_slot(j, j->units[i].key)] = i;
-}
-
+/* ---- units ------------------------------------------------------------------------------------ */
 ur_job *ur_job_new(const ur_job_params *p) {
     ur_job *j = ur_xcalloc(1, sizeof *j);
     j->p = *p;
@@ -83,8 +64,8 @@ ur_job *ur_job_new(const ur_job_params *p) {
 
 void ur_job_free(ur_job *j) {
     if (!j) return;
-    for (int i = 0; i < j->n; i++) free(j->units[i].key);
-    free(j->units), free(j->slots), free(j->pending), free(j->flight);
+    ur_keymap_free(&j->keys);
+    free(j->units), free(j->pending), free(j->flight);
     ur_results_close(j->res);
     free(j);
 }
@@ -94,9 +75,8 @@ int ur_job_add(ur_job *j, const char *key, int after) {
         j->cap = j->cap ? 2 * j->cap : 64;
         j->units = ur_xrealloc(j->units, sizeof *j->units * (size_t)j->cap);
     }
-    j->units[j->n] = (unit){ur_xstrdup(key), after, U_TODO, 0};
-    if (2 * (j->n + 1) > j->n_slots) rehash(j);
-    j->slots[find_slot(j, key)] = j->n;
+    if (ur_keymap_add(&j->keys, key) != j->n) return ur_keymap_find(&j->keys, key); /* a key given twice: one unit */
+    j->units[j->n] = (unit){after, U_TODO, 0};
     j->prog.total = ++j->n;
     return j->n - 1;
 }
@@ -159,7 +139,7 @@ static int check_records(ur_job *j, json_t *mine, int *redo, ur_buf *keep, ur_er
     for (int i = 0; i < ur_results_count(j->res); i++) {
         const ur_record *rec = ur_results_get(j->res, i);
         if (mine && check_config(j, rec, mine, err)) return -1;
-        int u = unit_of(j, rec->key), c = UR_JOB_KEEP;
+        int u = ur_keymap_find(&j->keys, rec->key), c = UR_JOB_KEEP;
         if (j->p.ops.check && (c = j->p.ops.check(j->p.user, u, rec, err)) < 0) return -1;
         if (c == UR_JOB_REDO) {
             (*redo)++;
@@ -203,7 +183,7 @@ int ur_job_open(ur_job *j, ur_err *err) {
         ur_job_note(j, "%s: %d record%s will be done again", j->p.out, redo, redo == 1 ? "" : "s");
     }
     for (int u = 0; u < j->n; u++)
-        if (ur_results_find(j->res, j->units[u].key)) j->units[u].state = U_KEPT, j->prog.kept++;
+        if (ur_results_find(j->res, j->keys.keys[u])) j->units[u].state = U_KEPT, j->prog.kept++;
     rc = 0;
 out:
     json_decref(mine);
@@ -327,6 +307,23 @@ void ur_exec_free(ur_exec *x) {
     if (x && x->free) x->free(x);
 }
 
+void ur_exec_adapter_begin(ur_exec_adapter *a, ur_exec_next_fn next, ur_exec_done_fn done, void *user) {
+    a->next = next, a->done = done, a->user = user;
+}
+
+void *ur_exec_adapter_take(ur_exec_adapter *a, long *tag) {
+    void *t;
+    if (!a->next(a->user, &t)) return NULL;
+    *tag = (long)(intptr_t)t;
+    return t;
+}
+
+void *ur_exec_adapter_task(long tag) { return (void *)(intptr_t)tag; }
+
+int ur_exec_adapter_give(ur_exec_adapter *a, long tag, const char *why, ur_err *err) {
+    return a->done(a->user, ur_exec_adapter_task(tag), why, err);
+}
+
 typedef struct inline_exec {
     ur_exec base;
     ur_exec_work_fn work;
@@ -345,11 +342,11 @@ static int inline_run(ur_exec *x, ur_exec_next_fn next, ur_exec_done_fn done, vo
     return 0;
 }
 
-static void inline_free(ur_exec *x) { free(x); }
+void ur_exec_free_block(ur_exec *x) { free(x); }
 
 ur_exec *ur_exec_inline_new(ur_exec_work_fn work, void *user) {
     inline_exec *e = ur_xcalloc(1, sizeof *e);
-    e->base = (ur_exec){.slots = 1, .run = inline_run, .free = inline_free};
+    e->base = (ur_exec){.slots = 1, .run = inline_run, .free = ur_exec_free_block};
     e->work = work;
     e->user = user;
     return &e->base;
