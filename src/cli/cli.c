@@ -196,7 +196,7 @@ ur_chat *cli_open_format(const char *cmd, const char *urial, const char *tmpl, c
 }
 
 const char CLI_SAMPLING_HELP[] =
-    "decoding (defaults: the URIAL paper's just-eval runs, see README \"Decoding in the paper\"):\n"
+    "decoding (defaults: the URIAL paper's just-eval runs, see docs/urial.md \"Decoding in the paper\"):\n"
     "  --temp T            temperature (default 0 = greedy)\n"
     "  --top-k K           keep the K most likely tokens (default 0 = off)\n"
     "  --top-p P           nucleus sampling mass (default 1 = off)\n"

@@ -64,7 +64,7 @@ ur_chat *cli_open_format(const char *cmd, const char *urial, const char *tmpl, c
 
 /* Sampling options shared by chat and run: --temp --top-k --top-p --min-p
  * --repeat-penalty --repeat-last-n --seed, with the decoding defaults of the URIAL
- * paper's runs (README "Decoding in the paper"): greedy, and for URIAL prompts the
+ * paper's runs (docs/urial.md "Decoding in the paper"): greedy, and for URIAL prompts the
  * Hugging Face repetition penalty 1.1 over the whole context; templates (aligned
  * models) get no penalty, as the authors ran their aligned baselines. */
 enum { CLI_O_TEMP = 1000, CLI_O_TOPK, CLI_O_TOPP, CLI_O_MINP, CLI_O_RP, CLI_O_RLN, CLI_O_SEED };

@@ -53,7 +53,7 @@ static const char *HELP =
     "style: they open by addressing the question (the first sentence starts with an acknowledgement such as\n"
     "\"Sure\" or \"Great question\", or contains the instruction's key term: its longest word of 4+ letters that\n"
     "is not a stopword) and close with an offer (the last sentence contains \"let me know\", \"feel free\",\n"
-    "\"hope this helps\", ...); README \"Style\" has the exact lists. Empty answers are neither.\n"
+    "\"hope this helps\", ...); docs/eval.md \"Style\" has the exact lists. Empty answers are neither.\n"
     "  --json OUT.json        also write {\"files\":[{file, generator, n, assistant_style, opens, closes, ratio}],\n"
     "                         \"measure\"}\n"
     "  --records              also print one line per record: ID OPENS CLOSES (ID as JSON, 0/1)\n";
