@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The docs cannot drift from the binary. Reads README.md, docs/*.md and tests/README.md and
 # checks every command they show (conventions: docs/README.md "How the docs are checked"):
-#   1. ```console blocks are run in a scratch directory (per doc file) that looks like the
+#   1. ```console blocks are run in a scratch directory (one per doc file) shaped like the
 #      repository root; "$ CMD" lines must exit 0 and print the lines shown after them, in
 #      order ("..." matches any text; "console nocompare" blocks are only run);
 #   2. every other urial command (code blocks, inline code) must name a real command and
@@ -12,7 +12,7 @@
 #   4. relative links and #anchors must resolve; docs/NAME.md "Heading" pointers in the
 #      sources must name an existing file and heading;
 #   5. the README's command table and `urial --help` list the same commands.
-# Every failure names the doc's file:line.
+# Every failure names the doc's file:line. It runs the cheap checks (2-5) first.
 source "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
@@ -26,8 +26,8 @@ FOREIGN=" --repetition_penalty --temperature --top_p --max-logprobs "
 nfail=0
 bad() { fail "$1" "$2"; nfail=$((nfail + 1)); }
 
-# ---- 1. extract: headings, links, commands, console blocks ------------------------------
-# Records (tab-separated): H file slug | L file:line target | C file:line inline|block command
+# ---- extract: headings, links, commands, console blocks --------------------------------
+# Records (tab-separated): H file slug | L file:line target | C file:line command
 # | O file:line option | R file:line mode command | E file:line expected-output | X file:line problem
 awk -v CHECKED=" ${DOCS[*]} " '
 function out(k, a, b, c,   s) { s = k "\t" a "\t" b; if (c != "") s = s "\t" c; print s }
@@ -61,7 +61,7 @@ function command(loc, text, inline,   i, n, ch, q, seg, r, segs, k) {
     segs[++k] = seg
     for (i = 1; i <= k; i++) {
         r = segs[i]; gsub(/\\\|/, "|", r); gsub(/[ \t]+/, " ", r); sub(/^ /, "", r); sub(/ $/, "", r)
-        if (r != "") out("C", loc, inline ? "inline" : "block", r)
+        if (r != "") out("C", loc, r)
     }
 }
 function inline_code(loc, c,   rest, o) {
@@ -161,7 +161,7 @@ while IFS=$'\t' read -r k loc msg _; do
     [ "$k" = X ] && bad "markdown_$loc" "$loc: $msg"
 done <"$TMP/items"
 
-# ---- 2. urial commands against the binary's --help --------------------------------------
+# ---- 2, 3. commands against the binary's --help, the Makefile and the scripts ------------
 mkdir -p "$TMP/help"
 # help CHAIN...: `urial CHAIN --help` into a file (cached); fails when that is not a help text
 help() {
@@ -228,9 +228,9 @@ check_script() { # LOC FILE WORD...: the script exists and mentions each option
         grep -qE -- "(^|[^A-Za-z0-9_-])$o([^A-Za-z0-9_-]|$)" "$f" || bad "script_$loc" "$loc: $f has no option $o"
     done
 }
-check_command() { # LOC inline|block TEXT
+check_command() { # LOC TEXT
     local loc=$1 w t
-    read -ra w <<<"$3"
+    read -ra w <<<"$2"
     while [ ${#w[@]} -gt 0 ]; do # environment assignments and wrappers
         case "${w[0]}" in
         [A-Za-z_]*=*) w=("${w[@]:1}") ;;
@@ -252,16 +252,17 @@ check_command() { # LOC inline|block TEXT
     bench/* | tools/* | tests/*) check_script "$loc" "${w[0]}" "${w[@]:1}" ;;
     esac
 }
-while IFS=$'\t' read -r k loc kind text; do
+f0=$nfail
+while IFS=$'\t' read -r k loc a; do
     case "$k" in
-    C) check_command "$loc" "$kind" "$text" ;;
-    O) [[ "$KNOWN_OPTS" == *" $kind "* || "$FOREIGN" == *" $kind "* ]] ||
-        bad "option_$loc" "$loc: option $kind belongs to no urial command and no script under bench/ or tools/ (another program's? add it to FOREIGN)" ;;
+    C) check_command "$loc" "$a" ;;
+    O) [[ "$KNOWN_OPTS" == *" $a "* || "$FOREIGN" == *" $a "* ]] ||
+        bad "option_$loc" "$loc: option $a belongs to no urial command and no script under bench/ or tools/ (another program's? add it to FOREIGN)" ;;
     esac
 done <"$TMP/items"
-[ $nfail = 0 ] && pass commands_and_options
+[ $nfail = "$f0" ] && pass commands_and_options
 
-# ---- 3. links and anchors; pointers from the sources --------------------------------------
+# ---- 4. links and anchors; pointers from the sources --------------------------------------
 f0=$nfail
 has_anchor() { grep -qx "H"$'\t'"$1"$'\t'"$2" "$TMP/items"; }
 while IFS=$'\t' read -r k loc target _; do
@@ -289,14 +290,14 @@ while IFS= read -r hit; do bad "pointer_${hit%%:*}" "an old pointer into README.
     grep -rnE 'README \\?"' src include tools bench models Makefile 2>/dev/null)
 [ $nfail = "$f0" ] && pass links_and_pointers
 
-# ---- 4. the README's command table -----------------------------------------------------------
+# ---- 5. the README's command table -----------------------------------------------------------
 f0=$nfail
 table=" $(grep -oE '^\| `urial [a-z]+' README.md | awk '{print $3}' | sort -u | tr '\n' ' ') "
 for c in $COMMANDS; do [[ "$table" == *" $c "* ]] || bad command_table "README.md: the command table has no row for 'urial $c'"; done
 for c in $table; do [[ "$COMMANDS" == *" $c "* ]] || bad command_table "README.md: the command table names 'urial $c', which urial --help does not list"; done
 [ $nfail = "$f0" ] && pass command_table
 
-# ---- 5. run the console blocks ------------------------------------------------------------
+# ---- 1. run the console blocks ------------------------------------------------------------
 mkdir -p "$TMP/bin" && ln -s "$URIAL" "$TMP/bin/urial"
 setup() { # DIR: a scratch copy of the repository root's shape
     mkdir -p "$1/repo/build"
@@ -305,7 +306,8 @@ setup() { # DIR: a scratch copy of the repository root's shape
     [ -d "$FIX" ] && mkdir -p "$1/shared" && ln -s "$(cd "$FIX" && pwd)" "$1/shared/fixtures"
 }
 patof() { local s=$1; s=${s//\\/\\\\}; s=${s//\*/\\*}; s=${s//\?/\\?}; s=${s//\[/\\[}; printf '%s' "${s//.../*}"; }
-# compare LOC: the expected lines collected for the command at LOC against $TMP/got
+# compare: the expected lines collected for the command (expect: "file:line<TAB>text") against
+# its output in $TMP/got, as a subsequence; a tab in the doc's output is stored as \001
 compare() {
     local want w i=0 n p l
     mapfile -t got < <(sed 's/[[:space:]]*$//' "$TMP/got" | tr '\t' '\001')
@@ -317,7 +319,7 @@ compare() {
         while [ $i -lt $n ] && [[ "${got[$i]}" != $p ]]; do i=$((i + 1)); done
         if [ $i -ge $n ]; then
             l=${want%%$'\t'*}
-            bad "output_$l" "$l: the output of '$cmd' has no line '${want#*$'\t'}' (after the lines matched before it); it printed: $(head -c 600 "$TMP/got")"
+            bad "output_$l" "$l: the output of '$cmd' has no line '${w//$'\001'/\\t}' (after the lines matched before it); it printed: $(head -c 600 "$TMP/got")"
             return
         fi
         i=$((i + 1))
