@@ -1,4 +1,4 @@
-# urial — build, test, demo. See README.md.
+# urial — build, test, demo. See README.md and docs/.
 #   make                 build/urial and build/liburial.a
 #   make test            every test; last line "N passed, N failed"
 #   make test SANITIZE=1 the same suite under ASan + UBSan (build in build/san)
@@ -6,7 +6,7 @@
 #   make demo            the bundled demo models: URIAL vs the SFT twin on 3 questions, then TDS
 #   make demo-models     rebuild models/*.gguf from scratch (corpus, tokenizer, pretraining, SFT; ~45 min)
 #   make demo-eval       the model card's figures (style over 50 held-out prompts, TDS)
-#   make bench           speed against llama.cpp (see bench/README.md)
+#   make bench           speed against llama.cpp (see docs/bench.md)
 
 CC      ?= cc
 SANITIZE ?=
@@ -38,6 +38,14 @@ EMBED_OBJ := $(BUILD)/gen/embed.o
 LIB_OBJ  += $(EMBED_OBJ)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+# urial --version: the VERSION file, plus the commit when built from a git checkout. main.o is
+# rebuilt when that string changes (the stamp is rewritten only then).
+GIT     ?= git
+URIAL_VERSION := $(shell cat VERSION)
+GIT_DESC := $(shell $(GIT) describe --always --dirty 2>/dev/null)
+ifneq ($(GIT_DESC),)
+  URIAL_VERSION := $(URIAL_VERSION) (git $(GIT_DESC))
+endif
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test fuzz fuzz-seeds demo demo-models demo-eval bench clean
@@ -46,6 +54,13 @@ all: $(BUILD)/urial $(BUILD)/liburial.a
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(URIAL_VERSION)' | cmp -s - $@ || echo '$(URIAL_VERSION)' >$@
+$(BUILD)/obj/src/cli/main.o: $(BUILD)/version.stamp
+$(BUILD)/obj/src/cli/main.o: CFLAGS += -DURIAL_VERSION='"$(URIAL_VERSION)"'
+FORCE:
 
 # The training ops are loops over rows that gcc vectorises only with its full cost model.
 $(BUILD)/obj/src/train/%.o: CFLAGS += -fvect-cost-model=dynamic

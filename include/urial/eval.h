@@ -11,7 +11,7 @@
  *
  * Records are just-eval's: {"id", "input", "output_cand", "generator_cand",
  * "eval_config": {"mode", "gpt", "max_words"}, "prompt", "result", "parsed_result"},
- * plus our fields (see README "Judging"). A record whose judge answer could not be
+ * plus our fields (see docs/eval.md "Records and resume"). A record whose judge answer could not be
  * had or parsed has "error" and no "parsed_result": it is never dropped. */
 #ifndef URIAL_EVAL_H
 #define URIAL_EVAL_H

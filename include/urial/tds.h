@@ -138,7 +138,7 @@ void ur_tds_tokens_json(const ur_vocab *v, const ur_tds_pos *pos, int n, ur_buf 
 
 /* ---- summary and report ------------------------------------------------------- */
 /* From tokens.jsonl records (JSON lines as `urial tds` writes them, each example
- * once, in any order): summary.json's text (see README "Token distribution shift")
+ * once, in any order): summary.json's text (see docs/tds.md "Output files")
  * and, when html is not NULL, the self-contained report.html. Records are taken in
  * "input_index" order, so shards merged in any order give the same bytes. `name`
  * (the file) is used in messages. */

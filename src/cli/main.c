@@ -5,6 +5,10 @@
 #include "cli/cli.h"
 #include "cli/train_common.h"
 
+#ifndef URIAL_VERSION
+#define URIAL_VERSION "unknown" /* the Makefile passes the VERSION file and the git commit */
+#endif
+
 static const struct {
     const char *name;
     int (*run)(int, char **);
@@ -28,7 +32,7 @@ static const struct {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: urial COMMAND [options]   (urial COMMAND --help for its options)\n\ncommands:\n");
+    fprintf(f, "usage: urial COMMAND [options]   (urial COMMAND --help for its options; urial --version)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 }
@@ -40,6 +44,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("urial %s\n", URIAL_VERSION);
         return 0;
     }
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -63,12 +64,16 @@ static int reports(const char *dir, int prefix, const char *cmd) {
         fprintf(stderr, "; wrote %s/prefix.json and %s/prefix.html\n", dir, dir);
     } else {
         json_t *r = json_object_get(s, "ratios");
+        char html[4096];
+        struct stat st;
+        snprintf(html, sizeof html, "%s/report.html", dir);
         fprintf(stderr, "urial: tds: %d answers, %lld positions: unshifted %.2f%%, marginal %.2f%%, shifted %.2f%%; "
-                        "wrote %s/summary.json and %s/report.html\n",
+                        "wrote %s/summary.json and %s (%.1f MB)\n",
                 n, (long long)json_integer_value(json_object_get(s, "positions")),
                 100 * json_number_value(json_object_get(r, "unshifted")),
                 100 * json_number_value(json_object_get(r, "marginal")),
-                100 * json_number_value(json_object_get(r, "shifted")), dir, dir);
+                100 * json_number_value(json_object_get(r, "shifted")), dir, html,
+                stat(html, &st) ? 0.0 : (double)st.st_size / 1e6);
         json_t *top = json_object_get(s, "top_shifted");
         if (json_array_size(top)) {
             ur_buf t = {0};

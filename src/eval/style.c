@@ -2,7 +2,7 @@
  * measure of the surface form aligned models share (an answer that opens by
  * addressing the question and closes with an offer of more help), to compare a
  * base model with and without URIAL and its aligned twin. The exact rules are in
- * include/urial/eval.h and README "Style"; the lists below are part of the
+ * include/urial/eval.h and docs/eval.md "Style"; the lists below are part of the
  * definition. Text is bytes: words are runs of ASCII letters, case is ASCII case. */
 #include <ctype.h>
 #include <stdio.h>

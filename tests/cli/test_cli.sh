@@ -10,6 +10,19 @@ for c in info tokenize generate logits bench synth; do
 done
 fails_with unknown_command "unknown command 'frobnicate'" "$URIAL" frobnicate
 
+# urial --version (and urial version): "urial X.Y.Z" from the VERSION file, plus "(git COMMIT)" when
+# built from a git checkout; the commit must be one of this repository's
+v=$("$URIAL" --version)
+want=$(cat "$(dirname "$0")/../../VERSION")
+if [[ "$v" =~ ^urial\ ([0-9]+\.[0-9]+\.[0-9]+)(\ \(git\ ([0-9a-f]+)(-dirty)?\))?$ ]] && [ "${BASH_REMATCH[1]}" = "$want" ]; then
+    c=${BASH_REMATCH[3]}
+    if [ -z "$c" ] || ! git -C "$(dirname "$0")" rev-parse --git-dir >/dev/null 2>&1 ||
+        git -C "$(dirname "$0")" cat-file -e "$c^{commit}" 2>/dev/null; then pass version; else fail version "unknown commit in '$v'"; fi
+else
+    fail version "'$v' is not 'urial $want' (+ ' (git COMMIT)')"
+fi
+[ "$("$URIAL" version)" = "$v" ] && pass version_command || fail version_command "$("$URIAL" version 2>&1)"
+
 ok synth "$URIAL" synth "$M" --type q8_0 --layers 2 --seed 3
 if "$URIAL" info "$M" | grep -q "runnable:      yes"; then pass info_text; else fail info_text "$("$URIAL" info "$M" 2>&1)"; fi
 j=$("$URIAL" info "$M" --json)
