@@ -73,7 +73,12 @@ $(BUILD)/tests/replay_judge: tests/judge/replay_judge.c tests/unit/replay.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LDLIBS) $(TEST_LDLIBS)
 
-test: all $(TEST_BIN) $(BUILD)/tests/replay_judge
+# the Jinja interpreter as a program, for the reference test against @huggingface/jinja (tests/cli/test_chat_ref.sh)
+$(BUILD)/tests/jinja_render: tests/jinja/render.c $(BUILD)/liburial.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liburial.a $(LDLIBS) $(TEST_LDLIBS)
+
+test: all $(TEST_BIN) $(BUILD)/tests/replay_judge $(BUILD)/tests/jinja_render
 	@BUILD=$(BUILD) tests/run.sh
 
 # ---- fuzzing (clang + libFuzzer + ASan) -------------------------------------

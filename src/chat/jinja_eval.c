@@ -565,7 +565,7 @@ static int render_stmt(jj_ev *ev, const jj_node *x, jj_scope *sc, ur_buf *out) {
     ur_buf_put(&b, "", 0);
     int rc = jv_display(ev, x, &v, &b) || put(ev, x, out, b.data, b.len);
     ur_buf_free(&b);
-    return rc;
+    return rc ? -1 : 0; /* never 1: that would read as `break` */
 }
 
 static int render_body(jj_ev *ev, jj_node *const *v, int n, jj_scope *sc, ur_buf *out) {
