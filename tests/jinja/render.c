@@ -1,6 +1,6 @@
-/* The C twin of tests/jinja/render.mjs: renders the same cases with urial's Jinja
- * interpreter (src/chat/jinja*.c) and prints the same JSON, so that the two outputs
- * can be compared byte for byte (tests/cli/test_chat_ref.sh).
+/* urial's Jinja interpreter (src/chat/jinja*.c) over the cases tests/jinja/prepare.mjs
+ * writes: the same JSON as the Hugging Face renderings it writes beside them, for
+ * tests/jinja/compare.mjs to compare byte for byte (tests/cli/test_chat_ref.sh).
  *   build/tests/jinja_render CASES.json  ->  [text | {"error": message}, ...] */
 #include <stdio.h>
 #include <stdlib.h>
