@@ -75,6 +75,16 @@ for (const b of builtins) {
         }
     }
 }
+// more real-world templates (tests/jinja/extra): the interpreter alone, against HF
+const extras = JSON.parse(fs.readFileSync(path.join(here, "extra", "extra.json"), "utf8"));
+for (const x of extras) {
+    const t = fs.readFileSync(path.join(here, "extra", `${x.name}.jinja`), "utf8");
+    for (const conv of convs)
+        for (const gen of [true, false])
+            cases.push({ group: `extra:${x.name}`, label: `${x.name}/${conv.name}/${gen ? "gen" : "nogen"}`, template: t,
+                         messages: conv.messages, add_generation_prompt: gen, bos_token: x.bos_token, eos_token: x.eos_token,
+                         vars: x.vars });
+}
 for (const c of semanticsCases()) cases.push({ group: "semantics", ...c });
 
 fs.writeFileSync(path.join(out, "cases.json"), JSON.stringify(cases));
