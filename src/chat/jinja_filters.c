@@ -94,17 +94,20 @@ static int join(jj_ev *ev, const jj_node *at, const jv *v, const jv *sep, jv *ou
 }
 
 static int indent(jj_ev *ev, const jj_node *at, const jj_str *s, const jv *width, int first, int blank, jv *out) {
+    if (width->t != JV_STR && width->t != JV_INT) return jj_fail(ev, at, "indent's width must be an integer or a string");
+    if (width->t == JV_INT && width->u.i > 0) { /* the result's size, before building it */
+        size_t lines = 1;
+        for (size_t i = 0; i < s->len; i++) lines += s->s[i] == '\n';
+        size_t w = (size_t)width->u.i;
+        if (!ja_room(ev->a, w) || lines > SIZE_MAX / w || !ja_room(ev->a, w * lines))
+            return jj_fail(ev, at, "indent's width %lld is too large", (long long)width->u.i);
+    }
     ur_buf pad = {0}, b = {0};
     ur_buf_put(&pad, "", 0);
     ur_buf_put(&b, "", 0);
     if (width->t == JV_STR) ur_buf_put(&pad, width->u.s->s, width->u.s->len);
-    else if (width->t == JV_INT) {
-        size_t lines = 1;
-        for (size_t i = 0; i < s->len; i++) lines += s->s[i] == '\n';
-        if (width->u.i > 0 && (!ja_room(ev->a, (size_t)width->u.i) || !ja_room(ev->a, (size_t)width->u.i * lines)))
-            return jj_fail(ev, at, "indent's width %lld is too large", (long long)width->u.i);
+    else
         for (int64_t i = 0; i < width->u.i; i++) ur_buf_puts(&pad, " ");
-    } else return jj_fail(ev, at, "indent's width must be an integer or a string");
     size_t start = 0;
     for (int line = 0;; line++) {
         const char *nl = memchr(s->s + start, '\n', s->len - start);
