@@ -3,6 +3,7 @@
 #   make test            every test; last line "N passed, N failed"
 #   make test SANITIZE=1 the same suite under ASan + UBSan (build in build/san)
 #   make fuzz            libFuzzer target for the GGUF reader (clang), FUZZ_SECONDS=600
+#   make fuzz-jinja      the same for the Jinja interpreter (chat templates)
 #   make demo            the bundled demo models: URIAL vs the SFT twin on 3 questions, then TDS
 #   make demo-models     rebuild models/*.gguf from scratch (corpus, tokenizer, pretraining, SFT; ~45 min)
 #   make demo-eval       the model card's figures (style over 50 held-out prompts, TDS)
@@ -48,7 +49,7 @@ ifneq ($(GIT_DESC),)
 endif
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test fuzz fuzz-seeds demo demo-models demo-eval bench clean
+.PHONY: all test fuzz fuzz-jinja fuzz-seeds demo demo-models demo-eval bench clean
 all: $(BUILD)/urial $(BUILD)/liburial.a
 
 $(BUILD)/obj/%.o: %.c
@@ -88,7 +89,12 @@ $(BUILD)/tests/replay_judge: tests/judge/replay_judge.c tests/unit/replay.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LDLIBS) $(TEST_LDLIBS)
 
-test: all $(TEST_BIN) $(BUILD)/tests/replay_judge
+# the Jinja interpreter as a program, for the reference test against @huggingface/jinja (tests/cli/test_chat_ref.sh)
+$(BUILD)/tests/jinja_render: tests/jinja/render.c $(BUILD)/liburial.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liburial.a $(LDLIBS) $(TEST_LDLIBS)
+
+test: all $(TEST_BIN) $(BUILD)/tests/replay_judge $(BUILD)/tests/jinja_render
 	@BUILD=$(BUILD) tests/run.sh
 
 # ---- fuzzing (clang + libFuzzer + ASan) -------------------------------------
@@ -100,6 +106,15 @@ fuzz: build/fuzz/fuzz_gguf
 	build/fuzz/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus tests/fuzz/seeds
 
 build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/gguf/*.c src/gguf/*.h src/base/*.c src/tensor/types.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lm
+
+# the Jinja interpreter (seeds: the built-in templates' reference texts)
+fuzz-jinja: build/fuzz/fuzz_jinja
+	@mkdir -p build/fuzz/corpus-jinja
+	build/fuzz/fuzz_jinja -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 build/fuzz/corpus-jinja tests/jinja/builtin
+
+build/fuzz/fuzz_jinja: tests/fuzz/fuzz_jinja.c src/chat/jinja*.c src/chat/jinja*.h src/base/*.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lm
 

@@ -13,10 +13,13 @@
  *    closed the way a generated one ends ("\n```\n"). Generation stops at
  *    "# Query"; the answer is cleaned as the authors' clear_output does.
  *
- *  - an aligned model's chat template (llama-2, mistral-instruct, vicuna-v1.1,
- *    zephyr, tulu, chatml, llama-3, gemma, ...), byte-exact to the Jinja template
- *    the model family ships (sources cited in src/chat/templates.c); `auto` picks
- *    one from a GGUF's tokenizer.chat_template / general.name.
+ *  - an aligned model's chat template: the model's own tokenizer.chat_template,
+ *    rendered by urial's Jinja interpreter byte for byte as Hugging Face renders it
+ *    (src/chat/jinja.h; `--template auto`), or a built-in one (llama-2,
+ *    mistral-instruct, vicuna-v1.1, zephyr, tulu, chatml, llama-3, gemma, ...),
+ *    byte-exact to the Jinja template the model family ships (sources cited in
+ *    src/chat/templates.c, reference texts in tests/jinja/builtin/), for models
+ *    that carry none.
  *
  * Typical use (one query after K examples, then generate):
  *     ur_chat *f = ur_chat_urial("urial-k3", &err);              // or ur_chat_template("zephyr", &err)
@@ -80,12 +83,22 @@ ur_chat *ur_chat_urial(const char *name_or_path, ur_err *err);
 ur_chat *ur_chat_urial_text(const char *name, const char *text, size_t len, ur_err *err);
 /* Template by name; "auto" is not accepted here (use ur_chat_template_auto). */
 ur_chat *ur_chat_template(const char *name, ur_err *err);
-/* Template for a model: from tokenizer.chat_template if it is recognised, else from
- * general.name; fails with a one-line error naming the file when neither says. */
+/* Template for a model: its tokenizer.chat_template rendered by the Jinja interpreter
+ * when it has one (bos_token / eos_token: the pieces of tokenizer.ggml.bos_token_id /
+ * eos_token_id; the name is "tokenizer.chat_template"); else the built-in template
+ * general.name names. Fails with one line naming the file: a template that does not
+ * parse ("M.gguf: tokenizer.chat_template: line L, column C: what"), or no template
+ * and no known name. Reads metadata only: no tokenizer is loaded. */
 ur_chat *ur_chat_template_auto(const ur_gguf *g, ur_err *err);
-/* The template name for a Jinja chat_template text and/or a model name (either
- * may be NULL); NULL when nothing matches. Exposed for tests and `urial info`. */
+/* A Jinja chat template from text (`name` in messages; bos / eos may be NULL:
+ * undefined in the template). Errors as above. */
+ur_chat *ur_chat_jinja(const char *name, const char *text, size_t len, const char *bos, const char *eos, ur_err *err);
+/* The built-in template name for a Jinja chat_template text and/or a model name
+ * (either may be NULL); NULL when nothing matches. */
 const char *ur_chat_detect(const char *chat_template, const char *model_name);
+/* A display name for the family of a Jinja chat template ("llama-3.1", "qwen3",
+ * "chatml", a built-in name, ...), NULL when unrecognised; for `urial info`. */
+const char *ur_chat_family(const char *chat_template);
 void ur_chat_free(ur_chat *f);
 
 int ur_chat_kind(const ur_chat *f);

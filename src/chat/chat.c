@@ -17,6 +17,7 @@ ur_chat *chat_new(int kind, const char *name) {
 
 void ur_chat_free(ur_chat *f) {
     if (!f) return;
+    if (f->jinja) jinja_chat_free(f);
     free(f->name);
     free(f->warning);
     free(f->prompt);
@@ -37,25 +38,31 @@ const char *ur_chat_urial_prompt(const ur_chat *f, size_t *len) {
     return f->prompt;
 }
 
-int ur_chat_add_bos(const ur_chat *f) { return f->kind == UR_CHAT_URIAL ? 1 : tmpl_add_bos(f->tmpl); }
+int ur_chat_add_bos(const ur_chat *f) {
+    return f->kind == UR_CHAT_URIAL ? 1 : f->jinja ? f->jinja_add_bos : tmpl_add_bos(f->tmpl);
+}
 int ur_chat_parse_special(const ur_chat *f) { return f->kind == UR_CHAT_TEMPLATE; }
 
 const char *const *ur_chat_stops(const ur_chat *f, int *n) {
+    if (f->jinja) return *n = f->n_stop, (const char *const *)f->stop;
     return f->kind == UR_CHAT_URIAL ? urial_stops(f, n) : tmpl_stops(f->tmpl, n);
 }
 
 const ur_chat_info *ur_chat_list(int kind, int *n) { return kind == UR_CHAT_URIAL ? urial_list(n) : tmpl_list(n); }
 
 /* ---- roles and their order ------------------------------------------------- */
-/* Every reference template requires: an optional system message first, then user
- * and assistant alternating, starting with user (Llama-2's and Mistral's raise
- * "Conversation roles must alternate user/assistant/user/assistant/..."). */
+/* Every built-in reference template requires: an optional system message first, then
+ * user and assistant alternating, starting with user (Llama-2's and Mistral's raise
+ * "Conversation roles must alternate user/assistant/user/assistant/..."). A model's
+ * own Jinja template decides for itself: it renders what Hugging Face would render,
+ * or fails with its own raise_exception(). */
 static int check_roles(const ur_chat *f, const ur_msg *m, int n, ur_err *err) {
     int want = UR_ROLE_USER;
     for (int i = 0; i < n; i++) {
         int r = m[i].role;
         if (r != UR_ROLE_SYSTEM && r != UR_ROLE_USER && r != UR_ROLE_ASSISTANT)
             return ur_errf(err, "%s: message %d has an unknown role (%d)", f->name, i + 1, r);
+        if (f->jinja) continue;
         if (r == UR_ROLE_SYSTEM) {
             if (i > 0)
                 return ur_errf(err, "%s: message %d is a system message; a system message may only come first",
@@ -86,6 +93,7 @@ int ur_chat_render(const ur_chat *f, const ur_msg *msgs, int n, int add_generati
     if (check_roles(f, msgs, n, err)) return -1;
     ur_buf_put(out, "", 0); /* out->data is a valid string even when nothing is rendered */
     if (f->kind == UR_CHAT_URIAL) return urial_render(f, msgs, n, add_generation_prompt, out);
+    if (f->jinja) return jinja_render_msgs(f, msgs, n, add_generation_prompt, out, err);
     tmpl_render(f->tmpl, msgs, n, add_generation_prompt, out);
     return 0;
 }
@@ -98,18 +106,34 @@ int ur_chat_prefix(const ur_chat *f, const ur_msg *msgs, int n, ur_buf *out, ur_
     ur_msg *m = ur_xmalloc(sizeof *m * ((size_t)n + 1));
     if (n) memcpy(m, msgs, sizeof *m * (size_t)n);
     char a[] = "\x01", b[] = "\x02";
-    ur_buf ra = {0}, rb = {0};
+    ur_buf ra = {0}, rb = {0}, rc3 = {0};
     m[n] = (ur_msg){UR_ROLE_USER, a, 1};
     int rc = ur_chat_render(f, m, n + 1, 1, &ra, err);
     m[n].content = b;
     if (!rc) rc = ur_chat_render(f, m, n + 1, 1, &rb, err);
-    if (!rc) {
-        size_t k = 0;
-        while (k < ra.len && k < rb.len && ra.data[k] == rb.data[k]) k++;
-        ur_buf_put(out, ra.data, k);
+    size_t k = 0;
+    while (!rc && k < ra.len && k < rb.len && ra.data[k] == rb.data[k]) k++;
+    if (!rc && f->jinja) {
+        /* A Jinja template may place earlier text by what comes later (Mistral's newer
+         * templates put the system message in the last user turn): the prefix must
+         * also hold when the conversation goes on for another turn. */
+        ur_msg *m3 = ur_xmalloc(sizeof *m3 * ((size_t)n + 3));
+        if (n) memcpy(m3, msgs, sizeof *m3 * (size_t)n);
+        char c[] = "\x03";
+        m3[n] = (ur_msg){UR_ROLE_USER, a, 1};
+        m3[n + 1] = (ur_msg){UR_ROLE_ASSISTANT, c, 1};
+        m3[n + 2] = (ur_msg){UR_ROLE_USER, b, 1};
+        if (!ur_chat_render(f, m3, n + 3, 1, &rc3, NULL)) {
+            size_t j = 0;
+            while (j < k && j < rc3.len && ra.data[j] == rc3.data[j]) j++;
+            k = j;
+        }
+        free(m3);
     }
+    if (!rc) ur_buf_put(out, ra.data, k);
     ur_buf_free(&ra);
     ur_buf_free(&rb);
+    ur_buf_free(&rc3);
     free(m);
     return rc;
 }

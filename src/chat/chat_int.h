@@ -12,6 +12,7 @@
 enum urial_style { URIAL_BACKTICKS = 0, URIAL_V5 = 1, URIAL_V6 = 2 };
 
 typedef struct tmpl_def tmpl_def; /* one aligned-model template (templates.c) */
+typedef struct jj_tmpl jj_tmpl;   /* a parsed Jinja template (jinja.h) */
 
 struct ur_chat {
     int kind;           /* enum ur_chat_kind */
@@ -21,8 +22,15 @@ struct ur_chat {
     int style;          /* enum urial_style */
     char *prompt;       /* the prompt text, NUL-terminated */
     size_t prompt_len;
-    /* templates */
+    /* built-in templates */
     const tmpl_def *tmpl;
+    /* a Jinja template, the model's own (jinja_chat.c): tmpl is NULL */
+    jj_tmpl *jinja;
+    char *where;     /* "MODEL.gguf: tokenizer.chat_template", for messages */
+    char *bos, *eos; /* bos_token / eos_token; NULL: undefined */
+    char *stop[3];   /* end-of-turn text, then EOS; NULL-terminated */
+    int n_stop;
+    int jinja_add_bos;
 };
 
 /* URIAL (urial.c) */
@@ -38,6 +46,11 @@ int tmpl_add_bos(const tmpl_def *t);
 void tmpl_render(const tmpl_def *t, const ur_msg *m, int n, int gen, ur_buf *out);
 const char *const *tmpl_stops(const tmpl_def *t, int *n);
 const ur_chat_info *tmpl_list(int *n);
+
+/* Jinja templates (jinja_chat.c) */
+ur_chat *jinja_chat_from_gguf(const ur_gguf *g, const ur_str *tmpl, ur_err *err);
+int jinja_render_msgs(const ur_chat *f, const ur_msg *m, int n, int gen, ur_buf *out, ur_err *err);
+void jinja_chat_free(ur_chat *f);
 
 /* chat.c */
 ur_chat *chat_new(int kind, const char *name);

@@ -388,21 +388,46 @@ const char *ur_chat_detect(const char *chat_template, const char *model_name) {
     return t;
 }
 
+/* Display names of template families, by a distinctive piece of their Jinja source:
+ * first the variants no built-in template renders, then the built-in names
+ * (detect_template), then the broad families. Only for `urial info` and notes: a
+ * model's template is always rendered from its own text. */
+static const struct { const char *needle, *family; } SPECIFIC[] = {
+    {"Cutting Knowledge Date", "llama-3.1"},       {"<think>", "qwen3"},
+    {"You are Qwen", "qwen2.5"},                   {"<\xef\xbd\x9cUser\xef\xbd\x9c>", "deepseek"},
+    {"[AVAILABLE_TOOLS]", "mistral-v3"},           {"[SYSTEM_PROMPT]", "mistral-v7"},
+    {"<|end|>", "phi-3"},                          {"<|START_OF_TURN_TOKEN|>", "command-r"},
+}, BROAD[] = {
+    {"<|start_header_id|>", "llama-3"}, {"<|im_start|>", "chatml"}, {"<start_of_turn>", "gemma"},
+    {"[INST]", "mistral"},              {"<|user|>", "zephyr-like"},
+};
+
+const char *ur_chat_family(const char *chat_template) {
+    if (!chat_template || !*chat_template) return NULL;
+    for (size_t i = 0; i < sizeof SPECIFIC / sizeof SPECIFIC[0]; i++)
+        if (strstr(chat_template, SPECIFIC[i].needle)) return SPECIFIC[i].family;
+    const char *t = detect_template(chat_template);
+    for (size_t i = 0; !t && i < sizeof BROAD / sizeof BROAD[0]; i++)
+        if (strstr(chat_template, BROAD[i].needle)) t = BROAD[i].family;
+    return t;
+}
+
+/* The model's own template when it has one (rendered by the Jinja interpreter, as
+ * Hugging Face renders it); else a built-in one chosen by general.name. */
 ur_chat *ur_chat_template_auto(const ur_gguf *g, ur_err *err) {
     ur_str tmpl = {0, 0}, name = {0, 0};
     if (ur_gguf_get_str(g, "tokenizer.chat_template", &tmpl, err) < 0) return NULL;
+    if (tmpl.len) return jinja_chat_from_gguf(g, &tmpl, err);
     if (ur_gguf_get_str(g, "general.name", &name, err) < 0) return NULL;
-    char *t = ur_xstrndup(tmpl.ptr ? tmpl.ptr : "", tmpl.len), *nm = ur_xstrndup(name.ptr ? name.ptr : "", name.len);
-    const char *pick = ur_chat_detect(t, nm);
+    char *nm = ur_xstrndup(name.ptr ? name.ptr : "", name.len);
+    const char *pick = ur_chat_detect(NULL, nm);
     if (!pick) {
         ur_buf names = template_names();
-        ur_errf(err, "%s: cannot choose a chat template: %s, and general.name '%s' names no known family "
-                     "(give --template NAME: %s)",
-                g->path, tmpl.len ? "tokenizer.chat_template is not one urial recognises" : "no tokenizer.chat_template",
-                nm, names.data);
+        ur_errf(err, "%s: cannot choose a chat template: no tokenizer.chat_template, and general.name '%s' names no "
+                     "known family (give --template NAME: %s)",
+                g->path, nm, names.data);
         ur_buf_free(&names);
     }
-    free(t);
     free(nm);
     return pick ? ur_chat_template(pick, err) : NULL;
 }

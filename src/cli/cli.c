@@ -72,10 +72,9 @@ void cli_format_note_aligned(const cli_format *fo, const ur_model *m) {
     ur_str t = {0, 0};
     if (ur_gguf_get_str(m->gguf, "tokenizer.chat_template", &t, NULL) != 0 || !t.len) return;
     char *text = ur_xstrndup(t.ptr, t.len);
-    const char *name = ur_chat_detect(text, NULL);
-    if (name)
-        fprintf(stderr, "urial: note: %s has a %s chat template; the default URIAL prompt is for base models "
-                        "(--template auto answers as the aligned model)\n", m->gguf->path, name);
+    const char *name = ur_chat_family(text);
+    fprintf(stderr, "urial: note: %s has a%s%s chat template; the default URIAL prompt is for base models "
+                    "(--template auto answers as the aligned model)\n", m->gguf->path, name ? " " : "", name ? name : "");
     free(text);
 }
 

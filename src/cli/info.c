@@ -55,8 +55,12 @@ int cmd_info(int argc, char **argv) {
     ur_str tmpl = {NULL, 0};
     ur_gguf_get_str(g, "tokenizer.chat_template", &tmpl, NULL);
     char *tmpl_z = tmpl.ptr ? ur_xstrndup(tmpl.ptr, tmpl.len) : NULL;
-    const char *family = tmpl_z ? ur_chat_detect(tmpl_z, NULL) : NULL;
+    const char *family = tmpl_z ? ur_chat_family(tmpl_z) : NULL;
     free(tmpl_z);
+    /* --template auto renders the template itself: say whether it parses */
+    ur_err terr = {{0}};
+    ur_chat *own = tmpl.len ? ur_chat_template_auto(g, &terr) : NULL;
+    ur_chat_free(own);
 
     ur_buf b = {0};
     if (json) {
@@ -88,8 +92,15 @@ int cmd_info(int argc, char **argv) {
                           ur_vocab_model(voc), ur_vocab_size(voc), ur_vocab_bos(voc), ur_vocab_eos(voc),
                           ur_vocab_eot(voc));
         ur_buf_puts(&b, ",\"chat_template\":");
-        if (tmpl.ptr) ur_buf_printf(&b, "{\"bytes\":%zu,\"family\":%s%s%s}", tmpl.len, family ? "\"" : "",
-                                    family ? family : "null", family ? "\"" : "");
+        if (tmpl.ptr) {
+            ur_buf_printf(&b, "{\"bytes\":%zu,\"family\":%s%s%s", tmpl.len, family ? "\"" : "",
+                          family ? family : "null", family ? "\"" : "");
+            if (tmpl.len && !own) {
+                ur_buf_puts(&b, ",\"error\":");
+                ur_buf_json_str(&b, terr.msg, strlen(terr.msg));
+            }
+            ur_buf_puts(&b, "}");
+        }
         else ur_buf_puts(&b, "null");
         ur_buf_printf(&b, ",\"runnable\":%s", m ? "true" : "false");
         if (!m) {
@@ -122,9 +133,12 @@ int cmd_info(int argc, char **argv) {
         if (voc)
             ur_buf_printf(&b, "tokenizer:     %s, %d tokens (bos %d, eos %d, eot %d)\n", ur_vocab_model(voc),
                           ur_vocab_size(voc), ur_vocab_bos(voc), ur_vocab_eos(voc), ur_vocab_eot(voc));
-        if (tmpl.ptr)
-            ur_buf_printf(&b, "chat template: %s (tokenizer.chat_template, %zu bytes)\n",
-                          family ? family : "not recognised", tmpl.len);
+        if (tmpl.ptr && tmpl.len && !own)
+            ur_buf_printf(&b, "chat template: %s (tokenizer.chat_template, %zu bytes) does not render: %s\n",
+                          family ? family : "unknown family", tmpl.len, terr.msg);
+        else if (tmpl.ptr)
+            ur_buf_printf(&b, "chat template: %s (tokenizer.chat_template, %zu bytes; --template auto renders it)\n",
+                          family ? family : "unknown family", tmpl.len);
         else
             ur_buf_puts(&b, "chat template: none (a base model: answer with URIAL)\n");
         ur_buf_printf(&b, "runnable:      %s%s\n", m ? "yes" : "no: ", m ? "" : merr.msg);

@@ -547,15 +547,21 @@ static void write_gguf(const char *path, const char *name, const char *tmpl) {
     ur_gguf_writer_free(w);
 }
 
+/* auto: the model's own template through the Jinja interpreter; without one, the
+ * built-in template general.name names; a template that does not parse is an error
+ * naming the file and the place. */
 static void test_template_auto(void) {
     char path[512];
     snprintf(path, sizeof path, "%s/m.gguf", th_tmpdir());
     ur_err err = {{0}};
-    write_gguf(path, "whatever", "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n'}}");
+    write_gguf(path, "whatever", "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n'}}{% endfor %}");
     ur_gguf *g = ur_gguf_open(path, &err);
     REQUIRE(g);
     ur_chat *f = ur_chat_template_auto(g, &err);
-    CHECK(f && !strcmp(ur_chat_name(f), "chatml"));
+    CHECKF(f && !strcmp(ur_chat_name(f), "tokenizer.chat_template") && ur_chat_kind(f) == UR_CHAT_TEMPLATE, "%s", err.msg);
+    char *p = f ? render(f, 1, &err, U, "Hi", -1) : NULL;
+    CHECKF(p && !strcmp(p, "<|im_start|>user\n"), "%s", p ? p : err.msg);
+    free(p);
     ur_chat_free(f);
     ur_gguf_close(g);
     write_gguf(path, "zephyr-7b-beta", NULL);
@@ -564,12 +570,19 @@ static void test_template_auto(void) {
     CHECK(f && !strcmp(ur_chat_name(f), "zephyr"));
     ur_chat_free(f);
     ur_gguf_close(g);
-    write_gguf(path, "TinyLlama base", "{{ unknown }}");
+    write_gguf(path, "TinyLlama base", NULL);
     g = ur_gguf_open(path, &err);
     f = g ? ur_chat_template_auto(g, &err) : NULL;
     CHECK(!f);
-    CHECKF(strstr(err.msg, path) && strstr(err.msg, "not one urial recognises") && strstr(err.msg, "TinyLlama base") &&
+    CHECKF(strstr(err.msg, path) && strstr(err.msg, "no tokenizer.chat_template") && strstr(err.msg, "TinyLlama base") &&
                strstr(err.msg, "--template") && !strchr(err.msg, '\n'),
+           "%s", err.msg);
+    ur_gguf_close(g);
+    write_gguf(path, "x", "line one\n{% for m in messages %}{{ m.content }\n");
+    g = ur_gguf_open(path, &err);
+    f = g ? ur_chat_template_auto(g, &err) : NULL;
+    CHECK(!f);
+    CHECKF(strstr(err.msg, path) && strstr(err.msg, "tokenizer.chat_template: line 2, column ") && !strchr(err.msg, '\n'),
            "%s", err.msg);
     ur_gguf_close(g);
 }
