@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/train_common.h"
 
 static const struct {
     const char *name;
@@ -42,7 +41,6 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "sft") || !strcmp(argv[1], "train") || !strcmp(argv[1], "serve")) cli_train_wait_policy(argv);
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
     return cli_fail("unknown command '%s' (see urial --help)", argv[1]);

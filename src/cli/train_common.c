@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "urial/tensor.h"
 
@@ -148,18 +147,4 @@ void cli_train_print_plan(const ur_tnet *n, const ur_train_opts *o, const ur_tda
             "(micro-batches of %d tokens%s)%s\n",
             (double)(state + act) / (1 << 20), (double)state / (1 << 20), (double)act / (1 << 20), o->micro_tokens,
             o->recompute ? ", recompute" : "", n->base && n->lora ? ", plus the mapped base model" : "");
-}
-
-/* Training runs hundreds of short OpenMP parallel regions per step. libgomp's
- * default is to spin at a barrier before sleeping; on a machine shared with
- * other work, a thread spinning while its partner is descheduled wastes its
- * slice and the step waits a whole scheduler quantum per barrier (measured here
- * with a competing two-thread job: 215 tokens/s spinning, 2289 sleeping; 1806
- * with one thread). libgomp reads OMP_WAIT_POLICY only when it is loaded, so
- * the training commands set "passive" and execute themselves once more, unless
- * the user chose a policy (OMP_WAIT_POLICY=active suits a dedicated machine). */
-void cli_train_wait_policy(char **argv) {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv); /* returns only on failure: go on with the default policy */
 }

@@ -43,8 +43,4 @@ void cli_train_progress(void *user, const ur_train_event *ev);
 /* What will be trained and the memory estimate, before starting. */
 void cli_train_print_plan(const ur_tnet *n, const ur_train_opts *o, const ur_tdata *tr, const ur_tdata *dev);
 
-/* Re-execute with OMP_WAIT_POLICY=passive unless it is set (see train_common.c).
- * argv: main's, argv[argc] == NULL. */
-void cli_train_wait_policy(char **argv);
-
 #endif
