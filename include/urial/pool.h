@@ -36,7 +36,9 @@
  * spins before sleeping. Measured on a 2-core machine (bench/THREADS.md): long
  * enough to bridge the serial gaps between the loops of one forward pass, short
  * enough that a thread whose partner was descheduled gives its core back. */
+#ifndef UR_POOL_SPIN_US
 #define UR_POOL_SPIN_US 50
+#endif
 
 typedef struct ur_pool ur_pool;
 

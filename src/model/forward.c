@@ -118,7 +118,7 @@ static void matmul_shared(ur_ctx *c, const float *x, int nb, const ur_weight **w
 }
 
 /* The per-row loops of a layer run as pool loops over rows (or attention tasks);
- * `rows` carries what their bodies need. */
+ * rows_job carries what their bodies need. */
 typedef struct rows_job {
     ur_ctx *c;
     float *y;
