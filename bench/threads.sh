@@ -24,9 +24,10 @@
 # cached too). Run it when `uptime` shows a quiet machine: the load average is printed.
 # On a machine shared with other people's builds, every run is also gated: before it,
 # the script waits (up to 10 minutes) until other processes have used less than 0.1 core
-# for two seconds; right after it, it checks the same for one second and, if someone was
-# busy, throws the run away and repeats it (up to 5 times). Waits and repeats are counted
-# in the output.
+# for two seconds, and a run during which they used more than 0.15 core on average (all
+# CPU time in /proc/stat, less the run's own and the busy loop's) is thrown away and
+# repeated (up to 5 times in all). Waits and repeats are counted in the output; each
+# run's figure for the others is the last column of runs.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-$(cd .. && pwd)/shared}
@@ -72,56 +73,68 @@ for t in $TYPES; do
         --ff 5632 --ctx 2048 --type "$t" >/dev/null
 done
 
-# ---- one run of an engine ----------------------------------------------------------------
-# run ENGINE KIND [MODEL] -> prints "prefill decode" (inference) or "tok_s" (training)
+# ---- one run of an engine, and how much CPU others used meanwhile ---------------------------
+busy_jiffies() { local a; a=($(head -n 1 /proc/stat)); echo $((a[1] + a[2] + a[3] + a[6] + a[7] + a[8])); }
+loop_jiffies() { if [ -n "$BUSY" ]; then awk '{ print $14 + $15 }' "/proc/$BUSY/stat"; else echo 0; fi; }
+# run ENGINE KIND [MODEL]: RESULT = "prefill decode" (inference) or "tok_s" (training);
+# OTHERS = cores used by anything but this run and our busy loop, averaged over the run
+# (all CPU time in /proc/stat, steal included, less the run's user + system time and the
+# loop's): a build that lands in the middle of a measurement shows up here.
 run() {
-    local engine=$1 kind=$2 m=${3:-} dir=$NEW policy=()
+    local engine=$1 kind=$2 m=${3:-} dir=$NEW policy=(env -u OMP_WAIT_POLICY) cmd b0 l0 b1 l1 wall u s
     case $engine in
-    base) dir=$BASE; policy=(env -u OMP_WAIT_POLICY) ;;
+    base) dir=$BASE ;;
     base-passive) dir=$BASE; policy=(env OMP_WAIT_POLICY=passive) ;;
-    new) policy=(env -u OMP_WAIT_POLICY) ;;
-    new-spin*) policy=(env -u OMP_WAIT_POLICY) ;;
     esac
     local bin=$dir/build/urial
     case $engine in new-spin*) bin=$BENCH_DIR/spin-${engine#new-spin}/urial ;; esac
     if [ "$kind" = infer ]; then
-        "${policy[@]}" "$bin" bench -m "$m" --prompt "$PROMPT" --gen "$GEN" --threads "$THREADS" --json \
-            2>/dev/null | tail -n 1 |
-            sed -n 's/.*"prefill_tok_s":\([0-9.]*\).*"decode_tok_s":\([0-9.]*\).*/\1 \2/p'
+        cmd=("$bin" bench -m "$m" --prompt "$PROMPT" --gen "$GEN" --threads "$THREADS" --json)
     else
-        "${policy[@]}" "$dir/build/bench_train" --steps "$TRAIN_STEPS" --threads "$THREADS" |
-            sed -n 's/.*"tok_s":\([0-9.]*\).*/\1/p'
+        cmd=("$dir/build/bench_train" --steps "$TRAIN_STEPS" --threads "$THREADS")
+    fi
+    b0=$(busy_jiffies) l0=$(loop_jiffies)
+    local TIMEFORMAT='%R %U %S'
+    { time "${policy[@]}" "${cmd[@]}" >"$BENCH_DIR/run.out" 2>/dev/null; } 2>"$BENCH_DIR/run.time"
+    b1=$(busy_jiffies) l1=$(loop_jiffies)
+    read -r wall u s <"$BENCH_DIR/run.time"
+    OTHERS=$(awk -v b="$((b1 - b0))" -v l="$((l1 - l0))" -v w="$wall" -v u="$u" -v s="$s" \
+        'BEGIN { printf "%.2f", (w > 0 ? (b / 100 - l / 100 - u - s) / w : 0) }')
+    if [ "$kind" = infer ]; then
+        RESULT=$(tail -n 1 "$BENCH_DIR/run.out" |
+            sed -n 's/.*"prefill_tok_s":\([0-9.]*\).*"decode_tok_s":\([0-9.]*\).*/\1 \2/p')
+    else
+        RESULT=$(sed -n 's/.*"tok_s":\([0-9.]*\).*/\1/p' "$BENCH_DIR/run.out")
     fi
 }
 
 # CPU cores busy over one second (from /proc/stat), our own busy loop included
 cpu_busy() {
-    local a b tot=0 idle i
-    a=($(head -n 1 /proc/stat)); sleep 1; b=($(head -n 1 /proc/stat))
-    for i in 1 2 3 4 5 6 7 8; do tot=$((tot + b[i] - a[i])); done
-    idle=$((b[4] - a[4] + b[5] - a[5]))
-    awk -v t="$tot" -v i="$idle" -v n="$(nproc)" 'BEGIN { printf "%.2f", (t > 0 ? (t - i) / t * n : 0) }'
+    local b0 b1
+    b0=$(busy_jiffies); sleep 1; b1=$(busy_jiffies)
+    awk -v b="$((b1 - b0))" 'BEGIN { printf "%.2f", b / 100 }'
 }
 WAITS=0 REDONE=0
-# is_quiet EXPECTED: at most EXPECTED + 0.1 cores busy over one second (EXPECTED: our busy loop)
+# quiet EXPECTED: wait until two consecutive seconds with at most EXPECTED + 0.1 cores busy
+# (EXPECTED: our busy loop)
 is_quiet() { awk -v u="$(cpu_busy)" -v w="$1" 'BEGIN { exit !(u - w < 0.1) }'; }
-# quiet EXPECTED: wait until two consecutive quiet seconds
 quiet() {
     local tries=0
     until is_quiet "$1" && is_quiet "$1"; do
         tries=$((tries + 1)) WAITS=$((WAITS + 1))
-        [ $tries -ge 300 ] && { echo "# still busy after 10 minutes; measuring anyway" >&2; return 0; }
+        if [ $tries -ge 300 ]; then echo "# still busy after 10 minutes; measuring anyway" >&2; break; fi
     done
+    return 0
 }
-# measure EXPECTED ENGINE KIND [MODEL]: one gated run (see the top), its output in MEASURED
-# (not through $(...): the counters must stay in this shell)
+# measure EXPECTED ENGINE KIND [MODEL]: run on a quiet machine, again (up to 5 times in
+# all) while others used more than 0.15 core during the run
 measure() {
     local exp=$1 try
     shift
     for try in 1 2 3 4 5; do
         quiet "$exp"
-        MEASURED=$(run "$@")
-        is_quiet "$exp" && break
+        run "$@"
+        awk -v o="$OTHERS" 'BEGIN { exit !(o < 0.15) }' && break
         REDONE=$((REDONE + 1))
     done
 }
@@ -135,7 +148,7 @@ ENGINES=("${INFER[@]}") # the engines rounds() runs
 RUNS=$BENCH_DIR/runs.tsv
 : >"$RUNS"
 # REPS alternating rounds of every engine on one workload and condition; rows to runs.tsv:
-#   workload condition engine rep value...
+#   workload condition engine rep value... others (cores used by other processes)
 rounds() {
     local what=$1 cond=$2 kind=$3 m=${4:-} order
     [ "$cond" = loaded ] && { sh -c 'while :; do :; done' & BUSY=$!; }
@@ -144,7 +157,8 @@ rounds() {
         [ $((r % 2)) = 1 ] || order=($(printf '%s\n' "${ENGINES[@]}" | tac))
         for e in "${order[@]}"; do
             measure "$([ "$cond" = loaded ] && echo 1 || echo 0)" "$e" "$kind" "$m"
-            printf '%s\t%s\t%s\t%d\t%s\n' "$what" "$cond" "$e" "$r" "$(echo "$MEASURED" | tr ' ' '\t')" >>"$RUNS"
+            printf '%s\t%s\t%s\t%d\t%s\t%s\n' "$what" "$cond" "$e" "$r" "$(echo "$RESULT" | tr ' ' '\t')" "$OTHERS" \
+                >>"$RUNS"
         done
     done
     stop_busy

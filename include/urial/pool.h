@@ -9,7 +9,7 @@
  * process, say): the loop finishes with the threads that are running instead of
  * waiting for a fixed half.
  *
- * Between loops the workers spin for a bounded time (UR_POOL_SPIN_US by default:
+ * Between loops the workers spin for a bounded time (UR_POOL_SPIN_US, below:
  * back-to-back loops, as in a forward pass, then start without a system call),
  * then sleep in the kernel (a futex) so that an idle or descheduled pool costs
  * nothing. The caller waits for the last running chunk the same way.
@@ -33,11 +33,13 @@
 #include "urial/base.h"
 
 /* How long (microseconds) an idle worker, or a caller waiting for the last chunk,
- * spins before sleeping. Measured on a 2-core machine (bench/THREADS.md): long
- * enough to bridge the serial gaps between the loops of one forward pass, short
- * enough that a thread whose partner was descheduled gives its core back. */
+ * spins before sleeping: long enough to bridge the serial gaps between the loops of
+ * one decode step (a few microseconds each), short enough that a thread whose partner
+ * was descheduled soon gives its core back. Measured on 2 cores with TinyLlama-shaped
+ * models (bench/THREADS.md, --spins): 0 loses ~15% of idle decode speed, 20 to 200
+ * are level when idle, and next to a busy process 20 kept the most. */
 #ifndef UR_POOL_SPIN_US
-#define UR_POOL_SPIN_US 50
+#define UR_POOL_SPIN_US 20
 #endif
 
 typedef struct ur_pool ur_pool;
