@@ -176,12 +176,13 @@ static void attention_body(void *arg, int64_t task0, int64_t task1, int tid) {
     }
 }
 
-/* one task per (row, head), taken one at a time: tasks differ in length (rows
- * attend to different numbers of positions) */
+/* One task per (row, head), in chunks of about 1/16 of a thread's share: tasks
+ * differ in length (rows attend to different numbers of positions), so they are taken
+ * dynamically, but a prefill's thousands of short tasks are not handed out one by one. */
 static void attention(ur_ctx *c, int layer, int nb) {
     rows_job j = {c, NULL, NULL, NULL, layer};
-    const int tasks = nb * c->m->hp.n_heads;
-    ur_pool_for(tasks > 1 ? c->pool : NULL, tasks, 1, attention_body, &j);
+    const int tasks = nb * c->m->hp.n_heads, chunk = tasks / (16 * c->nt);
+    ur_pool_for(tasks > 1 ? c->pool : NULL, tasks, chunk > 1 ? chunk : 1, attention_body, &j);
 }
 
 /* rope on q and k of rows [t0, t1), then k and v into their contexts' caches */
@@ -202,6 +203,14 @@ static void rope_store_body(void *arg, int64_t t0, int64_t t1, int tid) {
         ur_f32_to_f16_row(kc, c->k + (size_t)t * kvd, kvd);
         ur_f32_to_f16_row(vc, c->v + (size_t)t * kvd, kvd);
     }
+}
+
+/* x += tmp over rows [t0, t1) (the residual connections) */
+static void residual_body(void *arg, int64_t t0, int64_t t1, int tid) {
+    const rows_job *j = arg;
+    const size_t dim = (size_t)j->c->m->hp.dim;
+    (void)tid;
+    for (size_t i = (size_t)t0 * dim; i < (size_t)t1 * dim; i++) j->c->x[i] += j->c->tmp[i];
 }
 
 static void swiglu_body(void *arg, int64_t t0, int64_t t1, int tid) {
@@ -230,7 +239,7 @@ static void layer_forward(ur_ctx *c, int l, int nb) {
     ur_pool_for(pool, nb, 0, rope_store_body, &j);
     attention(c, l, nb);
     matmul(c, &L->wo, c->att, nb, c->tmp);
-    for (size_t i = 0; i < (size_t)nb * dim; i++) c->x[i] += c->tmp[i];
+    ur_pool_for(pool, nb, 0, residual_body, &j);
 
     /* feed-forward block */
     rmsnorm_rows(c, c->xn, c->x, &L->ffn_norm, nb);
@@ -239,7 +248,7 @@ static void layer_forward(ur_ctx *c, int l, int nb) {
     matmul_shared(c, c->xn, nb, gu, gu_out, 2);
     ur_pool_for(pool, nb, 0, swiglu_body, &j);
     matmul(c, &L->w_down, c->gate, nb, c->tmp);
-    for (size_t i = 0; i < (size_t)nb * dim; i++) c->x[i] += c->tmp[i];
+    ur_pool_for(pool, nb, 0, residual_body, &j);
 }
 
 /* nb <= n_batch rows through every layer in c's scratch buffers, each row going to
