@@ -22,8 +22,8 @@ else
 endif
 
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -fopenmp -pthread $(OPT)
-LDLIBS  += -fopenmp -pthread -lcurl -ljansson -lmicrohttpd -lm $(LDSAN)
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread $(OPT)
+LDLIBS  += -pthread -lcurl -ljansson -lmicrohttpd -lm $(LDSAN)
 # (libmicrohttpd: urial serve, and the tests' replay judge)
 TEST_LDLIBS =
 

@@ -15,12 +15,12 @@
  * 2048x5632) + the output matrix 32000x2048 -> decode tok/s (n = 1) and prefill tok/s
  * (n tokens per call), matmuls only (no attention, norms, activation prep). */
 #include <immintrin.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "urial/base.h"
+#include "urial/pool.h"
 #include "urial/tensor.h"
 
 static uint64_t rs = 88172645463325252ull;
@@ -52,21 +52,23 @@ static void fill(int type, uint8_t *w, int64_t rows, int64_t k) {
     free(x);
 }
 
-__attribute__((target("avx2"))) static double memread(const uint8_t *p, size_t bytes, int nt) {
-    double t0 = ur_now();
-    long long sink = 0;
-#pragma omp parallel num_threads(nt) reduction(+ : sink)
-    {
-        int T = omp_get_num_threads(), i = omp_get_thread_num();
-        size_t a = bytes / T * i, b = bytes / T * (i + 1);
-        __m256i s0 = _mm256_setzero_si256(), s1 = s0;
-        for (size_t o = a; o + 64 <= b; o += 64) {
-            s0 = _mm256_add_epi64(s0, _mm256_load_si256((const __m256i *)(p + o)));
-            s1 = _mm256_add_epi64(s1, _mm256_load_si256((const __m256i *)(p + o + 32)));
-        }
-        s0 = _mm256_add_epi64(s0, s1);
-        sink += _mm256_extract_epi64(s0, 0) + _mm256_extract_epi64(s0, 3);
+/* sum of the 64-bit lanes of the 1 MiB blocks [b0, b1) of p (a read the compiler keeps) */
+__attribute__((target("avx2"))) static double read_body(void *arg, int64_t b0, int64_t b1, int tid) {
+    const uint8_t *p = arg;
+    (void)tid;
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+    for (size_t o = (size_t)b0 << 20; o < (size_t)b1 << 20; o += 64) {
+        s0 = _mm256_add_epi64(s0, _mm256_load_si256((const __m256i *)(p + o)));
+        s1 = _mm256_add_epi64(s1, _mm256_load_si256((const __m256i *)(p + o + 32)));
     }
+    s0 = _mm256_add_epi64(s0, s1);
+    return (double)(_mm256_extract_epi64(s0, 0) + _mm256_extract_epi64(s0, 3));
+}
+
+/* read bandwidth (GB/s) of `bytes` (a multiple of 1 MiB) on the pool's threads */
+static double memread(const uint8_t *p, size_t bytes, ur_pool *pool) {
+    double t0 = ur_now();
+    double sink = ur_pool_sum(pool, (int64_t)(bytes >> 20), 16, read_body, (void *)p);
     double t = ur_now() - t0;
     if (sink == 42) printf(" ");
     return (double)bytes / t / 1e9;
@@ -114,13 +116,16 @@ int main(int argc, char **argv) {
     static double ms[16][16][16][8][4];
     printf("# best SIMD level: %s\n", ur_simd_name(best));
 
+    ur_pool *pools[8];
+    for (int t = 0; t < nthr; t++)
+        if (!(pools[t] = ur_pool_new(atoi(thr[t]), NULL))) return 2;
     size_t mb = (size_t)1 << 30;
     uint8_t *buf = aligned_alloc(64, mb);
     memset(buf, 1, mb);
     for (int t = 0; t < nthr; t++) {
         double g = 0;
         for (int rep = 0; rep < 3 * reps; rep++) {
-            double v = memread(buf, mb, atoi(thr[t]));
+            double v = memread(buf, mb, pools[t]);
             if (v > g) g = v;
         }
         printf("memread threads %s: %.1f GB/s\n", thr[t], g);
@@ -161,17 +166,17 @@ int main(int argc, char **argv) {
                         int preps = 0;
                         double p0 = ur_now(), pt;
                         do {
-                            ur_act_prepare(&a, ur_act_type(type), x, n, k, nt);
+                            ur_act_prepare(&a, ur_act_type(type), x, n, k, pools[th]);
                             preps++;
                             pt = ur_now() - p0;
                         } while (pt < min_time / 10);
-                        ur_matmul(w, type, r_used, &a, y, r_used, nt); /* warm up */
+                        ur_matmul(w, type, r_used, &a, y, r_used, pools[th]); /* warm up */
                         double per = 1e30;
                         for (int rp = 0; rp < (reps > 0 ? reps : 1); rp++) {
                             int calls = 0, c = 0;
                             double t0 = ur_now(), t;
                             do {
-                                ur_matmul(w + (uint64_t)c * bytes, type, r_used, &a, y, r_used, nt);
+                                ur_matmul(w + (uint64_t)c * bytes, type, r_used, &a, y, r_used, pools[th]);
                                 c = (c + 1) % copies;
                                 calls++;
                                 t = ur_now() - t0;
@@ -212,5 +217,6 @@ int main(int argc, char **argv) {
                                atof(ns[ni]) / (t / 1e3));
                     }
     }
+    for (int t = 0; t < nthr; t++) ur_pool_free(pools[t]);
     return 0;
 }

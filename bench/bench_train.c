@@ -84,9 +84,9 @@ int main(int argc, char **argv) {
             int got;
             nll += ur_tctx_step(c, n, &b, 1.0f / (float)N, (ur_tdrop){0}, &got);
         }
-        double gn = ur_grad_norm(n, threads);
-        if (gn > 1.0) ur_grad_scale(n, (float)(1.0 / gn), threads);
-        ur_adamw_step(n, m, v, st + 1, 1e-3f, &o, threads);
+        double gn = ur_grad_norm(n, ur_tctx_pool(c));
+        if (gn > 1.0) ur_grad_scale(n, (float)(1.0 / gn), ur_tctx_pool(c));
+        ur_adamw_step(n, m, v, st + 1, 1e-3f, &o, ur_tctx_pool(c));
         double dt = ur_now() - t0;
         if (st > 0) t_total += dt;
         loss = nll / N;

@@ -13,9 +13,7 @@
 # prefill side times each answer's length L on each model and sums.
 #
 # usage: bench/tds.sh [--n 8] [--max-tokens 256] [--reps 3] [--threads 2]
-# Run it when the machine is quiet: every figure is the best of REPS runs. OMP_WAIT_POLICY
-# defaults to passive for both sides (as bench/train.sh does): threads that spin at
-# barriers next to another job make 2-thread timings swing by several times.
+# Run it when the machine is quiet: every figure is the best of REPS runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-$(cd .. && pwd)/shared}
@@ -31,7 +29,6 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 make -s all
 mkdir -p "$BENCH_DIR"
 BASE=${BASE:-$BENCH_DIR/tinyllama-q4_0.gguf}
@@ -80,7 +77,7 @@ rounds=$(paste -d/ "$BENCH_DIR/tds.txt" "$BENCH_DIR/two.txt" | paste -sd' ')
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 echo "TDS scoring vs two prefills: TinyLlama-1.1B shape Q4_0 pair (random weights), $N answers of the AlignTDS file"
 echo "cut to $MAXT tokens ($total tokens through each model; the TDS run counted $fed), $THREADS threads,"
-echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY, best of $REPS"
+echo "best of $REPS"
 echo "rounds (TDS/two prefills tok/s): $rounds;"
 echo "$(date -u +%Y-%m-%d), $cpu, urial $(git rev-parse --short HEAD)"
 echo

@@ -8,7 +8,7 @@
 #   SHAPE ARGS as bench_train takes them, e.g. --dim 256 --layers 6 --heads 8 --kv-heads 4 --ff 768
 #   --ctx 512 --vocab 8000 --batch 16 --threads 2 (these are the defaults)
 # Prints a markdown table row per engine and the ratio; results go in bench/TRAIN.md.
-# OMP_WAIT_POLICY defaults to passive for both engines, as the training commands set it.
+# OMP_WAIT_POLICY defaults to passive for PyTorch's OpenMP threads (urial has its own pool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=3 steps=3
@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 make -s build/bench_train
-# the OpenMP wait policy `urial sft` / `urial train` run with (see src/cli/train_common.c), for both engines
+# PyTorch's OpenMP wait policy, as urial's training commands used to set it for their own
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
     echo "bench/train.sh: PyTorch is missing (apt-get install -y python3-torch)" >&2

@@ -12,6 +12,7 @@
 
 #include "urial/base.h"
 #include "urial/gguf.h"
+#include "urial/pool.h"
 #include "urial/tokenizer.h"
 
 enum ur_arch { UR_ARCH_LLAMA = 0, UR_ARCH_QWEN2 = 1 };
@@ -73,6 +74,10 @@ typedef struct ur_ctx_params {
     int n_ctx;     /* KV cache length in tokens; 0 = the model's n_ctx_train */
     int n_batch;   /* tokens per internal forward chunk; 0 = 256 */
     int n_threads; /* 0 = number of cores */
+    /* A pool to compute with instead of starting one of n_threads (not owned: free
+     * it after the contexts). Only for contexts that one thread uses in turn, as the
+     * server's slots are; NULL = the context's own pool. */
+    ur_pool *pool;
 } ur_ctx_params;
 
 ur_ctx *ur_ctx_new(const ur_model *m, ur_ctx_params p, ur_err *err);
@@ -83,6 +88,7 @@ int ur_ctx_n_past(const ur_ctx *c);           /* tokens in the cache */
 const int32_t *ur_ctx_tokens(const ur_ctx *c); /* the ur_ctx_n_past() tokens in the cache */
 uint64_t ur_ctx_kv_bytes(const ur_ctx *c);
 int ur_ctx_threads(const ur_ctx *c);
+ur_pool *ur_ctx_pool(const ur_ctx *c);        /* the pool c computes with (for loops over its outputs) */
 int ur_ctx_n_batch(const ur_ctx *c);          /* tokens per internal forward chunk */
 /* Forget cache positions >= n (keeps a shared prefix; 0 resets). */
 void ur_ctx_truncate(ur_ctx *c, int n);

@@ -10,7 +10,7 @@
  * thread owns the model and `parallel` slots (a context each, with its own KV
  * cache): it admits queued requests into free slots, computes prompts in chunks,
  * and advances every generating slot by one token per step in a single batched
- * forward pass (ur_decode_batch), using the OpenMP team of n_threads. So the
+ * forward pass (ur_decode_batch), using one pool of n_threads for every slot. So the
  * cores are never shared by two forward passes, however many clients there are.
  *
  * The chat format's constant prefix (for URIAL: the preamble and the examples,

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "urial/pool.h"
+
 enum ur_type {
     UR_TYPE_F32 = 0,
     UR_TYPE_F16 = 1,
@@ -69,14 +71,17 @@ typedef struct ur_act {
     void *data;
     size_t cap;
 } ur_act;
-void ur_act_prepare(ur_act *a, int type, const float *x, int64_t n, int64_t k, int nthreads);
+/* pool: the threads to convert rows with (NULL: the caller alone); the bytes do not
+ * depend on it. */
+void ur_act_prepare(ur_act *a, int type, const float *x, int64_t n, int64_t k, ur_pool *pool);
 void ur_act_free(ur_act *a);
 
 /* Y[t*ldy + r] = sum_i W[r][i] * X[t][i] for t < x->n, r < rows.
  * W holds `rows` rows of x->k elements of wtype, row r at W + r*ur_row_size(wtype, k).
- * x must have been prepared with ur_act_type(wtype). Multithreaded (OpenMP). */
-void ur_matmul(const void *W, int wtype, int64_t rows, const ur_act *x, float *y, int64_t ldy,
-               int nthreads);
+ * x must have been prepared with ur_act_type(wtype). Rows are shared among the
+ * pool's threads (NULL: the caller alone); every Y element is summed over k in
+ * one fixed order, so Y does not depend on the pool. */
+void ur_matmul(const void *W, int wtype, int64_t rows, const ur_act *x, float *y, int64_t ldy, ur_pool *pool);
 
 /* The same product through the scalar reference (dequantize + double
  * accumulation); for tests only. */

@@ -132,6 +132,8 @@ typedef struct ur_tctx ur_tctx;
  * forward pass). */
 ur_tctx *ur_tctx_new(const ur_tnet *n, int max_tokens, int recompute, int nthreads, ur_err *err);
 void ur_tctx_free(ur_tctx *c);
+/* The context's pool of nthreads threads (for the optimizer step between micro-batches). */
+ur_pool *ur_tctx_pool(const ur_tctx *c);
 /* Bytes ur_tctx_new would allocate (the memory estimate shown before training). */
 uint64_t ur_tctx_bytes(const ur_tnet *n, int max_tokens, int recompute, int nthreads);
 
@@ -200,10 +202,10 @@ typedef struct ur_adamw {
  *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
  *   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
  * m and v have n->n_params floats. */
-void ur_adamw_step(ur_tnet *n, float *m, float *v, int64_t t, float lr, const ur_adamw *o, int nthreads);
-/* L2 norm of all gradients (double accumulation in a fixed order). */
-double ur_grad_norm(const ur_tnet *n, int nthreads);
-void ur_grad_scale(ur_tnet *n, float s, int nthreads);
+void ur_adamw_step(ur_tnet *n, float *m, float *v, int64_t t, float lr, const ur_adamw *o, ur_pool *pool);
+/* L2 norm of all gradients (double accumulation in a fixed order, the same for any pool). */
+double ur_grad_norm(const ur_tnet *n, ur_pool *pool);
+void ur_grad_scale(ur_tnet *n, float s, ur_pool *pool);
 void ur_grad_zero(ur_tnet *n);
 
 enum ur_sched_kind { UR_SCHED_LINEAR = 0, UR_SCHED_COSINE = 1, UR_SCHED_CONST = 2 };

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/train_common.h"
 
 #ifndef URIAL_VERSION
 #define URIAL_VERSION "unknown" /* the Makefile passes the VERSION file and the git commit */

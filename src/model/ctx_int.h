@@ -11,7 +11,8 @@
 
 struct ur_ctx {
     const ur_model *m;
-    int n_ctx, n_batch, nt;
+    int n_ctx, n_batch, nt;      /* nt: threads of pool */
+    ur_pool *pool, *own_pool;    /* the pool computed with; own_pool: the same when created here (freed with c) */
     int n_past;
     int kv_dim;
     int32_t *tokens;             /* [n_ctx] the tokens whose keys/values are cached */

@@ -8,7 +8,6 @@
  *   logits = Wout · n3(x_L)
  * where n1/n2/n3 are RMS norms and qwen2 adds biases to q, k and v. */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +32,18 @@ ur_ctx *ur_ctx_new(const ur_model *m, ur_ctx_params p, ur_err *err) {
     c->m = m;
     c->n_ctx = p.n_ctx > 0 ? p.n_ctx : hp->n_ctx_train;
     c->n_batch = p.n_batch > 0 ? p.n_batch : 256;
-    c->nt = p.n_threads > 0 ? p.n_threads : ur_n_cores();
+    /* Threads: the context owns a pool of n_threads unless the caller lends one. Pools
+     * are per context rather than one per process because a context is what one
+     * thread computes with at a time: contexts used from different threads (two
+     * engines, a test's helper thread) then never wait for each other, and nothing
+     * global hides in the library. Contexts used in turn by one thread (the server's
+     * slots) share one pool through p.pool, so their idle workers are not multiplied. */
+    if (p.pool) c->pool = p.pool;
+    else if (!(c->pool = c->own_pool = ur_pool_new(p.n_threads > 0 ? p.n_threads : ur_n_cores(), err))) {
+        free(c);
+        return NULL;
+    }
+    c->nt = ur_pool_threads(c->pool);
     c->kv_dim = hp->n_kv_heads * hp->head_dim;
     size_t nb = (size_t)c->n_batch, dim = (size_t)hp->dim, kvd = (size_t)c->kv_dim, ff = (size_t)hp->ff;
     size_t cache = (size_t)hp->n_layers * (size_t)c->n_ctx * kvd;
@@ -69,6 +79,7 @@ void ur_ctx_free(ur_ctx *c) {
     free(c->k), free(c->v), free(c->gate), free(c->up), free(c->rope_cs), free(c->scores), free(c->tokens);
     free(c->row_ctx), free(c->row_pos);
     ur_act_free(&c->act);
+    ur_pool_free(c->own_pool);
     free(c);
 }
 
@@ -76,6 +87,7 @@ const ur_model *ur_ctx_model(const ur_ctx *c) { return c->m; }
 int ur_ctx_n_ctx(const ur_ctx *c) { return c->n_ctx; }
 int ur_ctx_n_past(const ur_ctx *c) { return c->n_past; }
 int ur_ctx_threads(const ur_ctx *c) { return c->nt; }
+ur_pool *ur_ctx_pool(const ur_ctx *c) { return c->pool; }
 int ur_ctx_n_batch(const ur_ctx *c) { return c->n_batch; }
 const int32_t *ur_ctx_tokens(const ur_ctx *c) { return c->tokens; }
 uint64_t ur_ctx_kv_bytes(const ur_ctx *c) {
@@ -87,8 +99,8 @@ void ur_ctx_truncate(ur_ctx *c, int n) {
 
 /* y[nb][w->rows] = W · x[nb][w->cols], converting x once per distinct activation type. */
 static void matmul(ur_ctx *c, const ur_weight *w, const float *x, int nb, float *y) {
-    ur_act_prepare(&c->act, ur_act_type(w->type), x, nb, w->cols, c->nt);
-    ur_matmul(w->data, w->type, w->rows, &c->act, y, w->rows, c->nt);
+    ur_act_prepare(&c->act, ur_act_type(w->type), x, nb, w->cols, c->pool);
+    ur_matmul(w->data, w->type, w->rows, &c->act, y, w->rows, c->pool);
 }
 
 /* Two or three matrices sharing one input (q/k/v, gate/up): convert x once when
@@ -98,18 +110,34 @@ static void matmul_shared(ur_ctx *c, const float *x, int nb, const ur_weight **w
     for (int i = 0; i < n; i++) {
         int at = ur_act_type(ws[i]->type);
         if (at != prepared) {
-            ur_act_prepare(&c->act, at, x, nb, ws[i]->cols, c->nt);
+            ur_act_prepare(&c->act, at, x, nb, ws[i]->cols, c->pool);
             prepared = at;
         }
-        ur_matmul(ws[i]->data, ws[i]->type, ws[i]->rows, &c->act, ys[i], ws[i]->rows, c->nt);
+        ur_matmul(ws[i]->data, ws[i]->type, ws[i]->rows, &c->act, ys[i], ws[i]->rows, c->pool);
     }
 }
 
+/* The per-row loops of a layer run as pool loops over rows (or attention tasks);
+ * rows_job carries what their bodies need. */
+typedef struct rows_job {
+    ur_ctx *c;
+    float *y;
+    const float *x;
+    const ur_weight *w;
+    int layer;
+} rows_job;
+
+static void rmsnorm_body(void *arg, int64_t t0, int64_t t1, int tid) {
+    const rows_job *j = arg;
+    const int dim = j->c->m->hp.dim;
+    (void)tid;
+    for (int64_t t = t0; t < t1; t++)
+        ur_rmsnorm(j->y + (size_t)t * dim, j->x + (size_t)t * dim, j->w->data, dim, j->c->m->hp.rms_eps);
+}
+
 static void rmsnorm_rows(ur_ctx *c, float *y, const float *x, const ur_weight *w, int nb) {
-    const int dim = c->m->hp.dim;
-    const float eps = c->m->hp.rms_eps;
-#pragma omp parallel for num_threads(c->nt) if (nb > 1)
-    for (int t = 0; t < nb; t++) ur_rmsnorm(y + (size_t)t * dim, x + (size_t)t * dim, w->data, dim, eps);
+    rows_job j = {c, y, x, w, 0};
+    ur_pool_for(nb > 1 ? c->pool : NULL, nb, 0, rmsnorm_body, &j);
 }
 
 static void add_bias(float *y, const ur_weight *b, int nb, int n) {
@@ -124,47 +152,47 @@ static void add_bias(float *y, const ur_weight *b, int nb, int n) {
  * exact (two-pass) softmax and f32 accumulation. This is the arithmetic of
  * llama.cpp's tiled flash attention (its path for batches of 64+ queries); its
  * path for smaller batches rounds q and the running output to F16 instead. */
-static void attention(ur_ctx *c, int layer, int nb) {
+static void attention_body(void *arg, int64_t task0, int64_t task1, int tid) {
+    const rows_job *j = arg;
+    const ur_ctx *c = j->c;
+    const int layer = j->layer;
     const ur_hparams *hp = &c->m->hp;
     const int hd = hp->head_dim, nh = hp->n_heads, group = hp->n_heads / hp->n_kv_heads, kvd = c->kv_dim;
     const float scale = 1.0f / sqrtf((float)hd);
-    const int tasks = nb * nh;
-#pragma omp parallel num_threads(c->nt) if (tasks > 1)
-    {
-        const int tid = omp_get_thread_num(), ntid = omp_get_num_threads();
-        float *s = c->scores + (size_t)tid * c->n_ctx;
-        for (int task = tid; task < tasks; task += ntid) {
-            const int t = task / nh, h = task % nh, g = h / group;
-            const ur_ctx *rc = c->row_ctx[t];
-            const uint16_t *kc = rc->k_cache + (size_t)layer * rc->n_ctx * kvd;
-            const uint16_t *vc = rc->v_cache + (size_t)layer * rc->n_ctx * kvd;
-            const int n_kv = c->row_pos[t] + 1;
-            const float *qh = c->q + (size_t)t * hp->dim + (size_t)h * hd;
-            for (int j = 0; j < n_kv; j++) s[j] = ur_dot_f32_f16(qh, kc + (size_t)j * kvd + (size_t)g * hd, hd) * scale;
-            ur_softmax(s, n_kv);
-            float *out = c->att + (size_t)t * hp->dim + (size_t)h * hd;
-            memset(out, 0, sizeof(float) * (size_t)hd);
-            for (int j = 0; j < n_kv; j++)
-                ur_axpy_f16(out, vc + (size_t)j * kvd + (size_t)g * hd, s[j], hd);
-        }
+    float *s = c->scores + (size_t)tid * c->n_ctx; /* this thread's [n_ctx] scores */
+    for (int task = (int)task0; task < (int)task1; task++) {
+        const int t = task / nh, h = task % nh, g = h / group;
+        const ur_ctx *rc = c->row_ctx[t];
+        const uint16_t *kc = rc->k_cache + (size_t)layer * rc->n_ctx * kvd;
+        const uint16_t *vc = rc->v_cache + (size_t)layer * rc->n_ctx * kvd;
+        const int n_kv = c->row_pos[t] + 1;
+        const float *qh = c->q + (size_t)t * hp->dim + (size_t)h * hd;
+        for (int i = 0; i < n_kv; i++) s[i] = ur_dot_f32_f16(qh, kc + (size_t)i * kvd + (size_t)g * hd, hd) * scale;
+        ur_softmax(s, n_kv);
+        float *out = c->att + (size_t)t * hp->dim + (size_t)h * hd;
+        memset(out, 0, sizeof(float) * (size_t)hd);
+        for (int i = 0; i < n_kv; i++)
+            ur_axpy_f16(out, vc + (size_t)i * kvd + (size_t)g * hd, s[i], hd);
     }
 }
 
-static void layer_forward(ur_ctx *c, int l, int nb) {
-    const ur_hparams *hp = &c->m->hp;
-    const ur_layer *L = &c->m->layers[l];
-    const int dim = hp->dim, kvd = c->kv_dim, ff = hp->ff, hd = hp->head_dim;
+/* One task per (row, head), in chunks of about 1/16 of a thread's share: tasks
+ * differ in length (rows attend to different numbers of positions), so they are taken
+ * dynamically, but a prefill's thousands of short tasks are not handed out one by one. */
+static void attention(ur_ctx *c, int layer, int nb) {
+    rows_job j = {c, NULL, NULL, NULL, layer};
+    const int tasks = nb * c->m->hp.n_heads, chunk = tasks / (16 * c->nt);
+    ur_pool_for(tasks > 1 ? c->pool : NULL, tasks, chunk > 1 ? chunk : 1, attention_body, &j);
+}
 
-    /* attention block */
-    rmsnorm_rows(c, c->xn, c->x, &L->attn_norm, nb);
-    const ur_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
-    float *qkv_out[3] = {c->q, c->k, c->v};
-    matmul_shared(c, c->xn, nb, qkv, qkv_out, 3);
-    add_bias(c->q, &L->bq, nb, dim);
-    add_bias(c->k, &L->bk, nb, kvd);
-    add_bias(c->v, &L->bv, nb, kvd);
-#pragma omp parallel for num_threads(c->nt) if (nb > 1)
-    for (int t = 0; t < nb; t++) {
+/* rope on q and k of rows [t0, t1), then k and v into their contexts' caches */
+static void rope_store_body(void *arg, int64_t t0, int64_t t1, int tid) {
+    const rows_job *j = arg;
+    const ur_ctx *c = j->c;
+    const ur_hparams *hp = &c->m->hp;
+    const int l = j->layer, dim = hp->dim, kvd = c->kv_dim, hd = hp->head_dim;
+    (void)tid;
+    for (int64_t t = t0; t < t1; t++) {
         ur_ctx *rc = c->row_ctx[t];
         uint16_t *kc = rc->k_cache + ((size_t)l * rc->n_ctx + (size_t)c->row_pos[t]) * kvd;
         uint16_t *vc = rc->v_cache + ((size_t)l * rc->n_ctx + (size_t)c->row_pos[t]) * kvd;
@@ -175,20 +203,52 @@ static void layer_forward(ur_ctx *c, int l, int nb) {
         ur_f32_to_f16_row(kc, c->k + (size_t)t * kvd, kvd);
         ur_f32_to_f16_row(vc, c->v + (size_t)t * kvd, kvd);
     }
+}
+
+/* x += tmp over rows [t0, t1) (the residual connections) */
+static void residual_body(void *arg, int64_t t0, int64_t t1, int tid) {
+    const rows_job *j = arg;
+    const size_t dim = (size_t)j->c->m->hp.dim;
+    (void)tid;
+    for (size_t i = (size_t)t0 * dim; i < (size_t)t1 * dim; i++) j->c->x[i] += j->c->tmp[i];
+}
+
+static void swiglu_body(void *arg, int64_t t0, int64_t t1, int tid) {
+    const rows_job *j = arg;
+    const ur_ctx *c = j->c;
+    const size_t ff = (size_t)c->m->hp.ff;
+    (void)tid;
+    for (int64_t t = t0; t < t1; t++) ur_swiglu(c->gate + t * ff, c->gate + t * ff, c->up + t * ff, (int)ff);
+}
+
+static void layer_forward(ur_ctx *c, int l, int nb) {
+    const ur_hparams *hp = &c->m->hp;
+    const ur_layer *L = &c->m->layers[l];
+    const int dim = hp->dim, kvd = c->kv_dim;
+    rows_job j = {c, NULL, NULL, NULL, l};
+    ur_pool *pool = nb > 1 ? c->pool : NULL;
+
+    /* attention block */
+    rmsnorm_rows(c, c->xn, c->x, &L->attn_norm, nb);
+    const ur_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
+    float *qkv_out[3] = {c->q, c->k, c->v};
+    matmul_shared(c, c->xn, nb, qkv, qkv_out, 3);
+    add_bias(c->q, &L->bq, nb, dim);
+    add_bias(c->k, &L->bk, nb, kvd);
+    add_bias(c->v, &L->bv, nb, kvd);
+    ur_pool_for(pool, nb, 0, rope_store_body, &j);
     attention(c, l, nb);
     matmul(c, &L->wo, c->att, nb, c->tmp);
-    for (size_t i = 0; i < (size_t)nb * dim; i++) c->x[i] += c->tmp[i];
+    ur_pool_for(pool, nb, 0, residual_body, &j);
 
     /* feed-forward block */
     rmsnorm_rows(c, c->xn, c->x, &L->ffn_norm, nb);
     const ur_weight *gu[2] = {&L->w_gate, &L->w_up};
     float *gu_out[2] = {c->gate, c->up};
     matmul_shared(c, c->xn, nb, gu, gu_out, 2);
-#pragma omp parallel for num_threads(c->nt) if (nb > 1)
-    for (int t = 0; t < nb; t++)
-        ur_swiglu(c->gate + (size_t)t * ff, c->gate + (size_t)t * ff, c->up + (size_t)t * ff, ff);
+    ur_pool_for(pool, nb, 0, swiglu_body, &j);
     matmul(c, &L->w_down, c->gate, nb, c->tmp);
-    for (size_t i = 0; i < (size_t)nb * dim; i++) c->x[i] += c->tmp[i];
+    ur_pool_for(pool, nb, 0, residual_body, &j);
 }
 
 /* nb <= n_batch rows through every layer in c's scratch buffers, each row going to

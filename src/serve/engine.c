@@ -49,7 +49,8 @@ typedef struct slot {
 struct srv_engine {
     const ur_model *m;
     const ur_chat *fmt;
-    int nv, n_ctx, n_slots, B, nt;
+    int nv, n_ctx, n_slots, B;
+    ur_pool *pool;          /* shared by every slot's context and the prefix holder (one engine thread) */
     slot *slots;
     ur_ctx *prefix;         /* holds the format's prefix (n_prefix tokens), or NULL */
     int32_t *prefix_toks;
@@ -325,6 +326,28 @@ static void prompt_begin(srv_engine *e, slot *s) {
     pthread_mutex_unlock(&e->mu);
 }
 
+/* rows [r0, r1) of a prompt chunk's logits: row r gives the logprobs of prompt token p0 + r + 1 */
+typedef struct prompt_lp_job {
+    srv_engine *e;
+    srv_job *j;
+    int p0;
+} prompt_lp_job;
+
+static void prompt_lp_body(void *arg, int64_t r0, int64_t r1, int tid) {
+    const prompt_lp_job *pj = arg;
+    const srv_engine *e = pj->e;
+    srv_job *j = pj->j;
+    (void)tid;
+    for (int64_t r = r0; r < r1; r++) {
+        int p = pj->p0 + (int)r;
+        if (p + 1 >= j->n_prompt) continue;
+        srv_lp *lp = &j->prompt_lp[p + 1];
+        lp->token = j->prompt[p + 1];
+        lp->k = j->logprobs;
+        lp->lp = (float)ur_logprobs_row(e->chunk + (size_t)r * e->nv, e->nv, lp->token, lp->k, lp->top, lp->top_lp);
+    }
+}
+
 /* (4) one chunk of the prompt of the slot admitted first among those computing one */
 static void step_prompt(srv_engine *e) {
     slot *s = NULL;
@@ -345,16 +368,8 @@ static void step_prompt(srv_engine *e) {
             finish(e, s, -1, err.msg);
             return;
         }
-        const int p0 = s->n_done;
-#pragma omp parallel for num_threads(e->nt) schedule(dynamic, 8)
-        for (int r = 0; r < n; r++) {
-            int p = p0 + r;
-            if (p + 1 >= j->n_prompt) continue;
-            srv_lp *lp = &j->prompt_lp[p + 1];
-            lp->token = j->prompt[p + 1];
-            lp->k = j->logprobs;
-            lp->lp = (float)ur_logprobs_row(e->chunk + (size_t)r * e->nv, e->nv, lp->token, lp->k, lp->top, lp->top_lp);
-        }
+        prompt_lp_job pj = {e, j, s->n_done};
+        ur_pool_for(e->pool, n, 8, prompt_lp_body, &pj);
         if (last) memcpy(row, e->chunk + (size_t)(n - 1) * e->nv, sizeof(float) * (size_t)e->nv);
     } else if (ur_decode_last(s->c, j->prompt + s->n_done, n, row, last, &err)) {
         finish(e, s, -1, err.msg);
@@ -417,7 +432,8 @@ srv_engine *srv_engine_new(const ur_model *m, const ur_chat *fmt, const ur_serve
     pthread_cond_init(&e->work, NULL);
     e->q = ur_xcalloc((size_t)e->q_cap, sizeof *e->q);
     e->slots = ur_xcalloc((size_t)e->n_slots, sizeof *e->slots);
-    ur_ctx_params cp = {n_ctx, 0, p->n_threads};
+    if (!(e->pool = ur_pool_new(p->n_threads, err))) goto fail;
+    ur_ctx_params cp = {n_ctx, 0, p->n_threads, e->pool};
     for (int i = 0; i < e->n_slots; i++) {
         slot *s = &e->slots[i];
         if (!(s->c = ur_ctx_new(m, cp, err))) goto fail;
@@ -427,7 +443,6 @@ srv_engine *srv_engine_new(const ur_model *m, const ur_chat *fmt, const ur_serve
     }
     e->n_ctx = ur_ctx_n_ctx(e->slots[0].c);
     e->B = ur_ctx_n_batch(e->slots[0].c);
-    e->nt = ur_ctx_threads(e->slots[0].c);
     e->logits = malloc(sizeof(float) * (size_t)e->n_slots * (size_t)e->nv);
     e->chunk = malloc(sizeof(float) * (size_t)e->B * (size_t)e->nv);
     if (!e->logits || !e->chunk) {
@@ -447,7 +462,7 @@ srv_engine *srv_engine_new(const ur_model *m, const ur_chat *fmt, const ur_serve
     if (how >= 0 && e->n_prefix > 0) {
         e->prefix_toks = ur_xmalloc(sizeof(int32_t) * (size_t)e->n_prefix);
         memcpy(e->prefix_toks, ur_session_prefix_tokens(ss), sizeof(int32_t) * (size_t)e->n_prefix);
-        ur_ctx_params hp = {e->n_prefix + 1, 0, p->n_threads};
+        ur_ctx_params hp = {e->n_prefix + 1, 0, p->n_threads, e->pool};
         if (!(e->prefix = ur_ctx_new(m, hp, err)) || ur_ctx_copy_prefix(e->prefix, e->slots[0].c, e->n_prefix, err))
             how = -1;
     }
@@ -483,6 +498,7 @@ void srv_engine_free(srv_engine *e) {
         free(s->counts), free(s->seen), free(s->saved);
     }
     ur_ctx_free(e->prefix);
+    ur_pool_free(e->pool); /* after the contexts that use it */
     free(e->prefix_toks), free(e->slots), free(e->q), free(e->logits), free(e->chunk);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->work);

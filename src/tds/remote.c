@@ -20,6 +20,27 @@ static double row_prob(const float *a, int nv, int32_t token) {
     return exp((double)a[token] - (ma + log(sa)));
 }
 
+/* rows [i0, i1) of a chunk's logits: row i predicts next[i] */
+typedef struct rows_job {
+    const float *la;
+    int nv;
+    const int32_t *next;
+    ur_tds_pos *out;
+} rows_job;
+
+static void rows_body(void *arg, int64_t i0, int64_t i1, int tid) {
+    const rows_job *j = arg;
+    (void)tid;
+    for (int64_t i = i0; i < i1; i++) {
+        ur_tds_pos *p = &j->out[i];
+        memset(p, 0, sizeof *p);
+        p->token = j->next[i];
+        p->p_align = row_prob(j->la + (size_t)i * j->nv, j->nv, j->next[i]);
+        p->p_base = p->kl = NAN;
+        for (int t = 0; t < UR_TDS_TOP; t++) p->top[t] = -1;
+    }
+}
+
 int ur_tds_score_aligned(ur_ctx *aligned, const int32_t *seq, int n, int n_context, ur_tds_pos *out, ur_err *err) {
     const ur_model *ma = ur_ctx_model(aligned);
     const int nv = ma->hp.n_vocab;
@@ -42,15 +63,8 @@ int ur_tds_score_aligned(ur_ctx *aligned, const int32_t *seq, int n, int n_conte
             rc = -1;
             break;
         }
-#pragma omp parallel for num_threads(ur_ctx_threads(aligned)) schedule(dynamic, 4)
-        for (int r = r0; r < i0 + nb; r++) {
-            ur_tds_pos *p = &out[r - first];
-            memset(p, 0, sizeof *p);
-            p->token = seq[r + 1];
-            p->p_align = row_prob(la + (size_t)(r - r0) * nv, nv, seq[r + 1]);
-            p->p_base = p->kl = NAN;
-            for (int j = 0; j < UR_TDS_TOP; j++) p->top[j] = -1;
-        }
+        rows_job j = {la, nv, seq + r0 + 1, out + (r0 - first)};
+        ur_pool_for(ur_ctx_pool(aligned), i0 + nb - r0, 4, rows_body, &j);
     }
     free(la);
     return rc;

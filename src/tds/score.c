@@ -81,6 +81,21 @@ int ur_tds_same_vocab(const ur_model *base, const ur_model *aligned, ur_err *err
     return 0;
 }
 
+/* rows [i0, i1) of a chunk's two logits blocks: row i predicts next[i] */
+typedef struct rows_job {
+    const float *lb, *la;
+    int nv;
+    const int32_t *next;
+    ur_tds_pos *out;
+} rows_job;
+
+static void rows_body(void *arg, int64_t i0, int64_t i1, int tid) {
+    const rows_job *j = arg;
+    (void)tid;
+    for (int64_t i = i0; i < i1; i++)
+        ur_tds_row(j->lb + (size_t)i * j->nv, j->la + (size_t)i * j->nv, j->nv, j->next[i], &j->out[i]);
+}
+
 int ur_tds_score(ur_ctx *base, ur_ctx *aligned, const int32_t *seq, int n, int n_context, ur_tds_pos *out,
                  ur_err *err) {
     const ur_model *mb = ur_ctx_model(base), *ma = ur_ctx_model(aligned);
@@ -114,9 +129,8 @@ int ur_tds_score(ur_ctx *base, ur_ctx *aligned, const int32_t *seq, int n, int n
             rc = -1;
             break;
         }
-#pragma omp parallel for num_threads(ur_ctx_threads(base)) schedule(dynamic, 4)
-        for (int r = r0; r < i0 + nb; r++)
-            ur_tds_row(lb + (size_t)(r - r0) * nv, la + (size_t)(r - r0) * nv, nv, seq[r + 1], &out[r - first]);
+        rows_job j = {lb, la, nv, seq + r0 + 1, out + (r0 - first)};
+        ur_pool_for(ur_ctx_pool(base), i0 + nb - r0, 4, rows_body, &j);
     }
     free(lb), free(la);
     return rc;

@@ -4,8 +4,8 @@
  * Y[t][r] = sum_i W[r][i] * X[t][i]; W is rows x k in its block format (used in
  * place, never copied), X is n x k floats converted first (ur_act_prepare) to the
  * weight type's activation type. The kernels (kernels_*.c) take a range of rows;
- * here rows are split among OpenMP threads in contiguous chunks. */
-#include <omp.h>
+ * here rows are split in contiguous chunks among a pool's threads. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,18 +57,19 @@ static struct {
     kernel_table t[3];
 } g_cpu;
 
+static void cpu_init_once(void) {
+    g_cpu.max_level = detect(&g_cpu.vnni);
+    g_cpu.level = g_cpu.max_level;
+    g_cpu.allow_vnni = 1;
+    kernels_scalar(&g_cpu.t[0]);
+    if (g_cpu.max_level >= UR_SIMD_AVX2) kernels_avx2(&g_cpu.t[1], g_cpu.vnni);
+    if (g_cpu.max_level >= UR_SIMD_AVX512) kernels_avx512(&g_cpu.t[2]);
+    __atomic_store_n(&g_cpu.init, 1, __ATOMIC_RELEASE);
+}
+
 static void cpu_init(void) {
-    if (__atomic_load_n(&g_cpu.init, __ATOMIC_ACQUIRE)) return;
-#pragma omp critical(urial_cpu_init)
-    if (!g_cpu.init) {
-        g_cpu.max_level = detect(&g_cpu.vnni);
-        g_cpu.level = g_cpu.max_level;
-        g_cpu.allow_vnni = 1;
-        kernels_scalar(&g_cpu.t[0]);
-        if (g_cpu.max_level >= UR_SIMD_AVX2) kernels_avx2(&g_cpu.t[1], g_cpu.vnni);
-        if (g_cpu.max_level >= UR_SIMD_AVX512) kernels_avx512(&g_cpu.t[2]);
-        __atomic_store_n(&g_cpu.init, 1, __ATOMIC_RELEASE);
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (!__atomic_load_n(&g_cpu.init, __ATOMIC_ACQUIRE)) pthread_once(&once, cpu_init_once);
 }
 
 int ur_simd_level(void) {
@@ -218,7 +219,29 @@ void act_build_panels(ur_act *a, const act_layout *L, int64_t g0, int64_t g1) {
     }
 }
 
-void ur_act_prepare(ur_act *a, int type, const float *x, int64_t n, int64_t k, int nthreads) {
+/* ur_act_prepare's two loops: token rows [4*c0, 4*c1), then panel groups [g0, g1) */
+typedef struct act_job {
+    act_fn f;
+    pan_fn pf;
+    const float *x;
+    ur_act *a;
+    const act_layout *L;
+} act_job;
+
+static void act_rows_body(void *arg, int64_t c0, int64_t c1, int tid) {
+    const act_job *j = arg;
+    (void)tid;
+    const int64_t t1 = 4 * c1 < j->a->n ? 4 * c1 : j->a->n;
+    j->f(j->x, 4 * c0, t1, j->a, j->L);
+}
+
+static void act_panels_body(void *arg, int64_t g0, int64_t g1, int tid) {
+    const act_job *j = arg;
+    (void)tid;
+    j->pf(j->a, j->L, g0, g1);
+}
+
+void ur_act_prepare(ur_act *a, int type, const float *x, int64_t n, int64_t k, ur_pool *pool) {
     cpu_init();
     act_layout L;
     act_layout_of(type, n, k, &L);
@@ -233,24 +256,12 @@ void ur_act_prepare(ur_act *a, int type, const float *x, int64_t n, int64_t k, i
     a->n = n;
     a->k = k;
     a->row_bytes = (uint64_t)L.qstride;
-    act_fn f = pick_act(type);
-    pan_fn pf = pick_pan(type);
-    int nt = nthreads < 1 ? 1 : nthreads;
-    if (n * k < 32768 || n < 2) nt = 1;
-    if (nt == 1) {
-        f(x, 0, n, a, &L);
-        if (L.ng) pf(a, &L, 0, L.ng);
-        return;
-    }
-    /* tokens in chunks of 4, then (after the loop's barrier) panels one by one */
-    const int64_t nc = (n + 3) / 4;
-#pragma omp parallel num_threads(nt)
-    {
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t c = 0; c < nc; c++) f(x, 4 * c, 4 * c + 4 < n ? 4 * c + 4 : n, a, &L);
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t g = 0; g < L.ng; g++) pf(a, &L, g, g + 1);
-    }
+    act_job j = {pick_act(type), pick_pan(type), x, a, &L};
+    if (n * k < 32768 || n < 2) pool = NULL; /* too small to share */
+    /* tokens in chunks of 4, then (once all are converted) panels one by one; each
+     * row and each panel is converted on its own, so any split gives the same bytes */
+    ur_pool_for(pool, (n + 3) / 4, 1, act_rows_body, &j);
+    if (L.ng) ur_pool_for(pool, L.ng, 1, act_panels_body, &j);
 }
 
 void ur_act_free(ur_act *a) {
@@ -259,31 +270,32 @@ void ur_act_free(ur_act *a) {
 }
 
 /* ---- matmul ------------------------------------------------------------------ */
-void ur_matmul(const void *W, int wtype, int64_t rows, const ur_act *x, float *y, int64_t ldy,
-               int nthreads) {
+typedef struct mm_call {
+    mm_fn f;
+    mm_job *job;
+} mm_call;
+
+static void mm_body(void *arg, int64_t r0, int64_t r1, int tid) {
+    const mm_call *m = arg;
+    (void)tid;
+    m->f(m->job, r0, r1);
+}
+
+void ur_matmul(const void *W, int wtype, int64_t rows, const ur_act *x, float *y, int64_t ldy, ur_pool *pool) {
     cpu_init();
     if (rows <= 0 || x->n <= 0) return;
     mm_job job = {.W = W, .wrow = ur_row_size(wtype, x->k), .wtype = wtype, .k = x->k,
                   .n = x->n, .x = x, .y = y, .ldy = ldy};
     act_layout_of(x->type, x->n, x->k, &job.L);
-    mm_fn f = pick_mm(wtype);
-    int nt = nthreads < 1 ? 1 : nthreads;
-    /* below ~64K multiply-adds the fork/join costs more than it saves */
-    if (rows < 32 || rows * x->k * x->n < 65536) nt = 1;
-    if (nt == 1) {
-        f(&job, 0, rows);
-        return;
-    }
+    mm_call call = {pick_mm(wtype), &job};
+    /* below ~64K multiply-adds the hand-off costs more than it saves */
+    if (rows < 32 || rows * x->k * x->n < 65536) pool = NULL;
     /* Rows go out in chunks, about 8 per thread, taken dynamically: on a shared machine
      * a thread that loses its core for a time slice then delays one chunk, not its whole
-     * share. Chunks are contiguous (streamed) and whole GEMM tiles (4 or 3 rows). */
-    int64_t chunk = (rows / (8 * nt) + 47) / 48 * 48;
-    const int64_t nchunks = (rows + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t c = 0; c < nchunks; c++) {
-        int64_t r0 = c * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
-        f(&job, r0, r1);
-    }
+     * share. Chunks are contiguous (streamed) and whole GEMM tiles (4 or 3 rows); each
+     * row's dot products are the same whichever chunk holds it. */
+    const int64_t chunk = (rows / (8 * ur_pool_threads(pool)) + 47) / 48 * 48;
+    ur_pool_for(pool, rows, chunk, mm_body, &call);
 }
 
 /* One activation row back to float (the values the kernels multiply by). */

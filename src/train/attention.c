@@ -14,7 +14,6 @@
  * [N][D]) and summed over each kv head's group at the end, so no two tasks write
  * the same memory and every sum has a fixed order. */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,93 +47,130 @@ static task *make_tasks(const int32_t *seg, int N, int H, int *n_tasks) {
     return ts;
 }
 
-void tr_attention_fwd(ur_tctx *c, const ur_hparams *hp, const int32_t *seg, int N, const float *q, const float *k,
-                      const float *v, float *att, float *lse) {
+/* The arguments of both passes, for the pool loops over tasks. */
+typedef struct att_job {
+    ur_tctx *c;
+    const ur_hparams *hp;
+    const task *ts;
+    const float *q, *k, *v, *att, *lse_in, *datt;
+    float *out, *lse, *dq;
+} att_job;
+
+/* Tasks [it0, it1) of the forward on thread tid (its S scratch and GEMM workspace;
+ * the GEMMs inside run on this thread alone). */
+static void fwd_body(void *arg, int64_t it0, int64_t it1, int tid) {
+    const att_job *a = arg;
+    const ur_hparams *hp = a->hp;
     const int D = hp->dim, hd = hp->head_dim, H = hp->n_heads, KV = hp->n_kv_heads * hd, grp = H / hp->n_kv_heads;
     const float scale = 1.0f / sqrtf((float)hd);
-    int n_tasks;
-    task *ts = make_tasks(seg, N, H, &n_tasks);
-    const int ld = c->max_seg;
-#pragma omp parallel num_threads(c->nt) if (c->nt > 1 && n_tasks > 1)
-    {
-        const int tid = omp_get_thread_num();
-        float *S = c->att_s + (size_t)tid * TR_QB * ld;
-        ur_gemm_ws *ws = &c->ws[tid];
-#pragma omp for schedule(dynamic, 1)
-        for (int it = 0; it < n_tasks; it++) {
-            const int s0 = ts[it].s0, len = ts[it].len, h = ts[it].h, g = h / grp;
-            const float *kg = k + (size_t)s0 * KV + (size_t)g * hd, *vg = v + (size_t)s0 * KV + (size_t)g * hd;
-            for (int qb = 0; qb < len; qb += TR_QB) {
-                const int t0 = s0 + qb, nq = len - qb < TR_QB ? len - qb : TR_QB, nk = qb + nq;
-                ur_sgemm(0, 1, nq, nk, hd, scale, q + (size_t)t0 * D + (size_t)h * hd, D, kg, KV, 0.0f, S, ld, 1, ws);
-                for (int i = 0; i < nq; i++) {
-                    float *row = S + (size_t)i * ld;
-                    const int valid = qb + i + 1;
-                    const float m = ur_vmax(row, valid);
-                    const float sum = ur_vexp_sum(row, row, m, valid);
-                    const float inv = 1.0f / sum;
-                    for (int j = 0; j < valid; j++) row[j] *= inv;
-                    memset(row + valid, 0, sizeof(float) * (size_t)(nk - valid));
-                    lse[(size_t)(t0 + i) * H + h] = m + logf(sum);
-                }
-                ur_sgemm(0, 0, nq, hd, nk, 1.0f, S, ld, vg, KV, 0.0f, att + (size_t)t0 * D + (size_t)h * hd, D, 1, ws);
+    const float *q = a->q, *k = a->k, *v = a->v;
+    float *att = a->out, *lse = a->lse;
+    const task *ts = a->ts;
+    const int ld = a->c->max_seg;
+    float *S = a->c->att_s + (size_t)tid * TR_QB * ld;
+    ur_gemm_ws *ws = &a->c->ws[tid];
+    for (int it = (int)it0; it < (int)it1; it++) {
+        const int s0 = ts[it].s0, len = ts[it].len, h = ts[it].h, g = h / grp;
+        const float *kg = k + (size_t)s0 * KV + (size_t)g * hd, *vg = v + (size_t)s0 * KV + (size_t)g * hd;
+        for (int qb = 0; qb < len; qb += TR_QB) {
+            const int t0 = s0 + qb, nq = len - qb < TR_QB ? len - qb : TR_QB, nk = qb + nq;
+            ur_sgemm(0, 1, nq, nk, hd, scale, q + (size_t)t0 * D + (size_t)h * hd, D, kg, KV, 0.0f, S, ld, NULL, ws);
+            for (int i = 0; i < nq; i++) {
+                float *row = S + (size_t)i * ld;
+                const int valid = qb + i + 1;
+                const float m = ur_vmax(row, valid);
+                const float sum = ur_vexp_sum(row, row, m, valid);
+                const float inv = 1.0f / sum;
+                for (int j = 0; j < valid; j++) row[j] *= inv;
+                memset(row + valid, 0, sizeof(float) * (size_t)(nk - valid));
+                lse[(size_t)(t0 + i) * H + h] = m + logf(sum);
             }
+            ur_sgemm(0, 0, nq, hd, nk, 1.0f, S, ld, vg, KV, 0.0f, att + (size_t)t0 * D + (size_t)h * hd, D, NULL,
+                     ws);
         }
     }
+}
+
+void tr_attention_fwd(ur_tctx *c, const ur_hparams *hp, const int32_t *seg, int N, const float *q, const float *k,
+                      const float *v, float *att, float *lse) {
+    int n_tasks;
+    task *ts = make_tasks(seg, N, hp->n_heads, &n_tasks);
+    att_job j = {.c = c, .hp = hp, .ts = ts, .q = q, .k = k, .v = v, .out = att, .lse = lse};
+    ur_pool_for(n_tasks > 1 ? c->pool : NULL, n_tasks, 1, fwd_body, &j);
     free(ts);
+}
+
+/* Tasks [it0, it1) of the backward on thread tid (its P/dP scratch and workspace). */
+static void bwd_body(void *arg, int64_t it0, int64_t it1, int tid) {
+    const att_job *a = arg;
+    const ur_hparams *hp = a->hp;
+    const int D = hp->dim, hd = hp->head_dim, H = hp->n_heads, G = hp->n_kv_heads, KV = G * hd, grp = H / G;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const float *q = a->q, *k = a->k, *v = a->v, *att = a->att, *lse = a->lse_in, *datt = a->datt;
+    float *dq = a->dq, *dkh = a->c->dkh, *dvh = a->c->dvh;
+    const task *ts = a->ts;
+    const int ld = a->c->max_seg;
+    float *P = a->c->att_s + (size_t)tid * TR_QB * ld, *dP = a->c->att_p + (size_t)tid * TR_QB * ld;
+    ur_gemm_ws *ws = &a->c->ws[tid];
+    for (int it = (int)it0; it < (int)it1; it++) {
+        const int s0 = ts[it].s0, len = ts[it].len, h = ts[it].h, g = h / grp;
+        const float *kg = k + (size_t)s0 * KV + (size_t)g * hd, *vg = v + (size_t)s0 * KV + (size_t)g * hd;
+        float *dkt = dkh + (size_t)s0 * D + (size_t)h * hd, *dvt = dvh + (size_t)s0 * D + (size_t)h * hd;
+        for (int qb = 0; qb < len; qb += TR_QB) {
+            const int t0 = s0 + qb, nq = len - qb < TR_QB ? len - qb : TR_QB, nk = qb + nq;
+            const float *qt = q + (size_t)t0 * D + (size_t)h * hd, *dot = datt + (size_t)t0 * D + (size_t)h * hd;
+            ur_sgemm(0, 1, nq, nk, hd, scale, qt, D, kg, KV, 0.0f, P, ld, NULL, ws);
+            ur_sgemm(0, 1, nq, nk, hd, 1.0f, dot, D, vg, KV, 0.0f, dP, ld, NULL, ws);
+            for (int i = 0; i < nq; i++) {
+                float *pr = P + (size_t)i * ld, *dr = dP + (size_t)i * ld;
+                const int valid = qb + i + 1;
+                ur_vexp_sum(pr, pr, lse[(size_t)(t0 + i) * H + h], valid);
+                const float di = ur_vdot(dot + (size_t)i * D, att + (size_t)(t0 + i) * D + (size_t)h * hd, hd);
+                for (int j = 0; j < valid; j++) dr[j] = pr[j] * (dr[j] - di);
+                memset(pr + valid, 0, sizeof(float) * (size_t)(nk - valid));
+                memset(dr + valid, 0, sizeof(float) * (size_t)(nk - valid));
+            }
+            ur_sgemm(0, 0, nq, hd, nk, scale, dP, ld, kg, KV, 0.0f, dq + (size_t)t0 * D + (size_t)h * hd, D, NULL,
+                     ws);
+            ur_sgemm(1, 0, nk, hd, nq, scale, dP, ld, qt, D, 1.0f, dkt, D, NULL, ws);
+            ur_sgemm(1, 0, nk, hd, nq, 1.0f, P, ld, dot, D, 1.0f, dvt, D, NULL, ws);
+        }
+    }
+}
+
+/* rows [t0, t1): sum the per-head key/value gradients over each kv head's group, heads in order */
+typedef struct group_job {
+    const ur_hparams *hp;
+    const float *dkh, *dvh;
+    float *dk, *dv;
+} group_job;
+
+static void group_body(void *arg, int64_t t0, int64_t t1, int tid) {
+    const group_job *j = arg;
+    const int D = j->hp->dim, hd = j->hp->head_dim, G = j->hp->n_kv_heads, KV = G * hd, grp = j->hp->n_heads / G;
+    (void)tid;
+    for (int64_t t = t0; t < t1; t++)
+        for (int g = 0; g < G; g++) {
+            float *dkr = j->dk + (size_t)t * KV + (size_t)g * hd, *dvr = j->dv + (size_t)t * KV + (size_t)g * hd;
+            const float *sk = j->dkh + (size_t)t * D + (size_t)g * grp * hd;
+            const float *sv = j->dvh + (size_t)t * D + (size_t)g * grp * hd;
+            memcpy(dkr, sk, sizeof(float) * (size_t)hd);
+            memcpy(dvr, sv, sizeof(float) * (size_t)hd);
+            for (int h = 1; h < grp; h++)
+                for (int d = 0; d < hd; d++) dkr[d] += sk[(size_t)h * hd + d], dvr[d] += sv[(size_t)h * hd + d];
+        }
 }
 
 void tr_attention_bwd(ur_tctx *c, const ur_hparams *hp, const int32_t *seg, int N, const float *q, const float *k,
                       const float *v, const float *att, const float *lse, const float *datt, float *dq, float *dk,
                       float *dv) {
-    const int D = hp->dim, hd = hp->head_dim, H = hp->n_heads, G = hp->n_kv_heads, KV = G * hd, grp = H / G;
-    const float scale = 1.0f / sqrtf((float)hd);
     int n_tasks;
-    task *ts = make_tasks(seg, N, H, &n_tasks);
-    const int ld = c->max_seg;
-    float *dkh = c->dkh, *dvh = c->dvh;
-    memset(dkh, 0, sizeof(float) * (size_t)N * D);
-    memset(dvh, 0, sizeof(float) * (size_t)N * D);
-#pragma omp parallel num_threads(c->nt) if (c->nt > 1 && n_tasks > 1)
-    {
-        const int tid = omp_get_thread_num();
-        float *P = c->att_s + (size_t)tid * TR_QB * ld, *dP = c->att_p + (size_t)tid * TR_QB * ld;
-        ur_gemm_ws *ws = &c->ws[tid];
-#pragma omp for schedule(dynamic, 1)
-        for (int it = 0; it < n_tasks; it++) {
-            const int s0 = ts[it].s0, len = ts[it].len, h = ts[it].h, g = h / grp;
-            const float *kg = k + (size_t)s0 * KV + (size_t)g * hd, *vg = v + (size_t)s0 * KV + (size_t)g * hd;
-            float *dkt = dkh + (size_t)s0 * D + (size_t)h * hd, *dvt = dvh + (size_t)s0 * D + (size_t)h * hd;
-            for (int qb = 0; qb < len; qb += TR_QB) {
-                const int t0 = s0 + qb, nq = len - qb < TR_QB ? len - qb : TR_QB, nk = qb + nq;
-                const float *qt = q + (size_t)t0 * D + (size_t)h * hd, *dot = datt + (size_t)t0 * D + (size_t)h * hd;
-                ur_sgemm(0, 1, nq, nk, hd, scale, qt, D, kg, KV, 0.0f, P, ld, 1, ws);
-                ur_sgemm(0, 1, nq, nk, hd, 1.0f, dot, D, vg, KV, 0.0f, dP, ld, 1, ws);
-                for (int i = 0; i < nq; i++) {
-                    float *pr = P + (size_t)i * ld, *dr = dP + (size_t)i * ld;
-                    const int valid = qb + i + 1;
-                    ur_vexp_sum(pr, pr, lse[(size_t)(t0 + i) * H + h], valid);
-                    const float di = ur_vdot(dot + (size_t)i * D, att + (size_t)(t0 + i) * D + (size_t)h * hd, hd);
-                    for (int j = 0; j < valid; j++) dr[j] = pr[j] * (dr[j] - di);
-                    memset(pr + valid, 0, sizeof(float) * (size_t)(nk - valid));
-                    memset(dr + valid, 0, sizeof(float) * (size_t)(nk - valid));
-                }
-                ur_sgemm(0, 0, nq, hd, nk, scale, dP, ld, kg, KV, 0.0f, dq + (size_t)t0 * D + (size_t)h * hd, D, 1, ws);
-                ur_sgemm(1, 0, nk, hd, nq, scale, dP, ld, qt, D, 1.0f, dkt, D, 1, ws);
-                ur_sgemm(1, 0, nk, hd, nq, 1.0f, P, ld, dot, D, 1.0f, dvt, D, 1, ws);
-            }
-        }
-    }
+    task *ts = make_tasks(seg, N, hp->n_heads, &n_tasks);
+    memset(c->dkh, 0, sizeof(float) * (size_t)N * hp->dim);
+    memset(c->dvh, 0, sizeof(float) * (size_t)N * hp->dim);
+    att_job j = {.c = c, .hp = hp, .ts = ts, .q = q, .k = k, .v = v, .att = att, .lse_in = lse, .datt = datt, .dq = dq};
+    ur_pool_for(n_tasks > 1 ? c->pool : NULL, n_tasks, 1, bwd_body, &j);
     free(ts);
-    /* sum the per-head key/value gradients over each kv head's group */
-#pragma omp parallel for num_threads(c->nt) schedule(static) if (c->nt > 1 && N > 16)
-    for (int t = 0; t < N; t++)
-        for (int g = 0; g < G; g++) {
-            float *dkr = dk + (size_t)t * KV + (size_t)g * hd, *dvr = dv + (size_t)t * KV + (size_t)g * hd;
-            const float *sk = dkh + (size_t)t * D + (size_t)g * grp * hd, *sv = dvh + (size_t)t * D + (size_t)g * grp * hd;
-            memcpy(dkr, sk, sizeof(float) * (size_t)hd);
-            memcpy(dvr, sv, sizeof(float) * (size_t)hd);
-            for (int j = 1; j < grp; j++)
-                for (int d = 0; d < hd; d++) dkr[d] += sk[(size_t)j * hd + d], dvr[d] += sv[(size_t)j * hd + d];
-        }
+    group_job gj = {hp, c->dkh, c->dvh, dk, dv};
+    ur_pool_for(N > 16 ? c->pool : NULL, N, 0, group_body, &gj);
 }

@@ -104,6 +104,12 @@ ur_tctx *ur_tctx_new(const ur_tnet *n, int max_tokens, int recompute, int nthrea
     layout(c, n, &a);
     c->block = aligned_alloc(64, a.off);
     c->ws = calloc((size_t)c->nt + 1, sizeof *c->ws);
+    /* the context's own pool of nt threads: one training step runs hundreds of short
+     * loops, all from the thread that owns the context */
+    if (!(c->pool = ur_pool_new(c->nt, err))) {
+        ur_tctx_free(c);
+        return NULL;
+    }
     if (!c->block || !c->ws) {
         ur_errf(err, "out of memory for training activations (%.1f MiB for %d tokens; try fewer tokens per "
                      "micro-batch or --recompute)",
@@ -122,10 +128,13 @@ void ur_tctx_free(ur_tctx *c) {
     if (c->ws)
         for (int i = 0; i <= c->nt; i++) ur_gemm_ws_free(&c->ws[i]);
     free(c->ws);
+    ur_pool_free(c->pool);
     ur_act_free(&c->act);
     free(c->block);
     free(c);
 }
+
+ur_pool *ur_tctx_pool(const ur_tctx *c) { return c->pool; }
 
 /* ---- forward ------------------------------------------------------------------------- */
 static float drop_rate(const ur_tdrop *d, int l, int L) {
@@ -137,33 +146,34 @@ static void layer_fwd(ur_tctx *c, const ur_tnet *n, int l, const ur_tbatch *b, c
                       float *out) {
     const ur_hparams *hp = &n->hp;
     const ur_tlayer *L = &n->layers[l];
-    const int N = b->n, D = c->D, nt = c->nt;
+    const int N = b->n, D = c->D;
+    ur_pool *pool = c->pool;
     const float p = drop_rate(drop, l, hp->n_layers);
-    tr_rmsnorm_fwd(c->xn, s->rstd1, s->x_in, L->attn_norm, N, D, hp->rms_eps, nt);
+    tr_rmsnorm_fwd(c->xn, s->rstd1, s->x_in, L->attn_norm, N, D, hp->rms_eps, pool);
     tr_lin_fwd(c, &L->q, c->xn, N, s->q);
     tr_lin_fwd(c, &L->k, c->xn, N, s->k);
     tr_lin_fwd(c, &L->v, c->xn, N, s->v);
-    tr_rope(s->q, b->pos, n->rope, N, hp->n_heads, hp->head_dim, hp->n_rot, hp->rope_neox, 0, nt);
-    tr_rope(s->k, b->pos, n->rope, N, hp->n_kv_heads, hp->head_dim, hp->n_rot, hp->rope_neox, 0, nt);
+    tr_rope(s->q, b->pos, n->rope, N, hp->n_heads, hp->head_dim, hp->n_rot, hp->rope_neox, 0, pool);
+    tr_rope(s->k, b->pos, n->rope, N, hp->n_kv_heads, hp->head_dim, hp->n_rot, hp->rope_neox, 0, pool);
     tr_attention_fwd(c, hp, b->seg, N, s->q, s->k, s->v, s->att, s->lse);
     tr_lin_fwd(c, &L->o, s->att, N, c->tmp);
-    tr_dropout(c->tmp, N, D, p, drop ? drop->key : 0, l, 0, nt);
-    tr_add(s->x_mid, s->x_in, c->tmp, (size_t)N * D, nt);
-    tr_rmsnorm_fwd(c->xn, s->rstd2, s->x_mid, L->ffn_norm, N, D, hp->rms_eps, nt);
+    tr_dropout(c->tmp, N, D, p, drop ? drop->key : 0, l, 0, pool);
+    tr_add(s->x_mid, s->x_in, c->tmp, (size_t)N * D, pool);
+    tr_rmsnorm_fwd(c->xn, s->rstd2, s->x_mid, L->ffn_norm, N, D, hp->rms_eps, pool);
     tr_lin_fwd(c, &L->gate, c->xn, N, s->gate);
     tr_lin_fwd(c, &L->up, c->xn, N, s->up);
     if (!out) return;
-    tr_swiglu_fwd(c->h, s->gate, s->up, N, c->F, nt);
+    tr_swiglu_fwd(c->h, s->gate, s->up, N, c->F, pool);
     tr_lin_fwd(c, &L->down, c->h, N, c->tmp);
-    tr_dropout(c->tmp, N, D, p, drop ? drop->key : 0, l, 1, nt);
-    tr_add(out, s->x_mid, c->tmp, (size_t)N * D, nt);
+    tr_dropout(c->tmp, N, D, p, drop ? drop->key : 0, l, 1, pool);
+    tr_add(out, s->x_mid, c->tmp, (size_t)N * D, pool);
 }
 
 static void forward(ur_tctx *c, const ur_tnet *n, const ur_tbatch *b, const ur_tdrop *drop) {
     tr_embed_fwd(n, b->tokens, b->n, c->la[0].x_in);
     for (int l = 0; l < c->n_layers; l++)
         layer_fwd(c, n, l, b, drop, &c->la[l], l + 1 < c->n_layers ? c->la[l + 1].x_in : c->x_final);
-    tr_rmsnorm_fwd(c->xn, c->rstd_f, c->x_final, n->out_norm, b->n, c->D, n->hp.rms_eps, c->nt);
+    tr_rmsnorm_fwd(c->xn, c->rstd_f, c->x_final, n->out_norm, b->n, c->D, n->hp.rms_eps, c->pool);
 }
 
 /* Logits and cross-entropy for the rows that have a target; with train, the
@@ -184,7 +194,7 @@ static double loss_and_head(ur_tctx *c, const ur_tnet *n, const ur_tbatch *b, fl
             tg[j] = b->targets[c->sel[i0 + j]];
         }
         tr_lin_fwd(c, &n->output, c->lx, nc, c->logits);
-        nll += tr_xent(c->logits, tg, nc, c->V, scale, c->nt);
+        nll += tr_xent(c->logits, tg, nc, c->V, scale, c->pool);
         if (!train) continue;
         tr_lin_bwd(c, &n->output, c->lx, c->logits, nc, c->ldx, 0);
         for (int j = 0; j < nc; j++)
@@ -199,33 +209,34 @@ static void layer_bwd(ur_tctx *c, ur_tnet *n, int l, const ur_tbatch *b, const u
     const ur_hparams *hp = &n->hp;
     ur_tlayer *L = &n->layers[l];
     tr_acts *s = &c->la[l];
-    const int N = b->n, D = c->D, F = c->F, nt = c->nt;
+    const int N = b->n, D = c->D, F = c->F;
+    ur_pool *pool = c->pool;
     const float p = drop_rate(drop, l, hp->n_layers);
     if (c->recompute) layer_fwd(c, n, l, b, drop, s, NULL);
 
     /* feed-forward branch: x' = x_mid + drop(down(h)) */
     memcpy(c->tmp, c->dres, sizeof(float) * (size_t)N * D);
-    tr_dropout(c->tmp, N, D, p, drop ? drop->key : 0, l, 1, nt);
-    tr_swiglu_fwd(c->h, s->gate, s->up, N, F, nt);
+    tr_dropout(c->tmp, N, D, p, drop ? drop->key : 0, l, 1, pool);
+    tr_swiglu_fwd(c->h, s->gate, s->up, N, F, pool);
     tr_lin_bwd(c, &L->down, c->h, c->tmp, N, c->dh, 0);
-    tr_swiglu_bwd(c->dh, c->dup, NULL, s->gate, s->up, c->dh, N, F, nt);
-    tr_rmsnorm_apply(c->xn, s->x_mid, s->rstd2, L->ffn_norm, N, D, nt);
+    tr_swiglu_bwd(c->dh, c->dup, NULL, s->gate, s->up, c->dh, N, F, pool);
+    tr_rmsnorm_apply(c->xn, s->x_mid, s->rstd2, L->ffn_norm, N, D, pool);
     tr_lin_bwd(c, &L->gate, c->xn, c->dh, N, c->dxn, 0);
     tr_lin_bwd(c, &L->up, c->xn, c->dup, N, c->dxn, 1);
-    tr_rmsnorm_bwd(c->dres, L->g_ffn_norm, c->dxn, s->x_mid, s->rstd2, L->ffn_norm, N, D, nt);
+    tr_rmsnorm_bwd(c->dres, L->g_ffn_norm, c->dxn, s->x_mid, s->rstd2, L->ffn_norm, N, D, pool);
 
     /* attention branch: x_mid = x + drop(o(att)) */
     memcpy(c->tmp, c->dres, sizeof(float) * (size_t)N * D);
-    tr_dropout(c->tmp, N, D, p, drop ? drop->key : 0, l, 0, nt);
+    tr_dropout(c->tmp, N, D, p, drop ? drop->key : 0, l, 0, pool);
     tr_lin_bwd(c, &L->o, s->att, c->tmp, N, c->datt, 0);
     tr_attention_bwd(c, hp, b->seg, N, s->q, s->k, s->v, s->att, s->lse, c->datt, c->dq, c->dk, c->dv);
-    tr_rope(c->dq, b->pos, n->rope, N, hp->n_heads, hp->head_dim, hp->n_rot, hp->rope_neox, 1, nt);
-    tr_rope(c->dk, b->pos, n->rope, N, hp->n_kv_heads, hp->head_dim, hp->n_rot, hp->rope_neox, 1, nt);
-    tr_rmsnorm_apply(c->xn, s->x_in, s->rstd1, L->attn_norm, N, D, nt);
+    tr_rope(c->dq, b->pos, n->rope, N, hp->n_heads, hp->head_dim, hp->n_rot, hp->rope_neox, 1, pool);
+    tr_rope(c->dk, b->pos, n->rope, N, hp->n_kv_heads, hp->head_dim, hp->n_rot, hp->rope_neox, 1, pool);
+    tr_rmsnorm_apply(c->xn, s->x_in, s->rstd1, L->attn_norm, N, D, pool);
     tr_lin_bwd(c, &L->q, c->xn, c->dq, N, c->dxn, 0);
     tr_lin_bwd(c, &L->k, c->xn, c->dk, N, c->dxn, 1);
     tr_lin_bwd(c, &L->v, c->xn, c->dv, N, c->dxn, 1);
-    tr_rmsnorm_bwd(c->dres, L->g_attn_norm, c->dxn, s->x_in, s->rstd1, L->attn_norm, N, D, nt);
+    tr_rmsnorm_bwd(c->dres, L->g_attn_norm, c->dxn, s->x_in, s->rstd1, L->attn_norm, N, D, pool);
 }
 
 /* 0 if every token, target, position and segment index is in range. */
@@ -245,9 +256,9 @@ double ur_tctx_step(ur_tctx *c, ur_tnet *n, const ur_tbatch *b, float loss_scale
     forward(c, n, b, &drop);
     double nll = loss_and_head(c, n, b, loss_scale, 1, n_targets);
     memset(c->dres, 0, sizeof(float) * (size_t)b->n * c->D);
-    tr_rmsnorm_bwd(c->dres, n->g_out_norm, c->dxn, c->x_final, c->rstd_f, n->out_norm, b->n, c->D, c->nt);
+    tr_rmsnorm_bwd(c->dres, n->g_out_norm, c->dxn, c->x_final, c->rstd_f, n->out_norm, b->n, c->D, c->pool);
     for (int l = c->n_layers - 1; l >= 0; l--) layer_bwd(c, n, l, b, &drop);
-    if (n->g_embd) tr_embed_bwd(n->g_embd, b->tokens, b->n, c->dres, c->D, c->nt);
+    if (n->g_embd) tr_embed_bwd(n->g_embd, b->tokens, b->n, c->dres, c->D, c->pool);
     return nll;
 }
 

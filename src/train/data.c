@@ -205,6 +205,25 @@ int ur_tdata_load_sft(ur_tdata *d, const char *path, const ur_vocab *v, const ur
 }
 
 /* ---- raw text ------------------------------------------------------------------------------ */
+/* documents [i0, i1): ids[i] (malloc'ed) and lens[i] (-1 on failure) */
+typedef struct doc_job {
+    const ur_vocab *v;
+    const char *text;
+    size_t (*docs)[2];
+    int32_t **ids;
+    int *lens;
+} doc_job;
+
+static void doc_body(void *arg, int64_t i0, int64_t i1, int tid) {
+    const doc_job *j = arg;
+    (void)tid;
+    for (int64_t i = i0; i < i1; i++) {
+        ur_err e2;
+        j->lens[i] = ur_tokenize_alloc(j->v, j->text + j->docs[i][0], j->docs[i][1] - j->docs[i][0],
+                                       ur_vocab_add_bos(j->v), 0, &j->ids[i], &e2);
+    }
+}
+
 int ur_tdata_load_text(ur_tdata *d, const char *path, const ur_vocab *v, int ctx, ur_err *err) {
     memset(d, 0, sizeof *d);
     ur_buf b = {0};
@@ -232,19 +251,16 @@ int ur_tdata_load_text(ur_tdata *d, const char *path, const ur_vocab *v, int ctx
         }
         p = e + 1;
     }
-    int32_t **ids = calloc(n_docs ? n_docs : 1, sizeof *ids);
-    int *lens = calloc(n_docs ? n_docs : 1, sizeof *lens);
-    int fail = 0;
+    int32_t **ids = ur_xcalloc(n_docs ? n_docs : 1, sizeof *ids);
+    int *lens = ur_xcalloc(n_docs ? n_docs : 1, sizeof *lens);
     const int32_t eos = ur_vocab_eos(v);
-#pragma omp parallel for schedule(dynamic, 16)
-    for (size_t i = 0; i < n_docs; i++) {
-        ur_err e2;
-        lens[i] = ur_tokenize_alloc(v, b.data + docs[i][0], docs[i][1] - docs[i][0], ur_vocab_add_bos(v), 0, &ids[i], &e2);
-        if (lens[i] < 0) {
-#pragma omp atomic write
-            fail = 1;
-        }
-    }
+    /* documents tokenized on all cores, for this load only (NULL: on this thread) */
+    doc_job dj = {v, b.data, docs, ids, lens};
+    ur_pool *pool = ur_pool_new(0, NULL);
+    ur_pool_for(pool, (int64_t)n_docs, 16, doc_body, &dj);
+    ur_pool_free(pool);
+    int fail = 0;
+    for (size_t i = 0; i < n_docs; i++) fail |= lens[i] < 0;
     int rc = 0;
     if (fail) {
         rc = ur_errf(err, "%s: tokenization failed", path);

@@ -6,7 +6,6 @@
  * KC*NR*4 = 32 KiB stays in L1 while the A panels stream past it). */
 #include "train/gemm.h"
 
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,8 +104,72 @@ static void scale_c(int m, int n, float beta, float *C, long ldc) {
     }
 }
 
+/* One (column block jc, k slice pc) step: pack B's panels, then the items (an MC-row
+ * block of A times 1/jsplit of the column panels), each item on one thread with
+ * that thread's A panels. */
+typedef struct gemm_step {
+    ur_gemm_impl impl;
+    int ta, tb, m, n, MC, jsplit, n_jp, jc, nc, pc, kc, acc;
+    float alpha;
+    const float *A, *B;
+    long lda, ldb, ldc;
+    float *C, *bpack, *abase; /* abase: the per-thread A panels, a_floats each */
+    size_t a_floats;
+} gemm_step;
+
+static void pack_b_body(void *arg, int64_t jp0, int64_t jp1, int tid) {
+    const gemm_step *g = arg;
+    const int NR = g->impl.nr;
+    (void)tid;
+    for (int jp = (int)jp0; jp < (int)jp1; jp++) {
+        int j0 = jp * NR, cols = g->nc - j0 < NR ? g->nc - j0 : NR;
+        float *dst = g->bpack + (size_t)jp * KC * NR;
+        if (g->tb && g->impl.pack_b_t) g->impl.pack_b_t(dst, g->B, g->ldb, g->jc + j0, cols, g->pc, g->kc);
+        else pack_b(dst, NR, g->B, g->ldb, g->tb, g->jc + j0, cols, g->pc, g->kc);
+    }
+}
+
+static void items_body(void *arg, int64_t it0, int64_t it1, int tid) {
+    const gemm_step *g = arg;
+    const ur_gemm_impl impl = g->impl;
+    const int MR = impl.mr, NR = impl.nr, m = g->m, n = g->n, kc = g->kc, pc = g->pc, acc = g->acc;
+    const long ldc = g->ldc;
+    const float alpha = g->alpha;
+    float *apack = g->abase + g->a_floats * (size_t)tid;
+    for (int it = (int)it0; it < (int)it1; it++) {
+        const int ic = (it / g->jsplit) * g->MC, js = it % g->jsplit;
+        const int mc = m - ic < g->MC ? m - ic : g->MC;
+        const int n_ip = (mc + MR - 1) / MR;
+        for (int ip = 0; ip < n_ip; ip++) {
+            int rows = mc - ip * MR < MR ? mc - ip * MR : MR;
+            float *dst = apack + (size_t)ip * MR * kc;
+            if (!g->ta && impl.pack_a_t) impl.pack_a_t(dst, g->A, g->lda, ic + ip * MR, rows, pc, kc);
+            else pack_a(dst, MR, g->A, g->lda, g->ta, ic + ip * MR, rows, pc, kc);
+        }
+        const int jp0 = (int)((long)g->n_jp * js / g->jsplit), jp1 = (int)((long)g->n_jp * (js + 1) / g->jsplit);
+        for (int jp = jp0; jp < jp1; jp++) {
+            const float *bp = g->bpack + (size_t)jp * KC * NR;
+            const int j0 = g->jc + jp * NR, cols = n - j0 < NR ? n - j0 : NR;
+            for (int ip = 0; ip < n_ip; ip++) {
+                const int i0 = ic + ip * MR, rows = m - i0 < MR ? m - i0 : MR;
+                float *c = g->C + (long)i0 * ldc + j0;
+                const float *ap = apack + (size_t)ip * MR * kc;
+                if (rows == MR && cols == NR) {
+                    impl.kernel(kc, ap, bp, c, ldc, alpha, acc);
+                } else {
+                    float tile[16 * 64] __attribute__((aligned(64)));
+                    impl.kernel(kc, ap, bp, tile, NR, alpha, 0);
+                    for (int i = 0; i < rows; i++)
+                        for (int j = 0; j < cols; j++)
+                            c[(long)i * ldc + j] = (acc ? c[(long)i * ldc + j] : 0.0f) + tile[i * NR + j];
+                }
+            }
+        }
+    }
+}
+
 void ur_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, long lda, const float *B, long ldb,
-              float beta, float *C, long ldc, int nthreads, ur_gemm_ws *ws) {
+              float beta, float *C, long ldc, ur_pool *pool, ur_gemm_ws *ws) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || alpha == 0.0f) {
         if (beta != 1.0f) scale_c(m, n, beta, C, ldc);
@@ -120,14 +183,16 @@ void ur_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, 
     const int MR = impl.mr, NR = impl.nr;
     const int MC = (MC_TARGET / MR) * MR;
     int NC = n < NC_MAX ? (n + NR - 1) / NR * NR : NC_MAX;
-    int nt = nthreads > 1 && 2.0 * m * n * k >= 4e6 ? nthreads : 1;
-    if (omp_in_parallel()) nt = 1;
+    if (2.0 * m * n * k < 4e6) pool = NULL; /* too small to share */
+    const int nt = ur_pool_threads(pool);
 
     ur_gemm_ws local = {0};
     if (!ws) ws = &local;
     const size_t b_floats = (size_t)KC * NC, a_floats = (size_t)KC * MC;
     float *buf = ws_reserve(ws, b_floats + a_floats * (size_t)nt);
-    float *bpack = buf;
+    gemm_step g = {.impl = impl, .ta = ta, .tb = tb, .m = m, .n = n, .MC = MC, .alpha = alpha, .A = A, .B = B,
+                   .lda = lda, .ldb = ldb, .ldc = ldc, .C = C, .bpack = buf, .abase = buf + b_floats,
+                   .a_floats = a_floats};
 
     const int n_ic = (m + MC - 1) / MC;
     for (int jc = 0; jc < n; jc += NC) {
@@ -136,51 +201,13 @@ void ur_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, 
         /* split column panels too when there are fewer row blocks than threads */
         int jsplit = n_ic >= 2 * nt ? 1 : (2 * nt + n_ic - 1) / n_ic;
         if (jsplit > n_jp) jsplit = n_jp;
-        const int items = n_ic * jsplit;
+        g.jc = jc, g.nc = nc, g.n_jp = n_jp, g.jsplit = jsplit;
         for (int pc = 0; pc < k; pc += KC) {
-            const int kc = k - pc < KC ? k - pc : KC;
-            const int acc = pc > 0 || beta != 0.0f;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-            {
-                const int tid = omp_get_thread_num();
-                float *apack = buf + b_floats + a_floats * (size_t)tid;
-#pragma omp for schedule(static)
-                for (int jp = 0; jp < n_jp; jp++) {
-                    int j0 = jp * NR, cols = nc - j0 < NR ? nc - j0 : NR;
-                    if (tb && impl.pack_b_t) impl.pack_b_t(bpack + (size_t)jp * KC * NR, B, ldb, jc + j0, cols, pc, kc);
-                    else pack_b(bpack + (size_t)jp * KC * NR, NR, B, ldb, tb, jc + j0, cols, pc, kc);
-                }
-#pragma omp for schedule(dynamic, 1)
-                for (int it = 0; it < items; it++) {
-                    const int ic = (it / jsplit) * MC, js = it % jsplit;
-                    const int mc = m - ic < MC ? m - ic : MC;
-                    const int n_ip = (mc + MR - 1) / MR;
-                    for (int ip = 0; ip < n_ip; ip++) {
-                        int rows = mc - ip * MR < MR ? mc - ip * MR : MR;
-                        if (!ta && impl.pack_a_t) impl.pack_a_t(apack + (size_t)ip * MR * kc, A, lda, ic + ip * MR, rows, pc, kc);
-                        else pack_a(apack + (size_t)ip * MR * kc, MR, A, lda, ta, ic + ip * MR, rows, pc, kc);
-                    }
-                    const int jp0 = (int)((long)n_jp * js / jsplit), jp1 = (int)((long)n_jp * (js + 1) / jsplit);
-                    for (int jp = jp0; jp < jp1; jp++) {
-                        const float *bp = bpack + (size_t)jp * KC * NR;
-                        const int j0 = jc + jp * NR, cols = n - j0 < NR ? n - j0 : NR;
-                        for (int ip = 0; ip < n_ip; ip++) {
-                            const int i0 = ic + ip * MR, rows = m - i0 < MR ? m - i0 : MR;
-                            float *c = C + (long)i0 * ldc + j0;
-                            const float *ap = apack + (size_t)ip * MR * kc;
-                            if (rows == MR && cols == NR) {
-                                impl.kernel(kc, ap, bp, c, ldc, alpha, acc);
-                            } else {
-                                float tile[16 * 64] __attribute__((aligned(64)));
-                                impl.kernel(kc, ap, bp, tile, NR, alpha, 0);
-                                for (int i = 0; i < rows; i++)
-                                    for (int j = 0; j < cols; j++)
-                                        c[(long)i * ldc + j] = (acc ? c[(long)i * ldc + j] : 0.0f) + tile[i * NR + j];
-                            }
-                        }
-                    }
-                }
-            }
+            g.pc = pc, g.kc = k - pc < KC ? k - pc : KC;
+            g.acc = pc > 0 || beta != 0.0f;
+            /* B's panels are shared by all items: all packed before any item starts */
+            ur_pool_for(pool, n_jp, 0, pack_b_body, &g);
+            ur_pool_for(pool, (int64_t)n_ic * jsplit, 1, items_body, &g);
         }
     }
     ur_gemm_ws_free(&local);

@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 
+#include "urial/pool.h"
+
 /* Scratch for the packed panels; zero-initialise, reuse across calls, free with
  * ur_gemm_ws_free. One workspace per concurrent caller. */
 typedef struct ur_gemm_ws {
@@ -24,10 +26,10 @@ typedef struct ur_gemm_ws {
 } ur_gemm_ws;
 void ur_gemm_ws_free(ur_gemm_ws *ws);
 
-/* nthreads > 1 runs an OpenMP parallel region; call with 1 from inside one.
- * ws may be NULL (a temporary is allocated). */
+/* The work is shared among pool's threads (NULL: the caller alone, as inside a
+ * loop body, with that thread's own ws). ws may be NULL (a temporary is allocated). */
 void ur_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, long lda, const float *B, long ldb,
-              float beta, float *C, long ldc, int nthreads, ur_gemm_ws *ws);
+              float beta, float *C, long ldc, ur_pool *pool, ur_gemm_ws *ws);
 
 /* The same product with double accumulation in plain loops (tests). */
 void ur_sgemm_ref(int ta, int tb, int m, int n, int k, float alpha, const float *A, long lda, const float *B,

@@ -26,7 +26,8 @@ typedef struct tr_acts {
 } tr_acts;
 
 struct ur_tctx {
-    int max_tokens, recompute, nt, max_seg;
+    int max_tokens, recompute, nt, max_seg; /* nt: threads of pool */
+    ur_pool *pool;        /* the context's own threads (ur_tctx_new) */
     int n_layers, D, KV, F, H, V;
     tr_acts *la;          /* [n_layers]; with recompute only x_in differs per layer */
     float *x_final, *rstd_f; /* [N][D], [N]: input of the output norm */
@@ -38,7 +39,7 @@ struct ur_tctx {
     float *deq;           /* [DEQ_ROWS][max in] dequantized rows of a frozen weight */
     int32_t *sel;         /* [N] rows with a target */
     float *lx, *ldx, *logits; /* [LC][D], [LC][D], [LC][V] */
-    float *att_s, *att_p; /* per thread [QB][max_seg] */
+    float *att_s, *att_p; /* per pool thread [QB][max_seg] */
     ur_gemm_ws *ws;       /* [nt + 1]: one per thread inside parallel regions, [nt] for the rest */
     ur_act act;           /* activations for ur_matmul on quantized frozen weights */
     void *block;          /* the one allocation everything above points into */
@@ -48,24 +49,24 @@ enum { TR_QB = 128, TR_LC = 256, TR_DEQ_ROWS = 256 };
 
 /* ---- ops.c ---------------------------------------------------------------------- */
 void tr_embed_fwd(const ur_tnet *n, const int32_t *tok, int N, float *x);
-void tr_embed_bwd(float *gE, const int32_t *tok, int N, const float *dx, int D, int nt);
-void tr_rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps, int nt);
+void tr_embed_bwd(float *gE, const int32_t *tok, int N, const float *dx, int D, ur_pool *pool);
+void tr_rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps, ur_pool *pool);
 /* dx[N][D] += d/dx, gw[D] += d/dw (gw may be NULL) of y = x * rstd * w given dy */
 void tr_rmsnorm_bwd(float *dx, float *gw, const float *dy, const float *x, const float *rstd, const float *w, int N,
-                    int D, int nt);
+                    int D, ur_pool *pool);
 /* recompute y = x * rstd * w from a saved rstd */
-void tr_rmsnorm_apply(float *y, const float *x, const float *rstd, const float *w, int N, int D, int nt);
+void tr_rmsnorm_apply(float *y, const float *x, const float *rstd, const float *w, int N, int D, ur_pool *pool);
 /* x[N][nh*hd]: rotate each head's first n_rot dims by its token's position (inv: the inverse rotation) */
 void tr_rope(float *x, const int32_t *pos, const float *table, int N, int nh, int hd, int n_rot, int neox, int inv,
-             int nt);
-void tr_swiglu_fwd(float *h, const float *g, const float *u, int N, int F, int nt);
+             ur_pool *pool);
+void tr_swiglu_fwd(float *h, const float *g, const float *u, int N, int F, ur_pool *pool);
 /* dg[N][F], du[N][F] from dh (dg may alias dh); h = silu(g) u again when h != NULL */
-void tr_swiglu_bwd(float *dg, float *du, float *h, const float *g, const float *u, const float *dh, int N, int F, int nt);
+void tr_swiglu_bwd(float *dg, float *du, float *h, const float *g, const float *u, const float *dh, int N, int F, ur_pool *pool);
 /* y[N][D] *= mask / (1 - p), mask from (key, layer, branch, token, element); the same call is the backward */
-void tr_dropout(float *y, int N, int D, float p, uint64_t key, int layer, int branch, int nt);
+void tr_dropout(float *y, int N, int D, float p, uint64_t key, int layer, int branch, ur_pool *pool);
 /* logits[n][V] -> dlogits = scale * (softmax - onehot(target)); returns the sum of -log p(target) */
-double tr_xent(float *logits, const int32_t *targets, int n, int V, float scale, int nt);
-void tr_add(float *y, const float *a, const float *b, size_t n, int nt); /* y = a + b (y may alias) */
+double tr_xent(float *logits, const int32_t *targets, int n, int V, float scale, ur_pool *pool);
+void tr_add(float *y, const float *a, const float *b, size_t n, ur_pool *pool); /* y = a + b (y may alias) */
 
 /* ---- attention.c ---------------------------------------------------------------- */
 /* att[N][D], lse[N][H] = causal softmax(q k^T / sqrt(hd)) v within each segment */

@@ -16,58 +16,71 @@
 static void frozen_mul(ur_tctx *c, const ur_weight *w, const float *x, int N, float *y) {
     if (w->type == UR_TYPE_F32) {
         ur_sgemm(0, 1, N, (int)w->rows, (int)w->cols, 1.0f, x, (long)w->cols, w->data, (long)w->cols, 0.0f, y,
-                 (long)w->rows, c->nt, &c->ws[c->nt]);
+                 (long)w->rows, c->pool, &c->ws[c->nt]);
         return;
     }
-    ur_act_prepare(&c->act, ur_act_type(w->type), x, N, w->cols, c->nt);
-    ur_matmul(w->data, w->type, w->rows, &c->act, y, w->rows, c->nt);
+    ur_act_prepare(&c->act, ur_act_type(w->type), x, N, w->cols, c->pool);
+    ur_matmul(w->data, w->type, w->rows, &c->act, y, w->rows, c->pool);
+}
+
+/* rows [r0 + i0, r0 + i1) of a frozen weight into deq */
+typedef struct deq_job {
+    const ur_weight *w;
+    float *deq;
+    int r0, in;
+} deq_job;
+
+static void deq_body(void *arg, int64_t i0, int64_t i1, int tid) {
+    const deq_job *j = arg;
+    (void)tid;
+    for (int64_t r = i0; r < i1; r++)
+        ur_dequantize_row(j->w->type, (const uint8_t *)j->w->data + (size_t)(j->r0 + r) * j->w->row_bytes,
+                          j->deq + (size_t)r * j->in, j->in);
 }
 
 /* dx (+)= dy W for a frozen weight */
 static void frozen_mul_t(ur_tctx *c, const ur_weight *w, const float *dy, int N, float *dx, int acc) {
     const int in = (int)w->cols, out = (int)w->rows;
     if (w->type == UR_TYPE_F32) {
-        ur_sgemm(0, 0, N, in, out, 1.0f, dy, out, w->data, in, acc ? 1.0f : 0.0f, dx, in, c->nt, &c->ws[c->nt]);
+        ur_sgemm(0, 0, N, in, out, 1.0f, dy, out, w->data, in, acc ? 1.0f : 0.0f, dx, in, c->pool, &c->ws[c->nt]);
         return;
     }
     for (int r0 = 0; r0 < out; r0 += TR_DEQ_ROWS) {
         const int nr = out - r0 < TR_DEQ_ROWS ? out - r0 : TR_DEQ_ROWS;
-#pragma omp parallel for num_threads(c->nt) schedule(static) if (c->nt > 1)
-        for (int r = 0; r < nr; r++)
-            ur_dequantize_row(w->type, (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_bytes,
-                              c->deq + (size_t)r * in, in);
-        ur_sgemm(0, 0, N, in, nr, 1.0f, dy + r0, out, c->deq, in, (acc || r0 > 0) ? 1.0f : 0.0f, dx, in, c->nt,
+        deq_job j = {w, c->deq, r0, in};
+        ur_pool_for(c->pool, nr, 0, deq_body, &j);
+        ur_sgemm(0, 0, N, in, nr, 1.0f, dy + r0, out, c->deq, in, (acc || r0 > 0) ? 1.0f : 0.0f, dx, in, c->pool,
                  &c->ws[c->nt]);
     }
 }
 
 void tr_lin_fwd(ur_tctx *c, const ur_tlin *l, const float *x, int N, float *y) {
     ur_gemm_ws *ws = &c->ws[c->nt];
-    if (l->w) ur_sgemm(0, 1, N, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, y, l->out, c->nt, ws);
+    if (l->w) ur_sgemm(0, 1, N, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, y, l->out, c->pool, ws);
     else frozen_mul(c, &l->fz, x, N, y);
     if (l->r) {
         /* y += s (x A^T) B^T */
         float *u = c->lora_u;
-        ur_sgemm(0, 1, N, l->r, l->in, 1.0f, x, l->in, l->a, l->in, 0.0f, u, l->r, c->nt, ws);
-        ur_sgemm(0, 1, N, l->out, l->r, l->s, u, l->r, l->b, l->r, 1.0f, y, l->out, c->nt, ws);
+        ur_sgemm(0, 1, N, l->r, l->in, 1.0f, x, l->in, l->a, l->in, 0.0f, u, l->r, c->pool, ws);
+        ur_sgemm(0, 1, N, l->out, l->r, l->s, u, l->r, l->b, l->r, 1.0f, y, l->out, c->pool, ws);
     }
 }
 
 void tr_lin_bwd(ur_tctx *c, const ur_tlin *l, const float *x, const float *dy, int N, float *dx, int acc) {
     ur_gemm_ws *ws = &c->ws[c->nt];
     if (l->w) {
-        if (l->gw) ur_sgemm(1, 0, l->out, l->in, N, 1.0f, dy, l->out, x, l->in, 1.0f, l->gw, l->in, c->nt, ws);
-        if (dx) ur_sgemm(0, 0, N, l->in, l->out, 1.0f, dy, l->out, l->w, l->in, acc ? 1.0f : 0.0f, dx, l->in, c->nt, ws);
+        if (l->gw) ur_sgemm(1, 0, l->out, l->in, N, 1.0f, dy, l->out, x, l->in, 1.0f, l->gw, l->in, c->pool, ws);
+        if (dx) ur_sgemm(0, 0, N, l->in, l->out, 1.0f, dy, l->out, l->w, l->in, acc ? 1.0f : 0.0f, dx, l->in, c->pool, ws);
     } else if (dx) {
         frozen_mul_t(c, &l->fz, dy, N, dx, acc);
     }
     if (l->r) {
         float *u = c->lora_u, *du = c->lora_du;
         /* u = x A^T;  gB += s dy^T u;  du = s dy B;  gA += du^T x;  dx += du A */
-        ur_sgemm(0, 1, N, l->r, l->in, 1.0f, x, l->in, l->a, l->in, 0.0f, u, l->r, c->nt, ws);
-        ur_sgemm(1, 0, l->out, l->r, N, l->s, dy, l->out, u, l->r, 1.0f, l->gb, l->r, c->nt, ws);
-        ur_sgemm(0, 0, N, l->r, l->out, l->s, dy, l->out, l->b, l->r, 0.0f, du, l->r, c->nt, ws);
-        ur_sgemm(1, 0, l->r, l->in, N, 1.0f, du, l->r, x, l->in, 1.0f, l->ga, l->in, c->nt, ws);
-        if (dx) ur_sgemm(0, 0, N, l->in, l->r, 1.0f, du, l->r, l->a, l->in, 1.0f, dx, l->in, c->nt, ws);
+        ur_sgemm(0, 1, N, l->r, l->in, 1.0f, x, l->in, l->a, l->in, 0.0f, u, l->r, c->pool, ws);
+        ur_sgemm(1, 0, l->out, l->r, N, l->s, dy, l->out, u, l->r, 1.0f, l->gb, l->r, c->pool, ws);
+        ur_sgemm(0, 0, N, l->r, l->out, l->s, dy, l->out, l->b, l->r, 0.0f, du, l->r, c->pool, ws);
+        ur_sgemm(1, 0, l->r, l->in, N, 1.0f, du, l->r, x, l->in, 1.0f, l->ga, l->in, c->pool, ws);
+        if (dx) ur_sgemm(0, 0, N, l->in, l->r, 1.0f, du, l->r, l->a, l->in, 1.0f, dx, l->in, c->pool, ws);
     }
 }

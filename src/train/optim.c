@@ -1,55 +1,73 @@
 /* AdamW, gradient norm and clipping, learning-rate schedules (train.h). All loops
- * run over the one gradient buffer, tensor by tensor (weight decay is per tensor). */
+ * run over the one gradient buffer, tensor by tensor (weight decay is per tensor),
+ * as pool loops over element ranges. */
 #include <math.h>
 #include <string.h>
 
 #include "urial/train.h"
 
-void ur_adamw_step(ur_tnet *n, float *m, float *v, int64_t t, float lr, const ur_adamw *o, int nthreads) {
-    const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
+/* one tensor's update, elements [j0, j1) */
+typedef struct adamw_job {
+    float *p, *g, *m, *v;
+    float b1, b2, eps, step, inv_bc2, decay, scale;
+} adamw_job;
+
+static void adamw_body(void *arg, int64_t j0, int64_t j1, int tid) {
+    const adamw_job *a = arg;
+    const float b1 = a->b1, b2 = a->b2;
+    float *p = a->p, *g = a->g, *mm = a->m, *vv = a->v;
+    (void)tid;
+    for (int64_t j = j0; j < j1; j++) {
+        const float gj = g[j];
+        mm[j] = b1 * mm[j] + (1.0f - b1) * gj;
+        vv[j] = b2 * vv[j] + (1.0f - b2) * gj * gj;
+        p[j] = p[j] * a->decay - a->step * mm[j] / (sqrtf(vv[j] * a->inv_bc2) + a->eps);
+    }
+}
+
+void ur_adamw_step(ur_tnet *n, float *m, float *v, int64_t t, float lr, const ur_adamw *o, ur_pool *pool) {
+    const float b1 = o->beta1, b2 = o->beta2;
     const double bc1 = 1.0 - pow((double)b1, (double)t), bc2 = 1.0 - pow((double)b2, (double)t);
-    const float step = (float)(lr / bc1), inv_bc2 = (float)(1.0 / bc2);
     for (int i = 0; i < n->n_tensors; i++) {
         const ur_ttensor *tt = &n->tensors[i];
         const int64_t cnt = tt->ne0 * tt->ne1;
-        float *p = n->params + tt->off, *g = n->grads + tt->off, *mm = m + tt->off, *vv = v + tt->off;
-        const float decay = tt->decay ? 1.0f - lr * o->weight_decay : 1.0f;
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && cnt > 32768)
-        for (int64_t j = 0; j < cnt; j++) {
-            const float gj = g[j];
-            mm[j] = b1 * mm[j] + (1.0f - b1) * gj;
-            vv[j] = b2 * vv[j] + (1.0f - b2) * gj * gj;
-            p[j] = p[j] * decay - step * mm[j] / (sqrtf(vv[j] * inv_bc2) + eps);
-        }
+        adamw_job a = {n->params + tt->off, n->grads + tt->off, m + tt->off, v + tt->off, b1, b2, o->eps,
+                       (float)(lr / bc1), (float)(1.0 / bc2), tt->decay ? 1.0f - lr * o->weight_decay : 1.0f, 0};
+        ur_pool_for(cnt > 32768 ? pool : NULL, cnt, 16384, adamw_body, &a);
     }
 }
 
-/* Sum of squares in double over fixed 4096-element chunks, chunks added in order:
- * the same result for any thread count. */
-double ur_grad_norm(const ur_tnet *n, int nthreads) {
-    const size_t CH = 4096, nch = (n->n_params + CH - 1) / CH;
+/* sum of squares of the 4096-element chunks [c0, c1) */
+static double sumsq_body(void *arg, int64_t c0, int64_t c1, int tid) {
+    const ur_tnet *n = arg;
+    (void)tid;
     double total = 0.0;
-    for (size_t c0 = 0; c0 < nch; c0 += 256) {
-        double part[256];
-        const size_t c1 = c0 + 256 < nch ? c0 + 256 : nch;
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1)
-        for (size_t c = c0; c < c1; c++) {
-            const float *g = n->grads + c * CH;
-            const size_t len = (c + 1) * CH <= n->n_params ? CH : n->n_params - c * CH;
-            double s = 0.0;
-            for (size_t j = 0; j < len; j++) s += (double)g[j] * g[j];
-            part[c - c0] = s;
-        }
-        for (size_t c = c0; c < c1; c++) total += part[c - c0];
+    for (int64_t c = c0; c < c1; c++) {
+        const float *g = n->grads + (size_t)c * 4096;
+        const size_t len = (size_t)(c + 1) * 4096 <= n->n_params ? 4096 : n->n_params - (size_t)c * 4096;
+        double s = 0.0;
+        for (size_t j = 0; j < len; j++) s += (double)g[j] * g[j];
+        total += s;
     }
-    return sqrt(total);
+    return total;
 }
 
-void ur_grad_scale(ur_tnet *n, float s, int nthreads) {
-    float *g = n->grads;
-    const size_t cnt = n->n_params;
-#pragma omp parallel for num_threads(nthreads) schedule(static) if (nthreads > 1 && cnt > 65536)
-    for (size_t j = 0; j < cnt; j++) g[j] *= s;
+/* Sum of squares in double over fixed 4096-element chunks, chunks added in order
+ * (one per reduction chunk): the same result for any thread count. */
+double ur_grad_norm(const ur_tnet *n, ur_pool *pool) {
+    const int64_t nch = (int64_t)((n->n_params + 4095) / 4096);
+    return sqrt(ur_pool_sum(pool, nch, 1, sumsq_body, (void *)n));
+}
+
+static void scale_body(void *arg, int64_t j0, int64_t j1, int tid) {
+    const adamw_job *a = arg;
+    (void)tid;
+    for (int64_t j = j0; j < j1; j++) a->g[j] *= a->scale;
+}
+
+void ur_grad_scale(ur_tnet *n, float s, ur_pool *pool) {
+    adamw_job a = {.g = n->grads, .scale = s};
+    ur_pool_for(n->n_params > 65536 ? pool : NULL, (int64_t)n->n_params, 65536, scale_body, &a);
 }
 
 void ur_grad_zero(ur_tnet *n) { memset(n->grads, 0, sizeof(float) * n->n_params); }

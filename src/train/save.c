@@ -8,9 +8,12 @@
 #include "urial/tensor.h"
 #include "urial/train.h"
 
+/* A save's working state: the buffers kept until the file is written, and the
+ * threads (all cores, for the save only) that quantize them. */
 typedef struct keep {
     void **p;
     int n, cap;
+    ur_pool *pool;
 } keep;
 
 static void *keep_alloc(keep *k, size_t bytes) {
@@ -27,6 +30,21 @@ static void keep_free(keep *k) {
     free(k->p);
 }
 
+typedef struct quant_job {
+    const float *f;
+    uint8_t *q;
+    int64_t cols;
+    uint64_t rb;
+    int type;
+} quant_job;
+
+static void quant_body(void *arg, int64_t r0, int64_t r1, int tid) {
+    const quant_job *j = arg;
+    (void)tid;
+    for (int64_t r = r0; r < r1; r++)
+        ur_quantize_row(j->type, j->f + (size_t)r * j->cols, j->q + (size_t)r * j->rb, j->cols);
+}
+
 /* Add tensor `name` ([rows][cols] floats in f) as `type` (vectors stay F32). */
 static int put(ur_gguf_writer *w, keep *k, const char *name, const float *f, int64_t cols, int64_t rows, int type,
                ur_err *err) {
@@ -39,8 +57,8 @@ static int put(ur_gguf_writer *w, keep *k, const char *name, const float *f, int
                        (long long)cols, ur_type_name(type), ur_type_block(type));
     const uint64_t rb = ur_row_size(type, cols);
     uint8_t *q = keep_alloc(k, rb * (size_t)rows);
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; r++) ur_quantize_row(type, f + (size_t)r * cols, q + (size_t)r * rb, cols);
+    quant_job j = {f, q, cols, rb, type};
+    ur_pool_for(k->pool, rows, 0, quant_body, &j);
     return ur_gguf_w_tensor(w, name, type, 2, ne, q, rb * (size_t)rows, err);
 }
 
@@ -102,7 +120,7 @@ int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_
         return ur_errf(err, "%s: cannot write weights as %s (f32, f16, bf16, q8_0 or q4_0)", path, ur_type_name(type));
     if (!o->tok_src) return ur_errf(err, "%s: no tokenizer to copy", path);
     ur_gguf_writer *w = ur_gguf_writer_new();
-    keep k = {0};
+    keep k = {.pool = ur_pool_new(0, NULL)}; /* NULL (no threads to be had): quantize on this thread */
     int rc = -1;
     put_meta(w, n, o);
     const int64_t D = hp->dim, V = hp->n_vocab;
@@ -134,7 +152,7 @@ int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_
             else {
                 /* merged: W + s B A */
                 float *f = dequant(&k, &t->fz);
-                ur_sgemm(0, 0, t->out, t->in, t->r, t->s, t->b, t->r, t->a, t->in, 1.0f, f, t->in, ur_n_cores(), NULL);
+                ur_sgemm(0, 0, t->out, t->in, t->r, t->s, t->b, t->r, t->a, t->in, 1.0f, f, t->in, k.pool, NULL);
                 r = put(w, &k, nm, f, t->in, t->out, type, err);
             }
             if (r) goto out;
@@ -144,6 +162,7 @@ int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_
 out:
     ur_gguf_writer_free(w);
     keep_free(&k);
+    ur_pool_free(k.pool);
     return rc;
 }
 

@@ -284,10 +284,10 @@ int ur_train_run(ur_tnet *n, const ur_tdata *train, const ur_tdata *dev, const u
             nll += ur_tctx_step(c, n, &b, targets ? 1.0f / (float)targets : 0.0f, drop, &got);
             tokens_done += b.n;
         }
-        const double gnorm = ur_grad_norm(n, nt);
-        if (o->clip > 0 && gnorm > o->clip) ur_grad_scale(n, (float)(o->clip / gnorm), nt);
+        const double gnorm = ur_grad_norm(n, ur_tctx_pool(c));
+        if (o->clip > 0 && gnorm > o->clip) ur_grad_scale(n, (float)(o->clip / gnorm), ur_tctx_pool(c));
         const float lr = ur_sched_lr(&o->sched, pr.step, total);
-        ur_adamw_step(n, m, v, pr.step + 1, lr, &o->adamw, nt);
+        ur_adamw_step(n, m, v, pr.step + 1, lr, &o->adamw, ur_tctx_pool(c));
         pr.step++, steps_done++;
         pr.epoch_nll += nll, pr.epoch_targets += targets;
         t_train += ur_now() - ts;

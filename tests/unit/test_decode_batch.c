@@ -56,7 +56,7 @@ static void batch_equals_separate(void) {
         ur_model *m = ur_model_load(p, &err);
         REQUIRE(m);
         const int nv = m->hp.n_vocab;
-        ur_ctx_params cp = {128, 0, 1};
+        ur_ctx_params cp = {.n_ctx = 128, .n_threads = 1};
         ur_ctx *bat[3], *one[3];
         float *lb = malloc(sizeof(float) * 3 * (size_t)nv), *lo = malloc(sizeof(float) * (size_t)nv);
         int32_t next[3];
@@ -106,9 +106,9 @@ static void batch_refuses_bad_input(void) {
     ur_err err = {{0}};
     ur_model *m = ur_model_load(p, &err), *m2 = ur_model_load(p, &err);
     REQUIRE(m && m2);
-    ur_ctx_params cp = {8, 0, 1};
+    ur_ctx_params cp = {.n_ctx = 8, .n_threads = 1};
     ur_ctx *a = ur_ctx_new(m, cp, &err), *b = ur_ctx_new(m, cp, &err), *o = ur_ctx_new(m2, cp, &err);
-    ur_ctx_params cp2 = {16, 0, 1};
+    ur_ctx_params cp2 = {.n_ctx = 16, .n_threads = 1};
     ur_ctx *d = ur_ctx_new(m, cp2, &err);
     REQUIRE(a && b && o && d);
     int32_t t2[2] = {1, 2}, bad[2] = {1, -1};
@@ -138,9 +138,9 @@ static void copied_prefix_equals_computed(void) {
         ur_model *m = ur_model_load(p, &err);
         REQUIRE(m);
         const int nv = m->hp.n_vocab;
-        ur_ctx *holder = ur_ctx_new(m, (ur_ctx_params){40, 0, 1}, &err);
-        ur_ctx *dst = ur_ctx_new(m, (ur_ctx_params){128, 0, 1}, &err);
-        ur_ctx *ref = ur_ctx_new(m, (ur_ctx_params){128, 0, 1}, &err);
+        ur_ctx *holder = ur_ctx_new(m, (ur_ctx_params){.n_ctx = 40, .n_threads = 1}, &err);
+        ur_ctx *dst = ur_ctx_new(m, (ur_ctx_params){.n_ctx = 128, .n_threads = 1}, &err);
+        ur_ctx *ref = ur_ctx_new(m, (ur_ctx_params){.n_ctx = 128, .n_threads = 1}, &err);
         REQUIRE(holder && dst && ref);
         int32_t toks[50];
         for (int i = 0; i < 50; i++) toks[i] = (int32_t)((i * 17 + 3) % nv);
@@ -158,10 +158,10 @@ static void copied_prefix_equals_computed(void) {
         REQUIRE(ur_ctx_copy_prefix(dst, holder, 10, &err) == 0);
         CHECK(ur_ctx_n_past(dst) == 10);
         CHECK(ur_ctx_copy_prefix(dst, holder, 31, &err) == -1 && strstr(err.msg, "holding 30"));
-        ur_ctx *tiny = ur_ctx_new(m, (ur_ctx_params){20, 0, 1}, &err);
+        ur_ctx *tiny = ur_ctx_new(m, (ur_ctx_params){.n_ctx = 20, .n_threads = 1}, &err);
         CHECK(ur_ctx_copy_prefix(tiny, holder, 30, &err) == -1 && strstr(err.msg, "do not fit"));
         ur_model *m2 = ur_model_load(p, &err);
-        ur_ctx *o = ur_ctx_new(m2, (ur_ctx_params){64, 0, 1}, &err);
+        ur_ctx *o = ur_ctx_new(m2, (ur_ctx_params){.n_ctx = 64, .n_threads = 1}, &err);
         CHECK(ur_ctx_copy_prefix(o, holder, 5, &err) == -1 && strstr(err.msg, "another model"));
         ur_ctx_free(o), ur_model_free(m2), ur_ctx_free(tiny);
         free(a), free(b);

@@ -33,7 +33,7 @@ static void steps_equal_generate(void) {
     REQUIRE(m);
     ur_err err = {{0}};
     const int nv = m->hp.n_vocab;
-    ur_ctx_params cp = {64, 0, 1};
+    ur_ctx_params cp = {.n_ctx = 64, .n_threads = 1};
     const char *stops[2] = {"e", "xq"};
     ur_gen_params gp[3];
     for (int s = 0; s < 3; s++) {

@@ -9,6 +9,13 @@
 #include "tensor/quant.h"
 #include "urial/tensor.h"
 
+/* Pools of 1..8 threads, started on first use and kept for the whole binary. */
+static ur_pool *g_pools[9];
+static ur_pool *tpool(int nt) {
+    if (!g_pools[nt]) g_pools[nt] = ur_pool_new(nt, NULL);
+    return g_pools[nt];
+}
+
 static const char *th_suite_name = "tensor";
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -297,13 +304,13 @@ static void act_prepare_levels_agree(void) {
         }
         ur_act ref = {0}, a = {0};
         ur_simd_set(UR_SIMD_SCALAR);
-        ur_act_prepare(&ref, type, x, n, k, 1);
+        ur_act_prepare(&ref, type, x, n, k, tpool(1));
         act_layout L;
         act_layout_of(type, n, k, &L);
         for (int lvl = 1; lvl <= maxl; lvl++) {
             ur_simd_set(lvl);
             for (int nt = 1; nt <= 2; nt++) {
-                ur_act_prepare(&a, type, x, n, k, nt);
+                ur_act_prepare(&a, type, x, n, k, tpool(nt));
                 CHECK(a.n == n && a.k == k && a.type == type);
                 for (int64_t t = 0; t < n; t++) {
                     size_t qb = type == UR_TYPE_F32 ? 4 : type == UR_TYPE_Q8_0 || type == UR_TYPE_Q8_K ? 1 : 2;
@@ -330,7 +337,7 @@ static void act_q8_0_hand(void) {
     float x[32] = {0};
     x[0] = 127; x[1] = 2.5f; x[2] = -2.5f; x[3] = 3.5f; x[4] = 0.5f;
     ur_act a = {0};
-    ur_act_prepare(&a, UR_TYPE_Q8_0, x, 1, 32, 1);
+    ur_act_prepare(&a, UR_TYPE_Q8_0, x, 1, 32, tpool(1));
     act_layout L;
     act_layout_of(UR_TYPE_Q8_0, 1, 32, &L);
     const int8_t *q = act_qs(&a, &L, 0);
@@ -368,11 +375,11 @@ static void check_type(int type, const shape *shapes, int nshapes) {
         ur_act a = {0};
         for (int lvl = 0; lvl <= maxl && !th_failed_now; lvl++) {
             ur_simd_set(lvl);
-            ur_act_prepare(&a, ur_act_type(type), x, n, k, 2);
+            ur_act_prepare(&a, ur_act_type(type), x, n, k, tpool(2));
             ur_matmul_ref(w, type, rows, &a, yr, rows);
             for (int nt = 1; nt <= 2 && !th_failed_now; nt++) {
                 for (int64_t i = 0; i < n * (rows + 3); i++) y[i] = NAN;
-                ur_matmul(w, type, rows, &a, y, rows + 3, nt);
+                ur_matmul(w, type, rows, &a, y, rows + 3, tpool(nt));
                 for (int64_t t = 0; t < n; t++) {
                     double xn = l2(x + t * k, k);
                     for (int64_t r = 0; r < rows; r++) {
@@ -439,8 +446,8 @@ static void act_reuse(void) {
     for (int i = 0; i < 5; i++) {
         int type = ALL_TYPES[i % NTYPES];
         random_weights(type, w, 8, K);
-        ur_act_prepare(&a, ur_act_type(type), x, ns[i], K, 2);
-        ur_matmul(w, type, 8, &a, y, 8, 2);
+        ur_act_prepare(&a, ur_act_type(type), x, ns[i], K, tpool(2));
+        ur_matmul(w, type, 8, &a, y, 8, tpool(2));
         ur_matmul_ref(w, type, 8, &a, yr, 8);
         for (int j = 0; j < ns[i] * 8; j++)
             CHECKF(fabsf(y[j] - yr[j]) <= 1e-3f * (1 + fabsf(yr[j])), "%s n %d: %g vs %g", ur_type_name(type), ns[i],
@@ -474,6 +481,43 @@ static void simd_levels(void) {
     printf("# simd level: %s\n", ur_simd_name(maxl));
 }
 
+/* Activations and products are the same bytes for pools of 1, 2, 3 and 8 threads
+ * (rows cut into different chunks, taken by whichever thread is free) as on the
+ * caller alone: every type, GEMV and GEMM. */
+static void matmul_threads_bit_identical(void) {
+    enum { ROWS = 1000, K = 512 };
+    const int64_t ns[] = {1, 5, 64};
+    float *x = malloc(sizeof(float) * 64 * K), *y0 = malloc(sizeof(float) * 64 * ROWS);
+    float *y = malloc(sizeof(float) * 64 * ROWS);
+    uint8_t *w = malloc(ur_row_size(UR_TYPE_F32, K) * ROWS);
+    REQUIRE(x && y0 && y && w);
+    for (int i = 0; i < 64 * K; i++) x[i] = rndf();
+    ur_act a0 = {0}, a = {0};
+    for (int ti = 0; ti < NTYPES && !th_failed_now; ti++) {
+        const int type = ALL_TYPES[ti];
+        random_weights(type, w, ROWS, K);
+        for (int ni = 0; ni < 3; ni++) {
+            const int64_t n = ns[ni];
+            act_layout L;
+            act_layout_of(ur_act_type(type), n, K, &L);
+            ur_act_prepare(&a0, ur_act_type(type), x, n, K, NULL);
+            ur_matmul(w, type, ROWS, &a0, y0, ROWS, NULL);
+            const int nts[] = {1, 2, 3, 8};
+            for (int i = 0; i < 4; i++) {
+                ur_act_prepare(&a, ur_act_type(type), x, n, K, tpool(nts[i]));
+                CHECKF(!memcmp(a.data, a0.data, L.total), "%s n %d, %d threads: activations differ",
+                       ur_type_name(type), (int)n, nts[i]);
+                memset(y, 0, sizeof(float) * (size_t)(n * ROWS));
+                ur_matmul(w, type, ROWS, &a, y, ROWS, tpool(nts[i]));
+                CHECKF(!memcmp(y, y0, sizeof(float) * (size_t)(n * ROWS)), "%s n %d, %d threads: products differ",
+                       ur_type_name(type), (int)n, nts[i]);
+            }
+        }
+    }
+    ur_act_free(&a0), ur_act_free(&a);
+    free(x), free(y0), free(y), free(w);
+}
+
 int main(void) {
     th_suite = th_suite_name;
     RUN(type_table);
@@ -499,5 +543,7 @@ int main(void) {
     RUN(matmul_long_k);
     RUN(act_reuse);
     RUN(matmul_avx2_without_vnni);
+    RUN(matmul_threads_bit_identical);
+    for (int i = 0; i < 9; i++) ur_pool_free(g_pools[i]);
     TEST_MAIN_END();
 }

@@ -21,6 +21,13 @@ typedef struct ref {
     struct { char name[96]; long n; double v[13]; } g[128];
 } ref;
 
+/* Pools of 1..8 threads, started on first use and kept for the whole binary. */
+static ur_pool *g_pools[9];
+static ur_pool *tpool(int nt) {
+    if (!g_pools[nt]) g_pools[nt] = ur_pool_new(nt, NULL);
+    return g_pools[nt];
+}
+
 static int parse_ints(const char *s, int32_t *out) {
     int n = 0;
     while (*s && n < 256) {
@@ -311,8 +318,8 @@ static void test_adamw_and_schedules(void) {
     memcpy(p0, n->params, sizeof(float) * n->n_params);
     for (size_t i = 0; i < n->n_params; i++) n->grads[i] = 0.01f * (float)((int)(i % 7) - 3);
     ur_adamw o = {0.9f, 0.95f, 1e-8f, 0.1f};
-    ur_adamw_step(n, m, v, 1, 1e-3f, &o, 2);
-    ur_adamw_step(n, m, v, 2, 5e-4f, &o, 1);
+    ur_adamw_step(n, m, v, 1, 1e-3f, &o, tpool(2));
+    ur_adamw_step(n, m, v, 2, 5e-4f, &o, tpool(1));
     /* two steps by the formula in double, for one decayed and one undecayed element */
     const ur_ttensor *w = ur_tnet_find(n, "blk.0.attn_q.weight"), *nw = ur_tnet_find(n, "blk.0.attn_norm.weight");
     for (int which = 0; which < 2; which++) {
@@ -328,9 +335,15 @@ static void test_adamw_and_schedules(void) {
         }
         CHECKF(fabs(n->params[i] - p) < 1e-6 * fabs(p) + 1e-9, "element %zu: %.9g vs %.9g", i, n->params[i], p);
     }
-    double gn = ur_grad_norm(n, 2), ref = 0;
+    double gn = ur_grad_norm(n, tpool(2)), ref = 0;
     for (size_t i = 0; i < n->n_params; i++) ref += (double)n->grads[i] * n->grads[i];
     CHECK(fabs(gn - sqrt(ref)) < 1e-9 * sqrt(ref));
+    /* the same bytes for any thread count (4096-element partial sums added in order) */
+    const double gn0 = ur_grad_norm(n, NULL);
+    for (int nt = 1; nt <= 3; nt++) {
+        double g = ur_grad_norm(n, tpool(nt));
+        CHECKF(!memcmp(&g, &gn0, sizeof g), "%d threads: %.17g vs %.17g", nt, g, gn0);
+    }
     free(m), free(v), free(p0);
     ur_tnet_free(n);
     /* schedules: LIMA's linear 1e-5 -> 1e-6 without warmup; cosine with warmup */
@@ -351,5 +364,6 @@ int main(void) {
     RUN(test_lora_grads_match_merged);
     RUN(test_saved_model_loss_matches_inference);
     RUN(test_adamw_and_schedules);
+    for (int i = 0; i < 9; i++) ur_pool_free(g_pools[i]);
     TEST_MAIN_END();
 }

@@ -11,6 +11,13 @@
 #include "urial/tensor.h"
 #include "urial/train.h"
 
+/* Pools of 1..8 threads, started on first use and kept for the whole binary. */
+static ur_pool *g_pools[9];
+static ur_pool *tpool(int nt) {
+    if (!g_pools[nt]) g_pools[nt] = ur_pool_new(nt, NULL);
+    return g_pools[nt];
+}
+
 static uint64_t rng_s = 12345;
 static float frand(void) { /* uniform in [-1, 1) */
     rng_s = rng_s * 6364136223846793005ull + 1442695040888963407ull;
@@ -37,7 +44,7 @@ static void gemm_case(int ta, int tb, int m, int n, int k, float alpha, float be
     float *C = malloc(sizeof(float) * (size_t)(m * ldc)), *R = malloc(sizeof(float) * (size_t)(m * ldc));
     fill(A, (size_t)((ta ? k : m) * lda), 1), fill(B, (size_t)((tb ? n : k) * ldb), 1), fill(C, (size_t)(m * ldc), 1);
     memcpy(R, C, sizeof(float) * (size_t)(m * ldc));
-    ur_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, nt, NULL);
+    ur_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, tpool(nt), NULL);
     ur_sgemm_ref(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, R, ldc);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < ldc; j++) {
@@ -73,9 +80,14 @@ static void test_gemm_threads_bit_identical(void) {
     float *A = malloc(sizeof(float) * m * k), *B = malloc(sizeof(float) * k * n);
     float *C1 = malloc(sizeof(float) * m * n), *C2 = malloc(sizeof(float) * m * n);
     fill(A, (size_t)m * k, 1), fill(B, (size_t)k * n, 1);
-    ur_sgemm(0, 0, m, n, k, 1.0f, A, k, B, n, 0.0f, C1, n, 1, NULL);
-    ur_sgemm(0, 0, m, n, k, 1.0f, A, k, B, n, 0.0f, C2, n, 2, NULL);
-    CHECK(!memcmp(C1, C2, sizeof(float) * m * n));
+    ur_sgemm(0, 0, m, n, k, 1.0f, A, k, B, n, 0.0f, C1, n, NULL, NULL);
+    const int nts[] = {1, 2, 3, 8};
+    for (int i = 0; i < 4; i++)
+        for (int rep = 0; rep < 2; rep++) {
+            memset(C2, 0, sizeof(float) * m * n);
+            ur_sgemm(0, 0, m, n, k, 1.0f, A, k, B, n, 0.0f, C2, n, tpool(nts[i]), NULL);
+            CHECKF(!memcmp(C1, C2, sizeof(float) * m * n), "%d threads", nts[i]);
+        }
     free(A), free(B), free(C1), free(C2);
 }
 
@@ -114,23 +126,23 @@ static void test_rmsnorm_grad(void) {
     enum { N = 5, D = 37 };
     float x[N * D], w[D], y[N * D], r[N * D], rstd[N], dx[N * D] = {0}, gw[D] = {0};
     fill(x, N * D, 2), fill(w, D, 1), fill(r, N * D, 1);
-    tr_rmsnorm_fwd(y, rstd, x, w, N, D, 1e-5f, 1);
-    tr_rmsnorm_bwd(dx, gw, r, x, rstd, w, N, D, 2);
+    tr_rmsnorm_fwd(y, rstd, x, w, N, D, 1e-5f, tpool(1));
+    tr_rmsnorm_bwd(dx, gw, r, x, rstd, w, N, D, tpool(2));
     const float h = 1e-2f;
     for (int i = 0; i < N * D; i += 7) {
         float o = x[i];
-        x[i] = o + h, tr_rmsnorm_fwd(y, rstd, x, w, N, D, 1e-5f, 1);
+        x[i] = o + h, tr_rmsnorm_fwd(y, rstd, x, w, N, D, 1e-5f, tpool(1));
         double lp = sum_rx(r, y, N * D);
-        x[i] = o - h, tr_rmsnorm_fwd(y, rstd, x, w, N, D, 1e-5f, 1);
+        x[i] = o - h, tr_rmsnorm_fwd(y, rstd, x, w, N, D, 1e-5f, tpool(1));
         double lm = sum_rx(r, y, N * D);
         x[i] = o;
         CHECKF(close_rel(dx[i], (lp - lm) / (2 * h), 2e-3, 1e-2), "dx[%d] %g vs %g", i, dx[i], (lp - lm) / (2 * h));
     }
     for (int i = 0; i < D; i += 3) {
         float o = w[i];
-        w[i] = o + h, tr_rmsnorm_fwd(y, rstd, x, w, N, D, 1e-5f, 1);
+        w[i] = o + h, tr_rmsnorm_fwd(y, rstd, x, w, N, D, 1e-5f, tpool(1));
         double lp = sum_rx(r, y, N * D);
-        w[i] = o - h, tr_rmsnorm_fwd(y, rstd, x, w, N, D, 1e-5f, 1);
+        w[i] = o - h, tr_rmsnorm_fwd(y, rstd, x, w, N, D, 1e-5f, tpool(1));
         double lm = sum_rx(r, y, N * D);
         w[i] = o;
         CHECKF(close_rel(gw[i], (lp - lm) / (2 * h), 2e-3, 1e-2), "gw[%d] %g vs %g", i, gw[i], (lp - lm) / (2 * h));
@@ -152,10 +164,10 @@ static void test_rope_inverse_is_transpose(void) {
         float x[N * NH * HD], x0[N * NH * HD], r[N * NH * HD], rr[N * NH * HD];
         fill(x, N * NH * HD, 1), fill(r, N * NH * HD, 1);
         memcpy(x0, x, sizeof x), memcpy(rr, r, sizeof r);
-        tr_rope(x, pos, table, N, NH, HD, HD, neox, 0, 1);
-        tr_rope(rr, pos, table, N, NH, HD, HD, neox, 1, 1);
+        tr_rope(x, pos, table, N, NH, HD, HD, neox, 0, tpool(1));
+        tr_rope(rr, pos, table, N, NH, HD, HD, neox, 1, tpool(1));
         CHECK(close_rel(sum_rx(r, x, N * NH * HD), sum_rx(rr, x0, N * NH * HD), 1e-5, 1e-3));
-        tr_rope(x, pos, table, N, NH, HD, HD, neox, 1, 1);
+        tr_rope(x, pos, table, N, NH, HD, HD, neox, 1, tpool(1));
         for (int i = 0; i < N * NH * HD; i++) CHECK(fabsf(x[i] - x0[i]) < 1e-5f);
     }
 }
@@ -166,7 +178,7 @@ static void test_xent_grad(void) {
     int32_t tg[N] = {3, 0, 52, 17};
     fill(lg, N * V, 3);
     memcpy(d, lg, sizeof lg);
-    double nll = tr_xent(d, tg, N, V, 0.5f, 2);
+    double nll = tr_xent(d, tg, N, V, 0.5f, tpool(2));
     double ref = 0;
     for (int t = 0; t < N; t++) {
         double m = -1e30, s = 0;
@@ -193,8 +205,8 @@ static void test_dropout_mask(void) {
     float y[N * D], z[N * D];
     for (int i = 0; i < N * D; i++) y[i] = 1.0f;
     memcpy(z, y, sizeof y);
-    tr_dropout(y, N, D, 0.25f, 42, 3, 1, 1);
-    tr_dropout(z, N, D, 0.25f, 42, 3, 1, 2);
+    tr_dropout(y, N, D, 0.25f, 42, 3, 1, tpool(1));
+    tr_dropout(z, N, D, 0.25f, 42, 3, 1, tpool(2));
     int zeros = 0;
     for (int i = 0; i < N * D; i++) {
         zeros += y[i] == 0.0f;
@@ -203,7 +215,7 @@ static void test_dropout_mask(void) {
     CHECK(!memcmp(y, z, sizeof y)); /* same mask for any thread count */
     CHECKF(zeros > 0.2 * N * D && zeros < 0.3 * N * D, "%d of %d dropped", zeros, N * D);
     for (int i = 0; i < N * D; i++) z[i] = 1.0f;
-    tr_dropout(z, N, D, 0.25f, 43, 3, 1, 1); /* another key: another mask */
+    tr_dropout(z, N, D, 0.25f, 43, 3, 1, tpool(1)); /* another key: another mask */
     CHECK(memcmp(y, z, sizeof y));
 }
 
@@ -329,6 +341,36 @@ static void test_linear_lora_grad(void) {
     ur_tctx_free(c);
 }
 
+/* The loss sum (a reduction over rows), its gradient and the norm weight gradient
+ * (sums over tokens) are the same bytes for 1, 2, 3 and 8 threads as on the caller
+ * alone. */
+static void test_xent_sum_independent_of_threads(void) {
+    enum { N = 67, V = 1000, D = 200 };
+    float *lg = malloc(sizeof(float) * N * V), *d0 = malloc(sizeof(float) * N * V), *d = malloc(sizeof(float) * N * V);
+    float *x = malloc(sizeof(float) * N * D), *dy = malloc(sizeof(float) * N * D), w[D], rstd[N];
+    float *dx0 = calloc(N * D, sizeof(float)), *dx = malloc(sizeof(float) * N * D), gw0[D] = {0}, gw[D];
+    int32_t tg[N];
+    REQUIRE(lg && d0 && d && x && dy && dx0 && dx);
+    fill(lg, N * V, 8), fill(x, N * D, 2), fill(dy, N * D, 1), fill(w, D, 1);
+    for (int t = 0; t < N; t++) tg[t] = (t * 37) % V;
+    memcpy(d0, lg, sizeof(float) * N * V);
+    const double nll0 = tr_xent(d0, tg, N, V, 0.25f, NULL);
+    for (int t = 0; t < N; t++) rstd[t] = 0.5f + 0.01f * (float)t;
+    tr_rmsnorm_bwd(dx0, gw0, dy, x, rstd, w, N, D, NULL);
+    const int nts[] = {1, 2, 3, 8};
+    for (int i = 0; i < 4; i++) {
+        memcpy(d, lg, sizeof(float) * N * V);
+        double nll = tr_xent(d, tg, N, V, 0.25f, tpool(nts[i]));
+        CHECKF(!memcmp(&nll, &nll0, sizeof nll), "%d threads: nll %.17g vs %.17g", nts[i], nll, nll0);
+        CHECKF(!memcmp(d, d0, sizeof(float) * N * V), "%d threads: dlogits differ", nts[i]);
+        memset(dx, 0, sizeof(float) * N * D), memset(gw, 0, sizeof gw);
+        tr_rmsnorm_bwd(dx, gw, dy, x, rstd, w, N, D, tpool(nts[i]));
+        CHECKF(!memcmp(dx, dx0, sizeof(float) * N * D) && !memcmp(gw, gw0, sizeof gw), "%d threads: norm grads differ",
+               nts[i]);
+    }
+    free(lg), free(d0), free(d), free(x), free(dy), free(dx0), free(dx);
+}
+
 int main(void) {
     th_suite = "train_ops";
     RUN(test_gemm_vs_reference);
@@ -340,5 +382,7 @@ int main(void) {
     RUN(test_dropout_mask);
     RUN(test_attention_grad);
     RUN(test_linear_lora_grad);
+    RUN(test_xent_sum_independent_of_threads);
+    for (int i = 0; i < 9; i++) ur_pool_free(g_pools[i]);
     TEST_MAIN_END();
 }
