@@ -1,7 +1,121 @@
-/* Small conveniences over ur_tokenize shared by every module that tokenizes. */
+/* tokenizer/tokens: text -> ids for every vocab kind (the special-token partition, then
+ * the SPM or byte-level BPE tokenizer per text fragment), and small conveniences over it.
+ *
+ * Special tokens are split out first: CONTROL and UNKNOWN tokens only when
+ * parse_special, USER_DEFINED tokens always (as llama.cpp and Hugging Face tokenizers
+ * do). Longer special texts are split out first; each one splits every remaining text
+ * fragment at all its non-overlapping occurrences. */
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "urial/tokenizer.h"
+#include "tokenizer/vocab_int.h"
+
+typedef struct frag {
+    int32_t tok;        /* the special token, or -1 for text */
+    size_t off, len;    /* text: bytes of the input */
+} frag;
+
+typedef struct frags {
+    frag *a;
+    size_t n, cap;
+} frags;
+
+static int frag_add(frags *f, int32_t tok, size_t off, size_t len) {
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 16;
+        frag *p = realloc(f->a, cap * sizeof *p);
+        if (!p) return -1;
+        f->a = p;
+        f->cap = cap;
+    }
+    f->a[f->n++] = (frag){tok, off, len};
+    return 0;
+}
+
+/* Split the text fragments of *cur at every occurrence of special token `id`. */
+static int split_special(const ur_vocab *v, const char *text, int32_t id, frags *cur, frags *next) {
+    const char *st = v->text + v->text_off[id];
+    size_t sl = ur_vocab_text_len(v, id);
+    int found = 0;
+    for (size_t i = 0; i < cur->n && !found; i++)
+        if (cur->a[i].tok < 0 && cur->a[i].len >= sl && memmem(text + cur->a[i].off, cur->a[i].len, st, sl)) found = 1;
+    if (!found) return 0; /* the common case: nothing to copy */
+    next->n = 0;
+    for (size_t i = 0; i < cur->n; i++) {
+        frag f = cur->a[i];
+        if (f.tok >= 0) {
+            if (frag_add(next, f.tok, 0, 0) < 0) return -1;
+            continue;
+        }
+        size_t pos = f.off, end = f.off + f.len;
+        const char *hit;
+        while (end - pos >= sl && (hit = memmem(text + pos, end - pos, st, sl)) != NULL) {
+            size_t at = (size_t)(hit - text);
+            if (at > pos && frag_add(next, -1, pos, at - pos) < 0) return -1;
+            if (frag_add(next, id, 0, 0) < 0) return -1;
+            pos = at + sl;
+        }
+        if (pos < end && frag_add(next, -1, pos, end - pos) < 0) return -1;
+    }
+    frags t = *cur;
+    *cur = *next;
+    *next = t;
+    return 0;
+}
+
+int ur_tokenize(const ur_vocab *v, const char *text, size_t len, int add_bos, int parse_special,
+                int32_t *out, int max, ur_err *err) {
+    if (!v) return ur_errf(err, "tokenize: no vocab");
+    if (!text && len) return ur_errf(err, "tokenize: text is NULL");
+    if (max < 0 || (!out && max > 0)) return ur_errf(err, "tokenize: bad output buffer");
+    /* SPM escapes up to 3 bytes per input byte; symbol indices and offsets are 32-bit */
+    if (len > (INT32_MAX - 3) / 3) return ur_errf(err, "tokenize: text of %zu bytes is too long", len);
+
+    ur_sink sk = {out, max, 0};
+    frags cur = {0}, nxt = {0};
+    ur_spm_session *spm = NULL;
+    ur_bpe_session *bpe = NULL;
+    int rc = -1;
+
+    if (add_bos && v->bos >= 0) ur_sink_put(&sk, v->bos);
+    if (len == 0) { rc = 0; goto done; }
+
+    if (frag_add(&cur, -1, 0, len) < 0) goto oom;
+    for (int32_t k = 0; k < v->n_specials; k++) {
+        int32_t id = v->specials[k];
+        if (!parse_special && v->type[id] != UR_TOK_USER_DEFINED) continue;
+        if (split_special(v, text, id, &cur, &nxt) < 0) goto oom;
+    }
+
+    if (v->kind == UR_VOCAB_BPE) bpe = ur_bpe_session_new(v);
+    else spm = ur_spm_session_new(v);
+    int first = 1; /* the first fragment gets SPM's space prefix too */
+    for (size_t i = 0; i < cur.n; i++) {
+        frag f = cur.a[i];
+        if (f.tok >= 0) {
+            ur_sink_put(&sk, f.tok);
+            first = 1;
+            continue;
+        }
+        int r = bpe ? ur_bpe_fragment(bpe, text + f.off, f.len, &sk, err)
+                    : ur_spm_fragment(spm, text + f.off, f.len, first, &sk, err);
+        if (r < 0) goto done;
+        first = 0;
+    }
+    rc = 0;
+    goto done;
+oom:
+    ur_errf(err, "tokenize: out of memory for %zu bytes of text", len);
+done:
+    free(cur.a);
+    free(nxt.a);
+    ur_spm_session_free(spm);
+    ur_bpe_session_free(bpe);
+    if (rc < 0) return -1;
+    if (sk.count > INT_MAX) return ur_errf(err, "tokenize: %lld tokens do not fit an int", (long long)sk.count);
+    return (int)sk.count;
+}
 
 int ur_tokenize_alloc(const ur_vocab *v, const char *text, size_t len, int add_bos, int parse_special, int32_t **out,
                       ur_err *err) {
