@@ -9,9 +9,11 @@
  * the last CR/LF of the whitespace run). The split loop around them is matchAll's: the
  * leftmost match from the current position, and the characters no alternative matches
  * form gap pieces of their own ("Isolated" splitting). */
+#include <stdio.h>
 #include <string.h>
 
 #include "tokenizer/pretok.h"
+#include "urial/tokenizer.h"
 #include "tokenizer/unicode.h"
 
 #define IS(i, m) ((t->cl[i] & (m)) != 0)
@@ -305,4 +307,17 @@ static void split_stage(const ur_pretok *p, int s, const ur_pt_text *t, size_t s
 
 void ur_pretok_split(const ur_pretok *p, const ur_pt_text *t, size_t start, size_t end, ur_pt_emit emit, void *ctx) {
     if (start < end) split_stage(p, 0, t, start, end, emit, ctx);
+}
+
+const char *ur_pretok_names(void) {
+    static char buf[1024]; /* written once per process, the same text every time */
+    if (buf[0]) return buf;
+    size_t o = 0;
+    for (size_t k = 0; ur_pretoks[k] && o < sizeof buf - 64; k++) {
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", k ? "\n" : "", ur_pretoks[k]->name);
+        for (const char *const *a = ur_pretoks[k]->alias; *a && o < sizeof buf - 64; a++)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", a == ur_pretoks[k]->alias ? " (also " : ", ", *a);
+        if (ur_pretoks[k]->alias[0] && o < sizeof buf - 2) o += (size_t)snprintf(buf + o, sizeof buf - o, ")");
+    }
+    return buf;
 }

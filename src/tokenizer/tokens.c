@@ -1,6 +1,12 @@
 /* tokenizer/tokens: text -> ids for every vocab kind (the special-token partition, then
  * the SPM or byte-level BPE tokenizer per text fragment), and small conveniences over it.
  *
+ * Text is Unicode: bytes that are not valid UTF-8 are replaced first, one U+FFFD per
+ * maximal invalid subpart, as a WHATWG decoder does; so every vocab tokenizes such input as
+ * a Hugging Face tokenizer does once the caller has decoded it to a string. (llama.cpp
+ * instead keeps the raw bytes for SentencePiece vocabs, as byte tokens, and gives one U+FFFD
+ * per invalid byte for byte-level ones; valid text is unaffected.)
+ *
  * Special tokens are split out first: CONTROL and UNKNOWN tokens only when
  * parse_special, USER_DEFINED tokens always (as llama.cpp and Hugging Face tokenizers
  * do). Longer special texts are split out first; each one splits every remaining text
@@ -9,7 +15,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizer/unicode.h"
 #include "tokenizer/vocab_int.h"
+
+/* The text with invalid UTF-8 replaced (malloc'ed, *out_len set), or NULL when it is valid
+ * (or on out-of-memory, with *oom set). */
+static char *repair_utf8(const char *text, size_t len, size_t *out_len, int *oom) {
+    const unsigned char *u = (const unsigned char *)text;
+    size_t i = 0;
+    uint32_t c;
+    int k;
+    while (i < len && (u[i] < 0x80 || (k = ur_utf8_decode(u + i, len - i, &c)) > 0)) i += u[i] < 0x80 ? 1 : (size_t)k;
+    if (i == len) return NULL;
+    char *o = malloc(3 * len); /* a replaced subpart of >= 1 byte becomes 3 bytes */
+    if (!o) { *oom = 1; return NULL; }
+    memcpy(o, text, i);
+    size_t n = i;
+    while (i < len) {
+        k = ur_utf8_decode(u + i, len - i, &c);
+        if (k > 0) {
+            memcpy(o + n, u + i, (size_t)k);
+            n += (size_t)k;
+            i += (size_t)k;
+        } else {
+            memcpy(o + n, "\xEF\xBF\xBD", 3);
+            n += 3;
+            i += (size_t)ur_utf8_bad_len(u + i, len - i);
+        }
+    }
+    *out_len = n;
+    return o;
+}
 
 typedef struct frag {
     int32_t tok;        /* the special token, or -1 for text */
@@ -76,7 +112,11 @@ int ur_tokenize(const ur_vocab *v, const char *text, size_t len, int add_bos, in
     frags cur = {0}, nxt = {0};
     ur_spm_session *spm = NULL;
     ur_bpe_session *bpe = NULL;
-    int rc = -1;
+    int rc = -1, oom = 0;
+    size_t rlen = 0;
+    char *repaired = repair_utf8(text, len, &rlen, &oom);
+    if (oom) return ur_errf(err, "tokenize: out of memory for %zu bytes of text", len);
+    if (repaired) text = repaired, len = rlen;
 
     if (add_bos && v->bos >= 0) ur_sink_put(&sk, v->bos);
     if (len == 0) { rc = 0; goto done; }
@@ -112,6 +152,7 @@ done:
     free(nxt.a);
     ur_spm_session_free(spm);
     ur_bpe_session_free(bpe);
+    free(repaired);
     if (rc < 0) return -1;
     if (sk.count > INT_MAX) return ur_errf(err, "tokenize: %lld tokens do not fit an int", (long long)sk.count);
     return (int)sk.count;

@@ -431,6 +431,12 @@ int32_t ur_vocab_eot(const ur_vocab *v) { return v->eot; }
 int ur_vocab_add_bos(const ur_vocab *v) { return v->add_bos; }
 int ur_vocab_add_eos(const ur_vocab *v) { return v->add_eos; }
 const char *ur_vocab_model(const ur_vocab *v) { return v->model; }
+int32_t ur_vocab_eom(const ur_vocab *v) { return v->eom; }
+const char *ur_vocab_kind_name(const ur_vocab *v) {
+    return v->kind == UR_VOCAB_BPE ? "byte-level BPE" : "SentencePiece BPE";
+}
+const char *ur_vocab_pre(const ur_vocab *v) { return v->kind == UR_VOCAB_BPE ? v->pretok->name : NULL; }
+const char *ur_vocab_pre_regex(const ur_vocab *v) { return v->kind == UR_VOCAB_BPE ? v->pretok->regex : NULL; }
 
 int ur_vocab_is_eog(const ur_vocab *v, int32_t id) {
     return id >= 0 && id < v->n && (v->flags[id] & UR_TOKF_EOG) != 0;
