@@ -1,5 +1,6 @@
 // Deterministic test strings for the tokenizer reference test (tests/cli/test_tokenizer_ref.sh).
 //   node gen_cases.mjs [N] > cases.jsonl      (default N = 2400)
+//   node gen_cases.mjs --text BYTES > mixed.txt   the valid cases as one text of BYTES bytes (bench/tokenize.sh)
 // One JSON object a line: {"text": "..."} or, for bytes that are not valid UTF-8, {"hex": "..."}.
 // The strings mix English, code, 20+ scripts, emoji, whitespace runs, digits, contractions,
 // combining marks (NFD), special-token texts and invalid UTF-8; every category also appears
@@ -69,7 +70,8 @@ function invalid() {
   return {hex: h};
 }
 
-const N = +(process.argv[2] || 2400);
+const textBytes = process.argv[2] === "--text" ? +process.argv[3] : 0;
+const N = textBytes ? Math.ceil(textBytes / 20) : +(process.argv[2] || 2400);
 const out = [];
 // every fragment alone first
 for (const list of [english, code, scriptList, emoji, spaces]) for (const s of list) out.push({text: s});
@@ -89,4 +91,12 @@ while (out.length < N) {
   if (r === 4) s = pick(["0123456789".repeat(1 + upto(5)), digits() + digits() + digits()]);
   out.push({text: s});
 }
-for (const c of out.slice(0, N)) process.stdout.write(JSON.stringify(c) + "\n");
+if (textBytes) {
+  // whole lines of valid text, cut at a character boundary at BYTES
+  const buf = Buffer.from(out.filter((c) => c.text !== undefined).map((c) => c.text).join("\n"), "utf8");
+  let end = Math.min(textBytes, buf.length);
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
+  process.stdout.write(buf.subarray(0, end));
+} else {
+  for (const c of out.slice(0, N)) process.stdout.write(JSON.stringify(c) + "\n");
+}
