@@ -49,8 +49,9 @@ const char *ur_vocab_pre(const ur_vocab *v);
 /* The regexes it implements (" ; " between stages), or NULL. */
 const char *ur_vocab_pre_regex(const ur_vocab *v);
 int32_t ur_vocab_eom(const ur_vocab *v);       /* end-of-message token (<|eom_id|>) or -1 */
-/* The pre-tokenizer names urial knows, one per line with their aliases (for help texts). */
-const char *ur_pretok_names(void);
+/* The pre-tokenizer names urial knows, one line each with its aliases (for help texts), into
+ * buf (NUL-terminated, truncated to n); returns the full length. */
+size_t ur_pretok_names(char *buf, size_t n);
 
 /* Tokenize `len` bytes of text. add_bos: prepend BOS (if the vocab has one).
  * parse_special: text like "<s>" or "[INST]" that spells a control/unknown token

@@ -17,14 +17,17 @@ int cmd_convert_tokenizer(int argc, char **argv) {
     long vocab_size = 0;
     const cli_opt opts[] = {
         OPT_STR("pre", 0, "NAME", &o.pre,
-                "tokenizer.ggml.pre (default: the one whose regexes the file's pre-tokenizer has; see urial info --help)"),
+                "tokenizer.ggml.pre (default: the one whose regexes the file's pre-tokenizer has; the list is below)"),
         OPT_LONG("vocab-size", 0, "N", 1, 1 << 24, &vocab_size,
                  "pad the token list to N with unused [PAD<id>] tokens (a model's embedding rows;\n"
                  "default: config.json's vocab_size, else the tokenizer's size)"),
         OPT_STR("arch", 0, "A", &o.arch, "general.architecture (default llama)"),
         OPT_STR("name", 0, "N", &o.name, "general.name (default tokenizer)"),
         OPT_END};
-    const cli_cmd cmd = {"convert-tokenizer", USAGE, opts, NULL, 2, 2};
+    char epilog[2048];
+    int head = snprintf(epilog, sizeof epilog, "pre-tokenizers (tokenizer.ggml.pre) urial knows:\n");
+    ur_pretok_names(epilog + head, sizeof epilog - (size_t)head);
+    const cli_cmd cmd = {"convert-tokenizer", USAGE, opts, epilog, 2, 2};
     int a = cli_parse(&cmd, argc, argv);
     if (a <= 0) return a < 0;
     if (a != argc - 2) return cli_fail("convert-tokenizer: expected TOKENIZER.json and OUT.gguf (see urial convert-tokenizer --help)");

@@ -361,7 +361,7 @@ int ur_tokenizer_convert(const char *json_path, const ur_convert_opts *o, const 
     }
     const char *pre = o && o->pre ? o->pre : c.spm ? "default" : detect_pre(c.tok);
     if (!pre) {
-        ur_errf(err, "%s: cannot tell which pre-tokenizer its regexes are: give --pre NAME (urial info --help lists them)",
+        ur_errf(err, "%s: cannot tell which pre-tokenizer its regexes are: give --pre NAME (urial convert-tokenizer --help lists them)",
                 json_path);
         goto done;
     }

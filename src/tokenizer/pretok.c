@@ -234,7 +234,8 @@ static size_t m_ws_punct(const ur_pt_text *t, size_t i, size_t end) { return opt
 
 static const char *const A_LLAMA3[] = {"llama3", "llama-v3", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", NULL};
 static const char *const A_CL100K[] = {"dbrx", "smaug-bpe", "chatglm-bpe", "glm4", NULL};
-static const char *const A_QWEN2[] = {"deepseek-r1-qwen", "megrez", "stablelm2", "hunyuan", NULL};
+static const char *const A_QWEN2[] = {"deepseek-r1-qwen", NULL};
+static const char *const A_STABLELM2[] = {"megrez", "hunyuan", NULL};
 static const char *const A_GPT2[] = {"mpt", "olmo", "jais", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en",
                                      "jina-v2-es", "jina-v2-de", "jina-v2-code", "roberta-bpe", "trillion", NULL};
 static const char *const A_SMOLLM[] = {"starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b", NULL};
@@ -248,6 +249,8 @@ static const char *const A_NONE[] = {NULL};
 static const ur_pretok P_LLAMA3 = {"llama-bpe", A_LLAMA3, {m_llama3}, 1, 1, 1, 0, CL100K_RE("{1,3}")};
 static const ur_pretok P_CL100K = {"dbrx", A_CL100K + 1, {m_llama3}, 1, 0, 0, 0, CL100K_RE("{1,3}")};
 static const ur_pretok P_QWEN2 = {"qwen2", A_QWEN2, {m_qwen2}, 1, 0, 0, 1, CL100K_RE("")};
+/* the same regex for families whose tokenizer.json has no NFC normalizer (as far as known) */
+static const ur_pretok P_STABLELM2 = {"stablelm2", A_STABLELM2, {m_qwen2}, 1, 0, 0, 0, CL100K_RE("")};
 static const ur_pretok P_GPT2 = {"gpt-2", A_GPT2, {m_gpt2}, 1, 0, 0, 0, GPT2_RE};
 static const ur_pretok P_SMOLLM = {"smollm", A_SMOLLM, {m_digit, m_gpt2}, 2, 0, 0, 0, "\\p{N} ; " GPT2_RE};
 static const ur_pretok P_DEFAULT = {"default", A_NONE, {m_punct_default, m_gpt2, m_digits, m_ascii3}, 4, 0, 0, 0,
@@ -267,7 +270,7 @@ static const ur_pretok P_DSCODER = {"deepseek-coder", A_NONE, {m_crlf, m_ws_lett
                                     "[\\r\\n] ; \\s?\\p{L}+ ; \\s?\\p{P}+ ; [一-龥ࠀ-一가-퟿]+ ; \\p{N}"};
 
 const ur_pretok *const ur_pretoks[] = {&P_LLAMA3, &P_QWEN2, &P_GPT2, &P_SMOLLM, &P_DEFAULT, &P_DS3, &P_DSLLM,
-                                       &P_DSCODER, &P_FALCON, &P_CL100K, NULL};
+                                       &P_DSCODER, &P_FALCON, &P_CL100K, &P_STABLELM2, NULL};
 
 static int is(const char *a, const char *s, size_t len) { return strlen(a) == len && memcmp(a, s, len) == 0; }
 
@@ -309,15 +312,16 @@ void ur_pretok_split(const ur_pretok *p, const ur_pt_text *t, size_t start, size
     if (start < end) split_stage(p, 0, t, start, end, emit, ctx);
 }
 
-const char *ur_pretok_names(void) {
-    static char buf[1024]; /* written once per process, the same text every time */
-    if (buf[0]) return buf;
-    size_t o = 0;
-    for (size_t k = 0; ur_pretoks[k] && o < sizeof buf - 64; k++) {
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", k ? "\n" : "", ur_pretoks[k]->name);
-        for (const char *const *a = ur_pretoks[k]->alias; *a && o < sizeof buf - 64; a++)
-            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", a == ur_pretoks[k]->alias ? " (also " : ", ", *a);
-        if (ur_pretoks[k]->alias[0] && o < sizeof buf - 2) o += (size_t)snprintf(buf + o, sizeof buf - o, ")");
+size_t ur_pretok_names(char *buf, size_t n) {
+    ur_buf b = {0};
+    for (size_t k = 0; ur_pretoks[k]; k++) {
+        ur_buf_printf(&b, ur_pretoks[k]->alias[0] ? "  %-15s" : "  %s", ur_pretoks[k]->name);
+        for (const char *const *a = ur_pretoks[k]->alias; *a; a++)
+            ur_buf_printf(&b, "%s%s", a == ur_pretoks[k]->alias ? " also " : ", ", *a);
+        ur_buf_puts(&b, "\n");
     }
-    return buf;
+    if (n) snprintf(buf, n, "%s", b.data ? b.data : "");
+    size_t len = b.len;
+    ur_buf_free(&b);
+    return len;
 }

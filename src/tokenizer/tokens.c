@@ -24,8 +24,15 @@ static char *repair_utf8(const char *text, size_t len, size_t *out_len, int *oom
     const unsigned char *u = (const unsigned char *)text;
     size_t i = 0;
     uint32_t c;
-    int k;
-    while (i < len && (u[i] < 0x80 || (k = ur_utf8_decode(u + i, len - i, &c)) > 0)) i += u[i] < 0x80 ? 1 : (size_t)k;
+    int k = 0;
+    while (i < len) {
+        if (u[i] < 0x80) {
+            i++;
+            continue;
+        }
+        if ((k = ur_utf8_decode(u + i, len - i, &c)) == 0) break;
+        i += (size_t)k;
+    }
     if (i == len) return NULL;
     char *o = malloc(3 * len); /* a replaced subpart of >= 1 byte becomes 3 bytes */
     if (!o) { *oom = 1; return NULL; }

@@ -305,7 +305,7 @@ ur_vocab *ur_vocab_load(const ur_gguf *g, ur_err *err) {
         pre = ur_pretok_find(pre_name.ptr, pre_name.len);
         if (!pre) {
             char q[80];
-            ur_errf(err, "%s: pre-tokenizer '%s' (tokenizer.ggml.pre) is not supported (urial info --help lists them)",
+            ur_errf(err, "%s: pre-tokenizer '%s' (tokenizer.ggml.pre) is not supported (urial convert-tokenizer --help lists them)",
                     g->path, quote(pre_name.ptr, pre_name.len, q, sizeof q));
             return NULL;
         }
