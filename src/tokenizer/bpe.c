@@ -54,6 +54,8 @@ struct ur_bpe_session {
     size_t n_heap, cap_heap;
     char *enc;          /* a piece spelled in byte-level characters (ignore_merges lookups) */
     size_t cap_enc;
+    int32_t *ids;       /* the byte tokens of a long piece */
+    size_t cap_ids;
     ur_sink *out;
     int oom;
 };
@@ -74,6 +76,7 @@ void ur_bpe_session_free(ur_bpe_session *s) {
     free(s->sym);
     free(s->heap);
     free(s->enc);
+    free(s->ids);
     free(s);
 }
 
@@ -242,8 +245,13 @@ static void piece(void *ctx, size_t a, size_t b) {
     }
     int32_t small[SCAN_MAX], *ids = small;
     if (n > SCAN_MAX) {
-        ids = malloc(n * sizeof *ids);
-        if (!ids) { s->oom = 1; return; }
+        if (n > s->cap_ids) {
+            int32_t *p2 = realloc(s->ids, n * sizeof *p2);
+            if (!p2) { s->oom = 1; return; }
+            s->ids = p2;
+            s->cap_ids = n;
+        }
+        ids = s->ids;
     }
     size_t m = 0;
     for (size_t k = 0; k < n; k++) {
@@ -252,7 +260,6 @@ static void piece(void *ctx, size_t a, size_t b) {
     }
     if (m <= SCAN_MAX) merge_scan(s, ids, m);
     else if (merge_heap(s, ids, m) < 0) s->oom = 1;
-    if (ids != small) free(ids);
 }
 
 int ur_bpe_fragment(ur_bpe_session *s, const char *text, size_t len, ur_sink *out, ur_err *err) {
