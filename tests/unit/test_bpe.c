@@ -186,6 +186,12 @@ static void test_pretokenizers(void) {
                cases[i].want);
     }
     CHECK(ur_pretok_find("llama3", 6) == ur_pretok_find("llama-bpe", 9));
+    /* Qwen2's pre-tokenizer normalizes to NFC; stablelm2 has the same regex without it */
+    CHECK(ur_pretok_find("qwen2", 5)->nfc && !ur_pretok_find("stablelm2", 9)->nfc);
+    CHECK(ur_pretok_find("llama-bpe", 9)->ignore_merges && !ur_pretok_find("dbrx", 4)->ignore_merges);
+    char names[2048];
+    CHECK(ur_pretok_names(names, sizeof names) < sizeof names && strstr(names, "  qwen2 ") &&
+          strstr(names, "deepseek-v3") && !strstr(names, " \n"));
     CHECK(ur_pretok_find("nope", 4) == NULL);
 }
 
