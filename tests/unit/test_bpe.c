@@ -55,6 +55,10 @@ static void test_unicode_facts(void) {
     CHECK(ur_uclass('a') == (UR_CL_L | UR_CL_LL) && ur_uclass('7') == (UR_CL_N | UR_CL_ND));
     CHECK(ur_uclass(0x2161) == UR_CL_N && ur_uclass('\'') == UR_CL_P && ur_uclass('`') == UR_CL_S);
     CHECK(ur_uclass(0x85) == UR_CL_WS && ur_uclass(0xFEFF) == 0 && ur_uclass(0x110000) == 0);
+    /* code points assigned after Unicode 15.0 (tools/unicode_newer.txt): Garay digits and
+     * letters (16.0), CJK Extension I (15.1), an emoji of 16.0 */
+    CHECK((ur_uclass(0x10D40) & UR_CL_N) && (ur_uclass(0x10D4A) & UR_CL_L) && (ur_uclass(0x2EBF0) & UR_CL_L));
+    CHECK(ur_uclass(0x1FAE9) == UR_CL_S && ur_uclass(0x10D3F) == 0);
 
     /* every line of UnicodeData.txt, when Debian's unicode-data is installed */
     FILE *f = fopen("/usr/share/unicode/UnicodeData.txt", "r");

@@ -29,7 +29,9 @@ const scripts = {
   sinhala: "ආයුබෝවන් ලෝකය", tibetan: "བཀྲ་ཤིས་བདེ་ལེགས།", gujarati: "નમસ્તે વિશ્વ", gurmukhi: "ਸਤ ਸ੍ਰੀ ਅਕਾਲ ਦੁਨੀਆ",
   kannada: "ನಮಸ್ಕಾರ ಜಗತ್ತು", malayalam: "നമസ്കാരം ലോകം", mongolian: "ᠮᠣᠩᠭᠣᠯ ᠪᠢᠴᠢᠭ", cherokee: "ᎣᏏᏲ ᎡᎶᎯ",
   lao: "ສະບາຍດີ ໂລກ", vietnamese: "Xin chào thế giới, tiếng Việt", turkish: "İstanbul'da ğüşıöç", polish: "Zażółć gęślą jaźń",
-  german: "Größenwahn Straße ÄÖÜ", syriac: "ܫܠܡܐ ܥܠܡܐ", thaana: "ހެލޯ ދުނިޔެ", math: "∀x∈ℝ: x²≥0, ∑ᵢ aᵢ ≤ ∞, 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"};
+  german: "Größenwahn Straße ÄÖÜ", syriac: "ܫܠܡܐ ܥܠܡܐ", thaana: "ހެލޯ ދުނިޔެ", math: "∀x∈ℝ: x²≥0, ∑ᵢ aᵢ ≤ ∞, 𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+  // newer than Debian 12's unicode-data (15.0): Garay letters and digits (16.0), CJK Extension I (15.1)
+  newer: "\u{10D50}\u{10D51}\u{10D52} \u{10D40}\u{10D41} \u{2EBF0}\u{2EBF1}\u{1FAE9}"};
 const scriptList = Object.values(scripts);
 const emoji = ["😀", "👍🏽", "👨‍👩‍👧‍👦", "🏳️‍🌈", "🇫🇷🇯🇵", "❤️", "🦙🦙🦙", "☕", "🤖💬", "1️⃣", "🫠", "👩🏾‍💻", "✊🏿"];
 const spaces = [" ", "  ", "   ", "    ", "        ", "\t", "\t\t", "\n", "\n\n", "\n\n\n", "\r\n", "\r\n\r\n", " \n", "\n ",
