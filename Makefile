@@ -153,3 +153,8 @@ clean:
 $(BUILD)/bench_train: bench/bench_train.c $(BUILD)/liburial.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liburial.a $(LDLIBS)
+
+# tokenizer speed (not part of `make test`): bench/tokenize.sh compares it with llama.cpp's tokenizer
+$(BUILD)/bench_tokenize: bench/bench_tokenize.c $(BUILD)/liburial.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liburial.a $(LDLIBS)

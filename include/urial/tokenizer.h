@@ -1,9 +1,14 @@
 /* urial — tokenizers built from a GGUF's tokenizer.* metadata.
  *
  * "llama" (SentencePiece BPE with scores and byte fallback, as llama.cpp's SPM
- * tokenizer): the text gets a leading space ("▁") and spaces become "▁", pieces
- * are merged by highest score, unknown bytes become <0xXX> tokens. Other models
- * (e.g. "gpt2") are refused with a clear error until they are supported. */
+ * tokenizer: Llama-2, Mistral, Gemma): the text gets a leading space ("▁") when
+ * add_space_prefix, spaces become "▁", pieces are merged by highest score, unknown
+ * bytes become <0xXX> tokens.
+ * "gpt2" (byte-level BPE: Llama-3, Qwen2/2.5/3, OLMo, DeepSeek, SmolLM, ...): the
+ * pre-tokenizer named by tokenizer.ggml.pre splits the text (regex-equivalent
+ * scanners over Unicode categories), each piece's bytes are merged by merge rank;
+ * invalid UTF-8 becomes U+FFFD first, and Qwen2's pre-tokenizer normalizes to NFC.
+ * Other models (WordPiece, Unigram, ...) are refused with a clear error. */
 #ifndef URIAL_TOKENIZER_H
 #define URIAL_TOKENIZER_H
 
@@ -35,7 +40,18 @@ int ur_vocab_is_eog(const ur_vocab *v, int32_t id); /* EOS, EOT, or another end-
 /* The stored piece of a token (e.g. "▁Hello", "<0x0A>", "<s>"); len set. */
 const char *ur_vocab_piece(const ur_vocab *v, int32_t id, size_t *len);
 int ur_vocab_type(const ur_vocab *v, int32_t id);
-const char *ur_vocab_model(const ur_vocab *v); /* "llama" */
+const char *ur_vocab_model(const ur_vocab *v); /* "llama" or "gpt2" */
+/* What the tokenizer is, for people: "SentencePiece BPE" or "byte-level BPE". */
+const char *ur_vocab_kind_name(const ur_vocab *v);
+/* The pre-tokenizer of a byte-level vocab as tokenizer.ggml.pre names it ("llama-bpe",
+ * "qwen2", ...), or NULL for SentencePiece vocabs. */
+const char *ur_vocab_pre(const ur_vocab *v);
+/* The regexes it implements (" ; " between stages), or NULL. */
+const char *ur_vocab_pre_regex(const ur_vocab *v);
+int32_t ur_vocab_eom(const ur_vocab *v);       /* end-of-message token (<|eom_id|>) or -1 */
+/* The pre-tokenizer names urial knows, one line each with its aliases (for help texts), into
+ * buf (NUL-terminated, truncated to n); returns the full length. */
+size_t ur_pretok_names(char *buf, size_t n);
 
 /* Tokenize `len` bytes of text. add_bos: prepend BOS (if the vocab has one).
  * parse_special: text like "<s>" or "[INST]" that spells a control/unknown token
@@ -49,6 +65,20 @@ int ur_tokenize(const ur_vocab *v, const char *text, size_t len, int add_bos, in
  * success, even for no tokens): returns the count, or -1 on error. */
 int ur_tokenize_alloc(const ur_vocab *v, const char *text, size_t len, int add_bos, int parse_special, int32_t **out,
                       ur_err *err);
+
+/* Write a vocab-only GGUF from a Hugging Face tokenizer.json, reading tokenizer_config.json,
+ * config.json and chat_template.jinja beside it when present: the tokenizer metadata as
+ * llama.cpp's converter writes it (byte-level BPE as "gpt2" with the pre-tokenizer its
+ * regexes name, SentencePiece-style BPE as "llama"), so urial and llama.cpp can load it.
+ * Options may be NULL/0: pre overrides the detected pre-tokenizer, arch sets
+ * general.architecture (default "llama"), name general.name, vocab_size pads the token
+ * list with UNUSED "[PAD<id>]" tokens up to a model's embedding rows (default: config.json's
+ * vocab_size, else the tokenizer's own size). */
+typedef struct ur_convert_opts {
+    const char *pre, *arch, *name;
+    int64_t vocab_size;
+} ur_convert_opts;
+int ur_tokenizer_convert(const char *json_path, const ur_convert_opts *o, const char *out_path, ur_err *err);
 
 /* How many leading tokens a[0..na) and b[0..nb) share. */
 int ur_tokens_common_prefix(const int32_t *a, int na, const int32_t *b, int nb);

@@ -17,6 +17,7 @@
 /* Each subcommand: argc/argv start at the subcommand name. Returns the exit code. */
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_convert_tokenizer(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -26,6 +26,47 @@ static int count_types(const ur_gguf *g, type_count *tc, int max) {
     return n;
 }
 
+/* A token as "ID TEXT" with control characters escaped (for the tokenizer lines). */
+static void put_token(ur_buf *b, const ur_vocab *v, int32_t id) {
+    size_t len;
+    const char *p = ur_vocab_piece(v, id, &len);
+    ur_buf_printf(b, "%d ", id);
+    for (size_t i = 0; p && i < len && i < 64; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c == 0x7f) ur_buf_printf(b, "\\x%02x", c);
+        else ur_buf_put(b, p + i, 1);
+    }
+}
+
+/* The tokenizer's lines: kind, size, BOS/EOS rules; the pre-tokenizer; end-of-generation tokens. */
+static void tokenizer_text(ur_buf *b, const ur_vocab *v) {
+    ur_buf_printf(b, "tokenizer:     %s (%s), %d tokens", ur_vocab_kind_name(v), ur_vocab_model(v), ur_vocab_size(v));
+    if (ur_vocab_bos(v) >= 0) {
+        ur_buf_puts(b, ", bos ");
+        put_token(b, v, ur_vocab_bos(v));
+        ur_buf_puts(b, ur_vocab_add_bos(v) ? " (added)" : " (not added)");
+    }
+    if (ur_vocab_eos(v) >= 0) {
+        ur_buf_puts(b, ", eos ");
+        put_token(b, v, ur_vocab_eos(v));
+    }
+    ur_buf_puts(b, "\n");
+    if (ur_vocab_pre(v)) {
+        const char *pre = ur_vocab_pre(v);
+        int nfc = !strcmp(pre, "qwen2"), whole = !strcmp(pre, "llama-bpe");
+        ur_buf_printf(b, "pre-tokenizer: %s%s: %s\n", pre,
+                      nfc ? " (NFC first)" : whole ? " (a piece that is a token is kept whole)" : "", ur_vocab_pre_regex(v));
+    }
+    ur_buf_puts(b, "end of gen:   ");
+    int n = 0;
+    for (int32_t id = 0; id < ur_vocab_size(v); id++)
+        if (ur_vocab_is_eog(v, id)) {
+            ur_buf_puts(b, n++ ? ", " : " ");
+            put_token(b, v, id);
+        }
+    ur_buf_puts(b, n ? "\n" : " none\n");
+}
+
 int cmd_info(int argc, char **argv) {
     int json = 0;
     const cli_opt opts[] = {OPT_FLAG("json", 0, &json, "one JSON object instead of text"), OPT_END};
@@ -87,10 +128,18 @@ int cmd_info(int argc, char **argv) {
             ur_buf_printf(&b, "%s\"%s\":{\"count\":%d,\"bytes\":%llu}", i ? "," : "", ur_type_name(tc[i].type),
                           tc[i].count, (unsigned long long)tc[i].bytes);
         ur_buf_puts(&b, "}");
-        if (voc)
-            ur_buf_printf(&b, ",\"tokenizer\":{\"model\":\"%s\",\"tokens\":%d,\"bos\":%d,\"eos\":%d,\"eot\":%d}",
-                          ur_vocab_model(voc), ur_vocab_size(voc), ur_vocab_bos(voc), ur_vocab_eos(voc),
-                          ur_vocab_eot(voc));
+        if (voc) {
+            ur_buf_printf(&b, ",\"tokenizer\":{\"model\":\"%s\",\"kind\":\"%s\",\"pre\":%s%s%s,\"tokens\":%d,"
+                          "\"bos\":%d,\"add_bos\":%s,\"eos\":%d,\"eot\":%d,\"eog\":[",
+                          ur_vocab_model(voc), ur_vocab_kind_name(voc), ur_vocab_pre(voc) ? "\"" : "",
+                          ur_vocab_pre(voc) ? ur_vocab_pre(voc) : "null", ur_vocab_pre(voc) ? "\"" : "",
+                          ur_vocab_size(voc), ur_vocab_bos(voc), ur_vocab_add_bos(voc) ? "true" : "false",
+                          ur_vocab_eos(voc), ur_vocab_eot(voc));
+            int k = 0;
+            for (int32_t id = 0; id < ur_vocab_size(voc); id++)
+                if (ur_vocab_is_eog(voc, id)) ur_buf_printf(&b, k++ ? ",%d" : "%d", id);
+            ur_buf_puts(&b, "]}");
+        }
         ur_buf_puts(&b, ",\"chat_template\":");
         if (tmpl.ptr) {
             ur_buf_printf(&b, "{\"bytes\":%zu,\"family\":%s%s%s", tmpl.len, family ? "\"" : "",
@@ -130,9 +179,7 @@ int cmd_info(int argc, char **argv) {
             ur_buf_printf(&b, " %s x%d (%.1f MiB)%s", ur_type_name(tc[i].type), tc[i].count,
                           (double)tc[i].bytes / (1 << 20), i + 1 < ntc ? "," : "");
         ur_buf_puts(&b, "\n");
-        if (voc)
-            ur_buf_printf(&b, "tokenizer:     %s, %d tokens (bos %d, eos %d, eot %d)\n", ur_vocab_model(voc),
-                          ur_vocab_size(voc), ur_vocab_bos(voc), ur_vocab_eos(voc), ur_vocab_eot(voc));
+        if (voc) tokenizer_text(&b, voc);
         if (tmpl.ptr && tmpl.len && !own)
             ur_buf_printf(&b, "chat template: %s (tokenizer.chat_template, %zu bytes) does not render: %s\n",
                           family ? family : "unknown family", tmpl.len, terr.msg);

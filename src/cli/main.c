@@ -15,6 +15,7 @@ static const struct {
 } COMMANDS[] = {
     {"info", cmd_info, "describe a GGUF model: architecture, shapes, types, tokenizer"},
     {"tokenize", cmd_tokenize, "turn text into token ids"},
+    {"convert-tokenizer", cmd_convert_tokenizer, "write a vocab GGUF from a Hugging Face tokenizer.json"},
     {"generate", cmd_generate, "continue a prompt, streaming the text"},
     {"logits", cmd_logits, "teacher-forced top next-token logits at every position"},
     {"bench", cmd_bench, "prefill and decode speed"},
@@ -33,7 +34,7 @@ static const struct {
 static void usage(FILE *f) {
     fprintf(f, "usage: urial COMMAND [options]   (urial COMMAND --help for its options; urial --version)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+        fprintf(f, "  %-17s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 }
 
 int main(int argc, char **argv) {

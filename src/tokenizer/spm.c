@@ -14,25 +14,13 @@
  *    candidate pairs keeps this O(n log n); pairs made stale by a merge are
  *    recognised by their recorded size and skipped.
  * 4. Each final symbol is its token, or (when the character is not in the vocab)
- *    one <0xXX> byte token per byte. */
+ *    one <0xXX> byte token per byte.
+ * (Step 1 is tokens.c's, shared with byte-level BPE.) */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tokenizer/vocab_int.h"
-
-/* ---- output ---------------------------------------------------------------- */
-
-typedef struct sink {
-    int32_t *out;
-    int max;
-    int64_t count;
-} sink;
-
-static void emit(sink *s, int32_t id) {
-    if (s->count < s->max) s->out[s->count] = id;
-    s->count++;
-}
 
 /* ---- the SPM merge over one fragment ---------------------------------------- */
 
@@ -47,14 +35,31 @@ typedef struct bigram {
     uint32_t size;      /* bytes of the merged piece when queued (stale if the symbols changed) */
 } bigram;
 
-typedef struct session {
+struct ur_spm_session {
     const ur_vocab *v;
     const char *text;
     sym *syms;
     size_t n_syms, cap_syms;
     bigram *heap;
     size_t n_heap, cap_heap;
-} session;
+    char *esc;          /* the escaped fragment ("▁" for spaces, the prefix) */
+    size_t cap_esc;
+};
+typedef struct ur_spm_session session;
+
+ur_spm_session *ur_spm_session_new(const ur_vocab *v) {
+    ur_spm_session *s = ur_xcalloc(1, sizeof *s);
+    s->v = v;
+    return s;
+}
+
+void ur_spm_session_free(ur_spm_session *s) {
+    if (!s) return;
+    free(s->syms);
+    free(s->heap);
+    free(s->esc);
+    free(s);
+}
 
 /* heap order: higher score first, then the leftmost pair */
 static int above(const bigram *a, const bigram *b) {
@@ -113,7 +118,7 @@ static uint32_t lead_len(unsigned char c) {
 }
 
 /* Tokenize one escaped fragment text[0, len). */
-static int spm_fragment(session *s, const char *text, size_t len, sink *out, ur_err *err) {
+static int spm_merge(session *s, const char *text, size_t len, ur_sink *out, ur_err *err) {
     const ur_vocab *v = s->v;
     s->text = text;
     s->n_syms = 0;
@@ -149,16 +154,16 @@ static int spm_fragment(session *s, const char *text, size_t len, sink *out, ur_
         const sym *y = &s->syms[i];
         int32_t id = ur_vocab_lookup(v, text + y->off, y->n);
         if (id >= 0) {
-            emit(out, id);
+            ur_sink_put(out, id);
             continue;
         }
         /* byte fallback; a vocab without byte tokens gets one UNK per unknown character */
         int have_bytes = 1;
         for (uint32_t k = 0; k < y->n; k++) have_bytes &= v->byte_tok[(unsigned char)text[y->off + k]] >= 0;
         if (have_bytes) {
-            for (uint32_t k = 0; k < y->n; k++) emit(out, v->byte_tok[(unsigned char)text[y->off + k]]);
+            for (uint32_t k = 0; k < y->n; k++) ur_sink_put(out, v->byte_tok[(unsigned char)text[y->off + k]]);
         } else if (v->unk >= 0) {
-            emit(out, v->unk);
+            ur_sink_put(out, v->unk);
         } else {
             return ur_errf(err, "tokenize: byte 0x%02x is not in the vocab and the vocab has no byte or unknown token",
                            (unsigned char)text[y->off]);
@@ -169,124 +174,29 @@ oom:
     return ur_errf(err, "tokenize: out of memory for %zu bytes of text", len);
 }
 
-/* ---- special-token partition ------------------------------------------------ */
-
-typedef struct frag {
-    int32_t tok;        /* the special token, or -1 for text */
-    size_t off, len;    /* text: bytes of the input */
-} frag;
-
-typedef struct frags {
-    frag *a;
-    size_t n, cap;
-} frags;
-
-static int frag_add(frags *f, int32_t tok, size_t off, size_t len) {
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? 2 * f->cap : 16;
-        frag *p = realloc(f->a, cap * sizeof *p);
-        if (!p) return -1;
-        f->a = p;
-        f->cap = cap;
-    }
-    f->a[f->n++] = (frag){tok, off, len};
-    return 0;
-}
-
-/* Split the text fragments of *cur at every occurrence of special token `id`. */
-static int split_special(const ur_vocab *v, const char *text, int32_t id, frags *cur, frags *next) {
-    const char *st = v->text + v->text_off[id];
-    size_t sl = ur_vocab_text_len(v, id);
-    next->n = 0;
-    for (size_t i = 0; i < cur->n; i++) {
-        frag f = cur->a[i];
-        if (f.tok >= 0) {
-            if (frag_add(next, f.tok, 0, 0) < 0) return -1;
-            continue;
-        }
-        size_t pos = f.off, end = f.off + f.len;
-        const char *hit;
-        while (end - pos >= sl && (hit = memmem(text + pos, end - pos, st, sl)) != NULL) {
-            size_t at = (size_t)(hit - text);
-            if (at > pos && frag_add(next, -1, pos, at - pos) < 0) return -1;
-            if (frag_add(next, id, 0, 0) < 0) return -1;
-            pos = at + sl;
-        }
-        if (pos < end && frag_add(next, -1, pos, end - pos) < 0) return -1;
-    }
-    frags t = *cur;
-    *cur = *next;
-    *next = t;
-    return 0;
-}
-
-/* ---- public ----------------------------------------------------------------- */
-
-int ur_tokenize(const ur_vocab *v, const char *text, size_t len, int add_bos, int parse_special,
-                int32_t *out, int max, ur_err *err) {
-    if (!v) return ur_errf(err, "tokenize: no vocab");
-    if (!text && len) return ur_errf(err, "tokenize: text is NULL");
-    if (max < 0 || (!out && max > 0)) return ur_errf(err, "tokenize: bad output buffer");
-    /* escaped text is up to 3 bytes per input byte plus the prefix; symbol indices are int32 */
+/* Escape one fragment (a leading "▁" when it is the first or follows a special token,
+ * every ' ' as "▁") and merge it. */
+int ur_spm_fragment(ur_spm_session *s, const char *text, size_t len, int first, ur_sink *out, ur_err *err) {
     if (len > (INT32_MAX - 3) / 3) return ur_errf(err, "tokenize: text of %zu bytes is too long", len);
-
-    sink sk = {out, max, 0};
-    frags cur = {0}, nxt = {0};
-    session s = {.v = v};
-    char *esc = NULL;
-    int rc = -1;
-
-    if (add_bos && v->bos >= 0) emit(&sk, v->bos);
-    if (len == 0) { rc = 0; goto done; }
-
-    if (frag_add(&cur, -1, 0, len) < 0) goto oom;
-    for (int32_t k = 0; k < v->n_specials; k++) {
-        int32_t id = v->specials[k];
-        if (!parse_special && v->type[id] != UR_TOK_USER_DEFINED) continue;
-        if (split_special(v, text, id, &cur, &nxt) < 0) goto oom;
+    size_t need = 3 * len + 3;
+    if (need > s->cap_esc) {
+        char *e = realloc(s->esc, need);
+        if (!e) return ur_errf(err, "tokenize: out of memory for %zu bytes of text", len);
+        s->esc = e;
+        s->cap_esc = need;
     }
-
-    size_t longest = 0;
-    for (size_t i = 0; i < cur.n; i++)
-        if (cur.a[i].tok < 0 && cur.a[i].len > longest) longest = cur.a[i].len;
-    esc = malloc(3 * longest + 3 + 1);
-    if (!esc) goto oom;
-
-    int prev_special = 1; /* the first fragment gets the space prefix too */
-    for (size_t i = 0; i < cur.n; i++) {
-        frag f = cur.a[i];
-        if (f.tok >= 0) {
-            emit(&sk, f.tok);
-            prev_special = 1;
-            continue;
-        }
-        size_t el = 0;
-        if (v->add_space_prefix && prev_special) {
-            memcpy(esc, "\xE2\x96\x81", 3);
-            el = 3;
-        }
-        for (size_t k = f.off; k < f.off + f.len; k++) {
-            if (text[k] == ' ') {
-                memcpy(esc + el, "\xE2\x96\x81", 3);
-                el += 3;
-            } else {
-                esc[el++] = text[k];
-            }
-        }
-        if (spm_fragment(&s, esc, el, &sk, err) < 0) goto done;
-        prev_special = 0;
+    size_t el = 0;
+    if (s->v->add_space_prefix && first) {
+        memcpy(s->esc, "\xE2\x96\x81", 3);
+        el = 3;
     }
-    rc = 0;
-    goto done;
-oom:
-    ur_errf(err, "tokenize: out of memory for %zu bytes of text", len);
-done:
-    free(cur.a);
-    free(nxt.a);
-    free(s.syms);
-    free(s.heap);
-    free(esc);
-    if (rc < 0) return -1;
-    if (sk.count > INT_MAX) return ur_errf(err, "tokenize: %lld tokens do not fit an int", (long long)sk.count);
-    return (int)sk.count;
+    for (size_t k = 0; k < len; k++) {
+        if (text[k] == ' ') {
+            memcpy(s->esc + el, "\xE2\x96\x81", 3);
+            el += 3;
+        } else {
+            s->esc[el++] = text[k];
+        }
+    }
+    return spm_merge(s, s->esc, el, out, err);
 }

@@ -217,7 +217,7 @@ check_urial() { # LOC WORD... (the words after "urial")
 }
 
 # make targets, with the Makefile's variables expanded (BUILD=build)
-TARGETS=" $(make -pRrq -f Makefile : 2>/dev/null | grep -oE '^[A-Za-z0-9_./-]+:' | tr -d ':' | sort -u | tr '\n' ' ') "
+TARGETS=" $(env -u BUILD -u SANITIZE MAKEFLAGS= make -pRrq -f Makefile : 2>/dev/null | grep -oE '^[A-Za-z0-9_./-]+:' | tr -d ':' | sort -u | tr '\n' ' ') "
 check_script() { # LOC FILE WORD...: the script exists and mentions each option
     local loc=$1 f=$2 o; shift 2
     if [[ "$f" == *[*?]* ]]; then compgen -G "$f" >/dev/null || bad "script_$loc" "$loc: $f: no such files"; return; fi
@@ -292,7 +292,7 @@ while IFS= read -r hit; do bad "pointer_${hit%%:*}" "an old pointer into README.
 
 # ---- 5. the README's command table -----------------------------------------------------------
 f0=$nfail
-table=" $(grep -oE '^\| `urial [a-z]+' README.md | awk '{print $3}' | sort -u | tr '\n' ' ') "
+table=" $(grep -oE '^\| `urial [a-z][a-z-]*' README.md | awk '{print $3}' | sort -u | tr '\n' ' ') "
 for c in $COMMANDS; do [[ "$table" == *" $c "* ]] || bad command_table "README.md: the command table has no row for 'urial $c'"; done
 for c in $table; do [[ "$COMMANDS" == *" $c "* ]] || bad command_table "README.md: the command table names 'urial $c', which urial --help does not list"; done
 [ $nfail = "$f0" ] && pass command_table
