@@ -189,12 +189,12 @@ static int completion_prompt(const srv_api *a, json_t *p, srv_req *r, int32_t **
     return BAD(e, "prompt", "'prompt' must be a string or an array of token ids");
 }
 
-static int add_stops(json_t *o, srv_job *j, srv_error *e) {
+static int add_stops(json_t *o, ur_engine_job *j, srv_error *e) {
     json_t *s = json_object_get(o, "stop");
     if (!s || json_is_null(s)) return 0;
     json_t *one[1] = {s};
     size_t n = json_is_array(s) ? json_array_size(s) : 1;
-    if (n > SRV_MAX_STOPS) return BAD(e, "stop", "'stop' has %zu strings, at most %d", n, SRV_MAX_STOPS);
+    if (n > UR_ENGINE_MAX_STOPS) return BAD(e, "stop", "'stop' has %zu strings, at most %d", n, UR_ENGINE_MAX_STOPS);
     for (size_t i = 0; i < n; i++) {
         json_t *t = json_is_array(s) ? json_array_get(s, i) : one[0];
         if (!json_is_string(t) || !json_string_length(t) || json_string_length(t) > 256)
@@ -212,7 +212,7 @@ static uint64_t next_random(void) {
     return z ^ (z >> 31);
 }
 
-int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, srv_req *r, srv_job **out, srv_error *e) {
+int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, srv_req *r, ur_engine_job **out, srv_error *e) {
     memset(r, 0, sizeof *r);
     *out = NULL;
     json_error_t je;
@@ -222,7 +222,7 @@ int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, 
         json_decref(o);
         return BAD(e, NULL, "the body must be a JSON object");
     }
-    srv_job *j = srv_job_new();
+    ur_engine_job *j = ur_engine_job_new();
     r->chat = j->chat = chat;
     r->created = (long)time(NULL);
     snprintf(r->id, sizeof r->id, "%s-%016llx", chat ? "chatcmpl" : "cmpl", (unsigned long long)next_random());
@@ -250,13 +250,13 @@ int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, 
         goto out;
     }
     if (chat) {
-        if (get_bool(o, "logprobs", &lp, e) || get_int(o, "top_logprobs", 0, SRV_MAX_LOGPROBS, &k_lp, e)) goto out;
+        if (get_bool(o, "logprobs", &lp, e) || get_int(o, "top_logprobs", 0, UR_ENGINE_MAX_LOGPROBS, &k_lp, e)) goto out;
         if (k_lp >= 0 && !lp) {
             BAD(e, "top_logprobs", "'top_logprobs' needs 'logprobs': true");
             goto out;
         }
         if (lp && k_lp < 0) k_lp = 0;
-    } else if (get_int(o, "logprobs", 0, SRV_MAX_LOGPROBS, &k_lp, e)) {
+    } else if (get_int(o, "logprobs", 0, UR_ENGINE_MAX_LOGPROBS, &k_lp, e)) {
         goto out;
     }
     if (k_lp >= 0 && r->stream) {
@@ -317,7 +317,7 @@ int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, 
     if (chat) { /* the format's stop strings first */
         int nfs;
         const char *const *fs = ur_chat_stops(a->fmt, &nfs);
-        for (int i = 0; i < nfs && j->n_stops < SRV_MAX_STOPS + 4; i++) j->stops[j->n_stops++] = ur_xstrdup(fs[i]);
+        for (int i = 0; i < nfs && j->n_stops < UR_ENGINE_MAX_STOPS + 4; i++) j->stops[j->n_stops++] = ur_xstrdup(fs[i]);
     }
     gp->stop = (const char *const *)j->stops;
     gp->n_stop = j->n_stops;
@@ -325,7 +325,7 @@ int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, 
 out:
     json_decref(o);
     if (rc) {
-        srv_job_release(NULL, j);
+        ur_engine_job_release(NULL, j);
         srv_req_free(r);
     } else {
         *out = j;
@@ -334,7 +334,7 @@ out:
 }
 
 /* ---- responses ------------------------------------------------------------------------ */
-const char *srv_finish_reason(const srv_job *j) {
+const char *srv_finish_reason(const ur_engine_job *j) {
     switch (j->stop_reason) {
     case UR_STOP_EOG:
     case UR_STOP_STRING: return "stop";
@@ -359,7 +359,7 @@ static void token_str(const srv_api *a, const srv_req *r, int32_t id, ur_buf *ou
 }
 
 /* {"tok": lp, ...}: the top k and the token itself, each text once */
-static void top_dict(const srv_api *a, const srv_req *r, const srv_lp *lp, ur_buf *out) {
+static void top_dict(const srv_api *a, const srv_req *r, const ur_engine_lp *lp, ur_buf *out) {
     ur_buf_puts(out, "{");
     int n = 0, self = 0;
     for (int i = 0; i <= lp->k; i++) {
@@ -388,7 +388,7 @@ static void top_dict(const srv_api *a, const srv_req *r, const srv_lp *lp, ur_bu
 }
 
 /* The completions API's logprobs object: the prompt's tokens first with echo. */
-static void completion_logprobs(const srv_api *a, const srv_req *r, const srv_job *j, ur_buf *out) {
+static void completion_logprobs(const srv_api *a, const srv_req *r, const ur_engine_job *j, ur_buf *out) {
     ur_buf toks = {0}, lps = {0}, tops = {0}, offs = {0}, text = {0};
     int n = 0;
     if (j->prompt_logprobs && j->prompt_lp) {
@@ -444,10 +444,10 @@ static void token_entry(const srv_api *a, const srv_req *r, int32_t id, float lp
     ur_buf_puts(out, "]");
 }
 
-static void chat_logprobs(const srv_api *a, const srv_req *r, const srv_job *j, ur_buf *out) {
+static void chat_logprobs(const srv_api *a, const srv_req *r, const ur_engine_job *j, ur_buf *out) {
     ur_buf_puts(out, "{\"content\":[");
     for (int i = 0; i < j->n_gen_lp; i++) {
-        const srv_lp *lp = &j->gen_lp[i];
+        const ur_engine_lp *lp = &j->gen_lp[i];
         if (i) ur_buf_puts(out, ",");
         token_entry(a, r, lp->token, lp->lp, out);
         ur_buf_puts(out, ",\"top_logprobs\":[");
@@ -461,7 +461,7 @@ static void chat_logprobs(const srv_api *a, const srv_req *r, const srv_job *j, 
     ur_buf_puts(out, "]}");
 }
 
-static void usage_json(const srv_job *j, ur_buf *out) {
+static void usage_json(const ur_engine_job *j, ur_buf *out) {
     ur_buf_printf(out,
                   "{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d,"
                   "\"prompt_tokens_details\":{\"cached_tokens\":%d}}",
@@ -473,7 +473,7 @@ static void head_json(const srv_api *a, const srv_req *r, const char *object, ur
     ur_buf_json_str(out, a->model_name, strlen(a->model_name));
 }
 
-void srv_response_json(const srv_api *a, const srv_req *r, const srv_job *j, ur_buf *out) {
+void srv_response_json(const srv_api *a, const srv_req *r, const ur_engine_job *j, ur_buf *out) {
     const char *text = j->text.data ? j->text.data : "";
     head_json(a, r, r->chat ? "chat.completion" : "text_completion", out);
     ur_buf_puts(out, ",\"choices\":[{\"index\":0,");
@@ -518,7 +518,7 @@ void srv_chunk_json(const srv_api *a, const srv_req *r, const char *delta, size_
     }
 }
 
-void srv_chunk_final(const srv_api *a, const srv_req *r, const srv_job *j, ur_buf *out) {
+void srv_chunk_final(const srv_api *a, const srv_req *r, const ur_engine_job *j, ur_buf *out) {
     ur_buf_puts(out, "data: ");
     head_json(a, r, r->chat ? "chat.completion.chunk" : "text_completion", out);
     if (r->chat) ur_buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null");

@@ -25,7 +25,7 @@ EMBED(chat_css)
 
 struct ur_server {
     struct MHD_Daemon *d;
-    srv_engine *e;
+    ur_engine *e;
     srv_api api;
     size_t max_body;
     char *model_name, *api_key;
@@ -95,7 +95,7 @@ static int conn_fd(struct MHD_Connection *c) {
 typedef struct stream {
     ur_server *s;
     srv_req r;
-    srv_job *j;
+    ur_engine_job *j;
     int fd;
     size_t raw_done;   /* bytes of the job's raw text already turned into events */
     ur_chat_stream cs; /* chat: the answer cleaned as it streams */
@@ -107,22 +107,22 @@ typedef struct stream {
 /* Wait for more text (or the end), then turn it into events in st->out. Returns
  * -1 when the client has gone away. */
 static int stream_fill(stream *st) {
-    srv_engine *e = st->s->e;
-    srv_job *j = st->j;
+    ur_engine *e = st->s->e;
+    ur_engine_job *j = st->j;
     ur_buf raw = {0};
-    srv_engine_lock(e);
-    while (j->text.len == st->raw_done && j->state != JOB_DONE) {
-        srv_job_wait(e, j, 100);
-        if (j->text.len == st->raw_done && j->state != JOB_DONE && client_gone(st->fd)) {
+    ur_engine_lock(e);
+    while (j->text.len == st->raw_done && j->state != UR_ENGINE_DONE) {
+        ur_engine_job_wait(e, j, 100);
+        if (j->text.len == st->raw_done && j->state != UR_ENGINE_DONE && client_gone(st->fd)) {
             atomic_store(&j->cancel, 1);
-            srv_engine_unlock(e);
+            ur_engine_unlock(e);
             return -1;
         }
     }
     ur_buf_put(&raw, j->text.data ? j->text.data + st->raw_done : "", j->text.len - st->raw_done);
     st->raw_done = j->text.len;
-    int done = j->state == JOB_DONE;
-    srv_engine_unlock(e);
+    int done = j->state == UR_ENGINE_DONE;
+    ur_engine_unlock(e);
 
     const srv_api *a = &st->s->api;
     ur_buf delta = {0};
@@ -169,7 +169,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
 static void stream_free(void *cls) {
     stream *st = cls;
     atomic_store(&st->j->cancel, 1); /* no effect once the job is done */
-    srv_job_release(st->s->e, st->j);
+    ur_engine_job_release(st->s->e, st->j);
     ur_chat_stream_free(&st->cs);
     ur_buf_free(&st->out);
     srv_req_free(&st->r);
@@ -179,15 +179,15 @@ static void stream_free(void *cls) {
 /* ---- the API ------------------------------------------------------------------------------- */
 static enum MHD_Result api_generate(ur_server *s, struct MHD_Connection *c, int chat, const ur_buf *body) {
     srv_req r;
-    srv_job *j;
+    ur_engine_job *j;
     srv_error err;
     if (srv_parse_request(&s->api, chat, body->data ? body->data : "", body->len, &r, &j, &err))
         return send_error(c, &err, NULL, NULL);
-    if (srv_engine_submit(s->e, j)) {
-        srv_job_release(NULL, j);
+    if (ur_engine_submit(s->e, j)) {
+        ur_engine_job_release(NULL, j);
         srv_req_free(&r);
-        srv_stats st;
-        srv_engine_stats(s->e, &st);
+        ur_engine_counts st;
+        ur_engine_counts_get(s->e, &st);
         srv_fail(&err, 503, "server_error", "server_busy", NULL,
                  "the server is busy: %d requests are waiting for %d slots (--queue); retry later", st.queued, st.slots);
         return send_error(c, &err, "Retry-After", "1");
@@ -210,16 +210,16 @@ static enum MHD_Result api_generate(ur_server *s, struct MHD_Connection *c, int 
     }
     /* the whole answer: wait, watching the socket */
     int fd = conn_fd(c), gone = 0;
-    srv_engine_lock(s->e);
-    while (j->state != JOB_DONE) {
-        srv_job_wait(s->e, j, 100);
-        if (j->state != JOB_DONE && client_gone(fd)) {
+    ur_engine_lock(s->e);
+    while (j->state != UR_ENGINE_DONE) {
+        ur_engine_job_wait(s->e, j, 100);
+        if (j->state != UR_ENGINE_DONE && client_gone(fd)) {
             atomic_store(&j->cancel, 1);
             gone = 1;
             break;
         }
     }
-    srv_engine_unlock(s->e);
+    ur_engine_unlock(s->e);
     enum MHD_Result ret = MHD_NO;
     if (!gone) {
         ur_buf b = {0};
@@ -232,7 +232,7 @@ static enum MHD_Result api_generate(ur_server *s, struct MHD_Connection *c, int 
         }
         ur_buf_free(&b);
     }
-    srv_job_release(s->e, j);
+    ur_engine_job_release(s->e, j);
     srv_req_free(&r);
     return ret;
 }
@@ -270,8 +270,8 @@ static enum MHD_Result route(ur_server *s, struct MHD_Connection *c, const char 
         }
     if (!strcmp(url, "/health")) {
         if (!get) return fail(c, 405, "invalid_request_error", NULL, "%s only answers GET", "GET");
-        srv_stats st;
-        srv_engine_stats(s->e, &st);
+        ur_engine_counts st;
+        ur_engine_counts_get(s->e, &st);
         ur_buf b = {0};
         ur_buf_printf(&b, "{\"status\":\"ok\",\"slots\":%d,\"slots_busy\":%d,\"queued\":%d,\"served\":%ld,\"cancelled\":%ld}",
                       st.slots, st.busy, st.queued, st.served, st.cancelled);
@@ -368,8 +368,16 @@ ur_server *ur_server_start(const ur_model *m, const ur_chat *fmt, const ur_serve
         ur_errf(err, "%s: cannot listen there: %s", host, gai_strerror(gai));
         goto fail;
     }
-    if (!(s->e = srv_engine_new(m, fmt, p, err))) goto fail;
-    s->api = (srv_api){m, fmt, s->model_name, srv_engine_n_ctx(s->e), p->max_tokens > 0 ? p->max_tokens : 2048,
+    ur_engine_params ep;
+    ur_engine_defaults(&ep);
+    ep.parallel = p->parallel;
+    ep.queue = p->queue;
+    ep.n_ctx = p->n_ctx;
+    ep.n_threads = p->n_threads;
+    ep.cache_dir = p->cache_dir;
+    ep.reuse = UR_REUSE_ALL; /* a chat's earlier turns stay in the slot's cache */
+    if (!(s->e = ur_engine_new(m, fmt, &ep, err))) goto fail;
+    s->api = (srv_api){m, fmt, s->model_name, ur_engine_n_ctx(s->e), p->max_tokens > 0 ? p->max_tokens : 2048,
                        (long)time(NULL)};
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
@@ -393,13 +401,13 @@ fail:
 }
 
 int ur_server_port(const ur_server *s) { return s->port; }
-const char *ur_server_note(const ur_server *s) { return srv_engine_note(s->e); }
+const char *ur_server_note(const ur_server *s) { return ur_engine_note(s->e); }
 
 void ur_server_stop(ur_server *s) {
     if (!s) return;
-    if (s->e) srv_engine_stop(s->e); /* every job ends: the connections' threads stop waiting */
+    if (s->e) ur_engine_stop(s->e); /* every job ends: the connections' threads stop waiting */
     if (s->d) MHD_stop_daemon(s->d);
-    srv_engine_free(s->e);
+    ur_engine_free(s->e);
     free(s->model_name), free(s->api_key);
     free(s);
 }

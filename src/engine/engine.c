@@ -1,4 +1,4 @@
-/* The serving engine: one thread that owns the model and N slots (a context each),
+/* The engine (include/urial/engine.h): one thread that owns the model and N slots (a context each),
  * admits queued jobs into free slots, computes their prompts one chunk at a time,
  * and advances all generating slots together, one token per step, in one batched
  * forward pass (ur_decode_batch: the weights are read once for all slots).
@@ -19,20 +19,21 @@
 #include <string.h>
 #include <time.h>
 
-#include "serve/serve_int.h"
+#include "urial/engine.h"
+#include "urial/pool.h"
 #include "urial/session.h"
 #include "urial/tokenizer.h"
 
 enum { P_IDLE = 0, P_PROMPT = 1, P_GEN = 2 };
 
 typedef struct text_sink { /* where a slot's generation loop streams its text */
-    struct srv_engine *e;
-    srv_job *j;
+    struct ur_engine *e;
+    ur_engine_job *j;
 } text_sink;
 
 typedef struct slot {
     ur_ctx *c;
-    srv_job *j;
+    ur_engine_job *j;
     int phase;
     int n_done;             /* prompt tokens in the cache; -1 before the job's first chunk */
     ur_gen_state *g;
@@ -46,8 +47,9 @@ typedef struct slot {
     unsigned long used;     /* last finished job, for choosing among equal slots */
 } slot;
 
-struct srv_engine {
+struct ur_engine {
     const ur_model *m;
+    int reuse;              /* enum ur_reuse: UR_REUSE_PREFIX or UR_REUSE_ALL */
     const ur_chat *fmt;
     int nv, n_ctx, n_slots, B;
     ur_pool *pool;          /* shared by every slot's context and the prefix holder (one engine thread) */
@@ -58,7 +60,7 @@ struct srv_engine {
     char note[UR_ERR_MAX];
     pthread_mutex_t mu;
     pthread_cond_t work;
-    srv_job **q;            /* ring buffer of queued jobs */
+    ur_engine_job **q;            /* ring buffer of queued jobs */
     int q_head, q_len, q_cap;
     int stop, started;
     pthread_t th;
@@ -69,8 +71,8 @@ struct srv_engine {
 };
 
 /* ---- jobs ---------------------------------------------------------------------------- */
-srv_job *srv_job_new(void) {
-    srv_job *j = ur_xcalloc(1, sizeof *j);
+ur_engine_job *ur_engine_job_new(void) {
+    ur_engine_job *j = ur_xcalloc(1, sizeof *j);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -83,7 +85,7 @@ srv_job *srv_job_new(void) {
     return j;
 }
 
-static void job_free(srv_job *j) {
+static void job_free(ur_engine_job *j) {
     free(j->prompt);
     for (int i = 0; i < j->n_stops; i++) free(j->stops[i]);
     ur_buf_free(&j->text);
@@ -92,17 +94,17 @@ static void job_free(srv_job *j) {
     free(j);
 }
 
-void srv_job_release(srv_engine *e, srv_job *j) {
+void ur_engine_job_release(ur_engine *e, ur_engine_job *j) {
     if (e) pthread_mutex_lock(&e->mu);
     int left = --j->refs;
     if (e) pthread_mutex_unlock(&e->mu);
     if (!left) job_free(j);
 }
 
-void srv_engine_lock(srv_engine *e) { pthread_mutex_lock(&e->mu); }
-void srv_engine_unlock(srv_engine *e) { pthread_mutex_unlock(&e->mu); }
+void ur_engine_lock(ur_engine *e) { pthread_mutex_lock(&e->mu); }
+void ur_engine_unlock(ur_engine *e) { pthread_mutex_unlock(&e->mu); }
 
-void srv_job_wait(srv_engine *e, srv_job *j, int ms) {
+void ur_engine_job_wait(ur_engine *e, ur_engine_job *j, int ms) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_nsec += (long)ms * 1000000L;
@@ -111,14 +113,14 @@ void srv_job_wait(srv_engine *e, srv_job *j, int ms) {
     pthread_cond_timedwait(&j->cv, &e->mu, &ts);
 }
 
-int srv_engine_submit(srv_engine *e, srv_job *j) {
+int ur_engine_submit(ur_engine *e, ur_engine_job *j) {
     pthread_mutex_lock(&e->mu);
     if (e->q_len >= e->q_cap || e->stop) {
         pthread_mutex_unlock(&e->mu);
         return -1;
     }
     j->refs++;
-    j->state = JOB_QUEUED;
+    j->state = UR_ENGINE_QUEUED;
     j->t_submit = ur_now();
     e->q[(e->q_head + e->q_len++) % e->q_cap] = j;
     pthread_cond_signal(&e->work);
@@ -126,7 +128,7 @@ int srv_engine_submit(srv_engine *e, srv_job *j) {
     return 0;
 }
 
-void srv_engine_stats(srv_engine *e, srv_stats *st) {
+void ur_engine_counts_get(ur_engine *e, ur_engine_counts *st) {
     pthread_mutex_lock(&e->mu);
     memset(st, 0, sizeof *st);
     st->slots = e->n_slots;
@@ -138,13 +140,13 @@ void srv_engine_stats(srv_engine *e, srv_stats *st) {
     pthread_mutex_unlock(&e->mu);
 }
 
-const char *srv_engine_note(const srv_engine *e) { return e->note[0] ? e->note : NULL; }
-int srv_engine_n_ctx(const srv_engine *e) { return e->n_ctx; }
+const char *ur_engine_note(const ur_engine *e) { return e->note[0] ? e->note : NULL; }
+int ur_engine_n_ctx(const ur_engine *e) { return e->n_ctx; }
 
 /* ---- finishing a job ------------------------------------------------------------------ */
 /* reason: a stop reason, or -1 for an engine error (msg). Frees the slot. */
-static void finish(srv_engine *e, slot *s, int reason, const char *msg) {
-    srv_job *j = s->j;
+static void finish(ur_engine *e, slot *s, int reason, const char *msg) {
+    ur_engine_job *j = s->j;
     ur_gen_result res;
     memset(&res, 0, sizeof res);
     int32_t last = s->g ? ur_gen_last_token(s->g) : -1;
@@ -171,7 +173,7 @@ static void finish(srv_engine *e, slot *s, int reason, const char *msg) {
     /* logprobs only for tokens whose text starts before the final text's end (a stop
      * string's tokens are cut with it) */
     while (j->n_gen_lp > 0 && j->gen_lp[j->n_gen_lp - 1].offset >= j->text.len) j->n_gen_lp--;
-    j->state = JOB_DONE;
+    j->state = UR_ENGINE_DONE;
     j->t_done = ur_now();
     e->served++;
     int left = --j->refs;
@@ -187,7 +189,7 @@ static void finish(srv_engine *e, slot *s, int reason, const char *msg) {
 }
 
 /* A job that never reached a slot (cancelled while queued, or the server stops). */
-static void finish_unslotted(srv_engine *e, srv_job *j, const char *why) {
+static void finish_unslotted(ur_engine *e, ur_engine_job *j, const char *why) {
     /* called with e->mu held */
     if (why) {
         j->failed = 1;
@@ -196,7 +198,7 @@ static void finish_unslotted(srv_engine *e, srv_job *j, const char *why) {
         j->stop_reason = UR_STOP_CANCEL;
         e->cancelled++;
     }
-    j->state = JOB_DONE;
+    j->state = UR_ENGINE_DONE;
     j->t_done = ur_now();
     pthread_cond_broadcast(&j->cv);
     if (!--j->refs) job_free(j);
@@ -205,9 +207,9 @@ static void finish_unslotted(srv_engine *e, srv_job *j, const char *why) {
 /* ---- admitting jobs ------------------------------------------------------------------------ */
 /* Queued jobs into free slots (called with e->mu held): each goes to the free slot
  * sharing the longest token prefix with it, else the least recently used. */
-static void admit(srv_engine *e) {
+static void admit(ur_engine *e) {
     while (e->q_len > 0) {
-        srv_job *j = e->q[e->q_head];
+        ur_engine_job *j = e->q[e->q_head];
         if (atomic_load(&j->cancel)) {
             e->q_head = (e->q_head + 1) % e->q_cap, e->q_len--;
             finish_unslotted(e, j, NULL);
@@ -227,7 +229,7 @@ static void admit(srv_engine *e) {
         best->phase = P_PROMPT;
         best->n_done = -1;
         best->admitted = ++e->clock;
-        j->state = JOB_RUNNING;
+        j->state = UR_ENGINE_RUNNING;
         j->t_start = ur_now();
     }
 }
@@ -245,8 +247,8 @@ static int sink_text(void *user, const char *text, size_t len) {
 }
 
 /* One sampling step of slot s on its logits row (modified). */
-static void gen_step(srv_engine *e, slot *s, float *row) {
-    srv_job *j = s->j;
+static void gen_step(ur_engine *e, slot *s, float *row) {
+    ur_engine_job *j = s->j;
     if (j->freq_pen != 0 || j->pres_pen != 0)
         for (int i = 0; i < s->n_seen; i++) { /* OpenAI's penalties on generated tokens, before the sampler */
             int32_t t = s->seen[i];
@@ -267,7 +269,7 @@ static void gen_step(srv_engine *e, slot *s, float *row) {
         int32_t tok = ur_gen_last_token(s->g);
         if (!s->counts[tok]++) s->seen[s->n_seen++] = tok;
         if (j->logprobs >= 0) {
-            srv_lp lp = {.token = tok, .k = j->logprobs, .offset = offset};
+            ur_engine_lp lp = {.token = tok, .k = j->logprobs, .offset = offset};
             lp.lp = (float)ur_logprobs_row(s->saved, e->nv, tok, lp.k, lp.top, lp.top_lp);
             pthread_mutex_lock(&e->mu);
             if (j->n_gen_lp == j->cap_gen_lp) {
@@ -287,7 +289,7 @@ static void gen_step(srv_engine *e, slot *s, float *row) {
 }
 
 /* (3) every generating slot advances one token, in one forward pass */
-static void step_generate(srv_engine *e) {
+static void step_generate(ur_engine *e) {
     ur_ctx *cs[256];
     int32_t toks[256];
     slot *ss[256];
@@ -307,15 +309,25 @@ static void step_generate(srv_engine *e) {
 
 /* Where a slot's prompt starts: reuse what its cache shares with the prompt, or
  * copy the format's prefix in; with prompt logprobs everything is computed. */
-static void prompt_begin(srv_engine *e, slot *s) {
-    srv_job *j = s->j;
-    int keep = ur_tokens_common_prefix(ur_ctx_tokens(s->c), ur_ctx_n_past(s->c), j->prompt, j->n_prompt);
-    if (keep > j->n_prompt - 1) keep = j->n_prompt - 1;
+static void prompt_begin(ur_engine *e, slot *s) {
+    ur_engine_job *j = s->j;
+    int keep;
+    if (e->reuse == UR_REUSE_PREFIX) {
+        /* exactly as a session with UR_REUSE_PREFIX: the prefix in the cache, then the
+         * prompt from where it leaves the prefix (at least one token computed) */
+        keep = ur_tokens_common_prefix(e->prefix_toks, e->n_prefix, j->prompt, j->n_prompt);
+        if (keep > j->n_prompt - 1) keep = j->n_prompt - 1;
+        int have = ur_tokens_common_prefix(ur_ctx_tokens(s->c), ur_ctx_n_past(s->c), e->prefix_toks, e->n_prefix);
+        if (keep > have && (!e->prefix || ur_ctx_copy_prefix(s->c, e->prefix, e->n_prefix, NULL))) keep = have;
+    } else {
+        keep = ur_tokens_common_prefix(ur_ctx_tokens(s->c), ur_ctx_n_past(s->c), j->prompt, j->n_prompt);
+        if (keep > j->n_prompt - 1) keep = j->n_prompt - 1;
+        if (e->prefix && keep < e->n_prefix && e->n_prefix <= j->n_prompt - 1 &&
+            ur_tokens_common_prefix(e->prefix_toks, e->n_prefix, j->prompt, j->n_prompt) == e->n_prefix &&
+            !ur_ctx_copy_prefix(s->c, e->prefix, e->n_prefix, NULL))
+            keep = e->n_prefix;
+    }
     if (j->prompt_logprobs) keep = 0;
-    else if (e->prefix && keep < e->n_prefix && e->n_prefix <= j->n_prompt - 1 &&
-             ur_tokens_common_prefix(e->prefix_toks, e->n_prefix, j->prompt, j->n_prompt) == e->n_prefix &&
-             !ur_ctx_copy_prefix(s->c, e->prefix, e->n_prefix, NULL))
-        keep = e->n_prefix;
     ur_ctx_truncate(s->c, keep);
     s->n_done = keep;
     pthread_mutex_lock(&e->mu);
@@ -328,20 +340,20 @@ static void prompt_begin(srv_engine *e, slot *s) {
 
 /* rows [r0, r1) of a prompt chunk's logits: row r gives the logprobs of prompt token p0 + r + 1 */
 typedef struct prompt_lp_job {
-    srv_engine *e;
-    srv_job *j;
+    ur_engine *e;
+    ur_engine_job *j;
     int p0;
 } prompt_lp_job;
 
 static void prompt_lp_body(void *arg, int64_t r0, int64_t r1, int tid) {
     const prompt_lp_job *pj = arg;
-    const srv_engine *e = pj->e;
-    srv_job *j = pj->j;
+    const ur_engine *e = pj->e;
+    ur_engine_job *j = pj->j;
     (void)tid;
     for (int64_t r = r0; r < r1; r++) {
         int p = pj->p0 + (int)r;
         if (p + 1 >= j->n_prompt) continue;
-        srv_lp *lp = &j->prompt_lp[p + 1];
+        ur_engine_lp *lp = &j->prompt_lp[p + 1];
         lp->token = j->prompt[p + 1];
         lp->k = j->logprobs;
         lp->lp = (float)ur_logprobs_row(e->chunk + (size_t)r * e->nv, e->nv, lp->token, lp->k, lp->top, lp->top_lp);
@@ -349,14 +361,14 @@ static void prompt_lp_body(void *arg, int64_t r0, int64_t r1, int tid) {
 }
 
 /* (4) one chunk of the prompt of the slot admitted first among those computing one */
-static void step_prompt(srv_engine *e) {
+static void step_prompt(ur_engine *e) {
     slot *s = NULL;
     for (int i = 0; i < e->n_slots; i++) {
         slot *t = &e->slots[i];
         if (t->j && t->phase == P_PROMPT && (!s || t->admitted < s->admitted)) s = t;
     }
     if (!s) return;
-    srv_job *j = s->j;
+    ur_engine_job *j = s->j;
     if (s->n_done < 0) prompt_begin(e, s);
     const int rest = j->n_prompt - s->n_done;
     const int n = rest < e->B ? rest : e->B, last = n == rest;
@@ -377,6 +389,7 @@ static void step_prompt(srv_engine *e) {
     }
     s->n_done += n;
     if (!last) return;
+    j->t_prompt = ur_now() - j->t_start;
     /* the prompt is in: sample the first token from its last row */
     s->sink = (text_sink){e, j};
     if (!(s->g = ur_gen_begin(e->m, j->prompt, j->n_prompt, &j->gp, sink_text, &s->sink, &err))) {
@@ -388,7 +401,7 @@ static void step_prompt(srv_engine *e) {
 
 /* ---- the loop ------------------------------------------------------------------------------- */
 static void *engine_main(void *arg) {
-    srv_engine *e = arg;
+    ur_engine *e = arg;
     for (;;) {
         pthread_mutex_lock(&e->mu);
         int active = 0;
@@ -411,7 +424,7 @@ static void *engine_main(void *arg) {
         if (e->slots[i].j) finish(e, &e->slots[i], -1, "the server is stopping");
     pthread_mutex_lock(&e->mu);
     while (e->q_len > 0) {
-        srv_job *j = e->q[e->q_head];
+        ur_engine_job *j = e->q[e->q_head];
         e->q_head = (e->q_head + 1) % e->q_cap, e->q_len--;
         finish_unslotted(e, j, "the server is stopping");
     }
@@ -419,10 +432,18 @@ static void *engine_main(void *arg) {
     return NULL;
 }
 
-srv_engine *srv_engine_new(const ur_model *m, const ur_chat *fmt, const ur_server_params *p, ur_err *err) {
-    srv_engine *e = ur_xcalloc(1, sizeof *e);
+void ur_engine_defaults(ur_engine_params *p) {
+    memset(p, 0, sizeof *p);
+    p->parallel = 1;
+    p->queue = 64;
+    p->reuse = UR_REUSE_ALL;
+}
+
+ur_engine *ur_engine_new(const ur_model *m, const ur_chat *fmt, const ur_engine_params *p, ur_err *err) {
+    ur_engine *e = ur_xcalloc(1, sizeof *e);
     e->m = m;
     e->fmt = fmt;
+    e->reuse = p->reuse;
     e->nv = m->hp.n_vocab;
     e->n_slots = p->parallel > 0 ? p->parallel : 1;
     if (e->n_slots > 256) e->n_slots = 256;
@@ -475,11 +496,11 @@ srv_engine *srv_engine_new(const ur_model *m, const ur_chat *fmt, const ur_serve
     e->started = 1;
     return e;
 fail:
-    srv_engine_free(e);
+    ur_engine_free(e);
     return NULL;
 }
 
-void srv_engine_stop(srv_engine *e) {
+void ur_engine_stop(ur_engine *e) {
     if (!e->started) return;
     pthread_mutex_lock(&e->mu);
     e->stop = 1;
@@ -489,9 +510,9 @@ void srv_engine_stop(srv_engine *e) {
     e->started = 0;
 }
 
-void srv_engine_free(srv_engine *e) {
+void ur_engine_free(ur_engine *e) {
     if (!e) return;
-    srv_engine_stop(e);
+    ur_engine_stop(e);
     for (int i = 0; e->slots && i < e->n_slots; i++) {
         slot *s = &e->slots[i];
         ur_ctx_free(s->c);
