@@ -85,6 +85,12 @@ void ur_engine_stop(ur_engine *e);
 void ur_engine_free(ur_engine *e);
 const char *ur_engine_note(const ur_engine *e);
 int ur_engine_n_ctx(const ur_engine *e);
+int ur_engine_slots(const ur_engine *e);
+int ur_engine_prefix_len(const ur_engine *e); /* tokens of the format's prefix kept for every job */
+/* "PATH: llama, ..., context N tokens, KV cache X MiB (all slots), T threads, simd;
+ * P answers decoded together" (ur_ctx_describe), appended to out. */
+void ur_engine_describe(const ur_engine *e, ur_buf *out);
+uint64_t ur_engine_kv_bytes(const ur_engine *e); /* the slots' KV caches together */
 /* A new job with one reference (the caller's). */
 ur_engine_job *ur_engine_job_new(void);
 /* Queue a job (the engine takes a reference). -1: the queue is full. */

@@ -107,6 +107,7 @@ typedef struct ur_job_ops {
      * the unit is skipped (the callback told why through its own notes), -1 fatal. */
     int (*start)(void *user, int unit, void **tasks, ur_err *err);
     /* Task k of the unit is back (why: NULL, or why it failed): enum ur_job_finish,
+     * (records are written to the file in unit order, however they finish),
      * or -1 (fatal). After UR_JOB_RECORD or UR_JOB_SKIP the command frees the unit's
      * tasks; after -1 the runner drops the task (ops.drop). */
     int (*finish)(void *user, int unit, int k, void *task, const char *why, ur_buf *rec, ur_err *err);
@@ -164,8 +165,12 @@ int ur_job_todo(const ur_job *j);
  * error; records already appended stay. */
 int ur_job_run(ur_job *j, ur_exec *x, ur_err *err);
 
-/* The file's records (after ur_job_open), e.g. an MT-Bench turn's earlier answers. */
+/* The file's records (after ur_job_open). */
 const ur_results *ur_job_results(const ur_job *j);
+/* The record (a JSON line) with this key, in the file or finished and waiting for the
+ * units before it to be written; NULL when there is none (e.g. an MT-Bench turn's
+ * earlier answer). */
+const char *ur_job_record_line(const ur_job *j, const char *key);
 int ur_job_is_recorded(const ur_job *j, int unit);
 const ur_job_progress *ur_job_get_progress(const ur_job *j);
 /* Count work for the progress line and the summary (from the callbacks). */

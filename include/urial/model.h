@@ -88,6 +88,10 @@ int ur_ctx_n_past(const ur_ctx *c);           /* tokens in the cache */
 const int32_t *ur_ctx_tokens(const ur_ctx *c); /* the ur_ctx_n_past() tokens in the cache */
 uint64_t ur_ctx_kv_bytes(const ur_ctx *c);
 int ur_ctx_threads(const ur_ctx *c);
+/* One line for the user (no newline): "PATH: llama, 3.15M params, context 1024 tokens,
+ * KV cache 1.0 MiB, 2 threads, avx512"; kv_bytes: the KV figure to show (0: the
+ * context's own). Appended to out. */
+void ur_ctx_describe(const ur_ctx *c, uint64_t kv_bytes, ur_buf *out);
 ur_pool *ur_ctx_pool(const ur_ctx *c);        /* the pool c computes with (for loops over its outputs) */
 int ur_ctx_n_batch(const ur_ctx *c);          /* tokens per internal forward chunk */
 /* Forget cache positions >= n (keeps a shared prefix; 0 resets). */

@@ -47,6 +47,17 @@ void ur_gen_task_free(ur_gen_task *t);
  * context fails its task (too_long); any other engine error is fatal. */
 ur_exec *ur_exec_gen_local_new(ur_session *s, void (*note)(void *, const char *), void *note_user);
 
+/* Answers on the engine (urial/engine.h, made by begin() with p and the format;
+ * set p->reuse to UR_REUSE_PREFIX): its slots decode many answers together. Each
+ * prompt is rendered, tokenized and decoded as ur_session_answer does it, and
+ * batched decoding is bit-identical to decoding alone, so every answer is byte for
+ * byte the one the session executor gives (tests/unit/test_engine_exec.c). begin()
+ * tells note() what was made and what happened to the prefix. A prompt that does not
+ * fit fails its task (too_long); an engine error is fatal. */
+struct ur_engine_params;
+ur_exec *ur_exec_gen_engine_new(const ur_model *m, const ur_chat *fmt, const struct ur_engine_params *p,
+                                void (*note)(void *, const char *), void *note_user);
+
 /* Answers from an OpenAI-compatible server (/v1/completions): the conversation is
  * rendered here with fmt and sent as text with the format's stop strings and the
  * task's decoding; the answer is cleaned here. model: the name on the server. The

@@ -81,15 +81,18 @@ static int unit_conv(runner *r, const unit *u, ur_conv *conv) {
     for (int k = 1; k < t; k++) {
         kk.len = 0;
         ur_record_key(it->id, k, &kk);
-        const ur_record *prev = ur_results_find(ur_job_results(r->job), kk.data);
-        if (!prev || !prev->output) {
+        const char *line = ur_job_record_line(r->job, kk.data);
+        json_t *rec = line ? json_loads(line, 0, NULL) : NULL, *out = json_object_get(rec, "output");
+        if (!json_is_string(out)) {
+            json_decref(rec);
             ur_job_note(r->job, "run: %s: item %s: turn %d skipped: turn %d has no answer", r->p->ds->path, it->id, t,
                         k);
             ur_buf_free(&kk);
             return -1;
         }
         ur_conv_add(conv, UR_ROLE_USER, it->turns[k - 1], strlen(it->turns[k - 1]));
-        ur_conv_add(conv, UR_ROLE_ASSISTANT, prev->output, strlen(prev->output));
+        ur_conv_add(conv, UR_ROLE_ASSISTANT, json_string_value(out), json_string_length(out));
+        json_decref(rec);
     }
     ur_buf_free(&kk);
     ur_conv_add(conv, UR_ROLE_USER, it->turns[t - 1], strlen(it->turns[t - 1]));

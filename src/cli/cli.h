@@ -113,6 +113,14 @@ int cli_default_ctx(const ur_model *m);
 /* A context of n_ctx tokens (0: cli_default_ctx); tells on stderr what was
  * loaded and the KV cache size unless quiet; prints the error and returns NULL. */
 ur_ctx *cli_new_ctx(const ur_model *m, int n_ctx, int n_threads, int quiet);
+/* The engine parameters (urial/engine.h) of a batch job: `parallel` slots (0: the
+ * default, see CLI_PARALLEL_HELP) of e->ctx tokens, every job from exactly the
+ * format's prefix (UR_REUSE_PREFIX), the prefix cached in cache_dir. */
+struct ur_engine_params;
+extern const char CLI_PARALLEL_HELP[];
+void cli_engine_params(const ur_model *m, const cli_engine *e, int parallel, const char *cache_dir,
+                       struct ur_engine_params *p);
+
 /* Tokenize into a malloc'ed array (*ids); returns the count, or -1 (printed). */
 int cli_tokenize(const ur_vocab *v, const char *text, int add_bos, int special, int32_t **ids);
 /* A comma-separated list of token ids; returns the count, or -1 (printed). */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "urial/engine.h"
 #include "urial/remote.h"
 #include "urial/run.h"
 #include "urial/session.h"
@@ -34,7 +35,7 @@ static char *default_generator(const char *model, const ur_chat *f) {
 
 int cmd_run(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *gen = NULL;
-    int turns = 0;
+    int turns = 0, parallel = 0;
     cli_engine eng;
     cli_engine_init(&eng, "the model (with --backend openai: its name on the server)", NULL);
     cli_format fmt;
@@ -56,6 +57,7 @@ int cmd_run(int argc, char **argv) {
         OPT_GROUP(eng.opts), OPT_GROUP(fmt.opts), OPT_GROUP(sel.opts),
         OPT_INT("mt-turns", 0, "N", 1, 64, &turns, "MT-Bench: answer the first N turns (default: all)"),
         OPT_STR("generator", 0, "NAME", &gen, "the records' \"generator\" (default MODEL+PROMPT, or MODEL with a template)"),
+        OPT_INT("parallel", 0, "N", 1, 256, &parallel, CLI_PARALLEL_HELP),
         OPT_GROUP(cache.opts), OPT_GROUP(dec.opts), OPT_GROUP(rem.opts), OPT_END};
     const cli_cmd cmd = {"run", USAGE, opts, EPILOG, 0, 0};
     int a = cli_parse(&cmd, argc, argv);
@@ -64,6 +66,8 @@ int cmd_run(int argc, char **argv) {
         return cli_fail("run: -m MODEL, --data FILE and --out FILE are required (see urial run --help)");
     if (fmt.urial && fmt.tmpl) return cli_fail("run: give either --urial or --template, not both");
     if (cli_cache_check(&cache, "run")) return 1;
+    if (cache.off && parallel > 1)
+        return cli_fail("run: --no-prefix-cache computes every prompt alone (the uncached reference): give --parallel 1");
 
     int rc = 1;
     ur_err err = {{0}};
@@ -74,6 +78,7 @@ int cmd_run(int argc, char **argv) {
     ur_ctx *ctx = NULL;
     ur_session *s = NULL;
     ur_exec *x = NULL;
+    int n_ctx = 0;
     char *genbuf = NULL;
     if (rem.on && !(client = cli_remote_open(&rem, "run", eng.model))) return 1;
     if (ur_dataset_load(data, &ds, &err)) {
@@ -88,19 +93,24 @@ int cmd_run(int argc, char **argv) {
     cli_job_init_view(&view);
     if (client) {
         x = ur_exec_gen_remote_new(client, rem.model, f);
-    } else {
+    } else if (cache.off) { /* the uncached reference: each prompt computed in full, one at a time */
         if (!(ctx = cli_new_ctx(m, eng.ctx, eng.threads, 0))) goto done;
-        ur_session_params sp = {cache.off ? UR_REUSE_NONE : UR_REUSE_PREFIX, cache.dir};
+        ur_session_params sp = {UR_REUSE_NONE, NULL};
         if (!(s = ur_session_new(ctx, f, &sp, &err))) {
             cli_fail("%s", err.msg);
             goto done;
         }
         x = ur_exec_gen_local_new(s, cli_job_note, &view);
+    } else {
+        ur_engine_params ep;
+        cli_engine_params(m, &eng, parallel, cache.dir, &ep);
+        n_ctx = ep.n_ctx;
+        x = ur_exec_gen_engine_new(m, f, &ep, cli_job_note, &view);
     }
     ur_run_params p = {.ds = &ds, .out = out, .sel = sel.sel, .mt_turns = turns, .fmt = f, .gp = dec.gp,
                        .generator = gen ? gen : (genbuf = default_generator(eng.model, f)),
                        .model = client ? rem.model : eng.model, .model_size = m ? m->gguf->size : 0,
-                       .n_ctx = ctx ? ur_ctx_n_ctx(ctx) : 0,
+                       .n_ctx = ctx ? ur_ctx_n_ctx(ctx) : n_ctx,
                        .progress = cli_job_progress, .note = cli_job_note, .hook_user = &view};
     ur_job_progress pg;
     int r = ur_run(&p, x, &pg, &err);

@@ -142,6 +142,18 @@ void ur_engine_counts_get(ur_engine *e, ur_engine_counts *st) {
 
 const char *ur_engine_note(const ur_engine *e) { return e->note[0] ? e->note : NULL; }
 int ur_engine_n_ctx(const ur_engine *e) { return e->n_ctx; }
+int ur_engine_slots(const ur_engine *e) { return e->n_slots; }
+int ur_engine_prefix_len(const ur_engine *e) { return e->n_prefix; }
+
+void ur_engine_describe(const ur_engine *e, ur_buf *out) {
+    ur_ctx_describe(e->slots[0].c, ur_engine_kv_bytes(e), out);
+    ur_buf_printf(out, "; %d answer%s decoded together", e->n_slots, e->n_slots == 1 ? "" : "s");
+}
+uint64_t ur_engine_kv_bytes(const ur_engine *e) {
+    uint64_t b = 0;
+    for (int i = 0; i < e->n_slots; i++) b += ur_ctx_kv_bytes(e->slots[i].c);
+    return b;
+}
 
 /* ---- finishing a job ------------------------------------------------------------------ */
 /* reason: a stop reason, or -1 for an engine error (msg). Frees the slot. */

@@ -12,9 +12,10 @@
 enum { U_TODO = 0, U_RUNNING, U_RECORDED, U_SKIPPED, U_KEPT };
 
 typedef struct unit {
-    int after; /* unit to finish first, or -1 */
-    int state; /* U_* */
-    int out;   /* tasks sent and not finished */
+    int after;  /* unit to finish first, or -1 */
+    int state;  /* U_* */
+    int out;    /* tasks sent and not finished */
+    char *line; /* U_RECORDED, not yet in the file: its record (waiting for the units before it) */
 } unit;
 
 typedef struct task_ref { /* a task handed out (or waiting to be) */
@@ -33,6 +34,7 @@ struct ur_job {
     task_ref *flight;  /* tasks the executor holds */
     int n_flight, cap_flight;
     int first;         /* units before it are not U_TODO */
+    int unwritten;     /* units before it are in the file or need no record */
     int failed;        /* a callback failed inside next(): err holds why */
     ur_err err;
     ur_job_progress prog;
@@ -64,6 +66,7 @@ ur_job *ur_job_new(const ur_job_params *p) {
 
 void ur_job_free(ur_job *j) {
     if (!j) return;
+    for (int u = 0; u < j->n; u++) free(j->units[u].line);
     ur_keymap_free(&j->keys);
     free(j->units), free(j->pending), free(j->flight);
     ur_results_close(j->res);
@@ -76,7 +79,7 @@ int ur_job_add(ur_job *j, const char *key, int after) {
         j->units = ur_xrealloc(j->units, sizeof *j->units * (size_t)j->cap);
     }
     if (ur_keymap_add(&j->keys, key) != j->n) return ur_keymap_find(&j->keys, key); /* a key given twice: one unit */
-    j->units[j->n] = (unit){after, U_TODO, 0};
+    j->units[j->n] = (unit){after, U_TODO, 0, NULL};
     j->prog.total = ++j->n;
     return j->n - 1;
 }
@@ -88,6 +91,13 @@ int ur_job_is_recorded(const ur_job *j, int u) {
     return u >= 0 && u < j->n && (j->units[u].state == U_RECORDED || j->units[u].state == U_KEPT);
 }
 int ur_job_todo(const ur_job *j) { return j->prog.total - j->prog.kept - j->prog.recorded - j->prog.skipped; }
+
+const char *ur_job_record_line(const ur_job *j, const char *key) {
+    int u = ur_keymap_find(&j->keys, key);
+    if (u >= 0 && j->units[u].line) return j->units[u].line;
+    const ur_record *r = ur_results_find(j->res, key);
+    return r ? r->json : NULL;
+}
 
 void ur_job_count(ur_job *j, long tokens, double seconds) {
     j->prog.tokens += tokens;
@@ -201,6 +211,23 @@ static void push(task_ref **a, int *n, int *cap, task_ref t) {
 
 static int finished(const unit *u) { return u->state >= U_RECORDED; }
 
+/* Records go into the file in unit order (the dataset's), whatever order the executor
+ * finished them in, so a file does not depend on how many ran at once; a finished
+ * record waits in memory for the units before it (at most the executor's in-flight
+ * units: the runner hands units out in order). */
+static int flush(ur_job *j, ur_err *err) {
+    for (; j->unwritten < j->n; j->unwritten++) {
+        unit *u = &j->units[j->unwritten];
+        if (!finished(u)) break;
+        if (!u->line) continue;
+        int rc = ur_results_append(j->res, u->line, strlen(u->line), err);
+        free(u->line);
+        u->line = NULL;
+        if (rc) return -1;
+    }
+    return 0;
+}
+
 /* The next unit that may start: to do, and its `after` finished. */
 static int next_unit(ur_job *j) {
     while (j->first < j->n && j->units[j->first].state != U_TODO) j->first++;
@@ -226,6 +253,10 @@ static int job_next(void *user, void **task) {
         if (!n) {
             j->units[u].state = U_SKIPPED;
             j->prog.skipped++;
+            if (flush(j, &j->err)) {
+                j->failed = 1;
+                return 0;
+            }
             progress(j);
             continue;
         }
@@ -255,16 +286,16 @@ static int job_done(void *user, void *task, const char *why, ur_err *err) {
     case UR_JOB_AGAIN: push(&j->pending, &j->n_pending, &j->cap_pending, t); break;
     case UR_JOB_PENDING: u->out--; break;
     case UR_JOB_RECORD:
-        if (ur_results_append(j->res, rec.data ? rec.data : "", rec.len, err)) {
-            rc = -1;
-            break;
-        }
+        u->line = rec.data ? rec.data : ur_xstrdup("");
+        rec = (ur_buf){0};
         u->state = U_RECORDED, u->out = 0;
         j->prog.recorded++, j->prog.in_flight--;
+        rc = flush(j, err);
         break;
     case UR_JOB_SKIP:
         u->state = U_SKIPPED, u->out = 0;
         j->prog.skipped++, j->prog.in_flight--;
+        rc = flush(j, err);
         break;
     default: /* fatal: the task is the runner's to drop */
         if (j->p.ops.drop) j->p.ops.drop(j->p.user, t.unit, task);

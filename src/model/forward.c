@@ -87,6 +87,13 @@ const ur_model *ur_ctx_model(const ur_ctx *c) { return c->m; }
 int ur_ctx_n_ctx(const ur_ctx *c) { return c->n_ctx; }
 int ur_ctx_n_past(const ur_ctx *c) { return c->n_past; }
 int ur_ctx_threads(const ur_ctx *c) { return c->nt; }
+
+void ur_ctx_describe(const ur_ctx *c, uint64_t kv_bytes, ur_buf *out) {
+    const ur_model *m = c->m;
+    ur_buf_printf(out, "%s: %s, %.2fM params, context %d tokens, KV cache %.1f MiB, %d threads, %s", m->gguf->path,
+                  ur_arch_name(m->hp.arch), (double)m->n_params / 1e6, c->n_ctx,
+                  (double)(kv_bytes ? kv_bytes : ur_ctx_kv_bytes(c)) / (1 << 20), c->nt, ur_simd_name(ur_simd_level()));
+}
 ur_pool *ur_ctx_pool(const ur_ctx *c) { return c->pool; }
 int ur_ctx_n_batch(const ur_ctx *c) { return c->n_batch; }
 const int32_t *ur_ctx_tokens(const ur_ctx *c) { return c->tokens; }

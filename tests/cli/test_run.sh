@@ -132,6 +132,23 @@ fails_with merge_conflict "merge: id 2 is in .*ref.jsonl \\(line 3\\) and .*conf
 [ $? = 0 ] && grep -q "ignored an incomplete last line" "$TMP/t.err" && [ "$(ids "$TMP/t.json" | xargs)" = "0 1" ] &&
     pass merge_ignores_torn_line || fail merge_ignores_torn_line "$(cat "$TMP/t.err")"
 
+# ---- --parallel: answers decoded together are byte for byte the ones decoded alone, in the same file
+# order; greedy (the reference run used the default, 8) and sampled (each item's own seed) ---------
+"$URIAL" "${RUN[@]}" --parallel 1 --out "$TMP/par1.jsonl" 2>/dev/null
+"$URIAL" "${RUN[@]}" --parallel 3 --out "$TMP/par3.jsonl" 2>"$TMP/par3.err"
+RS=(run -t 1 -m "$M" --data "$JE" --limit 12 -n 24 --temp 0.8 --top-p 0.9 --seed 7)
+"$URIAL" "${RS[@]}" --parallel 1 --out "$TMP/ps1.jsonl" 2>/dev/null
+"$URIAL" "${RS[@]}" --parallel 5 --out "$TMP/ps5.jsonl" 2>/dev/null
+strip_stats() { sed 's/,"stats":{[^}]*}}$/}/' "$1"; }
+if [ "$(strip_stats "$TMP/par1.jsonl")" = "$(strip_stats "$TMP/ref.jsonl")" ] &&
+    [ "$(strip_stats "$TMP/par3.jsonl")" = "$(strip_stats "$TMP/ref.jsonl")" ] && grep -q "3 answers decoded together" "$TMP/par3.err" &&
+    [ "$(strip_stats "$TMP/ps1.jsonl")" = "$(strip_stats "$TMP/ps5.jsonl")" ] && [ "$(grep -c '' "$TMP/ps5.jsonl")" = 12 ]; then
+    pass parallel_byte_identical
+else
+    fail parallel_byte_identical "$(cat "$TMP/par3.err")"
+fi
+fails_with parallel_no_cache "--no-prefix-cache computes every prompt alone" "$URIAL" "${RUN[@]}" --parallel 2 --no-prefix-cache --out "$TMP/x.jsonl"
+
 # ---- prefix cache: in memory, on disk (written, loaded, stale, foreign) and none: same outputs --
 want=$(outputs "$TMP/ref.jsonl" | head -n 2)
 R4=(run -t 1 -m "$M" --data "$JE" --limit 2 -n 48)
