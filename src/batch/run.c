@@ -188,7 +188,7 @@ static int finish(void *user, int i, int k, void *task, const char *why, ur_buf 
         if (!line) return ur_errf(err, "run: item %s: cannot encode its record", id);
         ur_buf_puts(rec, line);
         free(line);
-        ur_job_count(r->job, t->g.n_gen, r->p->model_size ? t->g.t_gen : 0);
+        ur_job_count(r->job, t->g.n_gen, 0); /* the rate: tokens over the run's wall time (answers overlap) */
     }
     task_free(t);
     return rc;
