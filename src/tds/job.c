@@ -566,7 +566,8 @@ int ur_tds_write_reports(const char *const *dirs, int nd, int prefix, const char
         int n = 0;
         if (!(res[i] = read_records(dirs[i], prefix, note, &recs[i], &n, err))) goto out;
         ur_buf_printf(&names[i], "%s/%s", dirs[i], prefix ? "prefix.jsonl" : "tokens.jsonl");
-        pr[i] = (ur_tds_pair_records){ur_base_name(dirs[i]), names[i].data, recs[i], n};
+        /* a pair is labelled by its directory when there are several (else by its models) */
+        pr[i] = (ur_tds_pair_records){nd > 1 ? ur_base_name(dirs[i]) : NULL, names[i].data, recs[i], n};
         if (n_out) n_out[i] = n;
         summaries[i].len = 0;
     }

@@ -454,18 +454,26 @@ static int summarize_one(const ur_tds_pair_records *pr, tds_agg *a, json_t **con
 int ur_tds_summarize_pairs(const ur_tds_pair_records *pairs, int np, ur_buf *summaries, ur_buf *html, ur_err *err) {
     tds_agg *a = ur_xcalloc((size_t)(np ? np : 1), sizeof *a);
     tds_pair *tp = ur_xcalloc((size_t)(np ? np : 1), sizeof *tp);
+    ur_buf *labels = ur_xcalloc((size_t)(np ? np : 1), sizeof *labels);
     int rc = 0;
     for (int i = 0; i < np && !rc; i++) {
         tp[i] = (tds_pair){pairs[i].label, &a[i], NULL, html ? tds_report_new() : NULL};
         rc = summarize_one(&pairs[i], &a[i], &tp[i].config, &summaries[i], tp[i].r, err);
+        if (!rc && !tp[i].label) { /* "BASE vs ALIGNED" from the records */
+            json_t *b = json_object_get(tp[i].config, "base"), *al = json_object_get(tp[i].config, "aligned");
+            ur_buf_printf(&labels[i], "%s vs %s", json_is_string(b) ? json_string_value(b) : "base",
+                          json_is_string(al) ? json_string_value(al) : "aligned");
+            tp[i].label = labels[i].data;
+        }
     }
     if (!rc && html) tds_report_finish(tp, np, html);
     for (int i = 0; i < np; i++) {
         tds_report_free(tp[i].r);
         json_decref(tp[i].config);
         agg_free(&a[i]);
+        ur_buf_free(&labels[i]);
     }
-    free(a), free(tp);
+    free(a), free(tp), free(labels);
     return rc;
 }
 
