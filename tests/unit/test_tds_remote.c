@@ -71,6 +71,32 @@ static void ranks_from_top_k(void) {
     CHECK(pos[0].rank == 0 && pos[0].rank_gt == 3 && pos[0].cls == UR_TDS_SHIFTED && isnan(pos[0].p_base));
 }
 
+/* With K >= 30 the base's top-30 list is known: AlignTDS's top-k KL and TP from the
+ * server's logprobs (renormalised over the list: the constant log Σ drops out). */
+static void topk_kl_from_logprobs(void) {
+    ur_buf r = {0};
+    ur_buf_puts(&r, "{\"choices\":[{\"logprobs\":{\"tokens\":[\"token_id:1\",\"token_id:5\",\"token_id:7\"],"
+                    "\"token_logprobs\":[null,-2,-3.5],\"top_logprobs\":[null,{\"token_id:5\":-2},{\"token_id:7\":-3.5");
+    for (int j = 0; j < 30; j++) ur_buf_printf(&r, ",\"token_id:%d\":%g", 100 + j, -0.1 * (j + 1));
+    ur_buf_puts(&r, "}]}}]}");
+    int32_t seq[3] = {1, 5, 7};
+    const ur_tds_seq S = {seq, 3, 2};
+    ur_tds_pos pos[2];
+    ur_err err = {{0}};
+    fill(pos, 1, NULL);
+    double sa = 0, sb = 0, kl = 0;
+    for (int j = 0; j < 30; j++) sa += exp(-0.2 * (j + 1)), sb += exp(-0.1 * (j + 1));
+    for (int j = 0; j < UR_TDS_TOPK; j++) TK[0].id[j] = 100 + j, TK[0].lw[j] = -0.2 * (j + 1) - log(sa);
+    for (int j = 0; j < 30; j++) {
+        double lwb = -0.1 * (j + 1) - log(sb);
+        kl += exp(lwb) * (lwb - TK[0].lw[j]);
+    }
+    REQUIRE(ur_tds_remote_parse(r.data, r.len, &S, 31, TK, pos, &err) == 0);
+    CHECKF(pos[0].rank == 31 && fabs(pos[0].kl_topk - kl) < 1e-9 && pos[0].tp == 0, "rank %d kl_topk %.9g (want %.9g) tp %g",
+           pos[0].rank, pos[0].kl_topk, kl, pos[0].tp);
+    ur_buf_free(&r);
+}
+
 static void malformed_answers(void) {
     int32_t seq[4] = {1, 5, 7, 9}, other[4] = {1, 5, 8, 9};
     const ur_tds_seq S = {seq, 4, 2}, O = {other, 4, 2}, S21 = {seq, 2, 1};
@@ -124,6 +150,7 @@ int main(void) {
     th_suite = "tds_remote";
     RUN(request_body);
     RUN(ranks_from_top_k);
+    RUN(topk_kl_from_logprobs);
     RUN(malformed_answers);
     RUN(null_rank_and_kl);
     TEST_MAIN_END();
