@@ -54,12 +54,12 @@ static const char FILES_PREFIX[] =
 
 /* ---- reports ----------------------------------------------------------------------------- */
 /* One pair's headline numbers from its summary.json. */
-static void headline(const char *dir, int n, const char *sum, const char *html_path) {
+static void headline(const char *dir, int several, int n, const char *sum, const char *html_path) {
     json_t *s = json_loads(sum, 0, NULL), *e;
     json_t *r = json_object_get(s, "ratios"), *w = json_object_get(s, "written_is_aligned_top");
     struct stat st;
-    fprintf(stderr, "urial: tds: %s: %d answers, %lld positions: unshifted %.2f%%, marginal %.2f%%, shifted %.2f%%", dir,
-            n, (long long)json_integer_value(json_object_get(s, "positions")),
+    fprintf(stderr, "urial: tds: %s%s%d answers, %lld positions: unshifted %.2f%%, marginal %.2f%%, shifted %.2f%%",
+            several ? dir : "", several ? ": " : "", n, (long long)json_integer_value(json_object_get(s, "positions")),
             100 * json_number_value(json_object_get(r, "unshifted")), 100 * json_number_value(json_object_get(r, "marginal")),
             100 * json_number_value(json_object_get(r, "shifted")));
     if (json_is_number(json_object_get(w, "ratio")))
@@ -108,7 +108,7 @@ static int reports(const char *const *dirs, int nd, int prefix, const char *html
         }
         if (!prefix && !html) ur_buf_printf(&path, "%s/report.html", dirs[0]);
         for (int i = 0; i < nd && !prefix; i++)
-            headline(dirs[i], n[i], sum[i].data, i == nd - 1 ? (html ? html : path.data) : NULL);
+            headline(dirs[i], nd > 1, n[i], sum[i].data, i == nd - 1 ? (html ? html : path.data) : NULL);
     }
     for (int i = 0; i < nd; i++) ur_buf_free(&sum[i]);
     free(sum), free(n);
