@@ -217,7 +217,7 @@ check_urial() { # LOC WORD... (the words after "urial")
 }
 
 # make targets, with the Makefile's variables expanded (BUILD=build)
-TARGETS=" $(make -pRrq -f Makefile : 2>/dev/null | grep -oE '^[A-Za-z0-9_./-]+:' | tr -d ':' | sort -u | tr '\n' ' ') "
+TARGETS=" $(MAKEFLAGS= make -pRrq -f Makefile : 2>/dev/null | grep -oE '^[A-Za-z0-9_./-]+:' | tr -d ':' | sort -u | tr '\n' ' ') "
 check_script() { # LOC FILE WORD...: the script exists and mentions each option
     local loc=$1 f=$2 o; shift 2
     if [[ "$f" == *[*?]* ]]; then compgen -G "$f" >/dev/null || bad "script_$loc" "$loc: $f: no such files"; return; fi
