@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # TDS scoring speed (issue 4): `urial tds` with the answers given scores each answer
-# with one teacher-forced forward per model over input + answer, so it should run
-# close to two prefills (`urial bench --prompt L --gen 0`, one per model) of the same
+# with one teacher-forced forward per model over its own input + the answer, so it should
+# run close to two prefills (`urial bench --prompt L --gen 0`, one per model) of the same
 # lengths L. Target: TDS tokens/s >= 0.8 x the two prefills' tokens/s.
 #
 # Models: a TinyLlama-1.1B-shaped pair of random-weight Q4_0 files from gguf_synth.py
 # (the default seed as base, --seed 2 as "aligned"; same Llama-2 tokenizer), cached in
 # $BENCH_DIR (default /tmp/urial-bench, shared with bench/run.sh). Data: the first N
 # answers of the TDS authors' file (../shared/fixtures/aligntds), each cut to
-# MAX_TOKENS tokens. Tokens/s counts the tokens fed through the models (input + answer
-# - 1 per answer) over the seconds spent scoring (urial tds reports both); the
-# prefill side times each answer's length L on each model and sums.
+# MAX_TOKENS tokens. Tokens/s counts the tokens fed through the two models (each its own
+# input + answer - 1 per answer, summed) over the seconds spent scoring (urial tds reports
+# both); the prefill side times each model's length L and sums.
 #
 # usage: bench/tds.sh [--n 8] [--max-tokens 256] [--reps 3] [--threads 2]
 # Run it when the machine is quiet: every figure is the best of REPS runs.
@@ -56,17 +56,19 @@ for r in $(seq "$REPS"); do
         -n "$MAXT" --out "$OUT" 2>"$BENCH_DIR/tds.log"
     sed -n 's/.*scoring: \([0-9]*\) tokens through both models in \([0-9.]*\) s.*/\1 \2/p' "$BENCH_DIR/tds.log" |
         awk '{printf "%.3f\n", $1 / $2}' >>"$BENCH_DIR/tds.txt"
-    lens=$(paste -d' ' <(grep -oE '"n_input":[0-9]+' "$OUT/tokens.jsonl" | grep -oE '[0-9]+') \
-        <(grep -oE '"n_tokens":[0-9]+' "$OUT/tokens.jsonl" | grep -oE '[0-9]+') | awk '{print $1 + $2 - 1}')
+    # each model reads its own input (issue 17): the base's and the aligned model's lengths
+    lens_b=$(jq -r '.n_base_input + .n_tokens - 1' "$OUT/tokens.jsonl")
+    lens_a=$(jq -r '.n_aligned_input + .n_tokens - 1' "$OUT/tokens.jsonl")
     secs=0
-    for L in $lens; do
-        for m in "$BASE" "$ALIGNED"; do
+    for side in "$BASE:$lens_b" "$ALIGNED:$lens_a"; do
+        m=${side%%:*}
+        for L in ${side#*:}; do
             rate=$(build/urial bench -m "$m" --prompt "$L" --gen 0 --threads "$THREADS" --json 2>/dev/null |
                 tail -n 1 | sed -n 's/.*"prefill_tok_s":\([0-9.]*\).*/\1/p')
             secs=$(awk -v s="$secs" -v l="$L" -v r="$rate" 'BEGIN{printf "%.6f", s + l / r}')
         done
     done
-    total=$(awk '{s += $1} END{print s}' <<<"$lens")
+    total=$(awk '{s += $1} END{print s}' <<<"$lens_b"$'\n'"$lens_a")
     awk -v t="$total" -v s="$secs" 'BEGIN{printf "%.3f\n", t / s}' >>"$BENCH_DIR/two.txt"
 done
 tds=$(best <"$BENCH_DIR/tds.txt")

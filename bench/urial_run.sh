@@ -32,7 +32,7 @@ mkdir -p "$BENCH_DIR"
 U=build/urial
 V=$SHARED/fixtures/tokenizer/llama-spm/vocab-llama-spm.gguf
 JE=$SHARED/fixtures/just-eval/just-eval-instruct.Llama-2-7b-chat-hf.json
-M=$BENCH_DIR/tinyllama-urial-q4_0.gguf
+M=$(realpath -m "$BENCH_DIR/tinyllama-urial-q4_0.gguf")
 [ -f "$M" ] || $U synth "$M" --vocab "$V" --dim 2048 --layers 22 --heads 32 --kv-heads 4 --ff 5632 --ctx 4096 \
     --type q4_0 --scale 0.02 >/dev/null
 if [ ! -d "$LLAMACPP/node_modules/node-llama-cpp" ]; then
@@ -74,7 +74,7 @@ u1=() up=() lc=()
 for r in $(seq "$REPS"); do
     read -r s t < <(run_urial 1 "$W/p1.jsonl"); u1+=("$(python3 -c "print($t/$s)")")
     read -r s t < <(run_urial "$PAR" "$W/pp.jsonl"); up+=("$(python3 -c "print($t/$s)")")
-    lc+=("$(cd "$LLAMACPP" && node llamacpp_batch.mjs "$OLDPWD/$M" --prompts "$W/prompts.json" --parallel "$PAR" \
+    lc+=("$(cd "$LLAMACPP" && node llamacpp_batch.mjs "$M" --prompts "$W/prompts.json" --parallel "$PAR" \
         --gen "$GEN" --threads "$THREADS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tok_s"])')")
 done
 same=no

@@ -5,7 +5,8 @@
 #      under URIAL (data/demo/urial-demo.txt, K=3) and by the aligned twin (its chat template);
 #   3. the token distribution shift between the pair over 50 held-out prompts
 #      ($DEMO_HELDOUT): the twin answers (urial run), the base ranks every token;
-#      writes OUT/tds/ (tokens.jsonl, summary.json, report.html) and prints where it is.
+#      writes OUT/tds/ (tokens.jsonl, summary.json, report.html), the aligned model against itself
+#      (OUT/tds-self/, the baseline) and both side by side (OUT/tds-pairs.html), and prints where they are.
 # Models, prompt and decoding (both models): tools/demo_settings.sh.
 # Environment: OUT (default BUILD/demo), THREADS (default: all cores), DEMO_MAX_TOKENS (160).
 set -euo pipefail
@@ -57,13 +58,20 @@ done < data/demo/questions.txt
 
 echo
 echo "== token distribution shift over 50 held-out prompts (urial tds)"
-rm -rf "$OUT/tds" "$OUT/chat-heldout.jsonl"
+rm -rf "$OUT/tds" "$OUT/tds-self" "$OUT/chat-heldout.jsonl"
 "$U" run -m "$CHAT" --template auto --data "$DEMO_HELDOUT" --out "$OUT/chat-heldout.jsonl" -n "$N" \
     "${DEMO_DEC[@]}" -t "$THREADS" >"$OUT/tds.log" 2>&1 || { cat "$OUT/tds.log" >&2; exit 1; }
 "$U" tds --base "$BASE" --aligned "$CHAT" --data "$DEMO_HELDOUT" --outputs "$OUT/chat-heldout.jsonl" \
     --out "$OUT/tds" -t "$THREADS" >>"$OUT/tds.log" 2>&1 || { cat "$OUT/tds.log" >&2; exit 1; }
 s=$OUT/tds/summary.json
 sed -n 's/^urial: tds: \(.*answers,.*positions.*\); wrote.*/\1/p; s/^urial: tds: \(most frequent shifted tokens.*\)/\1/p' "$OUT/tds.log"
+# the baseline: the aligned model against itself with the same two prompts (its chat template and
+# the TDS authors' zero-shot wrapper), so the shift of the prompt alone
+"$U" tds --base "$CHAT" --aligned "$CHAT" --data "$DEMO_HELDOUT" --outputs "$OUT/chat-heldout.jsonl" \
+    --out "$OUT/tds-self" -t "$THREADS" >"$OUT/tds-self.log" 2>&1 || { cat "$OUT/tds-self.log" >&2; exit 1; }
+"$U" tds report "$OUT/tds" "$OUT/tds-self" --out "$OUT/tds-pairs.html" >>"$OUT/tds-self.log" 2>&1 ||
+    { cat "$OUT/tds-self.log" >&2; exit 1; }
+sed -n 's/^urial: tds: \(.*answers,.*positions.*\); wrote.*/baseline, the aligned model against itself: \1/p' "$OUT/tds-self.log" | head -n 1
 echo
-echo "TDS report: $OUT/tds/report.html  (summary: $s, tokens: $OUT/tds/tokens.jsonl)"
+echo "TDS report: $OUT/tds/report.html  (summary: $s, tokens: $OUT/tds/tokens.jsonl; with the baseline: $OUT/tds-pairs.html)"
 echo "demo done in ${SECONDS} s"

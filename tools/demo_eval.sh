@@ -8,7 +8,8 @@
 #   base-urial     the base model under URIAL (data/demo/urial-demo.txt, K=3)
 #   chat           the SFT-aligned twin with its template
 # then `urial eval style` (answers that open by addressing the question and close with an offer)
-# and `urial tds` between the pair. Writes OUT/*.jsonl, OUT/style.json, OUT/tds/.
+# and `urial tds` between the pair and of the twin against itself (the baseline). Writes OUT/*.jsonl,
+# OUT/style.json, OUT/tds/, OUT/tds-self/ and OUT/tds-pairs.html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -35,4 +36,8 @@ echo "== style over $(wc -l < "$DATA") held-out prompts (urial eval style)"
 echo "== token distribution shift (urial tds: the twin's answers above, scored by the base)"
 "$U" tds --base "$BASE" --aligned "$CHAT" --data "$DATA" --outputs "$OUT/chat.jsonl" --out "$OUT/tds" \
     -t "$THREADS" 2>&1 | tail -n 2
-echo "wrote $OUT/style.json $OUT/tds/summary.json $OUT/tds/report.html"
+echo "== the baseline: the twin against itself with the same two prompts (the prompt's effect alone)"
+"$U" tds --base "$CHAT" --aligned "$CHAT" --data "$DATA" --outputs "$OUT/chat.jsonl" --out "$OUT/tds-self" \
+    -t "$THREADS" 2>&1 | tail -n 2
+"$U" tds report "$OUT/tds" "$OUT/tds-self" --out "$OUT/tds-pairs.html" 2>/dev/null
+echo "wrote $OUT/style.json $OUT/tds/summary.json $OUT/tds-self/summary.json $OUT/tds-pairs.html"

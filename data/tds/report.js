@@ -1,25 +1,29 @@
 /* urial tds report.html — the answers with their tokens coloured by class, a page
- * at a time, and the tooltip. Embedded in the page by src/tds/report.c; the data
- * is the JSON in <script id="tds-data">:
+ * at a time, a pair at a time, and the tooltip. Embedded in the page by
+ * src/tds/report.c; the data is the JSON in <script id="tds-data">:
  *   vocab: {id: text} for every token shown;
- *   examples: [{id, i (input_index), q (instruction), t: the positions}]
+ *   pairs: [{label, rank_gt, no_kl, examples: [{id, i (input_index), q (instruction), t}]}]
  * t is a string of numbers in base 32 (digits "0-9a-v", the last digit of each
- * number from "A-Z!#$%()"). A position is  token, rank, qb, qa, kl  then the base's
- * top alternatives as (id + 1, q) pairs: two of them when rank = 1 (the first is
- * the token itself), else three. q = round(-100 log10 p): p = 10^(-q/100); kl in
- * thousandths of a nat. The decoded data is window.TDS = {vocab, examples}, each
- * example with d: [{tok, rank, pb, pa, kl, alts: [[id, p]...], c (class 0/1/2)}].
- * A remote base (urial tds --backend openai): rank_gt K (a rank K + 1 means η > K)
- * and no_kl (KL unknown) at the top level. */
+ * number from "A-Z!#$%()"). A position is  token, rank, qb, qa, kab, kba, ktop,
+ * ranked  then the base's top alternatives as (id + 1, q) pairs: two of them when
+ * rank = 1 (the first is the ranked token itself), else three. q = round(-100
+ * log10 p): p = 10^(-q/100); the KLs in thousandths of a nat, zigzag-coded (2v, or
+ * -2v - 1 for v < 0); ranked = the ranked token + 1 when it is not the written one
+ * (the aligned model's top token), else 0. The decoded data is window.TDS = {vocab,
+ * pairs}, each example with d: [{tok, rank, pb, pa, kab, kba, ktop, ranked, alts:
+ * [[id, p]...], c (class 0/1/2)}]. A remote base (urial tds --backend openai):
+ * rank_gt K (a rank K + 1 means η > K) and no_kl (KL unknown) on its pair. */
 (function () {
   'use strict';
   var D = JSON.parse(document.getElementById('tds-data').textContent);
-  var V = D.vocab, E = D.examples, PER_PAGE = 20;
+  var V = D.vocab, P = D.pairs, PER_PAGE = 20, pair = 0, E = P[0].examples;
   var CLS = ['u', 'm', 's'], NAMES = ['unshifted', 'marginal', 'shifted'];
 
   function cls(rank) { return rank <= 1 ? 0 : rank <= 3 ? 1 : 2; }
-  function prob(q) { return Math.pow(10, -q / 100); }
+  function prob(q) { return q >= 9999 ? NaN : Math.pow(10, -q / 100); }
+  function kl(z) { return (z % 2 ? -(z + 1) / 2 : z / 2) / 1000; }
   function pct(p) {
+    if (isNaN(p)) return '?';
     var x = 100 * p;
     return (x >= 10 ? x.toFixed(1) : x >= 0.1 ? x.toFixed(2) : x.toPrecision(2)) + '%';
   }
@@ -40,10 +44,11 @@
   /* the positions of an example as objects (decoded once, kept) */
   function decode(ex) {
     var t = numbers(ex.t), out = [], k = 0, c = [0, 0, 0];
-    while (k + 5 <= t.length) {
-      var p = { tok: t[k], rank: t[k + 1], pb: prob(t[k + 2]), pa: prob(t[k + 3]), kl: t[k + 4] / 1000, alts: [] };
-      k += 5;
-      if (p.rank === 1) p.alts.push([p.tok, p.pb]);
+    while (k + 8 <= t.length) {
+      var p = { tok: t[k], rank: t[k + 1], pb: prob(t[k + 2]), pa: prob(t[k + 3]), kab: kl(t[k + 4]),
+        kba: kl(t[k + 5]), ktop: kl(t[k + 6]), ranked: t[k + 7] ? t[k + 7] - 1 : t[k], alts: [] };
+      k += 8;
+      if (p.rank === 1) p.alts.push([p.ranked, p.pb]);
       for (var n = p.rank === 1 ? 2 : 3; n > 0; n--, k += 2) if (t[k] > 0) p.alts.push([t[k] - 1, prob(t[k + 1])]);
       p.c = cls(p.rank);
       c[p.c]++;
@@ -52,12 +57,13 @@
     ex.d = out;
     ex.c = c;
   }
-  E.forEach(decode);
-  window.TDS = { vocab: V, examples: E };
+  P.forEach(function (pr) { pr.examples.forEach(decode); });
+  window.TDS = { vocab: V, pairs: P, examples: E };
   function shiftedRatio(ex) { return ex.d.length ? ex.c[2] / ex.d.length : 0; }
 
   var order = E.slice(), page = 0, box = document.getElementById('examples');
   var sel = document.getElementById('sort'), label = document.getElementById('page');
+  var psel = document.getElementById('pair');
 
   function render() {
     var pages = Math.max(1, Math.ceil(order.length / PER_PAGE));
@@ -95,12 +101,19 @@
     });
   }
 
-  sel.addEventListener('change', function () {
+  function reorder() {
     order = E.slice();
     if (sel.value === 'most') order.sort(function (a, b) { return shiftedRatio(b) - shiftedRatio(a); });
     if (sel.value === 'least') order.sort(function (a, b) { return shiftedRatio(a) - shiftedRatio(b); });
     page = 0;
     render();
+  }
+  sel.addEventListener('change', reorder);
+  psel.addEventListener('change', function () {
+    pair = +psel.value;
+    E = P[pair].examples;
+    window.TDS.examples = E;
+    reorder();
   });
   document.getElementById('prev').addEventListener('click', function () { page--; render(); });
   document.getElementById('next').addEventListener('click', function () { page++; render(); });
@@ -110,11 +123,14 @@
   box.addEventListener('mouseover', function (ev) {
     var s = ev.target.closest ? ev.target.closest('.t') : null;
     if (!s) return;
-    var ex = s.closest('.ex')._ex, p = ex.d[+s.dataset.pos];
-    var eta = D.rank_gt && p.rank > D.rank_gt ? '> ' + D.rank_gt : p.rank;
+    var ex = s.closest('.ex')._ex, p = ex.d[+s.dataset.pos], R = P[pair];
+    var eta = R.rank_gt && p.rank > R.rank_gt ? '> ' + R.rank_gt : p.rank;
     var lines = ['η = ' + eta + ' (' + NAMES[p.c] + ')   position ' + s.dataset.pos,
-      'token "' + show(V[p.tok]) + '"   P_base ' + pct(p.pb) + '   P_align ' + pct(p.pa) +
-        (D.no_kl ? '   KL n/a (remote base)' : '   KL ' + p.kl.toFixed(3)),
+      (p.ranked !== p.tok ? 'written "' + show(V[p.tok]) + '"   ranked: the aligned model\'s top "' + show(V[p.ranked]) + '"'
+        : 'token "' + show(V[p.tok]) + '"'),
+      'P_base ' + pct(p.pb) + '   P_align ' + pct(p.pa) + (R.no_kl ? '   KL n/a (remote base)'
+        : '   KL(align‖base) ' + p.kab.toFixed(3) + '   KL(base‖align) ' + p.kba.toFixed(3)) +
+        '   top-30 KL ' + p.ktop.toFixed(3),
       'base top: ' + p.alts.map(function (a) { return '"' + show(V[a[0]]) + '" ' + pct(a[1]); }).join(', ')];
     tip.textContent = lines.join('\n');
     tip.hidden = false;

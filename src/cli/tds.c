@@ -16,12 +16,14 @@
 static const char USAGE[] =
     "usage: urial tds --base BASE.gguf --aligned ALIGNED.gguf --data FILE --out DIR [options]\n"
     "       urial tds --base NAME --backend openai --base-url URL --aligned ALIGNED.gguf --data FILE --out DIR\n"
-    "       urial tds report DIR\n"
+    "       urial tds report DIR [DIR...] [--out FILE.html]\n"
     "       urial tds prefix --base BASE.gguf --aligned ALIGNED.gguf --data FILE --k 5,10,20 --out DIR\n"
-    "Token distribution shift: for every token o_t of the aligned model's answer, the rank eta of o_t\n"
-    "under the base model given the same input and o_<t (1 = the base model's top token), its class\n"
-    "(unshifted eta = 1, marginal 2-3, shifted > 3), both probabilities, the base's top 3 and\n"
-    "KL(P_align || P_base). One teacher-forced forward per model and answer.\n";
+    "Token distribution shift, as the paper and the authors' AlignTDS code measure it: each model reads\n"
+    "its own prompt (the aligned model its chat template, the base model the authors' zero-shot wrapper\n"
+    "of the query) followed by the same answer tokens; at every answer position the aligned model's own\n"
+    "top token is ranked under the base model (eta = 1: the base's top token too) and classed unshifted\n"
+    "(eta = 1), marginal (2-3) or shifted (> 3); also both probabilities, the base's top 3, KL in both\n"
+    "directions over the vocabulary and AlignTDS's top-30 KL. One teacher-forced forward per model and answer.\n";
 
 static const char USAGE_PREFIX[] =
     "usage: urial tds prefix --base BASE.gguf --aligned ALIGNED.gguf --data FILE --out DIR [--k 5,10,20] [options]\n"
@@ -30,12 +32,19 @@ static const char USAGE_PREFIX[] =
     "positions where its token is the aligned one (k = 0: the base model alone on the same input).\n";
 
 static const char FILES[] =
+    "Prompts (--aligned-prompt, --base-prompt): aligntds (the authors' zero-shot wrapper of the query),\n"
+    "plain (the query alone), same (base only: the aligned model's input tokens), input (the TDS authors'\n"
+    "rendered \"input\"), auto (the aligned model's chat template), a template name or a URIAL prompt\n"
+    "(a built-in name or a file; urial prompt --list shows the names).\n"
     "Files in DIR:\n"
     "  tokens.jsonl   one record per answer (append-only: kill and rerun to resume; each shard needs its\n"
     "                 own DIR, joined with urial merge --jsonl ALL/tokens.jsonl D0/tokens.jsonl ...)\n"
-    "  summary.json   counts and ratios overall and per answer, by position, mean KL, top tokens\n"
-    "  report.html    one self-contained page: the numbers, plots, and every answer coloured by class\n"
-    "urial tds report DIR rewrites summary.json and report.html from DIR/tokens.jsonl.\n";
+    "  summary.json   counts and ratios overall, by position and relative position, per answer; the KLs,\n"
+    "                 AlignTDS's TP/TR curves, top tokens and words\n"
+    "  report.html    one self-contained page: the numbers, the paper's figures, every answer coloured by class\n"
+    "urial tds report DIR rewrites summary.json and report.html from DIR/tokens.jsonl; with several DIRs\n"
+    "(pairs, or a model against itself as the baseline) it rewrites each summary.json and puts the pairs\n"
+    "side by side in one page, --out FILE.html.\n";
 
 static const char FILES_PREFIX[] =
     "Files in DIR: prefix.jsonl (one record per answer: per k the base continuation, a 0/1 string of\n"
@@ -44,63 +53,86 @@ static const char FILES_PREFIX[] =
     "urial tds prefix report DIR rewrites prefix.json and prefix.html from prefix.jsonl.\n";
 
 /* ---- reports ----------------------------------------------------------------------------- */
-/* Write the reports of DIR and print their headline numbers. */
-static int reports(const char *dir, int prefix, const char *cmd) {
-    ur_buf sum = {0}, note = {0};
-    ur_err err = {{0}};
-    int n = 0;
-    if (ur_tds_write_reports(dir, prefix, &sum, &n, &note, &err)) {
-        ur_buf_free(&sum), ur_buf_free(&note);
-        return cli_fail("%s", err.msg);
-    }
-    if (note.len) fprintf(stderr, "urial: %s: %s\n", cmd, note.data);
-    json_t *s = json_loads(sum.data, 0, NULL), *e;
-    if (prefix) {
-        size_t i;
-        fprintf(stderr, "urial: tds prefix: %d answers; agreement", n);
-        json_array_foreach(json_object_get(s, "k"), i, e)
-            fprintf(stderr, "%s k=%lld %.2f%%", i ? "," : "", (long long)json_integer_value(json_object_get(e, "k")),
-                    100 * json_number_value(json_object_get(e, "agreement")));
-        fprintf(stderr, "; wrote %s/prefix.json and %s/prefix.html\n", dir, dir);
-    } else {
-        json_t *r = json_object_get(s, "ratios");
-        char html[4096];
-        struct stat st;
-        snprintf(html, sizeof html, "%s/report.html", dir);
-        fprintf(stderr, "urial: tds: %d answers, %lld positions: unshifted %.2f%%, marginal %.2f%%, shifted %.2f%%; "
-                        "wrote %s/summary.json and %s (%.1f MB)\n",
-                n, (long long)json_integer_value(json_object_get(s, "positions")),
-                100 * json_number_value(json_object_get(r, "unshifted")),
-                100 * json_number_value(json_object_get(r, "marginal")),
-                100 * json_number_value(json_object_get(r, "shifted")), dir, html,
-                stat(html, &st) ? 0.0 : (double)st.st_size / 1e6);
-        json_t *top = json_object_get(s, "top_shifted");
-        if (json_array_size(top)) {
-            ur_buf t = {0};
-            for (size_t i = 0; i < json_array_size(top) && i < 12; i++) {
-                json_t *txt = json_object_get(e = json_array_get(top, i), "text");
-                ur_buf_puts(&t, i ? ", " : "");
-                ur_buf_json_str(&t, json_string_value(txt), json_string_length(txt));
-                ur_buf_printf(&t, " %lld", (long long)json_integer_value(json_object_get(e, "count")));
-            }
-            fprintf(stderr, "urial: tds: most frequent shifted tokens (eta > 3): %s\n", t.data);
-            ur_buf_free(&t);
+/* One pair's headline numbers from its summary.json. */
+static void headline(const char *dir, int several, int n, const char *sum, const char *html_path) {
+    json_t *s = json_loads(sum, 0, NULL), *e;
+    json_t *r = json_object_get(s, "ratios"), *w = json_object_get(s, "written_is_aligned_top");
+    struct stat st;
+    fprintf(stderr, "urial: tds: %s%s%d answers, %lld positions: unshifted %.2f%%, marginal %.2f%%, shifted %.2f%%",
+            several ? dir : "", several ? ": " : "", n, (long long)json_integer_value(json_object_get(s, "positions")),
+            100 * json_number_value(json_object_get(r, "unshifted")), 100 * json_number_value(json_object_get(r, "marginal")),
+            100 * json_number_value(json_object_get(r, "shifted")));
+    if (json_is_number(json_object_get(w, "ratio")))
+        fprintf(stderr, "; written = aligned top %.2f%%", 100 * json_number_value(json_object_get(w, "ratio")));
+    json_t *kl = json_object_get(json_object_get(json_object_get(s, "kl"), "align_base"), "mean");
+    if (json_is_number(kl)) fprintf(stderr, "; mean KL(P_align||P_base) %.4f", json_number_value(kl));
+    if (html_path)
+        fprintf(stderr, "; wrote %s/summary.json and %s (%.1f MB)", dir, html_path,
+                stat(html_path, &st) ? 0.0 : (double)st.st_size / 1e6);
+    else fprintf(stderr, "; wrote %s/summary.json", dir);
+    fputc('\n', stderr);
+    json_t *top = json_object_get(s, "top_shifted");
+    if (json_array_size(top)) {
+        ur_buf t = {0};
+        for (size_t i = 0; i < json_array_size(top) && i < 12; i++) {
+            json_t *txt = json_object_get(e = json_array_get(top, i), "text");
+            ur_buf_puts(&t, i ? ", " : "");
+            ur_buf_json_str(&t, json_string_value(txt), json_string_length(txt));
+            ur_buf_printf(&t, " %lld", (long long)json_integer_value(json_object_get(e, "count")));
         }
+        fprintf(stderr, "urial: tds: most frequent shifted tokens (eta > 3): %s\n", t.data);
+        ur_buf_free(&t);
     }
     json_decref(s);
-    ur_buf_free(&sum), ur_buf_free(&note);
-    return 0;
+}
+
+/* Write the reports of dirs[0..n) and print their headline numbers. html: the
+ * combined page of several dirs (NULL: DIR/report.html of the one dir). */
+static int reports(const char *const *dirs, int nd, int prefix, const char *html, const char *cmd) {
+    ur_buf *sum = ur_xcalloc((size_t)nd, sizeof *sum), note = {0}, path = {0};
+    int *n = ur_xcalloc((size_t)nd, sizeof *n), rc = 0;
+    ur_err err = {{0}};
+    if (ur_tds_write_reports(dirs, nd, prefix, html, sum, n, &note, &err)) {
+        rc = cli_fail("%s", err.msg);
+    } else {
+        if (note.len) fprintf(stderr, "urial: %s: %s\n", cmd, note.data);
+        for (int i = 0; i < nd && prefix; i++) {
+            json_t *s = json_loads(sum[i].data, 0, NULL), *e;
+            size_t k;
+            fprintf(stderr, "urial: tds prefix: %d answers; agreement", n[i]);
+            json_array_foreach(json_object_get(s, "k"), k, e)
+                fprintf(stderr, "%s k=%lld %.2f%%", k ? "," : "", (long long)json_integer_value(json_object_get(e, "k")),
+                        100 * json_number_value(json_object_get(e, "agreement")));
+            fprintf(stderr, "; wrote %s/prefix.json and %s/prefix.html\n", dirs[i], dirs[i]);
+            json_decref(s);
+        }
+        if (!prefix && !html) ur_buf_printf(&path, "%s/report.html", dirs[0]);
+        for (int i = 0; i < nd && !prefix; i++)
+            headline(dirs[i], nd > 1, n[i], sum[i].data, i == nd - 1 ? (html ? html : path.data) : NULL);
+    }
+    for (int i = 0; i < nd; i++) ur_buf_free(&sum[i]);
+    free(sum), free(n);
+    ur_buf_free(&note), ur_buf_free(&path);
+    return rc;
 }
 
 static int cmd_report(int argc, char **argv, int prefix) {
-    const char *name = prefix ? "tds prefix report" : "tds report";
-    const cli_opt opts[] = {OPT_END};
-    const cli_cmd cmd = {name, prefix ? "usage: urial tds prefix report DIR\n" : "usage: urial tds report DIR\n", opts,
-                         prefix ? FILES_PREFIX : FILES, 0, 1};
+    const char *name = prefix ? "tds prefix report" : "tds report", *html = NULL;
+    const cli_opt opts[] = {prefix ? (cli_opt)OPT_END
+                                   : (cli_opt)OPT_STR("out", 'o', "FILE.html", &html,
+                                                      "several DIRs: the page that puts them side by side (required)"),
+                            OPT_END};
+    const cli_cmd cmd = {name,
+                         prefix ? "usage: urial tds prefix report DIR\n"
+                                : "usage: urial tds report DIR [DIR...] [--out FILE.html]\n",
+                         opts, prefix ? FILES_PREFIX : FILES, 0, prefix ? 1 : 64};
     int a = cli_parse(&cmd, argc, argv);
     if (a <= 0) return a < 0;
-    if (a != argc - 1) return cli_fail("%s: give the directory of a tds run (see urial tds --help)", name);
-    return reports(argv[a], prefix, name) ? 1 : 0;
+    const int nd = argc - a;
+    if (nd < 1 || (prefix && nd != 1)) return cli_fail("%s: give the directory of a tds run (see urial tds --help)", name);
+    if (nd > 1 && !html) return cli_fail("%s: %d directories: give --out FILE.html for the page that holds them", name, nd);
+    if (nd == 1 && html) return cli_fail("%s: --out is for several directories (one writes DIR/report.html)", name);
+    return reports((const char *const *)argv + a, nd, prefix, html, name) ? 1 : 0;
 }
 
 /* ---- a run -------------------------------------------------------------------------------- */
@@ -125,18 +157,49 @@ static int parse_ks(void *dst, const char *s) {
     return 0;
 }
 
+/* A prompt named on the command line: aligntds, plain, same, input, auto, a template
+ * name or a URIAL prompt (name or file). *owned gets a format to free. 0, or -1
+ * after printing the error line. */
+static int open_prompt(const char *spec, const char *opt, const char *cmd, const ur_model *ma, const ur_dataset *ds,
+                       ur_tds_prompt *out, ur_chat **owned) {
+    static const struct { const char *name; int kind; } kw[] = {{"aligntds", UR_TDS_PROMPT_ALIGNTDS},
+        {"plain", UR_TDS_PROMPT_PLAIN}, {"same", UR_TDS_PROMPT_SAME}, {"input", UR_TDS_PROMPT_INPUT}};
+    for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
+        if (!strcmp(spec, kw[i].name)) {
+            if (kw[i].kind == UR_TDS_PROMPT_SAME && !strcmp(opt, "aligned-prompt"))
+                return cli_fail("%s: --aligned-prompt cannot be \"same\" (that is for --base-prompt)", cmd), -1;
+            if (kw[i].kind == UR_TDS_PROMPT_INPUT && ds->format != UR_DATA_ALIGNTDS)
+                return cli_fail("%s: --%s input needs the TDS authors' file (items with a rendered \"input\"); %s is %s",
+                                cmd, opt, ds->path, ur_data_format_name(ds->format)), -1;
+            *out = (ur_tds_prompt){kw[i].kind, NULL};
+            return 0;
+        }
+    ur_err err = {{0}};
+    ur_chat *f = !strcmp(spec, "auto") ? ur_chat_template_auto(ma->gguf, &err) : ur_chat_template(spec, &err);
+    if (!f && strcmp(spec, "auto")) f = ur_chat_urial(spec, &err);
+    if (!f) {
+        if (!strcmp(spec, "auto")) return cli_fail("%s: --%s auto: %s", cmd, opt, err.msg), -1;
+        return cli_fail("%s: --%s '%s' is not aligntds, plain, same, input, auto, a chat template or a URIAL prompt "
+                        "(urial prompt --list shows the names; a file: %s)", cmd, opt, spec, err.msg), -1;
+    }
+    if (ur_chat_warning(f)) fprintf(stderr, "urial: warning: %s\n", ur_chat_warning(f));
+    *out = (ur_tds_prompt){UR_TDS_PROMPT_FORMAT, f};
+    *owned = f;
+    return 0;
+}
+
 static int run(int argc, char **argv, int prefix) {
     const char *name = prefix ? "tds prefix" : "tds";
     const char *base = NULL, *aligned = NULL, *data = NULL, *outputs = NULL, *out = NULL;
-    int max_tokens = -2, top_k = 20;
+    const char *aprompt = NULL, *bprompt = "aligntds";
+    int max_tokens = -2, top_k = 20, tokenize = UR_TDS_JOINT, rank = UR_TDS_RANK_ALIGNED;
     ks_list ks = {{5, 10, 20}, 3};
     cli_engine eng;
     cli_engine_init(&eng, NULL, "context length (default: the models', at most 4096)");
     cli_format fmt;
     cli_format_init(&fmt);
-    fmt.opts[0].help = "render the instruction with a URIAL prompt instead";
-    fmt.opts[1].help = "render the instruction with this chat template (default: the aligned\n"
-                       "model's, read from its GGUF; the TDS authors' file: its rendered \"input\")";
+    fmt.opts[0].help = "the aligned model's prompt: a URIAL prompt (--aligned-prompt NAME|FILE)";
+    fmt.opts[1].help = "the aligned model's prompt: this chat template (--aligned-prompt NAME|auto)";
     cli_select sel;
     cli_select_init(&sel);
     cli_remote rem;
@@ -154,6 +217,18 @@ static int run(int argc, char **argv, int prefix) {
                 "the aligned model's answers, matched to --data by id: just-eval JSON\n"
                 "(\"output\" a string), the TDS authors' file (\"output\" a list: the first),\n"
                 "or urial run's JSONL. Without it the aligned model answers greedily."),
+        OPT_STR("aligned-prompt", 0, "P", &aprompt,
+                "what the aligned model reads before the answer (default: the TDS authors'\n"
+                "file: its rendered \"input\"; else auto, the aligned model's chat template)"),
+        OPT_STR("base-prompt", 0, "P", &bprompt,
+                "what the base model reads before the answer (default aligntds, the authors'\n"
+                "zero-shot wrapper of the query; same: the aligned model's input)"),
+        OPT_CHOICE("tokenize", 0, "joint|separate", &tokenize,
+                   "joint (default): prompt + answer as one text, the seam as a reader sees it;\n"
+                   "separate: the prompt, then the answer alone, as AlignTDS (HF encode) does"),
+        OPT_CHOICE("rank", 0, "aligned|given", &rank,
+                   "the token ranked at each position: the aligned model's own top token\n"
+                   "(default, the paper's), or the one written in the answer"),
         OPT_GROUP(fmt.opts),
         OPT_INT("max-tokens", 'n', "N", 1, 1 << 24, &max_tokens, "answer tokens at most (default: all of a given answer; 1024 generated)"),
         OPT_GROUP(sel.opts), OPT_GROUP(eng.opts),
@@ -175,6 +250,8 @@ static int run(int argc, char **argv, int prefix) {
     if (!base || !aligned || !data || !out)
         return cli_fail("%s: --base, --aligned, --data and --out are required (see urial %s --help)", name, name);
     if (fmt.urial && fmt.tmpl) return cli_fail("%s: give either --urial or --template, not both", name);
+    if (aprompt && (fmt.urial || fmt.tmpl))
+        return cli_fail("%s: give either --aligned-prompt or --%s, not both", name, fmt.urial ? "urial" : "template");
 
     int rc = 1;
     ur_err err = {{0}};
@@ -182,7 +259,8 @@ static int run(int argc, char **argv, int prefix) {
     ur_dataset ds = {0};
     ur_model *mb = NULL, *ma = NULL;
     ur_ctx *cb = NULL, *ca = NULL;
-    ur_chat *f = NULL;
+    ur_chat *f = NULL, *fb = NULL;
+    ur_tds_prompt pa = {0}, pb = {0};
     /* the base on a server: its options are checked before anything is read */
     if (rem.on && !(client = cli_remote_open(&rem, name, base))) return 1;
     if (ur_dataset_load(data, &ds, &err)) {
@@ -194,18 +272,22 @@ static int run(int argc, char **argv, int prefix) {
         cli_fail("%s", err.msg);
         goto done;
     }
-    if (fmt.urial || fmt.tmpl || ds.format != UR_DATA_ALIGNTDS) {
-        cli_format dflt = fmt;
-        if (!fmt.urial && !fmt.tmpl) dflt.tmpl = "auto"; /* the aligned model's own template */
-        if (!(f = cli_format_open(&dflt, name, aligned, ma->gguf))) goto done;
+    if (fmt.urial || fmt.tmpl) {
+        if (!(f = cli_format_open(&fmt, name, aligned, ma->gguf))) goto done;
+        pa = (ur_tds_prompt){UR_TDS_PROMPT_FORMAT, f};
+    } else if (open_prompt(aprompt ? aprompt : ds.format == UR_DATA_ALIGNTDS ? "input" : "auto", "aligned-prompt", name,
+                           ma, &ds, &pa, &f)) {
+        goto done;
     }
+    if (open_prompt(bprompt, "base-prompt", name, ma, &ds, &pb, &fb)) goto done;
     int da = cli_default_ctx(ma), db = mb ? cli_default_ctx(mb) : da;
     int n_ctx = eng.ctx ? eng.ctx : db < da ? db : da;
     if ((mb && !(cb = cli_new_ctx(mb, n_ctx, eng.threads, 0))) || !(ca = cli_new_ctx(ma, n_ctx, eng.threads, 0)))
         goto done;
     cli_job_view view;
     cli_job_init_view(&view);
-    ur_tds_params p = {.ds = &ds, .outputs = outputs, .fmt = f, .base = cb, .aligned = ca,
+    ur_tds_params p = {.ds = &ds, .outputs = outputs, .aligned_prompt = pa, .base_prompt = pb, .tokenize = tokenize,
+                       .rank = rank, .base = cb, .aligned = ca,
                        .base_name = client ? rem.model : base, .aligned_name = aligned, .client = client,
                        .top_k = top_k, .max_tokens = max_tokens, .sel = sel.sel, .out_dir = out, .ks = ks.v,
                        .n_ks = ks.n, .progress = cli_job_progress, .note = cli_job_note, .hook_user = &view};
@@ -234,12 +316,12 @@ static int run(int argc, char **argv, int prefix) {
                 done, pg->total, pg->recorded, pg->skipped, s.scored_tokens, s.t_score,
                 s.t_score > 0 ? s.scored_tokens / s.t_score : 0.0);
     }
-    if (reports(out, prefix, name)) goto done;
+    if (reports((const char *const[]){out}, 1, prefix, NULL, name)) goto done;
     rc = done == pg->total ? 0 : 1;
 done:
     ur_ctx_free(cb), ur_ctx_free(ca);
     ur_model_free(mb), ur_model_free(ma);
-    ur_chat_free(f);
+    ur_chat_free(f), ur_chat_free(fb);
     ur_remote_free(client);
     ur_dataset_free(&ds);
     return rc;

@@ -7,49 +7,34 @@
 
 #include <jansson.h>
 
-#include "urial/tds.h"
+#include "tds/tds_int.h"
 
-/* P(token) of one logits row, in double, max-subtracted: the same operations in the
- * same order as ur_tds_row's P_align, so the two agree bit for bit. */
-static double row_prob(const float *a, int nv, int32_t token) {
-    float ma = a[0];
-    for (int i = 0; i < nv; i++)
-        if (a[i] > ma) ma = a[i];
-    double sa = 0;
-    for (int i = 0; i < nv; i++) sa += exp((double)a[i] - ma);
-    return exp((double)a[token] - (ma + log(sa)));
-}
-
-/* rows [i0, i1) of a chunk's logits: row i predicts next[i] */
+/* rows [i0, i1) of a chunk's logits: row i predicts next[i] (run on the pool) */
 typedef struct rows_job {
     const float *la;
-    int nv;
+    int nv, mode;
     const int32_t *next;
     ur_tds_pos *out;
+    ur_tds_topk *topk;
 } rows_job;
 
 static void rows_body(void *arg, int64_t i0, int64_t i1, int tid) {
     const rows_job *j = arg;
     (void)tid;
-    for (int64_t i = i0; i < i1; i++) {
-        ur_tds_pos *p = &j->out[i];
-        memset(p, 0, sizeof *p);
-        p->token = j->next[i];
-        p->p_align = row_prob(j->la + (size_t)i * j->nv, j->nv, j->next[i]);
-        p->p_base = p->kl = NAN;
-        for (int t = 0; t < UR_TDS_TOP; t++) p->top[t] = -1;
-    }
+    for (int64_t i = i0; i < i1; i++)
+        ur_tds_row_aligned(j->la + (size_t)i * j->nv, j->nv, j->next[i], j->mode, &j->out[i], &j->topk[i]);
 }
 
-int ur_tds_score_aligned(ur_ctx *aligned, const int32_t *seq, int n, int n_context, ur_tds_pos *out, ur_err *err) {
+int ur_tds_score_aligned(ur_ctx *aligned, const ur_tds_seq *sa, int mode, ur_tds_pos *out, ur_tds_topk *topk,
+                         ur_err *err) {
     const ur_model *ma = ur_ctx_model(aligned);
-    const int nv = ma->hp.n_vocab;
+    const int nv = ma->hp.n_vocab, n = sa->n, n_context = sa->n_context;
+    const int32_t *seq = sa->ids;
     if (n_context < 1 || n <= n_context)
         return ur_errf(err, "tds: nothing to score (%d input and %d output tokens)", n_context, n - n_context);
-    for (int i = n_context; i < n; i++)
+    for (int i = 0; i < n; i++)
         if (seq[i] < 0 || seq[i] >= nv)
-            return ur_errf(err, "%s: output token id %d (position %d) is out of range [0, %d)", ma->gguf->path, seq[i],
-                           i - n_context, nv);
+            return ur_errf(err, "%s: token id %d (position %d) is out of range [0, %d)", ma->gguf->path, seq[i], i, nv);
     /* the chunks of ur_tds_score (row r predicts seq[r + 1]), for the same logits */
     const int B = ur_ctx_n_batch(aligned), m = n - 1, first = n_context - 1;
     float *la = malloc(sizeof(float) * (size_t)B * (size_t)nv);
@@ -63,7 +48,7 @@ int ur_tds_score_aligned(ur_ctx *aligned, const int32_t *seq, int n, int n_conte
             rc = -1;
             break;
         }
-        rows_job j = {la, nv, seq + r0 + 1, out + (r0 - first)};
+        rows_job j = {la, nv, mode, seq + r0 + 1, out + (r0 - first), topk + (r0 - first)};
         ur_pool_for(ur_ctx_pool(aligned), i0 + nb - r0, 4, rows_body, &j);
     }
     free(la);
@@ -104,8 +89,37 @@ static int cmp_entry(const void *x, const void *y) {
     return (a->id > b->id) - (a->id < b->id);
 }
 
-int ur_tds_remote_parse(const char *json, size_t len, const int32_t *seq, int n, int n_context, int k,
+/* The base's fields of one position from the server's entries e[0..ne) (sorted, best
+ * first; the written token's own entry included only when it is in the top K) and
+ * the written token's logprob lt. */
+static void fill_base(ur_tds_pos *p, const entry *e, size_t ne, double lt, int k, const ur_tds_topk *tk) {
+    const int32_t r = p->ranked;
+    int found = -1;
+    for (size_t j = 0; j < ne && found < 0; j++)
+        if (e[j].id == r) found = (int)j;
+    p->rank = found >= 0 ? found + 1 : 0; /* entries are sorted with ties by id: the index is η - 1 */
+    p->rank_gt = found >= 0 ? 0 : k;
+    p->cls = ur_tds_class_of(found >= 0 ? p->rank : k + 1);
+    p->p_base = r == p->token ? exp(lt) : found >= 0 ? exp(e[found].lp) : NAN;
+    p->kl_ab = p->kl_ba = NAN;
+    p->tp = p->kl_topk = NAN;
+    if (ne >= UR_TDS_TOPK) { /* the base's top-k list, renormalised from its logprobs */
+        int32_t bid[UR_TDS_TOPK];
+        double blw[UR_TDS_TOPK], m = e[0].lp, s = 0;
+        for (int j = 0; j < UR_TDS_TOPK; j++) s += exp(e[j].lp - m);
+        for (int j = 0; j < UR_TDS_TOPK; j++) bid[j] = e[j].id, blw[j] = e[j].lp - m - log(s);
+        ur_tds_topk_stats(bid, blw, tk->id, tk->lw, r, &p->tp, &p->kl_topk);
+    }
+    for (int j = 0; j < UR_TDS_TOP; j++) {
+        p->top[j] = (size_t)j < ne ? e[j].id : -1;
+        p->top_p[j] = (size_t)j < ne ? exp(e[j].lp) : 0;
+    }
+}
+
+int ur_tds_remote_parse(const char *json, size_t len, const ur_tds_seq *b, int k, const ur_tds_topk *topk,
                         ur_tds_pos *out, ur_err *err) {
+    const int32_t *seq = b->ids;
+    const int n = b->n, n_context = b->n_context;
     json_t *o = json_loadb(json, len, 0, NULL);
     json_t *lp = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "logprobs");
     json_t *toks = json_object_get(lp, "tokens"), *lps = json_object_get(lp, "token_logprobs");
@@ -130,7 +144,6 @@ int ur_tds_remote_parse(const char *json, size_t len, const int32_t *seq, int n,
         }
     }
     for (int i = n_context; i < n; i++) {
-        ur_tds_pos *p = &out[i - n_context];
         json_t *l = json_array_get(lps, (size_t)i), *top = json_array_get(tops, (size_t)i), *v;
         if (!json_is_number(l) || !json_is_object(top)) {
             rc = ur_errf(err, "the server's answer has no logprobs for prompt position %d", i);
@@ -139,8 +152,7 @@ int ur_tds_remote_parse(const char *json, size_t len, const int32_t *seq, int n,
         const double lt = json_number_value(l);
         size_t m = json_object_size(top), ne = 0;
         const char *key;
-        entry *g = ur_xrealloc(e, sizeof *e * (m ? m : 1));
-        e = g;
+        e = ur_xrealloc(e, sizeof *e * (m ? m : 1));
         int self = 0;
         json_object_foreach(top, key, v) {
             long id = token_id(key);
@@ -152,21 +164,10 @@ int ur_tds_remote_parse(const char *json, size_t len, const int32_t *seq, int n,
             if (id == seq[i]) self = 1;
             else e[ne++] = (entry){(int32_t)id, json_number_value(v)};
         }
-        /* the server lists its top K and adds the token itself when it is not one of them */
-        const int in_top = self && m <= (size_t)k;
-        int above = 0;
-        for (size_t j = 0; j < ne; j++) above += e[j].lp > lt || (e[j].lp == lt && e[j].id < seq[i]);
-        if (in_top) e[ne++] = (entry){seq[i], lt};
+        /* the server lists its top K and adds the written token when it is not one of them */
+        if (self && m <= (size_t)k) e[ne++] = (entry){seq[i], lt};
         qsort(e, ne, sizeof *e, cmp_entry);
-        p->rank = in_top ? above + 1 : 0;
-        p->rank_gt = in_top ? 0 : k;
-        p->cls = ur_tds_class_of(in_top ? p->rank : k + 1);
-        p->p_base = exp(lt);
-        p->kl = NAN;
-        for (int j = 0; j < UR_TDS_TOP; j++) {
-            p->top[j] = (size_t)j < ne ? e[j].id : -1;
-            p->top_p[j] = (size_t)j < ne ? exp(e[j].lp) : 0;
-        }
+        fill_base(&out[i - n_context], e, ne, lt, k, &topk[i - n_context]);
     }
 out:
     free(e);

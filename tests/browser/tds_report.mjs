@@ -1,9 +1,12 @@
-// Opens urial tds's report.html (and optionally tds prefix's prefix.html) in headless
-// Chromium — Debian's /usr/bin/chromium driven by playwright-core — and checks that
-// the page renders with no network and no script error: the answers' tokens with the
-// colour of their class, both SVG plots, and a tooltip with η when a token is hovered.
+// Opens urial tds's report.html (and optionally tds prefix's prefix.html and a page of
+// several pairs from `urial tds report D1 D2 --out PAIRS.html`) in headless Chromium —
+// Debian's /usr/bin/chromium driven by playwright-core — and checks that the page
+// renders with no network and no script error: the answers' tokens with the colour of
+// their class, the paper's figures (present, visible, axes labelled, a legend entry for
+// every series), a tooltip with η when a token is hovered, the pair selector, and the
+// figures still shown when printed.
 // Prints PASS/FAIL lines (counted by tests/run.sh); exits 1 if any check failed.
-//   node tds_report.mjs DIR/report.html [PREFIXDIR/prefix.html]
+//   node tds_report.mjs DIR/report.html [PREFIXDIR/prefix.html|-] [PAIRS.html]
 // The answers shown are compared with DIR/tokens.jsonl, the records the page was made from.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
@@ -22,7 +25,8 @@ function check(name, ok, why) {
   }
 }
 
-const [report, prefix] = process.argv.slice(2);
+const [report, prefixArg, pairs] = process.argv.slice(2);
+const prefix = prefixArg && prefixArg !== '-' ? prefixArg : null;
 if (!report || !existsSync(report)) {
   console.log(`FAIL ${SUITE}/args: usage: node tds_report.mjs REPORT.html [PREFIX.html] (got ${report})`);
   process.exit(1);
@@ -33,6 +37,24 @@ for (const line of readFileSync(join(dirname(report), 'tokens.jsonl'), 'utf8').s
   const r = JSON.parse(line);
   records.set(JSON.stringify(r.id), r);
 }
+// every line figure: size, caption, axis labels, series (with their points) and legend texts
+async function figures(page) {
+  return page.evaluate(() => {
+    const out = {};
+    for (const svg of document.querySelectorAll('svg.fig.line')) {
+      const r = svg.getBoundingClientRect();
+      out[svg.id] = {
+        w: r.width, h: r.height, caption: svg.closest('figure')?.querySelector('figcaption')?.textContent ?? '',
+        xlabel: svg.querySelector('text.xlabel')?.textContent ?? '', ylabel: svg.querySelector('text.ylabel')?.textContent ?? '',
+        series: svg.querySelectorAll('polyline.series').length,
+        points: [...svg.querySelectorAll('polyline.series')].map((p) => p.points.numberOfItems),
+        legend: [...svg.querySelectorAll('.legend-entry text')].map((t) => t.textContent),
+      };
+    }
+    return out;
+  });
+}
+
 const exe = process.env.CHROMIUM || '/usr/bin/chromium';
 const profile = mkdtempSync(join(tmpdir(), 'urial-chromium-'));
 const ctx = await chromium.launchPersistentContext(profile, {
@@ -59,7 +81,7 @@ try {
   // the data the page was built from (as report.js decoded it), to compare the DOM against
   const data = await page.evaluate(() => ({
     examples: window.TDS.examples.map((e) => ({ id: e.id, ranks: e.d.map((p) => p.rank) })),
-    raw: JSON.parse(document.getElementById('tds-data').textContent).examples.length,
+    raw: JSON.parse(document.getElementById('tds-data').textContent).pairs[0].examples.length,
   }));
   check('report_has_answers', data.examples.length > 0 && data.examples.length === data.raw,
     `${data.examples.length} decoded, ${data.raw} in the data`);
@@ -105,17 +127,34 @@ try {
   check('report_class_colours', present.length > 0 && present.every((c) => colours[c] === expect[c]),
     JSON.stringify(colours));
 
-  // the two plots: drawn, visible, with their shapes
+  // the per-pair plots: drawn, visible, with their shapes
   const plots = await page.evaluate(() => {
     const box = (sel) => { const e = document.querySelector(sel); if (!e) return null; const r = e.getBoundingClientRect(); return [r.width, r.height]; };
-    const polys = [...document.querySelectorAll('#ratio-plot polygon')].map((p) => p.points.numberOfItems);
-    const bars = [...document.querySelectorAll('#shifted-plot rect.bar')].map((r) => r.getBBox().width);
-    return { ratio: box('#ratio-plot'), shifted: box('#shifted-plot'), polys, bars };
+    const polys = [...document.querySelectorAll('#fig-classes-1 polygon')].map((p) => p.points.numberOfItems);
+    const bars = [...document.querySelectorAll('#fig-shifted-1 rect.bar')].map((r) => r.getBBox().width);
+    const words = [...document.querySelectorAll('#fig-words-1 text.word')].map((t) => t.getBBox().width);
+    return { ratio: box('#fig-classes-1'), shifted: box('#fig-shifted-1'), words, polys, bars };
   });
   check('report_ratio_plot', plots.ratio && plots.ratio[0] > 300 && plots.ratio[1] > 100 && plots.polys.length === 3 &&
     plots.polys.every((n) => n >= 2), JSON.stringify(plots));
   check('report_shifted_plot', plots.shifted && plots.shifted[0] > 300 && plots.bars.length > 0 &&
     plots.bars.every((w) => w > 0), JSON.stringify(plots));
+  check('report_word_cloud', plots.words.length > 0 && plots.words.every((w) => w > 0), JSON.stringify(plots.words));
+
+  // the paper's figures: present and visible, both axes labelled, every series in the legend
+  const figs = await figures(page);
+  const FIGS = ['fig-shift-pos', 'fig-shift-rel', 'fig-tp', 'fig-tr', 'fig-kl'];
+  for (const id of FIGS) {
+    const f = figs[id];
+    check(`report_figure_${id}`, f && f.w > 300 && f.h > 150 && f.xlabel && f.ylabel && f.caption && f.series > 0 &&
+      f.legend.length === f.series && f.legend.every((t) => t.length > 0) && f.points.every((n) => n >= 2), JSON.stringify(f));
+  }
+  check('report_kl_legend_names', figs['fig-kl'] && figs['fig-kl'].legend.some((t) => t.includes('KL(P_align ‖ P_base)')) &&
+    figs['fig-kl'].legend.some((t) => t.includes('KL(P_base ‖ P_align)')) && figs['fig-kl'].legend.some((t) => t.includes('top-30')),
+    JSON.stringify(figs['fig-kl']?.legend));
+  const table = await page.$$eval('#nums tr th', (ths) => ths.map((t) => t.textContent));
+  check('report_table', ['unshifted (η = 1)', 'shifted (η > 3)', "written token = aligned model's top token",
+    'mean KL(P_align ‖ P_base), nats', 'mean KL(P_base ‖ P_align), nats'].every((t) => table.includes(t)), JSON.stringify(table));
 
   // hovering a token shows η (its rank), P_base and the base model's top tokens, as recorded
   const target = (await page.$('#examples .t.s')) || (await page.$('#examples .t'));
@@ -156,6 +195,37 @@ try {
     }));
     check('prefix_page', errs2.length === 0 && pr.rows > 0 && pr.lines.length === pr.rows && pr.lines.every((n) => n >= 1) &&
       pr.w > 300, JSON.stringify(pr) + errs2.join(' | '));
+  }
+  // printed: the figures and the table stay, the controls go
+  await page.emulateMedia({ media: 'print' });
+  const printed = await page.evaluate(() => ({
+    figs: [...document.querySelectorAll('svg.fig')].map((s) => s.getBoundingClientRect().width),
+    controls: getComputedStyle(document.getElementById('controls')).display,
+  }));
+  check('report_print', printed.figs.length >= 8 && printed.figs.every((w) => w > 300) && printed.controls === 'none',
+    JSON.stringify(printed));
+  await page.emulateMedia({ media: 'screen' });
+
+  if (pairs) {
+    const p3 = await ctx.newPage();
+    const errs3 = [];
+    p3.on('pageerror', (e) => errs3.push(String(e)));
+    await p3.goto(pathToFileURL(resolve(pairs)).href, { waitUntil: 'load' });
+    const n = await p3.evaluate(() => window.TDS.pairs.length);
+    const f3 = await figures(p3);
+    const cols = await p3.$$eval('#nums th.pair', (t) => t.map((e) => e.textContent));
+    // each pair is a series of the single-quantity figures, and is named in their legends
+    const named = ['fig-shift-pos', 'fig-shift-rel', 'fig-tr'].every((id) => f3[id] && f3[id].series === n &&
+      cols.every((c) => f3[id].legend.some((t) => t.startsWith(c))));
+    check('pairs_side_by_side', errs3.length === 0 && n >= 2 && cols.length === n && named &&
+      (await p3.$$('svg.fig.classes')).length === n, JSON.stringify({ n, cols, f3, errs3 }));
+    await p3.selectOption('#pair', String(n - 1));
+    const shown = await p3.evaluate(() => ({
+      first: document.querySelector('#examples .ex .ans')?.children.length,
+      want: window.TDS.pairs[window.TDS.pairs.length - 1].examples[0].d.length,
+      same: window.TDS.examples === window.TDS.pairs[window.TDS.pairs.length - 1].examples,
+    }));
+    check('pairs_selector', shown.same && shown.first === shown.want && errs3.length === 0, JSON.stringify(shown));
   }
 } catch (e) {
   check('report_exception', false, String(e).split('\n')[0]);

@@ -2,9 +2,12 @@
 # urial tds end to end on small random-weight models: the first 50 instructions of the
 # TDS authors' file with their answers (all three files), report rebuilt from
 # tokens.jsonl, resume after kill -9 and after a torn line, shards merged (byte-identical
-# to the unsharded run), a model against itself (all unshifted, KL 0), ranks against
-# `urial logits`, one-line refusals (other tokenizer, other config), the prefix
-# experiment, and the report in headless Chromium (tests/browser).
+# to the unsharded run), every prompt mode (aligntds, plain, same, a template, a URIAL
+# prompt) and ranking mode, joint and separate tokenization, a model against itself in
+# the same context (all unshifted, KL 0, even on answers it did not write) and in
+# separate contexts (the prompt's own effect), ranks against `urial logits`, several
+# pairs in one report, one-line refusals, the prefix experiment, and the report in
+# headless Chromium (tests/browser).
 source "$(dirname "$0")/lib.sh"
 V=$FIX/tokenizer/llama-spm/vocab-llama-spm.gguf
 F=$FIX/aligntds/Llama-2-7b-chat-hf.json
@@ -32,18 +35,20 @@ R=$TMP/ref
 if [ $rc = 0 ] && [ -s "$R/tokens.jsonl" ] && [ -s "$R/summary.json" ] && [ -s "$R/report.html" ] &&
     [ "$(count "$R/tokens.jsonl")" = 50 ] && [ "$(ids "$R/tokens.jsonl")" = "$(seq 0 49)" ] &&
     grep -q '"examples": 50,' "$R/summary.json" && grep -q '"positions": 600,' "$R/summary.json" &&
-    grep -q 'id="ratio-plot"' "$R/report.html" && grep -q 'id="shifted-plot"' "$R/report.html" && [ ! -s "$TMP/o" ]; then
+    grep -q 'id="fig-classes-1"' "$R/report.html" && grep -q 'id="fig-shifted-1"' "$R/report.html" && [ ! -s "$TMP/o" ]; then
     pass tds_50_three_files
 else
     fail tds_50_three_files "rc $rc: $(tail -n 2 "$TMP/e")"
 fi
-# every position has the fields of the issue; the input is the authors' rendered prompt
-if grep -q '"config":{"command":"tds","base":"m1.gguf",.*"prompt":"input","answers":"Llama-2-7b-chat-hf.json","max_tokens":12}' "$R/tokens.jsonl" &&
-    [ "$(grep -oE '\{"pos":[0-9]+,"token":[0-9]+,"text":"([^"\\]|\\.)*","rank":[0-9]+,"class":"(unshifted|marginal|shifted)","p_base":[-0-9.e]+,"p_align":[-0-9.e]+,"kl":[-0-9.e]+,"top":\[\[[0-9]+,"([^"\\]|\\.)*",[-0-9.e]+\],\[' "$R/tokens.jsonl" | wc -l)" = 600 ] &&
-    head -n 1 "$R/tokens.jsonl" | grep -q '"n_input":1[0-9][0-9],"input_ids":\[1,518,25580,29962,'; then
+# every position has the fields of the issue; the aligned model reads the authors' rendered prompt,
+# the base model their zero-shot wrapper "# Query: \n ```...``` \n\n \n# Answer: \n ```"
+NUM='(null|[-0-9.e]+)'
+if grep -q '"config":{"command":"tds","base":"m1.gguf",.*"aligned_prompt":"input","base_prompt":"aligntds","tokenize":"joint","rank":"aligned","answers":"Llama-2-7b-chat-hf.json","max_tokens":12}' "$R/tokens.jsonl" &&
+    [ "$(grep -oE '\{"pos":[0-9]+,"token":[0-9]+,"text":"([^"\\]|\\.)*","aligned_top":[0-9]+(,"aligned_top_text":"([^"\\]|\\.)*")?,"rank":[0-9]+,"class":"(unshifted|marginal|shifted)","p_base":'"$NUM"',"p_align":'"$NUM"',"tp":'"$NUM"',"kl_align_base":'"$NUM"',"kl_base_align":'"$NUM"',"kl_topk":'"$NUM"',"top":\[\[[0-9]+,"([^"\\]|\\.)*",[-0-9.e]+\],\[' "$R/tokens.jsonl" | wc -l)" = 600 ] &&
+    head -n 1 "$R/tokens.jsonl" | grep -q '"n_aligned_input":1[0-9][0-9],"n_base_input":35,"aligned_input_ids":\[1,518,25580,29962,.*\],"base_input_ids":\[1,396,13641,29901,29871,13,7521,'; then
     pass tds_record_fields
 else
-    fail tds_record_fields "$(head -c 400 "$R/tokens.jsonl")"
+    fail tds_record_fields "$(head -c 600 "$R/tokens.jsonl")"
 fi
 for f in summary.json report.html; do cp "$R/$f" "$TMP/$f.ref"; done
 
@@ -115,30 +120,94 @@ JE=$FIX/just-eval/just-eval-instruct.Llama-2-7b-chat-hf.json
     --out "$TMP/tpl" >/dev/null 2>"$TMP/e"
 "$URIAL" tds -t 1 --base "$M1" --aligned "$M2" --data "$JE" --urial urial-k0 --limit 1 -n 4 --out "$TMP/ur" \
     >/dev/null 2>>"$TMP/e"
-if head -n 1 "$TMP/tpl/tokens.jsonl" | grep -q '"prompt":"llama-2","answers":"just-eval-instruct.Llama-2-7b-chat-hf.json".*"tokens":\[{"pos":0,"token":[0-9]*,"text":" Thank"' &&
-    grep -q '"prompt":"urial-k0","answers":"greedy","max_tokens":4}.*"n_tokens":4,' "$TMP/ur/tokens.jsonl"; then
+if head -n 1 "$TMP/tpl/tokens.jsonl" | grep -q '"aligned_prompt":"llama-2","base_prompt":"aligntds",.*"answers":"just-eval-instruct.Llama-2-7b-chat-hf.json".*"tokens":\[{"pos":0,"token":[0-9]*,"text":" Thank"' &&
+    grep -q '"aligned_prompt":"urial-k0",.*"answers":"greedy","max_tokens":4}.*"n_tokens":4,' "$TMP/ur/tokens.jsonl"; then
     pass tds_template_and_urial
 else
     fail tds_template_and_urial "$(tail -n 2 "$TMP/e")"
 fi
 
-# ---- a model against itself, answering greedily: all unshifted, KL 0 ------------------------
-S=$TMP/self
-"$URIAL" tds -t 1 --base "$M2" --aligned "$M2" --data "$F" --limit 4 -n 8 --out "$S" >/dev/null 2>"$TMP/e"
-if grep -q '"ratios": {"unshifted": 1, "marginal": 0, "shifted": 0}' "$S/summary.json" &&
-    grep -q '"mean_kl": 0,' "$S/summary.json" && grep -q '"answers":"greedy"' "$S/tokens.jsonl"; then
-    pass tds_self_all_unshifted
+# ---- a model against itself ----------------------------------------------------------------
+# the same context (--base-prompt same), on answers it did not write (the authors'): ranking its own
+# top token, 100% unshifted; ranking the written token, unshifted exactly where that token is its
+# top token; every KL 0 in both modes
+selfrun() { # DIR ARGS...
+    local d=$1; shift
+    "$URIAL" tds -t 1 --base "$M2" --aligned "$M2" --data "$F" --outputs "$F" --limit 8 -n 16 --out "$TMP/$d" "$@" >/dev/null 2>"$TMP/e.$d"
+}
+q() { jq -c "$1" "$TMP/$2/summary.json"; }
+selfrun same-a --base-prompt same && selfrun same-g --base-prompt same --rank given
+KL0='[.kl.align_base.mean, .kl.base_align.mean, .kl.aligntds_topk.mean]'
+if [ "$(q .ratios same-a)" = '{"unshifted":1,"marginal":0,"shifted":0}' ] && [ "$(q "$KL0" same-a)" = '[0,0,0]' ] &&
+    [ "$(q "$KL0" same-g)" = '[0,0,0]' ] && [ "$(q .ratios.unshifted same-g)" = "$(q .written_is_aligned_top.ratio same-g)" ] &&
+    [ "$(q '.written_is_aligned_top.ratio < 1' same-g)" = true ] && grep -q '"base_prompt":"same","tokenize":"joint","rank":"given"' "$TMP/same-g/tokens.jsonl"; then
+    pass tds_self_same_context
 else
-    fail tds_self_all_unshifted "$(head -c 300 "$S/summary.json") $(tail -n 1 "$TMP/e")"
+    fail tds_self_same_context "$(q '[.ratios, .written_is_aligned_top, .kl]' same-a) / $(q '[.ratios, .written_is_aligned_top]' same-g) $(tail -n 1 "$TMP/e.same-g")"
+fi
+# separate contexts (the default): the prompt's own effect, the baseline a pair's shift is read against
+selfrun sep-a
+if [ "$(q '.ratios.unshifted < 1 and .kl.align_base.mean > 0' sep-a)" = true ] && grep -q '"base_prompt":"aligntds"' "$TMP/sep-a/tokens.jsonl"; then
+    pass tds_self_separate_contexts
+else
+    fail tds_self_separate_contexts "$(q .ratios sep-a)"
+fi
+echo "# tds self-comparison (random model, 8 answers): same context unshifted $(q .ratios.unshifted same-a) (rank aligned), $(q .ratios.unshifted same-g) (rank given; written = top $(q .written_is_aligned_top.ratio same-g)); authors' contexts unshifted $(q .ratios.unshifted sep-a)"
+# greedy answers of its own in the same context: all unshifted in either mode
+"$URIAL" tds -t 1 --base "$M2" --aligned "$M2" --data "$F" --limit 4 -n 8 --base-prompt same --rank given --out "$TMP/self" >/dev/null 2>"$TMP/e"
+if [ "$(q .ratios self)" = '{"unshifted":1,"marginal":0,"shifted":0}' ] && [ "$(q .written_is_aligned_top.ratio self)" = 1 ] &&
+    grep -q '"answers":"greedy"' "$TMP/self/tokens.jsonl"; then
+    pass tds_self_greedy
+else
+    fail tds_self_greedy "$(q .ratios self) $(tail -n 1 "$TMP/e")"
 fi
 
+# ---- prompt modes: what each model reads ----------------------------------------------------
+tok() { "$URIAL" tokenize -m "$V" --json "$@" | tr -d ' '; }
+first_rec() { head -n 1 "$TMP/$1/tokens.jsonl"; }
+ids_of() { first_rec "$1" | jq -c ".$2"; }
+Q=$(jq -r '.[0].pure_input' "$F")
+selfrun plain --base-prompt plain && selfrun tpl2 --base-prompt llama-2 && selfrun urk0 --base-prompt urial-k0 &&
+    selfrun sep --tokenize separate
+ok_modes=1
+[ "$(ids_of same-a base_input_ids)" = "$(ids_of same-a aligned_input_ids)" ] || ok_modes=0
+[ "$(ids_of sep-a base_input_ids)" = "$(tok --text "$(printf '# Query: \n ```%s``` \n\n \n# Answer: \n ```' "$Q")")" ] || ok_modes=0
+[ "$(ids_of plain base_input_ids)" = "$(tok --text "$Q")" ] || ok_modes=0
+ids_of tpl2 base_input_ids | grep -q '^\[1,518,25580,29962,' || ok_modes=0                 # <s>[INST]
+[ "$(ids_of urk0 base_input_ids | jq length)" -gt 100 ] && first_rec urk0 | grep -q '"base_prompt":"urial-k0"' || ok_modes=0
+# separate tokenization (AlignTDS's): BOS added before the rendered "<s>", the prompt ends in a
+# lone "▁" (29871), the answer starts with "▁Thank" (3374); joint: one BOS, "]" then "▁Thank"
+ids_of sep aligned_input_ids | grep -q '^\[1,1,518,.*,29962,29871\]$' || ok_modes=0
+ids_of sep-a aligned_input_ids | grep -q '^\[1,518,.*,29962\]$' || ok_modes=0
+[ "$(first_rec sep | jq '.tokens[0].token')" = 3374 ] && [ "$(first_rec sep-a | jq '.tokens[0].token')" = 3374 ] || ok_modes=0
+grep -q '"tokenize":"separate"' "$TMP/sep/tokens.jsonl" || ok_modes=0
+[ $ok_modes = 1 ] && pass tds_prompt_modes || fail tds_prompt_modes "$(ids_of sep aligned_input_ids | head -c 100) $(ids_of plain base_input_ids | head -c 80)"
+
+# ---- several pairs in one report --------------------------------------------------------------
+if "$URIAL" tds report "$R" "$TMP/sep-a" "$TMP/same-a" --out "$TMP/pairs.html" 2>"$TMP/e" && [ -s "$TMP/pairs.html" ] &&
+    grep -q 'id="fig-classes-3"' "$TMP/pairs.html" && [ "$(grep -c '^urial: tds: .*: [0-9]* answers' "$TMP/e")" = 3 ] &&
+    grep -q "wrote $TMP/same-a/summary.json and $TMP/pairs.html" "$TMP/e"; then
+    pass tds_report_pairs
+else
+    fail tds_report_pairs "$(cat "$TMP/e")"
+fi
+fails_with tds_report_pairs_need_out "3 directories: give --out FILE.html" "$URIAL" tds report "$R" "$TMP/sep-a" "$TMP/same-a"
+fails_with tds_aligned_not_same "--aligned-prompt cannot be \"same\"" \
+    "$URIAL" tds --base "$M1" --aligned "$M2" --data "$F" --aligned-prompt same --out "$TMP/x"
+fails_with tds_bad_prompt "--base-prompt 'nonesuch' is not aligntds, plain, same, input, auto, a chat template or a URIAL prompt" \
+    "$URIAL" tds --base "$M1" --aligned "$M2" --data "$F" --base-prompt nonesuch --out "$TMP/x"
+fails_with tds_input_needs_authors "--base-prompt input needs the TDS authors' file" \
+    "$URIAL" tds --base "$M1" --aligned "$M2" --data "$FIX/just-eval/just-eval-instruct.Llama-2-7b-chat-hf.json" --base-prompt input --template llama-2 --out "$TMP/x"
+
 # ---- ranks agree with `urial logits` (byte vocabulary: the whole ranking fits in --top) -----
+# the written tokens ranked (--rank given) under the base model after its own input; and the
+# aligned top tokens (the default) are the aligned model's greedy tokens after its input
 B=$TMP/bytes
-"$URIAL" tds -t 1 --base "$TMP/b1.gguf" --aligned "$TMP/b2.gguf" --data "$F" --outputs "$F" --limit 2 -n 10 \
+"$URIAL" tds -t 1 --base "$TMP/b1.gguf" --aligned "$TMP/b2.gguf" --data "$F" --outputs "$F" --limit 2 -n 10 --rank given \
     --out "$B" >/dev/null 2>"$TMP/e"
 agree=1 n_checked=0
 while IFS= read -r rec; do
-    inp=$(grep -oE '"input_ids":\[[0-9,]+\]' <<<"$rec" | grep -oE '[0-9,]+')
+    inp=$(grep -oE '"base_input_ids":\[[0-9,]+\]' <<<"$rec" | grep -oE '[0-9,]+')
     toks=$(grep -oE '\{"pos":[0-9]+,"token":[0-9]+' <<<"$rec" | grep -oE '[0-9]+$' | paste -sd,)
     ranks=$(grep -oE '"rank":[0-9]+' <<<"$rec" | grep -oE '[0-9]+$' | paste -sd,)
     ni=$(tr ',' '\n' <<<"$inp" | wc -l)
@@ -153,10 +222,19 @@ while IFS= read -r rec; do
     n_checked=$((n_checked + nt))
 done <"$B/tokens.jsonl"
 [ $agree = 1 ] && [ $n_checked = 20 ] && pass tds_ranks_match_logits || fail tds_ranks_match_logits "checked $n_checked: $(tail -n 1 "$TMP/e")"
+"$URIAL" tds -t 1 --base "$TMP/b1.gguf" --aligned "$TMP/b2.gguf" --data "$F" --outputs "$F" --limit 1 -n 10 \
+    --out "$TMP/bytes-a" >/dev/null 2>"$TMP/e"
+rec=$(head -n 1 "$TMP/bytes-a/tokens.jsonl")
+ni=$(jq '.n_aligned_input' <<<"$rec")
+want=$("$URIAL" logits -t 1 -m "$TMP/b2.gguf" --ids "$(jq -r '.aligned_input_ids + [.tokens[].token] | join(",")' <<<"$rec")" \
+    --top 1 2>/dev/null | sed -n "${ni},$((ni + 9))p" | jq -c '.top[0][0]' | paste -sd,)
+got=$(jq -r '[.tokens[].aligned_top] | join(",")' <<<"$rec")
+[ -n "$want" ] && [ "$want" = "$got" ] && pass tds_aligned_top_is_greedy || fail tds_aligned_top_is_greedy "want $want got $got"
 
 # ---- the prefix experiment ------------------------------------------------------------------
 P=$TMP/prefix
-"$URIAL" tds prefix -t 1 --base "$M2" --aligned "$M2" --data "$F" --limit 3 -n 12 --k 0,4,8 --out "$P" >/dev/null 2>"$TMP/e"
+"$URIAL" tds prefix -t 1 --base "$M2" --aligned "$M2" --data "$F" --limit 3 -n 12 --k 0,4,8 --base-prompt same --out "$P" \
+    >/dev/null 2>"$TMP/e"
 rc=$?
 if [ $rc = 0 ] && [ "$(grep -c '"agreement": 1,' "$P/prefix.json")" = 3 ] && [ -s "$P/prefix.html" ] &&
     [ "$(count "$P/prefix.jsonl")" = 3 ] && grep -q '"k":8,"compared":4,"matched":4,"exact":4,"match":"1111"' "$P/prefix.jsonl"; then
@@ -209,7 +287,8 @@ if command -v node >/dev/null && [ -x "$CHROMIUM" ]; then
     if [ ! -d "$BROWSER/node_modules/playwright-core" ]; then
         (cd "$BROWSER" && npm ci --silent >/dev/null 2>&1) || { fail browser_setup "npm ci failed in $BROWSER"; exit 0; }
     fi
-    CHROMIUM=$CHROMIUM node "$BROWSER/tds_report.mjs" "$TMP/mix/report.html" "$P2/prefix.html"
+    "$URIAL" tds report "$TMP/mix" "$TMP/sep-a" --out "$TMP/mix-pairs.html" 2>/dev/null
+    CHROMIUM=$CHROMIUM node "$BROWSER/tds_report.mjs" "$TMP/mix/report.html" "$P2/prefix.html" "$TMP/mix-pairs.html"
 else
     skip browser_report "node or chromium ($CHROMIUM) not installed"
 fi

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# urial tds --backend openai against urial serve: the base model on the server, the
-# aligned one local. Two random models with the Llama-2 vocabulary (a peaked one as
-# base, answers sampled from it at temperature 1, so the base ranks range from 1 to
-# far beyond the top 20): every position's token, class, P_align and top 3 equal the
-# local run's, every rank <= K is the local rank and every rank_gt K is a local rank
-# > K, P_base agrees to 1e-5 (the server's logprobs are floats), KL is null and the
-# summary's class ratios are the local ones; --top-logprobs 3 keeps the classes;
-# resume; shards; one-line errors for a closed port, a wrong path (404) and a
-# missing --base-url.
+# urial tds --backend openai against urial serve: the base model on the server (it gets
+# the base's own sequence: the authors' zero-shot wrapper + the answer), the aligned one
+# local. Two random models with the Llama-2 vocabulary (a peaked one as base, answers
+# sampled from it at temperature 1, so the base ranks range from 1 to far beyond the top
+# 20), ranking the aligned model's top token (the default) and the written one: every
+# position's token, aligned top token, class, P_align and top 3 equal the local run's,
+# every rank <= K is the local rank and every rank_gt K is a local rank > K, P_base agrees
+# to 1e-5 (the server's logprobs are floats; unknown only for a ranked token beyond the
+# top K that is not the written one), the full-vocabulary KLs are null, AlignTDS's top-30
+# KL is exact with K >= 30, and the summary's class ratios are the local ones;
+# --top-logprobs 3 keeps the classes; resume; shards; one-line errors for a closed port,
+# a wrong path (404) and a missing --base-url.
 source "$(dirname "$0")/lib.sh"
 V=$FIX/tokenizer/llama-spm/vocab-llama-spm.gguf
 JE=$FIX/just-eval/just-eval-instruct.Llama-2-7b-chat-hf.json
@@ -44,7 +47,11 @@ if [ -z "$PORT" ]; then
     exit 0
 fi
 URL=http://127.0.0.1:$PORT/v1
-TDS=(tds -t 1 --base "$TMP/b.gguf" --aligned "$TMP/a.gguf" --template llama-2 --data "$JE" --outputs "$TMP/answers.jsonl" --limit 8)
+# the base reads what it answered after (the llama-2 template: --base-prompt same) and the written
+# tokens are ranked, so that the ranks spread from 1 to far beyond the top K; the authors' protocol
+# (the defaults) is compared too, below
+DEF=(tds -t 1 --base "$TMP/b.gguf" --aligned "$TMP/a.gguf" --template llama-2 --data "$JE" --outputs "$TMP/answers.jsonl" --limit 8)
+TDS=("${DEF[@]}" --base-prompt same --rank given)
 REMOTE=(--backend openai --base-url "$URL" --concurrency 3)
 "$URIAL" "${TDS[@]}" --out "$TMP/loc" >/dev/null 2>"$TMP/e0"
 "$URIAL" "${TDS[@]}" "${REMOTE[@]}" --out "$TMP/rem" >/dev/null 2>"$TMP/e1"
@@ -55,9 +62,12 @@ compare() {
     jq -n --argjson K "$1" --slurpfile L "$TMP/loc/tokens.jsonl" --slurpfile R "$2" '
       ($L | map({key: (.id | tostring), value: .tokens}) | from_entries) as $l
       | [$R[] | .id as $id | .tokens[] as $r | $l[$id | tostring][$r.pos] as $x
-         | select($x == null or $x.token != $r.token or $x.class != $r.class or $x.p_align != $r.p_align
+         | select($x == null or $x.token != $r.token or $x.aligned_top != $r.aligned_top or $x.class != $r.class
+             or $x.p_align != $r.p_align
              or (if $r.rank == null then ($x.rank <= $K or $r.rank_gt != $K) else $x.rank != $r.rank end)
-             or $r.kl != null or (($x.p_base - $r.p_base) | if . < 0 then -. else . end) > 1e-5 * $x.p_base
+             or $r.kl_align_base != null or $r.kl_base_align != null
+             or (if $r.p_base == null then $r.rank != null or $x.aligned_top == $x.token
+                 else (($x.p_base - $r.p_base) | if . < 0 then -. else . end) > 1e-5 * $x.p_base end)
              or ([$x.top[][0]] != [$r.top[][0]]))] | length'
 }
 n_pos=$(jq -s 'map(.n_tokens) | add' "$TMP/loc/tokens.jsonl")
@@ -74,9 +84,9 @@ fi
 echo "# tds remote: $n_pos positions, $n_gt beyond the top 20, $n_mid with 3 < rank <= 20"
 # the records say where the base was; the summary has the local class ratios and no KL
 if grep -q '"config":{"command":"tds","base":"b","backend":"openai","top_logprobs":20,' "$TMP/rem/tokens.jsonl" &&
-    [ "$(jq -c '[.counts, .ratios, .first_tokens, .by_position.shifted, .top_shifted]' "$TMP/loc/summary.json")" = \
-      "$(jq -c '[.counts, .ratios, .first_tokens, .by_position.shifted, .top_shifted]' "$TMP/rem/summary.json")" ] &&
-    [ "$(jq -c '[.mean_kl, .kl_available, .ranks_beyond_top_k, .by_bucket[0].mean_kl]' "$TMP/rem/summary.json")" = "[null,false,$n_gt,null]" ] &&
+    [ "$(jq -c '[.counts, .ratios, .first_tokens, .by_position.shifted, .top_shifted, .written_is_aligned_top]' "$TMP/loc/summary.json")" = \
+      "$(jq -c '[.counts, .ratios, .first_tokens, .by_position.shifted, .top_shifted, .written_is_aligned_top]' "$TMP/rem/summary.json")" ] &&
+    [ "$(jq -c '[.kl.align_base.mean, .kl_available, .ranks_beyond_top_k, .by_bucket[0].mean_kl_align_base]' "$TMP/rem/summary.json")" = "[null,false,$n_gt,null]" ] &&
     grep -q 'KL not available with a remote base' "$TMP/rem/report.html" && grep -q '"rank_gt":20,"no_kl":true' "$TMP/rem/report.html"; then
     pass tds_remote_summary
 else
@@ -89,6 +99,18 @@ rc=$?
 bad=$(compare 3 "$TMP/k3/tokens.jsonl")
 [ $rc = 0 ] && [ "$bad" = 0 ] && [ "$(jq -c .ratios "$TMP/k3/summary.json")" = "$(jq -c .ratios "$TMP/loc/summary.json")" ] &&
     pass tds_remote_top3_classes || fail tds_remote_top3_classes "rc $rc, $bad differ: $(tail -n 1 "$TMP/e2")"
+
+# the defaults (the base reads the authors' zero-shot wrapper, the aligned model's top token is
+# ranked): the same agreement with a local run of that protocol
+"$URIAL" "${DEF[@]}" --out "$TMP/loc-d" >/dev/null 2>&1
+mv "$TMP/loc" "$TMP/loc-s" && cp -r "$TMP/loc-d" "$TMP/loc"
+"$URIAL" "${DEF[@]}" "${REMOTE[@]}" --out "$TMP/rem-d" >/dev/null 2>"$TMP/e5"
+rc=$?
+bad=$(compare 20 "$TMP/rem-d/tokens.jsonl")
+[ $rc = 0 ] && [ "$bad" = 0 ] && [ "$(jq -c .ratios "$TMP/rem-d/summary.json")" = "$(jq -c .ratios "$TMP/loc/summary.json")" ] &&
+    grep -q '"base_prompt":"aligntds","tokenize":"joint","rank":"aligned"' "$TMP/rem-d/tokens.jsonl" &&
+    pass tds_remote_default_protocol || fail tds_remote_default_protocol "rc $rc, $bad differ: $(tail -n 1 "$TMP/e5")"
+rm -rf "$TMP/loc" && mv "$TMP/loc-s" "$TMP/loc"
 
 # resume: keep 3 records, rerun; and two shards merged: the records of the whole run
 head -n 3 "$TMP/rem/tokens.jsonl" >"$TMP/part" && mkdir -p "$TMP/res" && cp "$TMP/part" "$TMP/res/tokens.jsonl"
