@@ -17,23 +17,26 @@
 #
 # usage: bench/threads.sh [--reps 5] [--types "q4_0 q8_0"] [--prompt 128] [--gen 32]
 #                         [--threads 2] [--train-steps 3] [--no-train] [--spins "0 20 200"]
+#                         [--max-wait 180]
 #   --spins  also build this tree with other UR_POOL_SPIN_US values (include/urial/pool.h)
 #            and run them as engines new-spinN (how the default was chosen)
 # Prints the tables and ratios (paste them into bench/THREADS.md); raw runs go to
 # $BENCH_DIR/runs.tsv (default /tmp/urial-threads, where the base build and models are
 # cached too). Run it when `uptime` shows a quiet machine: the load average is printed.
 # On a machine shared with other people's builds, every run is also gated: before it,
-# the script waits (up to 10 minutes) until other processes have used less than 0.1 core
-# for two seconds, and a run during which they used more than 0.15 core on average (all
-# CPU time in /proc/stat, less the run's own and the busy loop's) is thrown away and
-# repeated (up to 5 times in all). Waits and repeats are counted in the output; each
-# run's figure for the others is the last column of runs.tsv.
+# the script waits (up to --max-wait seconds) until other processes have used less than
+# 0.1 core for two seconds, and a run during which they used more than 0.15 core on
+# average (all CPU time in /proc/stat, less the run's own and the busy loop's) is thrown
+# away and repeated (up to 3 times in all; then the last one counts); the busy loop is
+# stopped while the script waits. Waits, repeats, and runs kept although others were busy
+# are counted in the output; each run's figure for the others is the last column of
+# runs.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-$(cd .. && pwd)/shared}
 BENCH_DIR=${BENCH_DIR:-/tmp/urial-threads}
 BASE_REV=${BASE_REV:-b6a1905}
-TYPES="q4_0 q8_0"; PROMPT=128; GEN=32; REPS=5; THREADS=2; TRAIN_STEPS=3; TRAIN=1; SPINS=""
+TYPES="q4_0 q8_0"; PROMPT=128; GEN=32; REPS=5; THREADS=2; TRAIN_STEPS=3; TRAIN=1; SPINS=""; MAX_WAIT=180
 while [ $# -gt 0 ]; do
     case $1 in
     --reps) REPS=$2; shift ;;
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
     --train-steps) TRAIN_STEPS=$2; shift ;;
     --no-train) TRAIN=0 ;;
     --spins) SPINS=$2; shift ;;
+    --max-wait) MAX_WAIT=$2; shift ;;
     *) echo "bench/threads.sh: unknown option $1" >&2; exit 1 ;;
     esac
     shift
@@ -114,25 +118,31 @@ cpu_busy() {
     b0=$(busy_jiffies); sleep 1; b1=$(busy_jiffies)
     awk -v b="$((b1 - b0))" 'BEGIN { printf "%.2f", b / 100 }'
 }
-WAITS=0 REDONE=0
+WAITS=0 REDONE=0 LATE=0
 # quiet EXPECTED: wait until two consecutive seconds with at most EXPECTED + 0.1 cores busy
-# (EXPECTED: our busy loop)
 is_quiet() { awk -v u="$(cpu_busy)" -v w="$1" 'BEGIN { exit !(u - w < 0.1) }'; }
 quiet() {
-    local tries=0
+    local t0=$SECONDS
     until is_quiet "$1" && is_quiet "$1"; do
-        tries=$((tries + 1)) WAITS=$((WAITS + 1))
-        if [ $tries -ge 300 ]; then echo "# still busy after 10 minutes; measuring anyway" >&2; break; fi
+        WAITS=$((WAITS + 1))
+        if [ $((SECONDS - t0)) -ge "$MAX_WAIT" ]; then LATE=$((LATE + 1)); break; fi
     done
     return 0
 }
-# measure EXPECTED ENGINE KIND [MODEL]: run on a quiet machine, again (up to 5 times in
-# all) while others used more than 0.15 core during the run
+# measure ENGINE KIND [MODEL]: run on a quiet machine, again (up to 3 times in all) while
+# others used more than 0.15 core during the run. The busy loop (if any) is stopped while
+# the script waits, so that it does not slow other people's work down for nothing.
 measure() {
-    local exp=$1 try
-    shift
-    for try in 1 2 3 4 5; do
-        quiet "$exp"
+    local try
+    for try in 1 2 3; do
+        if [ -n "$BUSY" ]; then
+            kill -STOP "$BUSY"
+            quiet 0
+            kill -CONT "$BUSY"
+            sleep 0.5
+        else
+            quiet 0
+        fi
         run "$@"
         awk -v o="$OTHERS" 'BEGIN { exit !(o < 0.15) }' && break
         REDONE=$((REDONE + 1))
@@ -140,7 +150,7 @@ measure() {
 }
 
 BUSY=
-stop_busy() { if [ -n "$BUSY" ]; then kill "$BUSY" 2>/dev/null || true; wait "$BUSY" 2>/dev/null || true; BUSY=; fi; }
+stop_busy() { if [ -n "$BUSY" ]; then kill "$BUSY" 2>/dev/null || true; kill -CONT "$BUSY" 2>/dev/null || true; wait "$BUSY" 2>/dev/null || true; BUSY=; fi; }
 trap stop_busy EXIT
 INFER=(base base-passive new)
 for n in $SPINS; do INFER+=("new-spin$n"); done
@@ -156,7 +166,7 @@ rounds() {
         order=("${ENGINES[@]}")
         [ $((r % 2)) = 1 ] || order=($(printf '%s\n' "${ENGINES[@]}" | tac))
         for e in "${order[@]}"; do
-            measure "$([ "$cond" = loaded ] && echo 1 || echo 0)" "$e" "$kind" "$m"
+            measure "$e" "$kind" "$m"
             printf '%s\t%s\t%s\t%d\t%s\t%s\n' "$what" "$cond" "$e" "$r" "$(echo "$RESULT" | tr ' ' '\t')" "$OTHERS" \
                 >>"$RUNS"
         done
@@ -212,4 +222,4 @@ if [ "$TRAIN" = 1 ]; then
     done
 fi
 echo
-echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg); $REPS runs per figure, medians; $WAITS two-second waits for a quiet machine, $REDONE runs repeated; raw runs: $RUNS"
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg); $REPS runs per figure, medians; $WAITS waits for a quiet machine ($LATE gave up after ${MAX_WAIT} s), $REDONE runs repeated, $(awk -F'\t' '$NF + 0 >= 0.15' "$RUNS" | wc -l) of $(wc -l <"$RUNS") kept with others busy (>= 0.15 core); raw runs: $RUNS"
