@@ -61,7 +61,7 @@ static int build_rope(ur_tnet *n, const float *freqs, ur_err *err) {
     if (!n->rope) return ur_errf(err, "out of memory for the rope table (%d positions)", hp->n_ctx_train);
     for (int p = 0; p < hp->n_ctx_train; p++)
         ur_rope_cache(n->rope + (size_t)p * hp->n_rot, (float)p, hp->n_rot, hp->rope_base, hp->rope_scale,
-                      n->rope_freqs);
+                      n->rope_freqs, 1.0f);
     return 0;
 }
 
