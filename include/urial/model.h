@@ -192,15 +192,24 @@ int ur_ctx_save_prefix(const ur_ctx *c, int n, const char *path, ur_err *err);
 int ur_ctx_load_prefix(ur_ctx *c, const char *path, const int32_t *tokens, int n, ur_err *err);
 
 /* Write a random-weight model (deterministic for a seed) — smoke demos, tests
- * and cross-checks against llama.cpp on the very same file. */
+ * and cross-checks against llama.cpp on the very same file. Every architecture
+ * gets the metadata keys and tensor names llama.cpp's converter writes for it. */
 typedef struct ur_synth_params {
-    const char *arch;      /* "llama" or "qwen2" */
+    const char *arch;      /* llama qwen2 qwen3 gemma2 gemma3 olmo2 phi3 */
     int dim, n_layers, n_heads, n_kv_heads, ff, n_ctx;
+    int head_dim;          /* 0 = dim / n_heads; else attention.key_length/value_length (qwen3, gemma) */
     int type;              /* weight type of the matrices (norms stay F32) */
     int output_type;       /* -1 = same as type */
-    int tied;              /* no output.weight: output = token_embd */
-    int rope_freqs;        /* add a rope_freqs tensor (Llama-3 style) */
+    int tied;              /* no output.weight: output = token_embd (always for gemma2, never for olmo2) */
+    int rope_freqs;        /* add a rope_freqs tensor with toy factors 1..4 (llama) */
+    int llama3_rope;       /* add rope_freqs with Llama-3.1's factors (8, low 1, high 4, original 8192) */
     float rope_base;
+    float rope_scale;      /* > 1: linear rope scaling (rope.scaling.type linear, factor) */
+    int swa_window;        /* attention.sliding_window (gemma2, gemma3, olmo2; phi3 writes it and it is ignored);
+                            * 0 = the architecture's usual: gemma2 4096, gemma3 1024, none otherwise */
+    float attn_softcap, final_softcap; /* gemma2 (default 50, 30); final also gemma3 (default none) */
+    int longrope_orig;     /* phi3: > 0 adds rope_factors_long/short, original context = this, attn factor */
+    int unfused;           /* phi3: separate attn_q/k/v instead of attn_qkv (its gate/up stay one 2*ff ffn_up) */
     float scale;           /* weight standard deviation, ~0.02 */
     uint64_t seed;
     const char *vocab_path;/* copy tokenizer.* from this GGUF; NULL = built-in byte vocab */

@@ -10,11 +10,19 @@
 #   # tokens ID,ID,...
 #   POS ID:LOGIT ID:LOGIT ...      (10 pairs per line, llama.cpp's order)
 #
-# usage: tests/ref/gen_logits.sh [LLAMACPP_DIR]   (default /tmp/llamacpp, set up as in
-# ../shared/tools/README.md)
+# Every architecture urial runs has a spec per weight type (f32 f16 bf16 q8_0 q4_0 q4_K
+# q5_K q6_K) plus specs for its variations: sliding windows shorter than the 160 tokens
+# (so positions beyond the window are covered), gemma3's local/global rope bases with a
+# global linear scale, qwen3/gemma head sizes that are not dim/heads, phi3's LongRoPE
+# (long and short factors) and fused/unfused q/k/v, Llama-3.1 rope factors with GQA,
+# Gemma's 27B query-scale rule.
+#
+# usage: tests/ref/gen_logits.sh [LLAMACPP_DIR] [NAME-GLOB]   (default /tmp/llamacpp, set up
+# as in ../shared/tools/README.md; NAME-GLOB, e.g. 'gemma*', regenerates only those files)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 LLAMACPP=${1:-/tmp/llamacpp}
+ONLY=${2:-*}
 make -s build/urial
 out=tests/ref/logits
 tmp=$(mktemp -d)
@@ -35,10 +43,34 @@ done
 specs+=("llama-f32-tied-ropefreqs|--arch llama --type f32 --tied --rope-freqs --seed 8")
 specs+=("llama-q4_K-q6_K|--arch llama --type q4_K --output-type q6_K --seed 9")
 specs+=("llama-q8_0-gqa4|--arch llama --type q8_0 --heads 8 --kv-heads 2 --layers 3 --seed 10")
+# the architectures of issue 15, each with its usual shape variations on by default
+declare -A shape=(
+    [qwen3]="--head-dim 128"
+    [gemma2]="--window 32 --layers 3"
+    [gemma3]="--window 16 --layers 7 --head-dim 128 --rope-base 1000000 --rope-scale 8"
+    [olmo2]="--layers 3"
+    [phi3]="--longrope 64"
+)
+for arch in qwen3 gemma2 gemma3 olmo2 phi3; do
+    for t in f32 f16 bf16 q8_0 q4_0 q4_K q5_K q6_K; do
+        specs+=("$arch-$t|--arch $arch --type $t ${shape[$arch]} --seed 11")
+    done
+done
+specs+=("llama-f32-llama3rope|--arch llama --type f32 --llama3-rope --rope-base 500000 --heads 8 --kv-heads 2 --seed 12")
+specs+=("llama-q4_K-llama3rope|--arch llama --type q4_K --llama3-rope --rope-base 500000 --heads 8 --kv-heads 2 --seed 12")
+specs+=("olmo2-f32-window|--arch olmo2 --type f32 --window 24 --layers 4 --seed 13")
+specs+=("olmo2-q8_0-window|--arch olmo2 --type q8_0 --window 24 --layers 4 --seed 13")
+specs+=("phi3-f32-short|--arch phi3 --type f32 --longrope 4096 --ctx 8192 --seed 14")
+specs+=("phi3-q8_0-unfused|--arch phi3 --type q8_0 --unfused --window 20 --seed 14")
+specs+=("gemma2-f32-softcap|--arch gemma2 --type f32 --window 48 --attn-softcap 2 --final-softcap 1.5 --seed 15")
+specs+=("gemma3-q4_0-27b|--arch gemma3 --type q4_0 --layers 62 --dim 128 --ff 256 --head-dim 128 --window 8 --seed 16")
+specs+=("gemma3-f32-finalcap|--arch gemma3 --type f32 --window 40 --final-softcap 2 --seed 17")
 
 for spec in "${specs[@]}"; do
     name=${spec%%|*}
     args=${spec#*|}
+    # shellcheck disable=SC2053
+    [[ $name == $ONLY ]] || continue
     # shellcheck disable=SC2086
     build/urial synth "$tmp/$name.gguf" $args 2>/dev/null
     (cd "$LLAMACPP" && node llamacpp.mjs logits "$tmp/$name.gguf" --tokens "$tokens" --top 10 --threads 2) > "$tmp/$name.json"
