@@ -119,7 +119,8 @@ const char *ur_arch_name(int arch);
  * (as llama.cpp chooses them), else NULL. */
 const float *ur_model_rope_factors(const ur_model *m, int n_ctx);
 
-/* An inference context: the KV cache (F16, as llama.cpp keeps it) and scratch
+/* An inference context: the KV cache (F16, as llama.cpp keeps it; sliding-window
+ * layers keep only what their window needs, see ur_ctx_truncate) and scratch
  * buffers for batches of up to `n_batch` tokens. The tokens in the cache are a
  * single sequence; each ur_decode() call appends to it. */
 typedef struct ur_ctx ur_ctx;
@@ -144,7 +145,10 @@ uint64_t ur_ctx_kv_bytes(const ur_ctx *c);
 int ur_ctx_threads(const ur_ctx *c);
 ur_pool *ur_ctx_pool(const ur_ctx *c);        /* the pool c computes with (for loops over its outputs) */
 int ur_ctx_n_batch(const ur_ctx *c);          /* tokens per internal forward chunk */
-/* Forget cache positions >= n (keeps a shared prefix; 0 resets). */
+/* Forget cache positions >= n (keeps a shared prefix; 0 resets). A sliding-window layer
+ * keeps a ring of window - 1 + n_batch rows when that is shorter than n_ctx; if the ring
+ * no longer holds the positions n needs, the next decode first recomputes tokens [0, n)
+ * (same results, more time). */
 void ur_ctx_truncate(ur_ctx *c, int n);
 
 /* Run tokens[0..n) at positions n_past .. n_past+n-1 and append them to the cache.
@@ -200,7 +204,7 @@ typedef struct ur_synth_params {
     int head_dim;          /* 0 = dim / n_heads; else attention.key_length/value_length (qwen3, gemma) */
     int type;              /* weight type of the matrices (norms stay F32) */
     int output_type;       /* -1 = same as type */
-    int tied;              /* no output.weight: output = token_embd (always for gemma2, never for olmo2) */
+    int tied;              /* no output.weight: output = token_embd (always for gemma2/3, never for olmo2) */
     int rope_freqs;        /* add a rope_freqs tensor with toy factors 1..4 (llama) */
     int llama3_rope;       /* add rope_freqs with Llama-3.1's factors (8, low 1, high 4, original 8192) */
     float rope_base;

@@ -283,8 +283,6 @@ int ur_synth_write(const ur_synth_params *p, const char *path, ur_err *err) {
         return ur_errf(err, "%s: synth: bad shape (dim %d, heads %d/%d, head size %d, ff %d, layers %d)", path, p->dim,
                        p->n_heads, p->n_kv_heads, hd, p->ff, p->n_layers);
     if (arch == UR_ARCH_OLMO2 && p->tied) return ur_errf(err, "%s: synth: olmo2 files always have output.weight", path);
-    if ((p->rope_freqs || p->llama3_rope) && arch != UR_ARCH_LLAMA)
-        return ur_errf(err, "%s: synth: rope_freqs belongs to llama files", path);
     const int otype = p->output_type >= 0 ? p->output_type : p->type;
     const int blk = ur_type_block(p->type);
     if (!ur_type_is_weight(p->type) || !ur_type_is_weight(otype))
@@ -292,7 +290,7 @@ int ur_synth_write(const ur_synth_params *p, const char *path, ur_err *err) {
     if (p->dim % blk || p->ff % blk || (hd * p->n_heads) % blk || p->dim % ur_type_block(otype))
         return ur_errf(err, "%s: synth: dim %d, ff %d and heads x head size %d must be multiples of the %s block (%d)",
                        path, p->dim, p->ff, hd * p->n_heads, ur_type_name(p->type), blk);
-    const int tied = arch == UR_ARCH_GEMMA2 || p->tied;
+    const int tied = arch == UR_ARCH_GEMMA2 || arch == UR_ARCH_GEMMA3 || p->tied; /* Gemma's files tie the output */
     const int swa = p->swa_window > 0                                           ? p->swa_window
                     : p->swa_window == 0 && arch == UR_ARCH_GEMMA2               ? 4096
                     : p->swa_window == 0 && arch == UR_ARCH_GEMMA3               ? 1024

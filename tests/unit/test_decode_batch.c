@@ -8,12 +8,14 @@
 #include "urial/model.h"
 #include "urial/tensor.h"
 
-static const char *synth(const char *name, const char *arch, int type) {
+static const char *synth_w(const char *name, const char *arch, int type, int window) {
     static char p[512];
     ur_synth_params sp;
     ur_synth_defaults(&sp);
     sp.arch = arch;
     sp.type = type;
+    sp.swa_window = window;
+    if (window) sp.n_layers = 3;
     sp.scale = 0.1f;
     snprintf(p, sizeof p, "%s/%s", th_tmpdir(), name);
     ur_err err = {{0}};
@@ -23,6 +25,8 @@ static const char *synth(const char *name, const char *arch, int type) {
     }
     return p;
 }
+
+static const char *synth(const char *name, const char *arch, int type) { return synth_w(name, arch, type, 0); }
 
 static int argmax(const float *x, int n) {
     int b = 0;
@@ -43,20 +47,25 @@ static double rel_diff(const float *a, const float *b, int n) {
 
 /* Three sequences with prompts of different lengths, then 6 greedy steps: decoded
  * together (in batches of 3, and of 2 with the third idle for a step) and each on
- * its own. Quantized weights: bit-identical; float weights: within rounding. */
+ * its own. Quantized weights: bit-identical; float weights: within rounding. The
+ * windowed cases (window 6, n_batch 4: a 9-row ring per sliding layer) run past
+ * their window. */
 static void batch_equals_separate(void) {
-    const struct { const char *arch; int type; int exact; } cases[] = {
-        {"llama", UR_TYPE_Q8_0, 1}, {"qwen2", UR_TYPE_Q4_K, 1}, {"llama", UR_TYPE_Q4_0, 1}, {"llama", UR_TYPE_F16, 0}};
+    const struct { const char *arch; int type; int exact, window; } cases[] = {
+        {"llama", UR_TYPE_Q8_0, 1, 0},  {"qwen2", UR_TYPE_Q4_K, 1, 0},  {"llama", UR_TYPE_Q4_0, 1, 0},
+        {"llama", UR_TYPE_F16, 0, 0},   {"qwen3", UR_TYPE_Q4_K, 1, 0},  {"gemma2", UR_TYPE_Q8_0, 1, 6},
+        {"gemma3", UR_TYPE_Q6_K, 1, 6}, {"olmo2", UR_TYPE_Q4_0, 1, 6},  {"phi3", UR_TYPE_Q5_K, 1, 0},
+        {"gemma2", UR_TYPE_F32, 0, 6}};
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         char name[32];
         snprintf(name, sizeof name, "b%zu.gguf", ci);
-        const char *p = synth(name, cases[ci].arch, cases[ci].type);
+        const char *p = synth_w(name, cases[ci].arch, cases[ci].type, cases[ci].window);
         REQUIRE(p);
         ur_err err = {{0}};
         ur_model *m = ur_model_load(p, &err);
         REQUIRE(m);
         const int nv = m->hp.n_vocab;
-        ur_ctx_params cp = {.n_ctx = 128, .n_threads = 1};
+        ur_ctx_params cp = {.n_ctx = 128, .n_batch = cases[ci].window ? 4 : 0, .n_threads = 1};
         ur_ctx *bat[3], *one[3];
         float *lb = malloc(sizeof(float) * 3 * (size_t)nv), *lo = malloc(sizeof(float) * (size_t)nv);
         int32_t next[3];
