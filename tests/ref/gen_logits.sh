@@ -82,3 +82,35 @@ for spec in "${specs[@]}"; do
         process.stdout.write(s);' "$tmp/$name.json" "$args" "$tokens" > "$out/$name.txt"
     echo "wrote $out/$name.txt"
 done
+
+# ---- real vocabularies ---------------------------------------------------------------------
+# Llama-3-shaped (Llama-3.1's tokenizer, its rope factors, GQA 4:1, 128k vocab), Qwen3-shaped and
+# Gemma-3-shaped files on their real vocabularies (tests/ref/tok/node_modules, from `npm ci` there,
+# converted with urial convert-tokenizer): llama.cpp tokenizes a fixed text (no BOS), and its logits
+# on those ids are stored with the ids in tests/ref/logits-vocab/ (tests/cli/test_arch_ref.sh checks
+# that urial finds the same ids and logits).
+TEXT="The quick brown fox jumps over the lazy dog, and then it keeps running through the forest until it reaches a small river. There, an old fisherman is sitting on a rock; he has caught three trout since dawn, and he tells the fox a long story about the winter of 1987, when the river froze solid for six weeks and the whole village walked across it to the market on the other side."
+vout=tests/ref/logits-vocab
+mkdir -p "$vout"
+vspecs=()
+vspecs+=("llama3-q4_K|llama3_1|--arch llama --type q4_K --tied --llama3-rope --rope-base 500000 --heads 8 --kv-heads 2 --seed 21")
+vspecs+=("qwen3-q8_0|qwen3|--arch qwen3 --type q8_0 --tied --head-dim 128 --rope-base 1000000 --seed 22")
+vspecs+=("gemma3-q4_K|gemma3|--arch gemma3 --type q4_K --head-dim 128 --window 24 --layers 7 --rope-base 1000000 --rope-scale 8 --seed 23")
+for spec in "${vspecs[@]}"; do
+    IFS='|' read -r name vocab args <<<"$spec"
+    # shellcheck disable=SC2053
+    [[ $name == $ONLY ]] || continue
+    dir=$(node tests/ref/tok/ref_ids.mjs path "$vocab")
+    build/urial convert-tokenizer "$dir/tokenizer.json" "$tmp/$vocab.gguf" 2>/dev/null
+    # shellcheck disable=SC2086
+    build/urial synth "$tmp/$name.gguf" $args --vocab "$tmp/$vocab.gguf" 2>/dev/null
+    ids=$(cd "$LLAMACPP" && node llamacpp.mjs tokenize "$tmp/$name.gguf" --text "$TEXT" | tr -d '[] \n')
+    (cd "$LLAMACPP" && node llamacpp.mjs logits "$tmp/$name.gguf" --tokens "$ids" --top 10 --threads 2) > "$tmp/$name.json"
+    node -e '
+        const [file, args, vocab, text, tokens] = process.argv.slice(1);
+        const rows = JSON.parse(require("fs").readFileSync(file, "utf8"));
+        let s = `# synth ${args}\n# vocab ${vocab}\n# text ${text}\n# tokens ${tokens}\n`;
+        for (const r of rows) s += r.pos + " " + r.top.map(([id, l]) => `${id}:${l}`).join(" ") + "\n";
+        process.stdout.write(s);' "$tmp/$name.json" "$args" "$vocab" "$TEXT" "$ids" > "$vout/$name.txt"
+    echo "wrote $vout/$name.txt ($(echo "$ids" | tr ',' '\n' | wc -l) tokens)"
+done
