@@ -146,9 +146,10 @@ int ur_ctx_threads(const ur_ctx *c);
 ur_pool *ur_ctx_pool(const ur_ctx *c);        /* the pool c computes with (for loops over its outputs) */
 int ur_ctx_n_batch(const ur_ctx *c);          /* tokens per internal forward chunk */
 /* Forget cache positions >= n (keeps a shared prefix; 0 resets). A sliding-window layer
- * keeps a ring of window - 1 + n_batch rows when that is shorter than n_ctx; if the ring
- * no longer holds the positions n needs, the next decode first recomputes tokens [0, n)
- * (same results, more time). */
+ * keeps a ring of window - 1 + n_batch + min(window, 1024) rows when that is shorter
+ * than n_ctx; if the ring no longer holds the positions n needs (the context went on
+ * more than n_batch + min(window, 1024) positions past n), the next decode first
+ * recomputes tokens [0, n) (same results, more time). */
 void ur_ctx_truncate(ur_ctx *c, int n);
 
 /* Run tokens[0..n) at positions n_past .. n_past+n-1 and append them to the cache.

@@ -6,9 +6,11 @@
  * The KV cache of layer l holds kv_rows[l] rows of kv_dim F16 values at kv_off[l]
  * in k_cache and v_cache; position p lives in row p % kv_rows[l]. A full-attention
  * layer has kv_rows = n_ctx (so row = position). A sliding-window layer whose window
- * W is much shorter than the context keeps a ring of W - 1 + n_batch rows: enough for
- * the keys a chunk of n_batch new rows reads (each row's last W positions) while the
- * chunk writes its own, and W - 1 + n_batch < n_ctx rows instead of n_ctx. */
+ * W is much shorter than the context keeps a ring of W - 1 + n_batch + min(W, 1024)
+ * rows when that is shorter than n_ctx: W - 1 + n_batch rows are what a chunk of
+ * n_batch new rows reads (each row's last W positions) while the chunk writes its
+ * own; the rest lets a context go back by that many positions (a session rewinding
+ * to its prompt prefix after an answer) without recomputing (ur_ctx_truncate). */
 #ifndef URIAL_MODEL_CTX_INT_H
 #define URIAL_MODEL_CTX_INT_H
 

@@ -17,11 +17,11 @@ static void *xcalloc(size_t n, size_t sz, int *fail) {
 }
 
 /* The rows of each layer's cache: n_ctx, except sliding layers when a ring of
- * W - 1 + n_batch rows is shorter (ctx_int.h). */
+ * W - 1 + n_batch + min(W, 1024) rows is shorter (ctx_int.h). */
 static void kv_layout(ur_ctx *c) {
     const ur_model *m = c->m;
     const ur_hparams *hp = &m->hp;
-    const int64_t ring = (int64_t)hp->swa_window - 1 + c->n_batch;
+    const int64_t w = hp->swa_window, ring = w - 1 + c->n_batch + (w < 1024 ? w : 1024);
     c->swa_rows = hp->swa_window > 0 && ring < c->n_ctx ? (int)ring : c->n_ctx;
     c->kv_elems = 0;
     for (int l = 0; l < hp->n_layers; l++) {

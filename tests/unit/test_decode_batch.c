@@ -48,7 +48,7 @@ static double rel_diff(const float *a, const float *b, int n) {
 /* Three sequences with prompts of different lengths, then 6 greedy steps: decoded
  * together (in batches of 3, and of 2 with the third idle for a step) and each on
  * its own. Quantized weights: bit-identical; float weights: within rounding. The
- * windowed cases (window 6, n_batch 4: a 9-row ring per sliding layer) run past
+ * windowed cases (window 6, n_batch 4: a 15-row ring per sliding layer) run past
  * their window. */
 static void batch_equals_separate(void) {
     const struct { const char *arch; int type; int exact, window; } cases[] = {
