@@ -1,9 +1,11 @@
 /* urial — models: architecture facts from GGUF metadata, weight views into the
  * mapping, and the forward pass over a batch of tokens with a KV cache.
  *
- * Supported general.architecture values: "llama" (Llama-2/3, Mistral, TinyLlama:
- * grouped-query attention, rope base from metadata, optional rope_freqs, tied or
- * separate output matrix) and "qwen2" (q/k/v biases, NEOX-style rope). */
+ * Supported general.architecture values (docs/engine.md "Architectures"): llama
+ * (Llama-2/3.x, Mistral, TinyLlama), qwen2 (Qwen2/2.5), qwen3, gemma2, gemma3,
+ * olmo2 and phi3. They differ in a few named variations of one transformer layer
+ * (src/model/arch.c holds one table row per architecture); ur_hparams carries
+ * those variations and the forward pass reads nothing else about the name. */
 #ifndef URIAL_MODEL_H
 #define URIAL_MODEL_H
 
@@ -15,7 +17,26 @@
 #include "urial/pool.h"
 #include "urial/tokenizer.h"
 
-enum ur_arch { UR_ARCH_LLAMA = 0, UR_ARCH_QWEN2 = 1 };
+enum ur_arch {
+    UR_ARCH_LLAMA = 0,
+    UR_ARCH_QWEN2 = 1,
+    UR_ARCH_QWEN3 = 2,
+    UR_ARCH_GEMMA2 = 3,
+    UR_ARCH_GEMMA3 = 4,
+    UR_ARCH_OLMO2 = 5,
+    UR_ARCH_PHI3 = 6,
+    UR_ARCH_COUNT
+};
+
+/* Where a layer normalizes (bits): PRE = RMSNorm of the block input (attn_norm,
+ * ffn_norm), POST = RMSNorm of the block output before the residual add
+ * (post_attention_norm, post_ffw_norm). llama: PRE; gemma2/3: PRE|POST; olmo2: POST. */
+enum { UR_NORM_PRE = 1, UR_NORM_POST = 2 };
+/* RMSNorm of q and k after their projections: none, per head (weights [head_dim]:
+ * qwen3, gemma3) or over the whole projection (weights [q_dim] / [kv_dim]: olmo2). */
+enum { UR_QKNORM_NONE = 0, UR_QKNORM_HEAD = 1, UR_QKNORM_ALL = 2 };
+/* The gated feed-forward's activation: silu(gate) * up, or gelu_tanh(gate) * up. */
+enum { UR_ACT_SILU = 0, UR_ACT_GELU = 1 };
 
 typedef struct ur_hparams {
     int arch;
@@ -24,7 +45,9 @@ typedef struct ur_hparams {
     int n_layers;
     int n_heads;
     int n_kv_heads;
-    int head_dim;     /* dim / n_heads */
+    int head_dim;     /* attention.key_length (= dim / n_heads unless the file says otherwise) */
+    int q_dim;        /* n_heads * head_dim: rows of Wq, columns of Wo */
+    int kv_dim;       /* n_kv_heads * head_dim: rows of Wk and Wv, one cached key or value */
     int ff;           /* feed-forward length */
     int n_ctx_train;  /* context length the model was trained with */
     int n_rot;        /* rope dimension count (<= head_dim) */
@@ -32,10 +55,28 @@ typedef struct ur_hparams {
     float rope_base;
     float rope_scale; /* linear position scaling: positions are multiplied by 1/rope_scale */
     float rms_eps;
+    /* the architecture's variations (arch.c) */
+    int norm;             /* UR_NORM_* bits */
+    int qk_norm;          /* UR_QKNORM_* */
+    int act;              /* UR_ACT_* */
+    float embd_scale;     /* token embeddings are multiplied by this (Gemma: sqrt(dim)), else 1 */
+    float attn_scale;     /* q.k is multiplied by this: 1/sqrt(head_dim), or Gemma's 1/sqrt(query_pre_attn_scalar) */
+    int q_prescale;       /* 1: q is multiplied by attn_scale before the dot products (llama.cpp's
+                           * order for gemma and phi3), 0: the dot products are */
+    float attn_softcap;   /* 0, or scores become c * tanh(s / c) (gemma2) */
+    float final_softcap;  /* 0, or logits become c * tanh(l / c) */
+    int swa_window;       /* 0, or sliding-window layers attend to the last swa_window positions
+                           * (their own included); which layers: ur_layer.swa */
+    float rope_base_swa;  /* rope base and linear scale of the sliding-window layers */
+    float rope_scale_swa;
+    float rope_attn_factor; /* cos and sin are multiplied by this (LongRoPE's attention factor), else 1 */
+    int n_ctx_orig;       /* rope.scaling.original_context_length: a context longer than this
+                           * uses rope_factors_long, otherwise rope_factors_short */
 } ur_hparams;
 
 /* A weight matrix (or vector) in place in the mapping: `rows` rows of `cols`
- * elements of `type`; row r starts at data + r * row_bytes. */
+ * elements of `type`; row r starts at data + r * row_bytes. A fused projection
+ * (phi3's attn_qkv, its 2*ff ffn_up) is bound as views of consecutive rows. */
 typedef struct ur_weight {
     const void *data;
     int type;
@@ -43,10 +84,15 @@ typedef struct ur_weight {
     uint64_t row_bytes;
 } ur_weight;
 
+/* One layer's weights; data NULL where the architecture (or the file) has none. */
 typedef struct ur_layer {
     ur_weight attn_norm, wq, wk, wv, wo;
-    ur_weight bq, bk, bv; /* qwen2 only (data NULL otherwise) */
+    ur_weight bq, bk, bv, bo;          /* optional biases (qwen2's q/k/v) */
+    ur_weight q_norm, k_norm;          /* UR_QKNORM_HEAD: [head_dim]; UR_QKNORM_ALL: [q_dim], [kv_dim] */
+    ur_weight attn_post_norm;          /* UR_NORM_POST */
     ur_weight ffn_norm, w_gate, w_up, w_down;
+    ur_weight ffn_post_norm;           /* UR_NORM_POST */
+    int swa;                           /* 1: a sliding-window layer (hp.swa_window) */
 } ur_layer;
 
 typedef struct ur_model {
@@ -55,8 +101,12 @@ typedef struct ur_model {
     ur_hparams hp;
     char *name;            /* general.name or the file's base name */
     ur_weight tok_embd, output_norm, output; /* output == tok_embd when tied */
+    ur_weight output_b;    /* optional output bias */
     int tied_output;
-    const float *rope_freqs; /* n_rot/2 frequency divisors, or NULL */
+    int fused_qkv, fused_gate_up; /* the file holds attn_qkv / a 2*ff ffn_up (bound as views) */
+    const float *rope_freqs; /* n_rot/2 frequency divisors (Llama-3 scaling), or NULL */
+    const float *rope_long, *rope_short; /* LongRoPE's divisors (phi3), or NULL */
+    int n_swa_layers;      /* how many layers have sliding-window attention */
     ur_layer *layers;
     uint64_t n_params;
 } ur_model;
@@ -64,8 +114,13 @@ typedef struct ur_model {
 ur_model *ur_model_load(const char *path, ur_err *err);
 void ur_model_free(ur_model *m);
 const char *ur_arch_name(int arch);
+/* The rope frequency divisors a context of n_ctx positions uses: rope_freqs, else
+ * LongRoPE's long factors beyond the original context and its short ones within it
+ * (as llama.cpp chooses them), else NULL. */
+const float *ur_model_rope_factors(const ur_model *m, int n_ctx);
 
-/* An inference context: the KV cache (F16, as llama.cpp keeps it) and scratch
+/* An inference context: the KV cache (F16, as llama.cpp keeps it; sliding-window
+ * layers keep only what their window needs, see ur_ctx_truncate) and scratch
  * buffers for batches of up to `n_batch` tokens. The tokens in the cache are a
  * single sequence; each ur_decode() call appends to it. */
 typedef struct ur_ctx ur_ctx;
@@ -94,7 +149,11 @@ int ur_ctx_threads(const ur_ctx *c);
 void ur_ctx_describe(const ur_ctx *c, uint64_t kv_bytes, ur_buf *out);
 ur_pool *ur_ctx_pool(const ur_ctx *c);        /* the pool c computes with (for loops over its outputs) */
 int ur_ctx_n_batch(const ur_ctx *c);          /* tokens per internal forward chunk */
-/* Forget cache positions >= n (keeps a shared prefix; 0 resets). */
+/* Forget cache positions >= n (keeps a shared prefix; 0 resets). A sliding-window layer
+ * keeps a ring of window - 1 + n_batch + min(window, 1024) rows when that is shorter
+ * than n_ctx; if the ring no longer holds the positions n needs (the context went on
+ * more than n_batch + min(window, 1024) positions past n), the next decode first
+ * recomputes tokens [0, n) (same results, more time). */
 void ur_ctx_truncate(ur_ctx *c, int n);
 
 /* Run tokens[0..n) at positions n_past .. n_past+n-1 and append them to the cache.
@@ -142,15 +201,24 @@ int ur_ctx_save_prefix(const ur_ctx *c, int n, const char *path, ur_err *err);
 int ur_ctx_load_prefix(ur_ctx *c, const char *path, const int32_t *tokens, int n, ur_err *err);
 
 /* Write a random-weight model (deterministic for a seed) — smoke demos, tests
- * and cross-checks against llama.cpp on the very same file. */
+ * and cross-checks against llama.cpp on the very same file. Every architecture
+ * gets the metadata keys and tensor names llama.cpp's converter writes for it. */
 typedef struct ur_synth_params {
-    const char *arch;      /* "llama" or "qwen2" */
+    const char *arch;      /* llama qwen2 qwen3 gemma2 gemma3 olmo2 phi3 */
     int dim, n_layers, n_heads, n_kv_heads, ff, n_ctx;
+    int head_dim;          /* 0 = dim / n_heads; else attention.key_length/value_length (qwen3, gemma) */
     int type;              /* weight type of the matrices (norms stay F32) */
     int output_type;       /* -1 = same as type */
-    int tied;              /* no output.weight: output = token_embd */
-    int rope_freqs;        /* add a rope_freqs tensor (Llama-3 style) */
+    int tied;              /* no output.weight: output = token_embd (always for gemma2/3, never for olmo2) */
+    int rope_freqs;        /* add a rope_freqs tensor with toy factors 1..4 (llama) */
+    int llama3_rope;       /* add rope_freqs with Llama-3.1's factors (8, low 1, high 4, original 8192) */
     float rope_base;
+    float rope_scale;      /* > 1: linear rope scaling (rope.scaling.type linear, factor) */
+    int swa_window;        /* attention.sliding_window (gemma2, gemma3, olmo2; phi3 writes it and it is ignored);
+                            * 0 = the architecture's usual: gemma2 4096, gemma3 1024, none otherwise */
+    float attn_softcap, final_softcap; /* gemma2 (default 50, 30); final also gemma3 (default none) */
+    int longrope_orig;     /* phi3: > 0 adds rope_factors_long/short, original context = this, attn factor */
+    int unfused;           /* phi3: separate attn_q/k/v instead of attn_qkv (its gate/up stay one 2*ff ffn_up) */
     float scale;           /* weight standard deviation, ~0.02 */
     uint64_t seed;
     const char *vocab_path;/* copy tokenizer.* from this GGUF; NULL = built-in byte vocab */

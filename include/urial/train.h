@@ -1,6 +1,8 @@
-/* urial — training llama models on the CPU: pretraining from scratch, full
+/* urial — training on the CPU: pretraining llama models from scratch, full
  * fine-tuning with F32 master weights, and LoRA adapters on a frozen (possibly
- * quantized) base.
+ * quantized) base, for every architecture the engine runs (the layer's named
+ * variations of ur_hparams: pre/post norms, q/k norms, biases, SwiGLU or GeGLU,
+ * embedding scale, query scale, soft-capping, sliding windows with their own rope).
  *
  * The pieces, in the order data flows:
  *   ur_tnet     the trainable network: every trainable tensor in ONE contiguous F32
@@ -54,9 +56,15 @@ typedef struct ur_tlin {
     float s;        /* LoRA scale alpha / r */
 } ur_tlin;
 
+/* One layer. Vectors are NULL where the architecture has none; their gradients g_*
+ * are NULL when they are frozen (LoRA: norms and biases stay the base's). */
 typedef struct ur_tlayer {
-    float *attn_norm, *g_attn_norm; /* [dim]; g NULL when frozen */
+    float *attn_norm, *g_attn_norm;           /* [dim] pre-norms (UR_NORM_PRE) */
     float *ffn_norm, *g_ffn_norm;
+    float *attn_post_norm, *g_attn_post_norm; /* [dim] post-norms (UR_NORM_POST) */
+    float *ffn_post_norm, *g_ffn_post_norm;
+    float *q_norm, *g_q_norm, *k_norm, *g_k_norm; /* [head_dim] (per head) or [q_dim] / [kv_dim] */
+    float *bq, *g_bq, *bk, *g_bk, *bv, *g_bv, *bo, *g_bo; /* biases */
     ur_tlin q, k, v, o, gate, up, down;
 } ur_tlayer;
 
@@ -79,7 +87,8 @@ typedef struct ur_tnet {
     ur_tlin output;       /* [n_vocab][dim]; w == embd when tied */
     ur_tlayer *layers;
     float *rope;          /* [n_ctx_train][n_rot] cos/sin pairs per position */
-    float *rope_freqs;    /* n_rot/2 or NULL (copied from the base) */
+    float *rope_swa;      /* the same for sliding-window layers with their own rope, else == rope */
+    float *rope_freqs;    /* n_rot/2 or NULL (copied from the base: rope_freqs, or LongRoPE's short factors) */
     const ur_model *base; /* the model the net came from (not owned), or NULL */
 } ur_tnet;
 
@@ -99,10 +108,12 @@ const ur_ttensor *ur_tnet_find(const ur_tnet *n, const char *name);
 int ur_lora_targets_parse(const char *s);
 
 /* Write the network as a GGUF model that urial and llama.cpp load: general.*,
- * the llama.* hyperparameters, the tokenizer.* keys copied from tok_src (and
+ * the hyperparameters (the base model's <arch>.* keys, or llama.* for a model
+ * trained from scratch), the tokenizer.* keys copied from tok_src (and
  * tokenizer.chat_template = chat_template when not NULL), and every weight as
- * `type` (F32, F16, BF16, Q8_0 or Q4_0 for matrices; norms stay F32). A LoRA net
- * writes its merged weights W + s B A. */
+ * `type` (F32, F16, BF16, Q8_0 or Q4_0 for matrices; norms and biases stay F32)
+ * with the base's tensor names (phi3's fused attn_qkv and ffn_up as the base has
+ * them). A LoRA net writes its merged weights W + s B A. */
 typedef struct ur_tsave_opts {
     const char *name;          /* general.name */
     int type;                  /* matrix type */
@@ -110,9 +121,12 @@ typedef struct ur_tsave_opts {
     const ur_gguf *tok_src;    /* tokenizer.* source (required) */
 } ur_tsave_opts;
 int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_err *err);
-/* LoRA adapter in llama.cpp's format: general.type "adapter", adapter.type "lora",
- * adapter.lora.alpha; per adapted matrix "blk.N.attn_q.weight.lora_a" (F32, ne
- * [in, r]) and ".lora_b" (ne [r, out]); llama.cpp applies W + (alpha / r) B A. */
+/* LoRA adapter in llama.cpp's format: general.architecture (the base's),
+ * general.type "adapter", adapter.type "lora", adapter.lora.alpha; per adapted
+ * matrix "blk.N.attn_q.weight.lora_a" (F32, ne [in, r]) and ".lora_b" (ne [r, out]);
+ * llama.cpp applies W + (alpha / r) B A. A fused base matrix (phi3's attn_qkv, its
+ * 2*ff ffn_up) gets one adapter of rank sum(r) whose B is block-diagonal (its
+ * blocks scaled by sum(r) / r, so alpha / sum(r) gives each part alpha / r). */
 int ur_tnet_save_adapter(const ur_tnet *n, const char *path, ur_err *err);
 
 /* ---- activations, forward and backward ------------------------------------------- */

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "urial/chat.h"
+#include "urial/model.h"
 #include "urial/tensor.h"
 #include "urial/tokenizer.h"
 
@@ -67,6 +68,77 @@ static void tokenizer_text(ur_buf *b, const ur_vocab *v) {
     ur_buf_puts(b, n ? "\n" : " none\n");
 }
 
+/* What the architecture's variations are (src/model/arch.c), as text and JSON. */
+static const char *norm_name(int norm) {
+    return norm == (UR_NORM_PRE | UR_NORM_POST) ? "pre+post" : norm == UR_NORM_POST ? "post" : "pre";
+}
+static const char *qk_name(int qk) { return qk == UR_QKNORM_HEAD ? "head" : qk == UR_QKNORM_ALL ? "all" : "none"; }
+
+/* The sliding layers as "0, 2, 4, ..." (first few) */
+static void swa_list(ur_buf *b, const ur_model *m) {
+    int k = 0;
+    for (int l = 0; l < m->hp.n_layers; l++)
+        if (m->layers[l].swa) {
+            if (k == 6) {
+                ur_buf_puts(b, ", ...");
+                break;
+            }
+            ur_buf_printf(b, k++ ? ", %d" : "%d", l);
+        }
+}
+
+static void arch_text(ur_buf *b, const ur_model *m) {
+    const ur_hparams *hp = &m->hp;
+    ur_buf_printf(b, "rope:          base %g, %d dims, %s pairs, linear scale %g%s", hp->rope_base, hp->n_rot,
+                  hp->rope_neox ? "neox" : "adjacent", hp->rope_scale, m->rope_freqs ? ", rope_freqs" : "");
+    if (m->rope_long)
+        ur_buf_printf(b, ", LongRoPE factors (long beyond %d positions, short within)", hp->n_ctx_orig);
+    if (hp->rope_attn_factor != 1.0f) ur_buf_printf(b, ", attention factor %g", hp->rope_attn_factor);
+    ur_buf_puts(b, "\n");
+    const int pre = hp->norm & UR_NORM_PRE, post = hp->norm & UR_NORM_POST;
+    ur_buf_printf(b, "layers:        %s, %s", pre && post ? "pre- and post-norms" : post ? "post-norms only" : "pre-norms",
+                  hp->act == UR_ACT_GELU ? "GeGLU (tanh GELU)" : "SwiGLU");
+    if (hp->qk_norm) ur_buf_printf(b, ", q/k norms %s", hp->qk_norm == UR_QKNORM_HEAD ? "per head" : "over the whole projection");
+    if (hp->embd_scale != 1.0f) ur_buf_printf(b, ", embeddings x %g", hp->embd_scale);
+    ur_buf_printf(b, ", q.k x %.6g (1/sqrt(%g))%s", hp->attn_scale, 1.0 / ((double)hp->attn_scale * hp->attn_scale),
+                  hp->q_prescale ? " on q first" : "");
+    if (m->fused_qkv || m->fused_gate_up)
+        ur_buf_printf(b, ", fused %s%s%s", m->fused_qkv ? "attn_qkv" : "", m->fused_qkv && m->fused_gate_up ? " and " : "",
+                      m->fused_gate_up ? "gate-up" : "");
+    ur_buf_puts(b, "\n");
+    if (hp->swa_window || hp->attn_softcap || hp->final_softcap) {
+        ur_buf_puts(b, "attention:    ");
+        if (hp->swa_window) {
+            ur_buf_printf(b, " sliding window %d on %d of %d layers (", hp->swa_window, m->n_swa_layers, hp->n_layers);
+            swa_list(b, m);
+            ur_buf_printf(b, "; rope base %g, scale %g)", hp->rope_base_swa, hp->rope_scale_swa);
+        }
+        if (hp->attn_softcap) ur_buf_printf(b, "%s scores soft-capped at %g", hp->swa_window ? "," : "", hp->attn_softcap);
+        if (hp->final_softcap)
+            ur_buf_printf(b, "%s logits soft-capped at %g", hp->swa_window || hp->attn_softcap ? "," : "", hp->final_softcap);
+        ur_buf_puts(b, "\n");
+    }
+}
+
+static void arch_json(ur_buf *b, const ur_model *m) {
+    const ur_hparams *hp = &m->hp;
+    ur_buf_printf(b, ",\"norm\":\"%s\",\"qk_norm\":\"%s\",\"act\":\"%s\",\"embd_scale\":%g,\"attn_scale\":%g,"
+                  "\"q_prescale\":%s,\"fused_qkv\":%s,\"fused_gate_up\":%s,\"softcap\":{\"attn\":%g,\"final\":%g}",
+                  norm_name(hp->norm), qk_name(hp->qk_norm), hp->act == UR_ACT_GELU ? "gelu" : "silu", hp->embd_scale,
+                  hp->attn_scale, hp->q_prescale ? "true" : "false", m->fused_qkv ? "true" : "false",
+                  m->fused_gate_up ? "true" : "false", hp->attn_softcap, hp->final_softcap);
+    if (!hp->swa_window) {
+        ur_buf_puts(b, ",\"sliding_window\":null");
+        return;
+    }
+    ur_buf_printf(b, ",\"sliding_window\":{\"window\":%d,\"rope_base\":%g,\"rope_scale\":%g,\"layers\":[",
+                  hp->swa_window, hp->rope_base_swa, hp->rope_scale_swa);
+    int k = 0;
+    for (int l = 0; l < hp->n_layers; l++)
+        if (m->layers[l].swa) ur_buf_printf(b, k++ ? ",%d" : "%d", l);
+    ur_buf_puts(b, "]}");
+}
+
 int cmd_info(int argc, char **argv) {
     int json = 0;
     const cli_opt opts[] = {OPT_FLAG("json", 0, &json, "one JSON object instead of text"), OPT_END};
@@ -118,10 +190,13 @@ int cmd_info(int argc, char **argv) {
             ur_buf_printf(&b,
                           ",\"n_vocab\":%d,\"dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,"
                           "\"head_dim\":%d,\"ff\":%d,\"context_length\":%d,\"rope\":{\"base\":%g,\"dims\":%d,"
-                          "\"neox\":%s,\"scale\":%g,\"freqs\":%s},\"rms_eps\":%g,\"tied_output\":%s",
+                          "\"neox\":%s,\"scale\":%g,\"freqs\":%s,\"longrope\":%s,\"attn_factor\":%g,"
+                          "\"original_context\":%d},\"rms_eps\":%g,\"tied_output\":%s",
                           hp->n_vocab, hp->dim, hp->n_layers, hp->n_heads, hp->n_kv_heads, hp->head_dim, hp->ff,
                           hp->n_ctx_train, hp->rope_base, hp->n_rot, hp->rope_neox ? "true" : "false", hp->rope_scale,
-                          m->rope_freqs ? "true" : "false", hp->rms_eps, m->tied_output ? "true" : "false");
+                          m->rope_freqs ? "true" : "false", m->rope_long ? "true" : "false", hp->rope_attn_factor,
+                          hp->n_ctx_orig, hp->rms_eps, m->tied_output ? "true" : "false");
+            arch_json(&b, m);
         }
         ur_buf_puts(&b, ",\"tensor_types\":{");
         for (int i = 0; i < ntc; i++)
@@ -169,9 +244,7 @@ int cmd_info(int argc, char **argv) {
             ur_buf_printf(&b, "shape:         %d layers, dim %d, %d heads (%d kv), head dim %d, ff %d, vocab %d\n",
                           hp->n_layers, hp->dim, hp->n_heads, hp->n_kv_heads, hp->head_dim, hp->ff, hp->n_vocab);
             ur_buf_printf(&b, "context:       %d tokens (trained)\n", hp->n_ctx_train);
-            ur_buf_printf(&b, "rope:          base %g, %d dims, %s pairs, linear scale %g%s\n", hp->rope_base,
-                          hp->n_rot, hp->rope_neox ? "neox" : "adjacent", hp->rope_scale,
-                          m->rope_freqs ? ", rope_freqs" : "");
+            arch_text(&b, m);
             ur_buf_printf(&b, "output:        %s\n", m->tied_output ? "tied to token_embd" : "output.weight");
         }
         ur_buf_puts(&b, "tensor types: ");

@@ -10,7 +10,8 @@
 
 static const char USAGE[] =
     "usage: urial sft --model BASE.gguf --data TRAIN.jsonl --out DIR [--dev DEV.jsonl] [options]\n"
-    "Supervised fine-tuning (LIMA-style) of a llama-architecture GGUF. One conversation per line of\n"
+    "Supervised fine-tuning (LIMA-style) of a GGUF (llama, qwen2, qwen3, gemma2, gemma3, olmo2, phi3; full\n"
+    "or LoRA on a frozen, possibly quantized base). One conversation per line of\n"
     "TRAIN.jsonl: {\"messages\":[{\"role\":..,\"content\":..},...]}, {\"conversations\":[\"user\",\"assistant\",...]}\n"
     "(LIMA's release) or {\"instruction\":..,\"input\":..,\"output\":..}. Conversations are rendered with a\n"
     "chat template whose end-of-turn token closes every message; the loss is on assistant tokens only.\n"

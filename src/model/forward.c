@@ -1,12 +1,6 @@
-/* The forward pass: a chunk of tokens through every layer, the KV cache, and the
- * logits. Shapes (row-major, one row per token of the chunk):
- *   x, xn, q, att, tmp : [nb][dim]        k, v : [nb][kv_dim]
- *   gate, up           : [nb][ff]         cache: [layer][n_ctx][kv_dim] (F16)
- * The equations are the llama ones:
- *   h  = x + Wo · attention(rope(Wq·n1(x)), rope(Wk·n1(x)), Wv·n1(x))
- *   x' = h + Wdown · (silu(Wgate·n2(h)) * (Wup·n2(h)))
- *   logits = Wout · n3(x_L)
- * where n1/n2/n3 are RMS norms and qwen2 adds biases to q, k and v. */
+/* Contexts and the decode calls: a chunk of tokens through every layer (layer.c),
+ * the KV cache, and the logits. A context owns its KV cache (ctx_int.h: per-layer
+ * rows, rings for sliding-window layers) and scratch for chunks of n_batch rows. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +15,21 @@ static void *xcalloc(size_t n, size_t sz, int *fail) {
     void *p = calloc(n ? n : 1, sz);
     if (!p) *fail = 1;
     return p;
+}
+
+/* The rows of each layer's cache: n_ctx, except sliding layers when a ring of
+ * W - 1 + n_batch + min(W, 1024) rows is shorter (ctx_int.h). */
+static void kv_layout(ur_ctx *c) {
+    const ur_model *m = c->m;
+    const ur_hparams *hp = &m->hp;
+    const int64_t w = hp->swa_window, ring = w - 1 + c->n_batch + (w < 1024 ? w : 1024);
+    c->swa_rows = hp->swa_window > 0 && ring < c->n_ctx ? (int)ring : c->n_ctx;
+    c->kv_elems = 0;
+    for (int l = 0; l < hp->n_layers; l++) {
+        c->kv_rows[l] = m->layers[l].swa ? c->swa_rows : c->n_ctx;
+        c->kv_off[l] = c->kv_elems;
+        c->kv_elems += (size_t)c->kv_rows[l] * (size_t)c->kv_dim;
+    }
 }
 
 ur_ctx *ur_ctx_new(const ur_model *m, ur_ctx_params p, ur_err *err) {
@@ -45,29 +54,35 @@ ur_ctx *ur_ctx_new(const ur_model *m, ur_ctx_params p, ur_err *err) {
         return NULL;
     }
     c->nt = ur_pool_threads(c->pool);
-    c->kv_dim = hp->n_kv_heads * hp->head_dim;
-    size_t nb = (size_t)c->n_batch, dim = (size_t)hp->dim, kvd = (size_t)c->kv_dim, ff = (size_t)hp->ff;
-    size_t cache = (size_t)hp->n_layers * (size_t)c->n_ctx * kvd;
+    c->kv_dim = hp->kv_dim;
+    c->rope_ff = ur_model_rope_factors(m, c->n_ctx);
+    size_t nb = (size_t)c->n_batch, dim = (size_t)hp->dim, qd = (size_t)hp->q_dim, kvd = (size_t)c->kv_dim;
+    size_t ff = (size_t)hp->ff;
     int fail = 0;
+    c->kv_off = xcalloc((size_t)hp->n_layers, sizeof *c->kv_off, &fail);
+    c->kv_rows = xcalloc((size_t)hp->n_layers, sizeof *c->kv_rows, &fail);
+    if (!fail) kv_layout(c);
     c->tokens = xcalloc((size_t)c->n_ctx, sizeof(int32_t), &fail);
-    c->k_cache = xcalloc(cache, sizeof(uint16_t), &fail);
-    c->v_cache = xcalloc(cache, sizeof(uint16_t), &fail);
+    c->k_cache = xcalloc(c->kv_elems, sizeof(uint16_t), &fail);
+    c->v_cache = xcalloc(c->kv_elems, sizeof(uint16_t), &fail);
     c->x = xcalloc(nb * dim, sizeof(float), &fail);
     c->xn = xcalloc(nb * dim, sizeof(float), &fail);
-    c->q = xcalloc(nb * dim, sizeof(float), &fail);
-    c->att = xcalloc(nb * dim, sizeof(float), &fail);
     c->tmp = xcalloc(nb * dim, sizeof(float), &fail);
+    c->q = xcalloc(nb * qd, sizeof(float), &fail);
+    c->att = xcalloc(nb * qd, sizeof(float), &fail);
     c->k = xcalloc(nb * kvd, sizeof(float), &fail);
     c->v = xcalloc(nb * kvd, sizeof(float), &fail);
     c->gate = xcalloc(nb * ff, sizeof(float), &fail);
     c->up = xcalloc(nb * ff, sizeof(float), &fail);
     c->rope_cs = xcalloc(nb * (size_t)hp->n_rot, sizeof(float), &fail);
+    const int own_swa_rope = m->n_swa_layers && (hp->rope_base_swa != hp->rope_base || hp->rope_scale_swa != hp->rope_scale);
+    c->rope_cs_swa = own_swa_rope ? xcalloc(nb * (size_t)hp->n_rot, sizeof(float), &fail) : c->rope_cs;
     c->scores = xcalloc((size_t)c->nt * (size_t)c->n_ctx, sizeof(float), &fail);
     c->row_ctx = xcalloc(nb, sizeof *c->row_ctx, &fail);
     c->row_pos = xcalloc(nb, sizeof *c->row_pos, &fail);
     if (fail) {
         ur_errf(err, "%s: out of memory for a context of %d tokens (KV cache %.1f MiB)", m->gguf->path, c->n_ctx,
-                (double)cache * 4 / (1 << 20));
+                (double)c->kv_elems * 4 / (1 << 20));
         ur_ctx_free(c);
         return NULL;
     }
@@ -77,7 +92,9 @@ ur_ctx *ur_ctx_new(const ur_model *m, ur_ctx_params p, ur_err *err) {
 void ur_ctx_free(ur_ctx *c) {
     if (!c) return;
     free(c->k_cache), free(c->v_cache), free(c->x), free(c->xn), free(c->q), free(c->att), free(c->tmp);
-    free(c->k), free(c->v), free(c->gate), free(c->up), free(c->rope_cs), free(c->scores), free(c->tokens);
+    free(c->k), free(c->v), free(c->gate), free(c->up), free(c->scores), free(c->tokens);
+    if (c->rope_cs_swa != c->rope_cs) free(c->rope_cs_swa);
+    free(c->rope_cs), free(c->kv_off), free(c->kv_rows);
     free(c->row_ctx), free(c->row_pos);
     ur_act_free(&c->act);
     ur_pool_free(c->own_pool);
@@ -98,200 +115,70 @@ void ur_ctx_describe(const ur_ctx *c, uint64_t kv_bytes, ur_buf *out) {
 ur_pool *ur_ctx_pool(const ur_ctx *c) { return c->pool; }
 int ur_ctx_n_batch(const ur_ctx *c) { return c->n_batch; }
 const int32_t *ur_ctx_tokens(const ur_ctx *c) { return c->tokens; }
-uint64_t ur_ctx_kv_bytes(const ur_ctx *c) {
-    return 2ull * (uint64_t)c->m->hp.n_layers * (uint64_t)c->n_ctx * (uint64_t)c->kv_dim * sizeof(uint16_t);
-}
+uint64_t ur_ctx_kv_bytes(const ur_ctx *c) { return 2ull * c->kv_elems * sizeof(uint16_t); }
+
+/* Keep positions [0, n). Position n then reads the sliding layers' positions from
+ * n - W + 1 on: if a ring has overwritten some of them, nothing short of recomputing
+ * the sequence brings them back, so the next decode does that (from tokens[0]). */
 void ur_ctx_truncate(ur_ctx *c, int n) {
-    if (n < c->n_past) c->n_past = n < 0 ? 0 : n;
-}
-
-/* y[nb][w->rows] = W · x[nb][w->cols], converting x once per distinct activation type. */
-static void matmul(ur_ctx *c, const ur_weight *w, const float *x, int nb, float *y) {
-    ur_act_prepare(&c->act, ur_act_type(w->type), x, nb, w->cols, c->pool);
-    ur_matmul(w->data, w->type, w->rows, &c->act, y, w->rows, c->pool);
-}
-
-/* Two or three matrices sharing one input (q/k/v, gate/up): convert x once when
- * their activation types agree. */
-static void matmul_shared(ur_ctx *c, const float *x, int nb, const ur_weight **ws, float **ys, int n) {
-    int prepared = -1;
-    for (int i = 0; i < n; i++) {
-        int at = ur_act_type(ws[i]->type);
-        if (at != prepared) {
-            ur_act_prepare(&c->act, at, x, nb, ws[i]->cols, c->pool);
-            prepared = at;
-        }
-        ur_matmul(ws[i]->data, ws[i]->type, ws[i]->rows, &c->act, ys[i], ws[i]->rows, c->pool);
-    }
-}
-
-/* The per-row loops of a layer run as pool loops over rows (or attention tasks);
- * rows_job carries what their bodies need. */
-typedef struct rows_job {
-    ur_ctx *c;
-    float *y;
-    const float *x;
-    const ur_weight *w;
-    int layer;
-} rows_job;
-
-static void rmsnorm_body(void *arg, int64_t t0, int64_t t1, int tid) {
-    const rows_job *j = arg;
-    const int dim = j->c->m->hp.dim;
-    (void)tid;
-    for (int64_t t = t0; t < t1; t++)
-        ur_rmsnorm(j->y + (size_t)t * dim, j->x + (size_t)t * dim, j->w->data, dim, j->c->m->hp.rms_eps);
-}
-
-static void rmsnorm_rows(ur_ctx *c, float *y, const float *x, const ur_weight *w, int nb) {
-    rows_job j = {c, y, x, w, 0};
-    ur_pool_for(nb > 1 ? c->pool : NULL, nb, 0, rmsnorm_body, &j);
-}
-
-static void add_bias(float *y, const ur_weight *b, int nb, int n) {
-    if (!b->data) return;
-    const float *bias = b->data;
-    for (int t = 0; t < nb; t++)
-        for (int i = 0; i < n; i++) y[(size_t)t * n + i] += bias[i];
-}
-
-/* Causal self-attention for the chunk's nb queries, row t against positions
- * [0, row_pos[t]] of its context's cache: f32 queries, keys and values widened from the F16 cache, an
- * exact (two-pass) softmax and f32 accumulation. This is the arithmetic of
- * llama.cpp's tiled flash attention (its path for batches of 64+ queries); its
- * path for smaller batches rounds q and the running output to F16 instead. */
-static void attention_body(void *arg, int64_t task0, int64_t task1, int tid) {
-    const rows_job *j = arg;
-    const ur_ctx *c = j->c;
-    const int layer = j->layer;
-    const ur_hparams *hp = &c->m->hp;
-    const int hd = hp->head_dim, nh = hp->n_heads, group = hp->n_heads / hp->n_kv_heads, kvd = c->kv_dim;
-    const float scale = 1.0f / sqrtf((float)hd);
-    float *s = c->scores + (size_t)tid * c->n_ctx; /* this thread's [n_ctx] scores */
-    for (int task = (int)task0; task < (int)task1; task++) {
-        const int t = task / nh, h = task % nh, g = h / group;
-        const ur_ctx *rc = c->row_ctx[t];
-        const uint16_t *kc = rc->k_cache + (size_t)layer * rc->n_ctx * kvd;
-        const uint16_t *vc = rc->v_cache + (size_t)layer * rc->n_ctx * kvd;
-        const int n_kv = c->row_pos[t] + 1;
-        const float *qh = c->q + (size_t)t * hp->dim + (size_t)h * hd;
-        for (int i = 0; i < n_kv; i++) s[i] = ur_dot_f32_f16(qh, kc + (size_t)i * kvd + (size_t)g * hd, hd) * scale;
-        ur_softmax(s, n_kv);
-        float *out = c->att + (size_t)t * hp->dim + (size_t)h * hd;
-        memset(out, 0, sizeof(float) * (size_t)hd);
-        for (int i = 0; i < n_kv; i++)
-            ur_axpy_f16(out, vc + (size_t)i * kvd + (size_t)g * hd, s[i], hd);
-    }
-}
-
-/* One task per (row, head), in chunks of about 1/16 of a thread's share: tasks
- * differ in length (rows attend to different numbers of positions), so they are taken
- * dynamically, but a prefill's thousands of short tasks are not handed out one by one. */
-static void attention(ur_ctx *c, int layer, int nb) {
-    rows_job j = {c, NULL, NULL, NULL, layer};
-    const int tasks = nb * c->m->hp.n_heads, chunk = tasks / (16 * c->nt);
-    ur_pool_for(tasks > 1 ? c->pool : NULL, tasks, chunk > 1 ? chunk : 1, attention_body, &j);
-}
-
-/* rope on q and k of rows [t0, t1), then k and v into their contexts' caches */
-static void rope_store_body(void *arg, int64_t t0, int64_t t1, int tid) {
-    const rows_job *j = arg;
-    const ur_ctx *c = j->c;
-    const ur_hparams *hp = &c->m->hp;
-    const int l = j->layer, dim = hp->dim, kvd = c->kv_dim, hd = hp->head_dim;
-    (void)tid;
-    for (int64_t t = t0; t < t1; t++) {
-        ur_ctx *rc = c->row_ctx[t];
-        uint16_t *kc = rc->k_cache + ((size_t)l * rc->n_ctx + (size_t)c->row_pos[t]) * kvd;
-        uint16_t *vc = rc->v_cache + ((size_t)l * rc->n_ctx + (size_t)c->row_pos[t]) * kvd;
-        const float *cs = c->rope_cs + (size_t)t * hp->n_rot;
-        for (int h = 0; h < hp->n_heads; h++) ur_rope(c->q + (size_t)t * dim + (size_t)h * hd, cs, hp->n_rot, hp->rope_neox);
-        for (int h = 0; h < hp->n_kv_heads; h++)
-            ur_rope(c->k + (size_t)t * kvd + (size_t)h * hd, cs, hp->n_rot, hp->rope_neox);
-        ur_f32_to_f16_row(kc, c->k + (size_t)t * kvd, kvd);
-        ur_f32_to_f16_row(vc, c->v + (size_t)t * kvd, kvd);
-    }
-}
-
-/* x += tmp over rows [t0, t1) (the residual connections) */
-static void residual_body(void *arg, int64_t t0, int64_t t1, int tid) {
-    const rows_job *j = arg;
-    const size_t dim = (size_t)j->c->m->hp.dim;
-    (void)tid;
-    for (size_t i = (size_t)t0 * dim; i < (size_t)t1 * dim; i++) j->c->x[i] += j->c->tmp[i];
-}
-
-static void swiglu_body(void *arg, int64_t t0, int64_t t1, int tid) {
-    const rows_job *j = arg;
-    const ur_ctx *c = j->c;
-    const size_t ff = (size_t)c->m->hp.ff;
-    (void)tid;
-    for (int64_t t = t0; t < t1; t++) ur_swiglu(c->gate + t * ff, c->gate + t * ff, c->up + t * ff, (int)ff);
-}
-
-static void layer_forward(ur_ctx *c, int l, int nb) {
-    const ur_hparams *hp = &c->m->hp;
-    const ur_layer *L = &c->m->layers[l];
-    const int dim = hp->dim, kvd = c->kv_dim;
-    rows_job j = {c, NULL, NULL, NULL, l};
-    ur_pool *pool = nb > 1 ? c->pool : NULL;
-
-    /* attention block */
-    rmsnorm_rows(c, c->xn, c->x, &L->attn_norm, nb);
-    const ur_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
-    float *qkv_out[3] = {c->q, c->k, c->v};
-    matmul_shared(c, c->xn, nb, qkv, qkv_out, 3);
-    add_bias(c->q, &L->bq, nb, dim);
-    add_bias(c->k, &L->bk, nb, kvd);
-    add_bias(c->v, &L->bv, nb, kvd);
-    ur_pool_for(pool, nb, 0, rope_store_body, &j);
-    attention(c, l, nb);
-    matmul(c, &L->wo, c->att, nb, c->tmp);
-    ur_pool_for(pool, nb, 0, residual_body, &j);
-
-    /* feed-forward block */
-    rmsnorm_rows(c, c->xn, c->x, &L->ffn_norm, nb);
-    const ur_weight *gu[2] = {&L->w_gate, &L->w_up};
-    float *gu_out[2] = {c->gate, c->up};
-    matmul_shared(c, c->xn, nb, gu, gu_out, 2);
-    ur_pool_for(pool, nb, 0, swiglu_body, &j);
-    matmul(c, &L->w_down, c->gate, nb, c->tmp);
-    ur_pool_for(pool, nb, 0, residual_body, &j);
+    if (n < 0) n = 0;
+    if (n >= c->n_past) return;
+    c->n_past = n;
+    if (c->n_kv > n) c->n_kv = n;
+    const int need = n - c->m->hp.swa_window + 1; /* the oldest position n reads in a sliding layer */
+    if (n > 0 && c->swa_lo > (need > 0 ? need : 0)) c->n_kv = 0, c->swa_lo = 0;
 }
 
 /* nb <= n_batch rows through every layer in c's scratch buffers, each row going to
  * the context and position in c->row_ctx / c->row_pos (set by the caller), and
- * appended to that context's tokens. out_rows: logits for the last out_rows rows. */
+ * stored in that context's tokens. out_rows: logits for the last out_rows rows. */
 static void forward_rows(ur_ctx *c, const int32_t *tokens, int nb, float *logits, int out_rows) {
     const ur_model *m = c->m;
     const ur_hparams *hp = &m->hp;
     const int dim = hp->dim;
-    for (int t = 0; t < nb; t++)
+    for (int t = 0; t < nb; t++) {
+        float *x = c->x + (size_t)t * dim;
         ur_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
-                          c->x + (size_t)t * dim, dim);
-    for (int t = 0; t < nb; t++)
+                          x, dim);
+        if (hp->embd_scale != 1.0f)
+            for (int i = 0; i < dim; i++) x[i] *= hp->embd_scale;
+    }
+    for (int t = 0; t < nb; t++) {
         ur_rope_cache(c->rope_cs + (size_t)t * hp->n_rot, (float)c->row_pos[t], hp->n_rot, hp->rope_base,
-                      hp->rope_scale, m->rope_freqs);
-    for (int l = 0; l < hp->n_layers; l++) layer_forward(c, l, nb);
+                      hp->rope_scale, c->rope_ff, hp->rope_attn_factor);
+        if (c->rope_cs_swa != c->rope_cs) /* sliding layers: their own base and scale, no factors */
+            ur_rope_cache(c->rope_cs_swa + (size_t)t * hp->n_rot, (float)c->row_pos[t], hp->n_rot, hp->rope_base_swa,
+                          hp->rope_scale_swa, NULL, 1.0f);
+    }
+    for (int l = 0; l < hp->n_layers; l++) ur_layer_forward(c, l, nb);
     for (int t = 0; t < nb; t++) {
         ur_ctx *rc = c->row_ctx[t];
-        rc->tokens[c->row_pos[t]] = tokens[t];
-        rc->n_past = c->row_pos[t] + 1;
+        const int p = c->row_pos[t];
+        rc->tokens[p] = tokens[t];
+        if (p + 1 > rc->n_past) rc->n_past = p + 1;
+        rc->n_kv = p + 1;
+        if (rc->swa_rows < rc->n_ctx && p - rc->swa_rows + 1 > rc->swa_lo) rc->swa_lo = p - rc->swa_rows + 1;
     }
-    if (!out_rows) return;
-    const float *xs = c->x + (size_t)(nb - out_rows) * dim;
-    rmsnorm_rows(c, c->xn, xs, &m->output_norm, out_rows);
-    matmul(c, &m->output, c->xn, out_rows, logits);
+    if (out_rows) ur_output_forward(c, c->x + (size_t)(nb - out_rows) * dim, out_rows, logits);
 }
 
-/* One chunk of nb <= n_batch tokens of c's own sequence. out_rows: 0 = no logits,
- * 1 = last token only, nb = all. */
-static void forward_chunk(ur_ctx *c, const int32_t *tokens, int nb, float *logits, int out_rows) {
+/* One chunk of nb <= n_batch tokens of c's own sequence at positions pos0.. .
+ * out_rows: 0 = no logits, 1 = last token only, nb = all. */
+static void forward_chunk(ur_ctx *c, const int32_t *tokens, int nb, int pos0, float *logits, int out_rows) {
     for (int t = 0; t < nb; t++) {
         c->row_ctx[t] = c;
-        c->row_pos[t] = c->n_past + t;
+        c->row_pos[t] = pos0 + t;
     }
     forward_rows(c, tokens, nb, logits, out_rows);
+}
+
+/* After a rewind the rings could not serve (ur_ctx_truncate): recompute the
+ * context's tokens [n_kv, n_past) before anything new. */
+static void replay(ur_ctx *c) {
+    while (c->n_kv < c->n_past) {
+        const int nb = c->n_past - c->n_kv < c->n_batch ? c->n_past - c->n_kv : c->n_batch;
+        forward_chunk(c, c->tokens + c->n_kv, nb, c->n_kv, NULL, 0);
+    }
 }
 
 int ur_decode_last(ur_ctx *c, const int32_t *tokens, int n, float *logits, int n_out, ur_err *err) {
@@ -307,12 +194,13 @@ int ur_decode_last(ur_ctx *c, const int32_t *tokens, int n, float *logits, int n
         if (tokens[i] < 0 || tokens[i] >= nv)
             return ur_errf(err, "%s: token id %d (position %d) is out of range [0, %d)", m->gguf->path, tokens[i], i,
                            nv);
-    const int first = n - n_out; /* the first position with a logits row */
+    replay(c);
+    const int first = n - n_out, pos0 = c->n_past; /* first: the first position with a logits row */
     for (int i0 = 0; i0 < n; i0 += c->n_batch) {
         int nb = n - i0 < c->n_batch ? n - i0 : c->n_batch;
         int from = i0 > first ? i0 : first; /* this chunk's rows [from, i0 + nb), a tail of the chunk */
         int rows = i0 + nb > from ? i0 + nb - from : 0;
-        forward_chunk(c, tokens + i0, nb, rows ? logits + (size_t)(from - first) * nv : NULL, rows);
+        forward_chunk(c, tokens + i0, nb, pos0 + i0, rows ? logits + (size_t)(from - first) * nv : NULL, rows);
     }
     return 0;
 }
@@ -330,8 +218,6 @@ int ur_decode_batch(ur_ctx *const *cs, const int32_t *tokens, int n, float *logi
     ur_ctx *c = cs[0];
     const ur_model *m = c->m;
     const int nv = m->hp.n_vocab;
-    if (n > c->n_batch)
-        return ur_errf(err, "%s: %d sequences in one batch, at most %d (n_batch)", m->gguf->path, n, c->n_batch);
     for (int i = 0; i < n; i++) {
         const ur_ctx *ci = cs[i];
         if (ci->m != m || ci->n_ctx != c->n_ctx)
@@ -347,8 +233,10 @@ int ur_decode_batch(ur_ctx *const *cs, const int32_t *tokens, int n, float *logi
      * GEMV kernels, which sum every output in the order a single token's decode does,
      * so a sequence's logits do not depend on what else is in the batch (the panel
      * GEMM sums in another order; tests/unit/test_decode_batch.c holds 20 sequences
-     * bit-identical to 20 decoded alone). A batch of 16 to 30 reads the weights twice. */
-    const int G = UR_PANEL_MIN_N - 1;
+     * bit-identical to 20 decoded alone). A batch of 16 to 30 reads the weights twice.
+     * A group also fits c's scratch of n_batch rows. */
+    const int G = UR_PANEL_MIN_N - 1 < c->n_batch ? UR_PANEL_MIN_N - 1 : c->n_batch;
+    for (int t = 0; t < n; t++) replay(cs[t]);
     for (int t0 = 0; t0 < n; t0 += G) {
         const int g = n - t0 < G ? n - t0 : G;
         for (int t = 0; t < g; t++) {

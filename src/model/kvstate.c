@@ -15,9 +15,13 @@
  *   n_tokens   u32
  *   reserved   u32      0
  *   tokens     i32[n_tokens]
- *   K          u16[n_layers][n_tokens][kv_dim]
- *   V          u16[n_layers][n_tokens][kv_dim]
+ *   K          per layer u16[rows][kv_dim]
+ *   V          per layer u16[rows][kv_dim]
  *   checksum   u64      hash of every byte above (detects truncation and corruption)
+ * rows = n_tokens for a full-attention layer (positions 0..n_tokens-1); a
+ * sliding-window layer (window W) keeps only what position n_tokens will read:
+ * positions max(0, n_tokens - W + 1)..n_tokens-1. Models without sliding layers
+ * therefore have the layout [n_layers][n_tokens][kv_dim] of the first version.
  * The file is written to PATH.tmp.PID, fsynced and renamed, so a crash never leaves
  * a half-written file under PATH; a file that is anyway short, corrupt, of another
  * version, or for another model or other tokens is refused with a one-line reason. */
@@ -90,6 +94,26 @@ static void model_identity(const ur_model *m, uint64_t *size, int64_t *mtime_ns,
     *hash = h;
 }
 
+/* The first position of a prefix of n tokens that layer l keeps: 0, or in a sliding
+ * layer the oldest one position n reads. */
+static int keep_from(const ur_ctx *c, int l, int n) {
+    const int w = c->m->hp.swa_window;
+    return c->m->layers[l].swa && n - w + 1 > 0 ? n - w + 1 : 0;
+}
+
+/* Whether c's cache holds what a prefix of n tokens needs (keys and values computed,
+ * sliding rings not yet past them). */
+static int prefix_intact(const ur_ctx *c, int n) {
+    const int w = c->m->hp.swa_window, need = n - w + 1 > 0 ? n - w + 1 : 0;
+    return c->n_kv >= n && (!w || c->swa_lo <= need);
+}
+
+/* The sliding layers' first kept position after holding a prefix of n tokens. */
+static int swa_lo_after(const ur_ctx *c, int n) {
+    const int w = c->m->hp.swa_window;
+    return w && n - w + 1 > 0 ? n - w + 1 : 0;
+}
+
 /* Write all of p, folding it into the checksum. */
 static int put(FILE *f, uint64_t *h, const void *p, size_t n) {
     hash_bytes(h, p, n);
@@ -100,6 +124,9 @@ int ur_ctx_save_prefix(const ur_ctx *c, int n, const char *path, ur_err *err) {
     const ur_hparams *hp = &c->m->hp;
     if (n <= 0 || n > c->n_past)
         return ur_errf(err, "%s: cannot save a prefix of %d tokens: the context holds %d", path, n, c->n_past);
+    if (!prefix_intact(c, n))
+        return ur_errf(err, "%s: cannot save a prefix of %d tokens: its sliding-window cache was overwritten since", path,
+                       n);
     kv_header hd;
     memset(&hd, 0, sizeof hd);
     memcpy(hd.magic, KV_MAGIC, sizeof KV_MAGIC);
@@ -126,7 +153,7 @@ int ur_ctx_save_prefix(const ur_ctx *c, int n, const char *path, ur_err *err) {
     for (int pass = 0; pass < 2 && !bad; pass++) {
         const uint16_t *cache = pass ? c->v_cache : c->k_cache;
         for (int l = 0; l < hp->n_layers && !bad; l++)
-            bad = put(f, &h, cache + (size_t)l * c->n_ctx * c->kv_dim, row * (size_t)n);
+            for (int p = keep_from(c, l, n); p < n && !bad; p++) bad = put(f, &h, cache + ur_kv_row(c, l, p), row);
     }
     if (!bad) bad = fwrite(&h, sizeof h, 1, f) != 1;
     if (!bad) bad = fflush(f) || fsync(fileno(f));
@@ -203,7 +230,9 @@ int ur_ctx_load_prefix(ur_ctx *c, const char *path, const int32_t *tokens, int n
         goto out;
     }
     const size_t row = (size_t)c->kv_dim * sizeof(uint16_t);
-    const uint64_t want = sizeof hd + sizeof(int32_t) * (uint64_t)n + 2ull * hp->n_layers * n * row + sizeof h;
+    uint64_t rows = 0;
+    for (int l = 0; l < hp->n_layers; l++) rows += (uint64_t)(n - keep_from(c, l, n));
+    const uint64_t want = sizeof hd + sizeof(int32_t) * (uint64_t)n + 2ull * rows * row + sizeof h;
     if ((uint64_t)st.st_size != want) {
         ur_errf(err, "%s: %s (%lld bytes, expected %llu)", path, (uint64_t)st.st_size < want ? "truncated" : "too long",
                 (long long)st.st_size, (unsigned long long)want);
@@ -223,11 +252,12 @@ int ur_ctx_load_prefix(ur_ctx *c, const char *path, const int32_t *tokens, int n
         goto out;
     }
     /* From here on the cache is overwritten: the context is empty until it all checks out. */
-    c->n_past = 0;
+    c->n_past = c->n_kv = c->swa_lo = 0;
     for (int pass = 0; pass < 2; pass++) {
         uint16_t *cache = pass ? c->v_cache : c->k_cache;
         for (int l = 0; l < hp->n_layers; l++)
-            if (get(f, &h, cache + (size_t)l * c->n_ctx * c->kv_dim, row * (size_t)n)) goto short_read;
+            for (int p = keep_from(c, l, n); p < n; p++)
+                if (get(f, &h, cache + ur_kv_row(c, l, p), row)) goto short_read;
     }
     uint64_t sum;
     if (fread(&sum, sizeof sum, 1, f) != 1) goto short_read;
@@ -236,7 +266,8 @@ int ur_ctx_load_prefix(ur_ctx *c, const char *path, const int32_t *tokens, int n
         goto out;
     }
     memcpy(c->tokens, got, sizeof *got * (size_t)n);
-    c->n_past = n;
+    c->n_past = c->n_kv = n;
+    c->swa_lo = swa_lo_after(c, n);
     rc = 1;
     goto out;
 short_read:
@@ -253,12 +284,24 @@ int ur_ctx_copy_prefix(ur_ctx *dst, const ur_ctx *src, int n, ur_err *err) {
     if (n < 0 || n > src->n_past) return ur_errf(err, "%s: cannot copy %d tokens of a cache holding %d", path, n, src->n_past);
     if (n >= dst->n_ctx) return ur_errf(err, "%s: %d tokens do not fit a context of %d", path, n, dst->n_ctx);
     if (dst == src) return 0;
-    const size_t row = (size_t)src->kv_dim * sizeof(uint16_t) * (size_t)n;
-    for (int l = 0; l < src->m->hp.n_layers; l++) {
-        memcpy(dst->k_cache + (size_t)l * dst->n_ctx * dst->kv_dim, src->k_cache + (size_t)l * src->n_ctx * src->kv_dim, row);
-        memcpy(dst->v_cache + (size_t)l * dst->n_ctx * dst->kv_dim, src->v_cache + (size_t)l * src->n_ctx * src->kv_dim, row);
-    }
     memcpy(dst->tokens, src->tokens, sizeof(int32_t) * (size_t)n);
     dst->n_past = n;
+    dst->n_kv = dst->swa_lo = 0;
+    if (!prefix_intact(src, n)) return 0; /* src no longer holds it all: dst recomputes it at its next decode */
+    const size_t row = (size_t)src->kv_dim * sizeof(uint16_t);
+    for (int l = 0; l < src->m->hp.n_layers; l++) {
+        const int p0 = keep_from(src, l, n);
+        if (src->kv_rows[l] == src->n_ctx && dst->kv_rows[l] == dst->n_ctx) { /* both rows = positions: one copy */
+            memcpy(dst->k_cache + ur_kv_row(dst, l, p0), src->k_cache + ur_kv_row(src, l, p0), row * (size_t)(n - p0));
+            memcpy(dst->v_cache + ur_kv_row(dst, l, p0), src->v_cache + ur_kv_row(src, l, p0), row * (size_t)(n - p0));
+            continue;
+        }
+        for (int p = p0; p < n; p++) {
+            memcpy(dst->k_cache + ur_kv_row(dst, l, p), src->k_cache + ur_kv_row(src, l, p), row);
+            memcpy(dst->v_cache + ur_kv_row(dst, l, p), src->v_cache + ur_kv_row(src, l, p), row);
+        }
+    }
+    dst->n_kv = n;
+    dst->swa_lo = swa_lo_after(dst, n);
     return 0;
 }

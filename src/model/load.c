@@ -1,45 +1,26 @@
-/* Model loading: hyperparameters from GGUF metadata, weight views into the
- * mapping (never copied), shape and type checks with one-line errors. */
+/* Model loading: hyperparameters from GGUF metadata (arch.c), weight views into the
+ * mapping (never copied), shape and type checks with one-line errors. Which tensors
+ * a layer has follows the architecture's row of the table; a tensor the file holds
+ * but no variation uses is an error (as in llama.cpp), never silently ignored. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/arch.h"
 #include "urial/model.h"
 #include "urial/tensor.h"
 
-const char *ur_arch_name(int arch) {
-    switch (arch) {
-    case UR_ARCH_LLAMA: return "llama";
-    case UR_ARCH_QWEN2: return "qwen2";
-    }
-    return "unknown";
-}
-
-/* Read "<arch>.<suffix>" as u32 into *out; absent keys keep *out unless required. */
-static int arch_u32(const ur_gguf *g, const char *arch, const char *suffix, int required, int *out,
-                    ur_err *err) {
-    char key[128];
-    uint32_t v;
-    snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    int rc = ur_gguf_get_u32(g, key, &v, err);
-    if (rc < 0) return -1;
-    if (rc == 1) return required ? ur_errf(err, "%s: missing metadata key '%s'", g->path, key) : 0;
-    if (v > (1u << 30)) return ur_errf(err, "%s: metadata '%s' = %u is out of range", g->path, key, v);
-    *out = (int)v;
-    return 0;
-}
-
-static int arch_f32(const ur_gguf *g, const char *arch, const char *suffix, float *out, ur_err *err) {
-    char key[128];
-    snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    return ur_gguf_get_f32(g, key, out, err) < 0 ? -1 : 0;
-}
+/* Binding state: which of the file's tensors something uses. */
+typedef struct binder {
+    const ur_model *m;
+    uint8_t *used; /* [n_tensors] */
+} binder;
 
 /* Bind tensor `name` expecting ne = {cols, rows} (rows = 0 for a vector). */
-static int bind(const ur_model *m, ur_weight *w, const char *name, int64_t cols, int64_t rows, int optional,
-                int float_only, ur_err *err) {
-    const ur_gguf *g = m->gguf;
+static int bind(binder *bd, ur_weight *w, const char *name, int64_t cols, int64_t rows, int optional, int float_only,
+                ur_err *err) {
+    const ur_gguf *g = bd->m->gguf;
     const ur_gguf_tensor *t = ur_gguf_find_tensor(g, name);
     memset(w, 0, sizeof *w);
     if (!t) return optional ? 0 : ur_errf(err, "%s: missing tensor '%s'", g->path, name);
@@ -62,122 +43,160 @@ static int bind(const ur_model *m, ur_weight *w, const char *name, int64_t cols,
     w->cols = cols;
     w->rows = rows ? rows : 1;
     w->row_bytes = ur_row_size(t->type, cols);
+    bd->used[t - g->tensors] = 1;
     return 0;
 }
 
-static int load_hparams(ur_model *m, ur_err *err) {
-    const ur_gguf *g = m->gguf;
-    ur_hparams *hp = &m->hp;
-    ur_str s;
-    int rc = ur_gguf_get_str(g, "general.architecture", &s, err);
-    if (rc < 0) return -1;
-    if (rc == 1) return ur_errf(err, "%s: missing metadata key 'general.architecture'", g->path);
-    char arch[64];
-    snprintf(arch, sizeof arch, "%.*s", (int)(s.len < 63 ? s.len : 63), s.ptr);
-    if (!strcmp(arch, "llama")) hp->arch = UR_ARCH_LLAMA;
-    else if (!strcmp(arch, "qwen2")) hp->arch = UR_ARCH_QWEN2;
-    else return ur_errf(err, "%s: architecture '%s' is not supported (urial runs llama and qwen2)", g->path, arch);
+/* Rows [r0, r0 + n) of a matrix, or elements [r0, r0 + n) of an F32 vector: the
+ * parts of a fused projection. */
+static ur_weight part(const ur_weight *w, int64_t r0, int64_t n) {
+    ur_weight v = *w;
+    if (!w->data) return v;
+    if (w->rows == 1 && w->cols > 1 && w->type == UR_TYPE_F32) { /* a bias vector */
+        v.data = (const float *)w->data + r0;
+        v.cols = n;
+        v.row_bytes = ur_row_size(w->type, n);
+    } else {
+        v.data = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
+        v.rows = n;
+    }
+    return v;
+}
 
-    int experts = 0;
-    if (arch_u32(g, arch, "context_length", 1, &hp->n_ctx_train, err) ||
-        arch_u32(g, arch, "embedding_length", 1, &hp->dim, err) ||
-        arch_u32(g, arch, "block_count", 1, &hp->n_layers, err) ||
-        arch_u32(g, arch, "feed_forward_length", 1, &hp->ff, err) ||
-        arch_u32(g, arch, "attention.head_count", 1, &hp->n_heads, err) ||
-        arch_u32(g, arch, "expert_count", 0, &experts, err))
+/* blk.<l>.<suffix> */
+static const char *lname(char *buf, size_t cap, int l, const char *suffix) {
+    snprintf(buf, cap, "blk.%d.%s", l, suffix);
+    return buf;
+}
+
+/* q, k, v (and biases): separate, or one attn_qkv [dim, q_dim + 2 kv_dim] split by rows. */
+static int bind_qkv(binder *bd, ur_model *m, ur_layer *L, int l, int fused_ok, ur_err *err) {
+    const ur_hparams *hp = &m->hp;
+    const int64_t dim = hp->dim, qd = hp->q_dim, kvd = hp->kv_dim;
+    char n[96];
+    if (fused_ok && ur_gguf_find_tensor(m->gguf, lname(n, sizeof n, l, "attn_qkv.weight"))) {
+        ur_weight w, b;
+        if (bind(bd, &w, n, dim, qd + 2 * kvd, 0, 0, err) ||
+            bind(bd, &b, lname(n, sizeof n, l, "attn_qkv.bias"), qd + 2 * kvd, 0, 1, 1, err))
+            return -1;
+        L->wq = part(&w, 0, qd), L->wk = part(&w, qd, kvd), L->wv = part(&w, qd + kvd, kvd);
+        L->bq = part(&b, 0, qd), L->bk = part(&b, qd, kvd), L->bv = part(&b, qd + kvd, kvd);
+        m->fused_qkv = 1;
+        return 0;
+    }
+    return bind(bd, &L->wq, lname(n, sizeof n, l, "attn_q.weight"), dim, qd, 0, 0, err) ||
+           bind(bd, &L->wk, lname(n, sizeof n, l, "attn_k.weight"), dim, kvd, 0, 0, err) ||
+           bind(bd, &L->wv, lname(n, sizeof n, l, "attn_v.weight"), dim, kvd, 0, 0, err) ||
+           bind(bd, &L->bq, lname(n, sizeof n, l, "attn_q.bias"), qd, 0, 1, 1, err) ||
+           bind(bd, &L->bk, lname(n, sizeof n, l, "attn_k.bias"), kvd, 0, 1, 1, err) ||
+           bind(bd, &L->bv, lname(n, sizeof n, l, "attn_v.bias"), kvd, 0, 1, 1, err);
+}
+
+/* gate and up: separate, or phi3's ffn_up [dim, 2 ff] (gate rows first) with no ffn_gate. */
+static int bind_gate_up(binder *bd, ur_model *m, ur_layer *L, int l, int fused_ok, ur_err *err) {
+    const ur_hparams *hp = &m->hp;
+    char n[96];
+    if (fused_ok && !ur_gguf_find_tensor(m->gguf, lname(n, sizeof n, l, "ffn_gate.weight"))) {
+        ur_weight w;
+        if (bind(bd, &w, lname(n, sizeof n, l, "ffn_up.weight"), hp->dim, 2 * (int64_t)hp->ff, 0, 0, err)) return -1;
+        L->w_gate = part(&w, 0, hp->ff), L->w_up = part(&w, hp->ff, hp->ff);
+        m->fused_gate_up = 1;
+        return 0;
+    }
+    return bind(bd, &L->w_gate, lname(n, sizeof n, l, "ffn_gate.weight"), hp->dim, hp->ff, 0, 0, err) ||
+           bind(bd, &L->w_up, lname(n, sizeof n, l, "ffn_up.weight"), hp->dim, hp->ff, 0, 0, err);
+}
+
+static int bind_layer(binder *bd, ur_model *m, int l, ur_err *err) {
+    const ur_hparams *hp = &m->hp;
+    const ur_arch_info *ai = ur_arch_info_get(hp->arch);
+    ur_layer *L = &m->layers[l];
+    const int64_t dim = hp->dim;
+    const int pre = hp->norm & UR_NORM_PRE, post = hp->norm & UR_NORM_POST;
+    char n[96];
+    if ((pre && bind(bd, &L->attn_norm, lname(n, sizeof n, l, "attn_norm.weight"), dim, 0, 0, 1, err)) ||
+        bind_qkv(bd, m, L, l, ai->fused, err) ||
+        bind(bd, &L->wo, lname(n, sizeof n, l, "attn_output.weight"), hp->q_dim, dim, 0, 0, err) ||
+        bind(bd, &L->bo, lname(n, sizeof n, l, "attn_output.bias"), dim, 0, 1, 1, err) ||
+        (post && bind(bd, &L->attn_post_norm, lname(n, sizeof n, l, "post_attention_norm.weight"), dim, 0, 0, 1, err)) ||
+        (pre && bind(bd, &L->ffn_norm, lname(n, sizeof n, l, "ffn_norm.weight"), dim, 0, 0, 1, err)) ||
+        bind_gate_up(bd, m, L, l, ai->fused, err) ||
+        bind(bd, &L->w_down, lname(n, sizeof n, l, "ffn_down.weight"), hp->ff, dim, 0, 0, err) ||
+        (post && bind(bd, &L->ffn_post_norm, lname(n, sizeof n, l, "post_ffw_norm.weight"), dim, 0, 0, 1, err)))
         return -1;
-    if (experts > 0)
-        return ur_errf(err, "%s: mixture-of-experts models (%s.expert_count = %d) are not supported", g->path,
-                       arch, experts);
-    hp->n_kv_heads = hp->n_heads;
-    if (arch_u32(g, arch, "attention.head_count_kv", 0, &hp->n_kv_heads, err)) return -1;
-    if (hp->dim <= 0 || hp->n_layers <= 0 || hp->ff <= 0 || hp->n_heads <= 0 || hp->n_kv_heads <= 0 ||
-        hp->n_ctx_train <= 0)
-        return ur_errf(err, "%s: hyperparameters must be positive (dim %d, layers %d, ff %d, heads %d/%d, ctx %d)",
-                       g->path, hp->dim, hp->n_layers, hp->ff, hp->n_heads, hp->n_kv_heads, hp->n_ctx_train);
-    if (hp->dim % hp->n_heads)
-        return ur_errf(err, "%s: embedding length %d is not a multiple of the head count %d", g->path, hp->dim,
-                       hp->n_heads);
-    if (hp->n_heads % hp->n_kv_heads)
-        return ur_errf(err, "%s: head count %d is not a multiple of the kv head count %d", g->path, hp->n_heads,
-                       hp->n_kv_heads);
-    hp->head_dim = hp->dim / hp->n_heads;
-    int key_len = hp->head_dim;
-    if (arch_u32(g, arch, "attention.key_length", 0, &key_len, err)) return -1;
-    if (key_len != hp->head_dim)
-        return ur_errf(err, "%s: attention.key_length %d differs from embedding/heads %d (not supported)", g->path,
-                       key_len, hp->head_dim);
-    hp->n_rot = hp->head_dim;
-    if (arch_u32(g, arch, "rope.dimension_count", 0, &hp->n_rot, err)) return -1;
-    if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
-        return ur_errf(err, "%s: rope dimension count %d must be even and at most the head size %d", g->path,
-                       hp->n_rot, hp->head_dim);
-    hp->rope_neox = hp->arch == UR_ARCH_QWEN2;
-    hp->rope_base = 10000.0f;
-    hp->rope_scale = 1.0f;
-    hp->rms_eps = hp->arch == UR_ARCH_QWEN2 ? 1e-6f : 1e-5f;
-    if (arch_f32(g, arch, "rope.freq_base", &hp->rope_base, err) ||
-        arch_f32(g, arch, "attention.layer_norm_rms_epsilon", &hp->rms_eps, err))
-        return -1;
-    /* rope scaling: only linear is supported (others change the numbers silently otherwise) */
-    char key[128];
-    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
-    if (ur_gguf_get_str(g, key, &s, err) == 0 && !(s.len == 4 && !memcmp(s.ptr, "none", 4)) &&
-        !(s.len == 6 && !memcmp(s.ptr, "linear", 6)))
-        return ur_errf(err, "%s: rope scaling '%.*s' is not supported (only linear)", g->path, (int)s.len, s.ptr);
-    float factor = 0;
-    if (arch_f32(g, arch, "rope.scaling.factor", &factor, err) || arch_f32(g, arch, "rope.scale_linear", &factor, err))
-        return -1;
-    if (factor > 0) hp->rope_scale = factor;
-    if (!(hp->rope_base > 0) || !(hp->rms_eps > 0) || !isfinite(hp->rope_base))
-        return ur_errf(err, "%s: rope base %g and rms epsilon %g must be positive", g->path, hp->rope_base,
-                       hp->rms_eps);
+    if (hp->qk_norm) {
+        const int head = hp->qk_norm == UR_QKNORM_HEAD;
+        if (bind(bd, &L->q_norm, lname(n, sizeof n, l, "attn_q_norm.weight"), head ? hp->head_dim : hp->q_dim, 0, 0, 1,
+                 err) ||
+            bind(bd, &L->k_norm, lname(n, sizeof n, l, "attn_k_norm.weight"), head ? hp->head_dim : hp->kv_dim, 0, 0, 1,
+                 err))
+            return -1;
+    }
     return 0;
 }
 
 static int bind_weights(ur_model *m, ur_err *err) {
     const ur_hparams *hp = &m->hp;
-    const ur_gguf_tensor *te = ur_gguf_find_tensor(m->gguf, "token_embd.weight");
-    if (!te) return ur_errf(err, "%s: missing tensor 'token_embd.weight'", m->gguf->path);
-    if (te->n_dims != 2 || te->ne[0] != hp->dim)
-        return ur_errf(err, "%s: tensor 'token_embd.weight' must be [%d, n_vocab]", m->gguf->path, hp->dim);
+    const ur_arch_info *ai = ur_arch_info_get(hp->arch);
+    const ur_gguf *g = m->gguf;
+    binder bd = {m, calloc(g->n_tensors ? g->n_tensors : 1, 1)};
+    if (!bd.used) return ur_errf(err, "%s: out of memory", g->path);
+    int rc = -1;
+    const ur_gguf_tensor *te = ur_gguf_find_tensor(g, "token_embd.weight");
+    if (!te) {
+        ur_errf(err, "%s: missing tensor 'token_embd.weight'", g->path);
+        goto out;
+    }
+    if (te->n_dims != 2 || te->ne[0] != hp->dim) {
+        ur_errf(err, "%s: tensor 'token_embd.weight' must be [%d, n_vocab]", g->path, hp->dim);
+        goto out;
+    }
     m->hp.n_vocab = (int)te->ne[1];
-    int64_t dim = hp->dim, kv = (int64_t)hp->n_kv_heads * hp->head_dim, nv = m->hp.n_vocab;
-    if (bind(m, &m->tok_embd, "token_embd.weight", dim, nv, 0, 0, err) ||
-        bind(m, &m->output_norm, "output_norm.weight", dim, 0, 0, 1, err) ||
-        bind(m, &m->output, "output.weight", dim, nv, 1, 0, err))
-        return -1;
+    const int64_t dim = hp->dim, nv = hp->n_vocab, half = hp->n_rot / 2;
+    ur_weight rf = {0}, rl = {0}, rs = {0};
+    if (bind(&bd, &m->tok_embd, "token_embd.weight", dim, nv, 0, 0, err) ||
+        bind(&bd, &m->output_norm, "output_norm.weight", dim, 0, 0, 1, err) ||
+        (ai->output != UR_OUT_TIED &&
+         bind(&bd, &m->output, "output.weight", dim, nv, ai->output == UR_OUT_OPTIONAL, 0, err)) ||
+        bind(&bd, &m->output_b, "output.bias", nv, 0, 1, 1, err) ||
+        bind(&bd, &rf, "rope_freqs.weight", half, 0, 1, 1, err) ||
+        (ai->longrope && (bind(&bd, &rl, "rope_factors_long.weight", half, 0, 1, 1, err) ||
+                          bind(&bd, &rs, "rope_factors_short.weight", half, 0, 1, 1, err))))
+        goto out;
     if (!m->output.data) {
         m->output = m->tok_embd;
         m->tied_output = 1;
     }
-    ur_weight rf;
-    if (bind(m, &rf, "rope_freqs.weight", hp->n_rot / 2, 0, 1, 1, err)) return -1;
     m->rope_freqs = rf.data;
-    m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers);
-    if (!m->layers) return ur_errf(err, "%s: out of memory", m->gguf->path);
-    for (int i = 0; i < hp->n_layers; i++) {
-        ur_layer *l = &m->layers[i];
-        char n[12][64];
-        const char *names[12] = {"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
-                                 "attn_output.weight", "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight",
-                                 "ffn_down.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias"};
-        for (int j = 0; j < 12; j++) snprintf(n[j], sizeof n[j], "blk.%d.%s", i, names[j]);
-        int bias = hp->arch == UR_ARCH_QWEN2;
-        if (bind(m, &l->attn_norm, n[0], dim, 0, 0, 1, err) || bind(m, &l->wq, n[1], dim, dim, 0, 0, err) ||
-            bind(m, &l->wk, n[2], dim, kv, 0, 0, err) || bind(m, &l->wv, n[3], dim, kv, 0, 0, err) ||
-            bind(m, &l->wo, n[4], dim, dim, 0, 0, err) || bind(m, &l->ffn_norm, n[5], dim, 0, 0, 1, err) ||
-            bind(m, &l->w_gate, n[6], dim, hp->ff, 0, 0, err) || bind(m, &l->w_up, n[7], dim, hp->ff, 0, 0, err) ||
-            bind(m, &l->w_down, n[8], hp->ff, dim, 0, 0, err) || bind(m, &l->bq, n[9], dim, 0, !bias, 1, err) ||
-            bind(m, &l->bk, n[10], kv, 0, !bias, 1, err) || bind(m, &l->bv, n[11], kv, 0, !bias, 1, err))
-            return -1;
+    m->rope_long = rl.data;
+    m->rope_short = rs.data;
+    if (!m->rope_long != !m->rope_short) {
+        ur_errf(err, "%s: rope_factors_long and rope_factors_short come as a pair", g->path);
+        goto out;
     }
+    for (int l = 0; l < hp->n_layers; l++)
+        if (bind_layer(&bd, m, l, err)) goto out;
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        if (!bd.used[i]) {
+            ur_errf(err, "%s: tensor '%.*s' is not part of a %s model (urial would ignore it)", g->path,
+                    (int)g->tensors[i].name.len, g->tensors[i].name.ptr, ur_arch_name(hp->arch));
+            goto out;
+        }
     m->n_params = 0;
-    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
-        const ur_gguf_tensor *t = &m->gguf->tensors[i];
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const ur_gguf_tensor *t = &g->tensors[i];
         m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
     }
-    return 0;
+    rc = 0;
+out:
+    free(bd.used);
+    return rc;
+}
+
+const float *ur_model_rope_factors(const ur_model *m, int n_ctx) {
+    if (m->rope_freqs) return m->rope_freqs;
+    if (m->rope_long) return n_ctx > m->hp.n_ctx_orig ? m->rope_long : m->rope_short;
+    return NULL;
 }
 
 ur_model *ur_model_load(const char *path, ur_err *err) {
@@ -187,7 +206,7 @@ ur_model *ur_model_load(const char *path, ur_err *err) {
         return NULL;
     }
     m->gguf = ur_gguf_open(path, err);
-    if (!m->gguf || load_hparams(m, err) || bind_weights(m, err)) goto fail;
+    if (!m->gguf || ur_arch_load_hparams(m, err) || bind_weights(m, err)) goto fail;
     m->vocab = ur_vocab_load(m->gguf, err);
     if (!m->vocab) goto fail;
     if (ur_vocab_size(m->vocab) != m->hp.n_vocab) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/arch.h"
 #include "urial/gguf.h"
 #include "urial/model.h"
 #include "urial/tensor.h"
@@ -24,6 +25,7 @@ void ur_synth_defaults(ur_synth_params *p) {
     p->type = UR_TYPE_F32;
     p->output_type = -1;
     p->rope_base = 10000.0f;
+    p->attn_softcap = p->final_softcap = -1.0f; /* the architecture's default */
     p->scale = 0.02f;
     p->seed = 1;
 }
@@ -145,41 +147,168 @@ static void builtin_vocab(ur_gguf_writer *w, int *n_vocab) {
     *n_vocab = n;
 }
 
-int ur_synth_write(const ur_synth_params *p, const char *path, ur_err *err) {
-    int qwen = !strcmp(p->arch, "qwen2");
-    if (!qwen && strcmp(p->arch, "llama"))
-        return ur_errf(err, "%s: synth: architecture '%s' is not supported (llama, qwen2)", path, p->arch);
-    if (p->dim <= 0 || p->n_layers <= 0 || p->n_heads <= 0 || p->n_kv_heads <= 0 || p->ff <= 0 ||
-        p->dim % p->n_heads || p->n_heads % p->n_kv_heads)
-        return ur_errf(err, "%s: synth: bad shape (dim %d, heads %d/%d, ff %d, layers %d)", path, p->dim, p->n_heads,
-                       p->n_kv_heads, p->ff, p->n_layers);
-    const int otype = p->output_type >= 0 ? p->output_type : p->type;
-    const int blk = ur_type_block(p->type);
-    if (!ur_type_is_weight(p->type) || !ur_type_is_weight(otype))
-        return ur_errf(err, "%s: synth: unsupported weight type", path);
-    if (p->dim % blk || p->ff % blk || p->dim % ur_type_block(otype))
-        return ur_errf(err, "%s: synth: dim %d and ff %d must be multiples of the %s block (%d)", path, p->dim, p->ff,
-                       ur_type_name(p->type), blk);
+/* Llama-3.1's rope frequency divisors for n_rot/2 pairs (the converter's formula:
+ * factor 8, low-frequency factor 1, high-frequency factor 4, original context 8192). */
+static void llama3_factors(float *f, int half, float base) {
+    const double factor = 8, lo = 1, hi = 4, orig = 8192, pi = 3.14159265358979323846;
+    for (int i = 0; i < half; i++) {
+        const double freq = 1.0 / pow(base, (2.0 * i) / (2.0 * half)), wavelen = 2 * pi / freq;
+        if (wavelen < orig / hi) f[i] = 1.0f;
+        else if (wavelen > orig / lo) f[i] = (float)factor;
+        else {
+            const double smooth = (orig / wavelen - lo) / (hi - lo);
+            f[i] = (float)(1.0 / ((1 - smooth) / factor + smooth));
+        }
+    }
+}
 
-    ur_gguf_writer *w = ur_gguf_writer_new();
-    const char *a = qwen ? "qwen2" : "llama";
+/* A tensor to write: name, ne0, ne1 (0 = vector), type, kind (what fills it). */
+enum { K_RANDOM, K_NORM, K_BIAS, K_ROPE_TOY, K_ROPE_LLAMA3, K_ROPE_LONG, K_ROPE_SHORT };
+typedef struct spec {
+    char name[64];
+    int64_t ne0, ne1;
+    int type, kind;
+} spec;
+
+typedef struct tlist {
+    spec *t;
+    int n, cap;
+} tlist;
+
+static void add(tlist *l, const char *name, int64_t ne0, int64_t ne1, int type, int kind) {
+    if (l->n == l->cap) l->t = ur_xrealloc(l->t, sizeof *l->t * (size_t)(l->cap = l->cap ? 2 * l->cap : 64));
+    spec *s = &l->t[l->n++];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->ne0 = ne0, s->ne1 = ne1, s->type = type, s->kind = kind;
+}
+
+/* The tensors of the architecture, in the order the existing llama/qwen2 files have
+ * them (the seeds follow the order, so those files stay bit-identical). */
+static void tensor_list(const ur_synth_params *p, const ur_arch_info *ai, int arch, int n_vocab, int hd, int tied,
+                        tlist *l) {
+    /* phi3: attn_qkv unless unfused; its gate and up are always one 2*ff ffn_up (llama.cpp has no ffn_gate for it) */
+    const int fused = arch == UR_ARCH_PHI3 && !p->unfused, fused_ff = arch == UR_ARCH_PHI3;
+    const int64_t dim = p->dim, qd = (int64_t)hd * p->n_heads, kvd = (int64_t)hd * p->n_kv_heads, ff = p->ff;
+    const int otype = p->output_type >= 0 ? p->output_type : p->type, pre = ai->norm & UR_NORM_PRE,
+              post = ai->norm & UR_NORM_POST, qkn = ai->qk_norm, F = UR_TYPE_F32;
+    add(l, "token_embd.weight", dim, n_vocab, p->type, K_RANDOM);
+    add(l, "output_norm.weight", dim, 0, F, K_NORM);
+    if (!tied) add(l, "output.weight", dim, n_vocab, otype, K_RANDOM);
+    if (p->rope_freqs || p->llama3_rope) add(l, "rope_freqs.weight", hd / 2, 0, F, p->llama3_rope ? K_ROPE_LLAMA3 : K_ROPE_TOY);
+    if (arch == UR_ARCH_PHI3 && p->longrope_orig > 0) {
+        add(l, "rope_factors_long.weight", hd / 2, 0, F, K_ROPE_LONG);
+        add(l, "rope_factors_short.weight", hd / 2, 0, F, K_ROPE_SHORT);
+    }
+    for (int i = 0; i < p->n_layers; i++) {
+        char n[64];
+#define L(sfx, a0, a1, ty, kd) (snprintf(n, sizeof n, "blk.%d.%s", i, sfx), add(l, n, a0, a1, ty, kd))
+        if (pre) L("attn_norm.weight", dim, 0, F, K_NORM);
+        if (fused) L("attn_qkv.weight", dim, qd + 2 * kvd, p->type, K_RANDOM);
+        else {
+            L("attn_q.weight", dim, qd, p->type, K_RANDOM);
+            L("attn_k.weight", dim, kvd, p->type, K_RANDOM);
+            L("attn_v.weight", dim, kvd, p->type, K_RANDOM);
+        }
+        if (qkn) {
+            L("attn_q_norm.weight", qkn == UR_QKNORM_HEAD ? hd : qd, 0, F, K_NORM);
+            L("attn_k_norm.weight", qkn == UR_QKNORM_HEAD ? hd : kvd, 0, F, K_NORM);
+        }
+        L("attn_output.weight", qd, dim, p->type, K_RANDOM);
+        if (post) L("post_attention_norm.weight", dim, 0, F, K_NORM);
+        if (pre) L("ffn_norm.weight", dim, 0, F, K_NORM);
+        if (fused_ff) L("ffn_up.weight", dim, 2 * ff, p->type, K_RANDOM);
+        else {
+            L("ffn_gate.weight", dim, ff, p->type, K_RANDOM);
+            L("ffn_up.weight", dim, ff, p->type, K_RANDOM);
+        }
+        L("ffn_down.weight", ff, dim, p->type, K_RANDOM);
+        if (post) L("post_ffw_norm.weight", dim, 0, F, K_NORM);
+        if (arch == UR_ARCH_QWEN2) {
+            L("attn_q.bias", qd, 0, F, K_BIAS);
+            L("attn_k.bias", kvd, 0, F, K_BIAS);
+            L("attn_v.bias", kvd, 0, F, K_BIAS);
+        }
+#undef L
+    }
+}
+
+/* The hyperparameter keys llama.cpp reads for the architecture. */
+static void put_hparams(ur_gguf_writer *w, const ur_synth_params *p, const ur_arch_info *ai, int arch, int hd, int swa) {
+    const char *a = ai->name;
     char key[128];
 #define KEY(s) (snprintf(key, sizeof key, "%s.%s", a, s), key)
-    ur_gguf_w_str(w, "general.architecture", a);
-    ur_gguf_w_str(w, "general.name", qwen ? "urial-synth-qwen2" : "urial-synth-llama");
-    ur_gguf_w_u32(w, "general.alignment", 32);
     ur_gguf_w_u32(w, KEY("context_length"), (uint32_t)p->n_ctx);
     ur_gguf_w_u32(w, KEY("embedding_length"), (uint32_t)p->dim);
     ur_gguf_w_u32(w, KEY("block_count"), (uint32_t)p->n_layers);
     ur_gguf_w_u32(w, KEY("feed_forward_length"), (uint32_t)p->ff);
     ur_gguf_w_u32(w, KEY("attention.head_count"), (uint32_t)p->n_heads);
     ur_gguf_w_u32(w, KEY("attention.head_count_kv"), (uint32_t)p->n_kv_heads);
-    ur_gguf_w_u32(w, KEY("rope.dimension_count"), (uint32_t)(p->dim / p->n_heads));
+    if (hd * p->n_heads != p->dim || arch == UR_ARCH_GEMMA2 || arch == UR_ARCH_GEMMA3 || arch == UR_ARCH_QWEN3) {
+        ur_gguf_w_u32(w, KEY("attention.key_length"), (uint32_t)hd);
+        ur_gguf_w_u32(w, KEY("attention.value_length"), (uint32_t)hd);
+    }
+    ur_gguf_w_u32(w, KEY("rope.dimension_count"), (uint32_t)hd);
     ur_gguf_w_f32(w, KEY("rope.freq_base"), p->rope_base);
-    ur_gguf_w_f32(w, KEY("attention.layer_norm_rms_epsilon"), qwen ? 1e-6f : 1e-5f);
+    ur_gguf_w_f32(w, KEY("attention.layer_norm_rms_epsilon"), ai->rms_eps);
+    if (p->rope_scale > 1) {
+        ur_gguf_w_str(w, KEY("rope.scaling.type"), "linear");
+        ur_gguf_w_f32(w, KEY("rope.scaling.factor"), p->rope_scale);
+    }
+    if (swa) ur_gguf_w_u32(w, KEY("attention.sliding_window"), (uint32_t)swa);
+    if (arch == UR_ARCH_GEMMA2) {
+        ur_gguf_w_f32(w, KEY("attn_logit_softcapping"), p->attn_softcap >= 0 ? p->attn_softcap : 50.0f);
+        ur_gguf_w_f32(w, KEY("final_logit_softcapping"), p->final_softcap >= 0 ? p->final_softcap : 30.0f);
+    } else if (arch == UR_ARCH_GEMMA3 && p->final_softcap > 0) {
+        ur_gguf_w_f32(w, KEY("final_logit_softcapping"), p->final_softcap);
+    }
+    if (arch == UR_ARCH_PHI3 && p->longrope_orig > 0) {
+        const double scale = (double)p->n_ctx / p->longrope_orig;
+        ur_gguf_w_u32(w, KEY("rope.scaling.original_context_length"), (uint32_t)p->longrope_orig);
+        ur_gguf_w_f32(w, KEY("rope.scaling.attn_factor"),
+                      scale > 1 ? (float)sqrt(1 + log(scale) / log((double)p->longrope_orig)) : 1.0f);
+    }
 #undef KEY
+}
+
+int ur_synth_write(const ur_synth_params *p, const char *path, ur_err *err) {
+    const int arch = ur_arch_lookup(p->arch);
+    if (arch < 0)
+        return ur_errf(err, "%s: synth: architecture '%s' is not supported (llama, qwen2, qwen3, gemma2, gemma3, olmo2, "
+                            "phi3)",
+                       path, p->arch);
+    const ur_arch_info *ai = ur_arch_info_get(arch);
+    const int hd = p->head_dim > 0 ? p->head_dim : p->n_heads > 0 ? p->dim / p->n_heads : 0;
+    if (p->dim <= 0 || p->n_layers <= 0 || p->n_heads <= 0 || p->n_kv_heads <= 0 || p->ff <= 0 || hd <= 0 || hd % 2 ||
+        (!p->head_dim && p->dim % p->n_heads) || p->n_heads % p->n_kv_heads)
+        return ur_errf(err, "%s: synth: bad shape (dim %d, heads %d/%d, head size %d, ff %d, layers %d)", path, p->dim,
+                       p->n_heads, p->n_kv_heads, hd, p->ff, p->n_layers);
+    if (arch == UR_ARCH_OLMO2 && p->tied) return ur_errf(err, "%s: synth: olmo2 files always have output.weight", path);
+    const int otype = p->output_type >= 0 ? p->output_type : p->type;
+    const int blk = ur_type_block(p->type);
+    if (!ur_type_is_weight(p->type) || !ur_type_is_weight(otype))
+        return ur_errf(err, "%s: synth: unsupported weight type", path);
+    if (p->dim % blk || p->ff % blk || (hd * p->n_heads) % blk || p->dim % ur_type_block(otype))
+        return ur_errf(err, "%s: synth: dim %d, ff %d and heads x head size %d must be multiples of the %s block (%d)",
+                       path, p->dim, p->ff, hd * p->n_heads, ur_type_name(p->type), blk);
+    const int tied = arch == UR_ARCH_GEMMA2 || arch == UR_ARCH_GEMMA3 || p->tied; /* Gemma's files tie the output */
+    const int swa = p->swa_window > 0                                           ? p->swa_window
+                    : p->swa_window == 0 && arch == UR_ARCH_GEMMA2               ? 4096
+                    : p->swa_window == 0 && arch == UR_ARCH_GEMMA3               ? 1024
+                                                                                 : 0;
+
+    ur_gguf_writer *w = ur_gguf_writer_new();
+    char name[64];
+    /* llama.cpp gives a model whose name contains "phi3" Phi-3's token attributes, which
+     * need Phi-3's vocabulary (<|endoftext|>): the built-in vocabulary has none */
+    snprintf(name, sizeof name, "urial-synth-%s", arch == UR_ARCH_PHI3 ? "phi" : ai->name);
+    ur_gguf_w_str(w, "general.architecture", ai->name);
+    ur_gguf_w_str(w, "general.name", name);
+    ur_gguf_w_u32(w, "general.alignment", 32);
+    put_hparams(w, p, ai, arch, hd, swa);
     int n_vocab = 0, rc = -1;
     ur_gguf *vg = NULL;
+    tlist tl = {0};
+    void **data = NULL;
     if (p->vocab_path) {
         vg = ur_gguf_open(p->vocab_path, err);
         if (!vg) goto done;
@@ -195,66 +324,47 @@ int ur_synth_write(const ur_synth_params *p, const char *path, ur_err *err) {
         builtin_vocab(w, &n_vocab);
     }
 
-    /* tensors: name, ne0, ne1 (0 = vector), type, kind (0 random, 1 norm, 2 bias, 3 rope freqs) */
-    struct spec { char name[64]; int64_t ne0, ne1; int type, kind; } *ts;
-    const int per_layer = qwen ? 12 : 9, nts = 4 + p->n_layers * per_layer;
-    ts = ur_xcalloc((size_t)nts, sizeof *ts);
-    void **data = ur_xcalloc((size_t)nts, sizeof *data);
-    int nt = 0;
-    const int64_t dim = p->dim, kvd = (int64_t)p->dim / p->n_heads * p->n_kv_heads, hd = p->dim / p->n_heads;
-#define T(nm, a0, a1, ty, kd) (snprintf(ts[nt].name, 64, "%s", nm), ts[nt].ne0 = a0, ts[nt].ne1 = a1, ts[nt].type = ty, ts[nt].kind = kd, nt++)
-    T("token_embd.weight", dim, n_vocab, p->type, 0);
-    T("output_norm.weight", dim, 0, UR_TYPE_F32, 1);
-    if (!p->tied) T("output.weight", dim, n_vocab, otype, 0);
-    if (p->rope_freqs) T("rope_freqs.weight", hd / 2, 0, UR_TYPE_F32, 3);
-    for (int l = 0; l < p->n_layers; l++) {
-        char n[64];
-#define L(sfx, a0, a1, ty, kd) (snprintf(n, sizeof n, "blk.%d.%s", l, sfx), T(n, a0, a1, ty, kd))
-        L("attn_norm.weight", dim, 0, UR_TYPE_F32, 1);
-        L("attn_q.weight", dim, dim, p->type, 0);
-        L("attn_k.weight", dim, kvd, p->type, 0);
-        L("attn_v.weight", dim, kvd, p->type, 0);
-        L("attn_output.weight", dim, dim, p->type, 0);
-        L("ffn_norm.weight", dim, 0, UR_TYPE_F32, 1);
-        L("ffn_gate.weight", dim, p->ff, p->type, 0);
-        L("ffn_up.weight", dim, p->ff, p->type, 0);
-        L("ffn_down.weight", p->ff, dim, p->type, 0);
-        if (qwen) {
-            L("attn_q.bias", dim, 0, UR_TYPE_F32, 2);
-            L("attn_k.bias", kvd, 0, UR_TYPE_F32, 2);
-            L("attn_v.bias", kvd, 0, UR_TYPE_F32, 2);
-        }
-#undef L
-    }
-#undef T
-    for (int i = 0; i < nt; i++) {
-        int64_t rows = ts[i].ne1 ? ts[i].ne1 : 1;
-        uint64_t bytes = ur_row_size(ts[i].type, ts[i].ne0) * (uint64_t)rows;
+    tensor_list(p, ai, arch, n_vocab, hd, tied, &tl);
+    data = ur_xcalloc((size_t)tl.n, sizeof *data);
+    for (int i = 0; i < tl.n; i++) {
+        const spec *t = &tl.t[i];
+        int64_t rows = t->ne1 ? t->ne1 : 1;
+        uint64_t bytes = ur_row_size(t->type, t->ne0) * (uint64_t)rows;
         data[i] = malloc(bytes ? bytes : 1);
         if (!data[i]) {
             ur_errf(err, "%s: out of memory", path);
-            goto free_tensors;
+            goto done;
         }
         uint64_t seed = p->seed * 0x100000001B3ull + (uint64_t)i * 0x9E3779B97F4A7C15ull;
         float *f = data[i];
         uint64_t s = seed;
-        if (ts[i].kind == 1) /* norm weights around 1 */
-            for (int64_t j = 0; j < ts[i].ne0; j++) f[j] = 1.0f + gauss_int(&s) * (0.1f / GAUSS_SD);
-        else if (ts[i].kind == 2)
-            for (int64_t j = 0; j < ts[i].ne0; j++) f[j] = gauss_int(&s) * (0.02f / GAUSS_SD);
-        else if (ts[i].kind == 3)
-            for (int64_t j = 0; j < ts[i].ne0; j++) f[j] = (float)(1 + j % 4);
-        else
-            fill_random(data[i], ts[i].type, ts[i].ne0 * rows, p->scale, seed);
-        int64_t ne[2] = {ts[i].ne0, rows};
-        if (ur_gguf_w_tensor(w, ts[i].name, ts[i].type, ts[i].ne1 ? 2 : 1, ne, data[i], bytes, err)) goto free_tensors;
+        switch (t->kind) {
+        case K_NORM: /* norm weights around 1 */
+            for (int64_t j = 0; j < t->ne0; j++) f[j] = 1.0f + gauss_int(&s) * (0.1f / GAUSS_SD);
+            break;
+        case K_BIAS:
+            for (int64_t j = 0; j < t->ne0; j++) f[j] = gauss_int(&s) * (0.02f / GAUSS_SD);
+            break;
+        case K_ROPE_TOY:
+            for (int64_t j = 0; j < t->ne0; j++) f[j] = (float)(1 + j % 4);
+            break;
+        case K_ROPE_LLAMA3: llama3_factors(f, (int)t->ne0, p->rope_base); break;
+        case K_ROPE_LONG: /* LongRoPE-like: divisors growing from 1 to ~scale over the pairs */
+            for (int64_t j = 0; j < t->ne0; j++) f[j] = 1.0f + (float)j / (float)t->ne0 * (float)p->n_ctx / (float)p->longrope_orig;
+            break;
+        case K_ROPE_SHORT:
+            for (int64_t j = 0; j < t->ne0; j++) f[j] = 1.0f + 0.05f * (float)(j % 5);
+            break;
+        default: fill_random(data[i], t->type, t->ne0 * rows, p->scale, seed);
+        }
+        int64_t ne[2] = {t->ne0, rows};
+        if (ur_gguf_w_tensor(w, t->name, t->type, t->ne1 ? 2 : 1, ne, data[i], bytes, err)) goto done;
     }
     rc = ur_gguf_write(w, path, err);
-free_tensors:
-    for (int i = 0; i < nt; i++) free(data[i]);
-    free(data);
-    free(ts);
 done:
+    for (int i = 0; data && i < tl.n; i++) free(data[i]);
+    free(data);
+    free(tl.t);
     ur_gguf_close(vg);
     ur_gguf_writer_free(w);
     return rc;

@@ -13,14 +13,21 @@ void ur_rmsnorm(float *y, const float *x, const float *w, int n, float eps);
  * cs holds n_rot/2 (cos, sin) pairs for that position (ur_rope_cache).
  * neox = 0: rotate pairs (x[2i], x[2i+1]); neox = 1: pairs (x[i], x[i + n_rot/2]). */
 void ur_rope(float *x, const float *cs, int n_rot, int neox);
-/* cos/sin table for one position: theta_i = pos / scale * base^(-2i/n_rot) / freqs[i] */
-void ur_rope_cache(float *cs, float pos, int n_rot, float base, float scale, const float *freqs);
+/* cos/sin table for one position: theta_i = pos / scale * base^(-2i/n_rot) / freqs[i]
+ * (freqs NULL: all 1); both multiplied by mscale (LongRoPE's attention factor, else 1). */
+void ur_rope_cache(float *cs, float pos, int n_rot, float base, float scale, const float *freqs, float mscale);
 
 /* In-place softmax over n values; returns nothing, sums in double. */
 void ur_softmax(float *x, int n);
 
 /* h[i] = silu(g[i]) * u[i] */
 void ur_swiglu(float *h, const float *g, const float *u, int n);
+/* h[i] = gelu(g[i]) * u[i] with GELU's tanh form, as llama.cpp computes it: gelu of
+ * g rounded to F16, looked up in a table of F16 results, for -10 < g < 10 (0 below,
+ * g above). h may alias g or u. */
+void ur_geglu(float *h, const float *g, const float *u, int n);
+/* The tanh form of GELU in float: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))). */
+float ur_gelu(float x);
 
 /* Half-precision helpers for the attention over the F16 KV cache. */
 void ur_f32_to_f16_row(uint16_t *dst, const float *src, int n);

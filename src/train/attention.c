@@ -1,14 +1,17 @@
 /* Causal grouped-query attention over packed segments, forward and backward.
  *
  * For a segment starting at s0 and query head h (kv head g = h / (H/G)), in
- * blocks of TR_QB queries t0..t0+nq (keys s0..t0+nq, i.e. nk of them):
- *   S = Q K^T / sqrt(hd)                       [nq][nk]   (GEMM)
- *   P = softmax over the causal part of each row, lse = log sum exp
+ * blocks of TR_QB queries t0..t0+nq (keys from the block's first visible one,
+ * kb, to t0+nq: nk of them; kb = s0 without a sliding window):
+ *   S = Q K^T * sc                             [nq][nk]   (GEMM; sc = hp.attn_scale)
+ *   S' = c tanh(S / c) with soft-capping c, else S
+ *   P = softmax over the visible part of each row (causal, within the window),
+ *       lse = log sum exp
  *   O = P V                                    [nq][hd]   (GEMM)
  * Only lse is kept; the backward recomputes S and P from it (flash-attention
  * style: memory O(N) instead of O(N^2)):
- *   dP = dO V^T,  dS = P * (dP - rowsum(dO * O)),
- *   dQ = dS K / sqrt(hd),  dK += dS^T Q / sqrt(hd),  dV += P^T dO.
+ *   dP = dO V^T,  dS' = P * (dP - rowsum(dO * O)),  dS = dS' (1 - tanh^2(S / c)),
+ *   dQ = dS K sc,  dK += dS^T Q sc,  dV += P^T dO.
  * One task is one (segment, head); tasks run in parallel, each with its own S/P
  * scratch and GEMM workspace. dK and dV are accumulated per query head (dkh, dvh:
  * [N][D]) and summed over each kv head's group at the end, so no two tasks write
@@ -51,18 +54,24 @@ static task *make_tasks(const int32_t *seg, int N, int H, int *n_tasks) {
 typedef struct att_job {
     ur_tctx *c;
     const ur_hparams *hp;
+    int window;
     const task *ts;
     const float *q, *k, *v, *att, *lse_in, *datt;
     float *out, *lse, *dq;
 } att_job;
+
+/* The block of queries [qb, qb + nq) of a segment (offsets from its start): the first
+ * visible key kb, and row i's visible keys [lo, qb + i] as columns [lo - kb, qb + i - kb]. */
+static int block_first_key(int window, int qb) { return window && qb - window + 1 > 0 ? qb - window + 1 : 0; }
+static int row_first_key(int window, int kb, int q) { return window && q - window + 1 > kb ? q - window + 1 : kb; }
 
 /* Tasks [it0, it1) of the forward on thread tid (its S scratch and GEMM workspace;
  * the GEMMs inside run on this thread alone). */
 static void fwd_body(void *arg, int64_t it0, int64_t it1, int tid) {
     const att_job *a = arg;
     const ur_hparams *hp = a->hp;
-    const int D = hp->dim, hd = hp->head_dim, H = hp->n_heads, KV = hp->n_kv_heads * hd, grp = H / hp->n_kv_heads;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const int QD = hp->q_dim, hd = hp->head_dim, H = hp->n_heads, KV = hp->kv_dim, grp = H / hp->n_kv_heads;
+    const float scale = hp->attn_scale, cap = hp->attn_softcap;
     const float *q = a->q, *k = a->k, *v = a->v;
     float *att = a->out, *lse = a->lse;
     const task *ts = a->ts;
@@ -71,31 +80,35 @@ static void fwd_body(void *arg, int64_t it0, int64_t it1, int tid) {
     ur_gemm_ws *ws = &a->c->ws[tid];
     for (int it = (int)it0; it < (int)it1; it++) {
         const int s0 = ts[it].s0, len = ts[it].len, h = ts[it].h, g = h / grp;
-        const float *kg = k + (size_t)s0 * KV + (size_t)g * hd, *vg = v + (size_t)s0 * KV + (size_t)g * hd;
         for (int qb = 0; qb < len; qb += TR_QB) {
-            const int t0 = s0 + qb, nq = len - qb < TR_QB ? len - qb : TR_QB, nk = qb + nq;
-            ur_sgemm(0, 1, nq, nk, hd, scale, q + (size_t)t0 * D + (size_t)h * hd, D, kg, KV, 0.0f, S, ld, NULL, ws);
+            const int t0 = s0 + qb, nq = len - qb < TR_QB ? len - qb : TR_QB, kb = block_first_key(a->window, qb);
+            const int nk = qb + nq - kb;
+            const float *kg = k + (size_t)(s0 + kb) * KV + (size_t)g * hd, *vg = v + (size_t)(s0 + kb) * KV + (size_t)g * hd;
+            ur_sgemm(0, 1, nq, nk, hd, scale, q + (size_t)t0 * QD + (size_t)h * hd, QD, kg, KV, 0.0f, S, ld, NULL, ws);
             for (int i = 0; i < nq; i++) {
                 float *row = S + (size_t)i * ld;
-                const int valid = qb + i + 1;
-                const float m = ur_vmax(row, valid);
-                const float sum = ur_vexp_sum(row, row, m, valid);
+                const int lo = row_first_key(a->window, kb, qb + i) - kb, hi = qb + i - kb + 1; /* columns [lo, hi) */
+                if (cap > 0)
+                    for (int j = lo; j < hi; j++) row[j] = cap * tanhf(row[j] / cap);
+                const float m = ur_vmax(row + lo, hi - lo);
+                const float sum = ur_vexp_sum(row + lo, row + lo, m, hi - lo);
                 const float inv = 1.0f / sum;
-                for (int j = 0; j < valid; j++) row[j] *= inv;
-                memset(row + valid, 0, sizeof(float) * (size_t)(nk - valid));
+                for (int j = lo; j < hi; j++) row[j] *= inv;
+                memset(row, 0, sizeof(float) * (size_t)lo);
+                memset(row + hi, 0, sizeof(float) * (size_t)(nk - hi));
                 lse[(size_t)(t0 + i) * H + h] = m + logf(sum);
             }
-            ur_sgemm(0, 0, nq, hd, nk, 1.0f, S, ld, vg, KV, 0.0f, att + (size_t)t0 * D + (size_t)h * hd, D, NULL,
+            ur_sgemm(0, 0, nq, hd, nk, 1.0f, S, ld, vg, KV, 0.0f, att + (size_t)t0 * QD + (size_t)h * hd, QD, NULL,
                      ws);
         }
     }
 }
 
-void tr_attention_fwd(ur_tctx *c, const ur_hparams *hp, const int32_t *seg, int N, const float *q, const float *k,
-                      const float *v, float *att, float *lse) {
+void tr_attention_fwd(ur_tctx *c, const ur_hparams *hp, int window, const int32_t *seg, int N, const float *q,
+                      const float *k, const float *v, float *att, float *lse) {
     int n_tasks;
     task *ts = make_tasks(seg, N, hp->n_heads, &n_tasks);
-    att_job j = {.c = c, .hp = hp, .ts = ts, .q = q, .k = k, .v = v, .out = att, .lse = lse};
+    att_job j = {.c = c, .hp = hp, .window = window, .ts = ts, .q = q, .k = k, .v = v, .out = att, .lse = lse};
     ur_pool_for(n_tasks > 1 ? c->pool : NULL, n_tasks, 1, fwd_body, &j);
     free(ts);
 }
@@ -104,8 +117,8 @@ void tr_attention_fwd(ur_tctx *c, const ur_hparams *hp, const int32_t *seg, int 
 static void bwd_body(void *arg, int64_t it0, int64_t it1, int tid) {
     const att_job *a = arg;
     const ur_hparams *hp = a->hp;
-    const int D = hp->dim, hd = hp->head_dim, H = hp->n_heads, G = hp->n_kv_heads, KV = G * hd, grp = H / G;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const int QD = hp->q_dim, hd = hp->head_dim, H = hp->n_heads, G = hp->n_kv_heads, KV = hp->kv_dim, grp = H / G;
+    const float scale = hp->attn_scale, cap = hp->attn_softcap;
     const float *q = a->q, *k = a->k, *v = a->v, *att = a->att, *lse = a->lse_in, *datt = a->datt;
     float *dq = a->dq, *dkh = a->c->dkh, *dvh = a->c->dvh;
     const task *ts = a->ts;
@@ -114,26 +127,37 @@ static void bwd_body(void *arg, int64_t it0, int64_t it1, int tid) {
     ur_gemm_ws *ws = &a->c->ws[tid];
     for (int it = (int)it0; it < (int)it1; it++) {
         const int s0 = ts[it].s0, len = ts[it].len, h = ts[it].h, g = h / grp;
-        const float *kg = k + (size_t)s0 * KV + (size_t)g * hd, *vg = v + (size_t)s0 * KV + (size_t)g * hd;
-        float *dkt = dkh + (size_t)s0 * D + (size_t)h * hd, *dvt = dvh + (size_t)s0 * D + (size_t)h * hd;
         for (int qb = 0; qb < len; qb += TR_QB) {
-            const int t0 = s0 + qb, nq = len - qb < TR_QB ? len - qb : TR_QB, nk = qb + nq;
-            const float *qt = q + (size_t)t0 * D + (size_t)h * hd, *dot = datt + (size_t)t0 * D + (size_t)h * hd;
-            ur_sgemm(0, 1, nq, nk, hd, scale, qt, D, kg, KV, 0.0f, P, ld, NULL, ws);
-            ur_sgemm(0, 1, nq, nk, hd, 1.0f, dot, D, vg, KV, 0.0f, dP, ld, NULL, ws);
+            const int t0 = s0 + qb, nq = len - qb < TR_QB ? len - qb : TR_QB, kb = block_first_key(a->window, qb);
+            const int nk = qb + nq - kb;
+            const float *kg = k + (size_t)(s0 + kb) * KV + (size_t)g * hd, *vg = v + (size_t)(s0 + kb) * KV + (size_t)g * hd;
+            float *dkt = dkh + (size_t)(s0 + kb) * QD + (size_t)h * hd, *dvt = dvh + (size_t)(s0 + kb) * QD + (size_t)h * hd;
+            const float *qt = q + (size_t)t0 * QD + (size_t)h * hd, *dot = datt + (size_t)t0 * QD + (size_t)h * hd;
+            ur_sgemm(0, 1, nq, nk, hd, scale, qt, QD, kg, KV, 0.0f, P, ld, NULL, ws);
+            ur_sgemm(0, 1, nq, nk, hd, 1.0f, dot, QD, vg, KV, 0.0f, dP, ld, NULL, ws);
             for (int i = 0; i < nq; i++) {
                 float *pr = P + (size_t)i * ld, *dr = dP + (size_t)i * ld;
-                const int valid = qb + i + 1;
-                ur_vexp_sum(pr, pr, lse[(size_t)(t0 + i) * H + h], valid);
-                const float di = ur_vdot(dot + (size_t)i * D, att + (size_t)(t0 + i) * D + (size_t)h * hd, hd);
-                for (int j = 0; j < valid; j++) dr[j] = pr[j] * (dr[j] - di);
-                memset(pr + valid, 0, sizeof(float) * (size_t)(nk - valid));
-                memset(dr + valid, 0, sizeof(float) * (size_t)(nk - valid));
+                const int lo = row_first_key(a->window, kb, qb + i) - kb, hi = qb + i - kb + 1;
+                const float l = lse[(size_t)(t0 + i) * H + h];
+                const float di = ur_vdot(dot + (size_t)i * QD, att + (size_t)(t0 + i) * QD + (size_t)h * hd, hd);
+                if (cap > 0) {
+                    for (int j = lo; j < hi; j++) {
+                        const float th = tanhf(pr[j] / cap), p = expf(cap * th - l);
+                        pr[j] = p;
+                        dr[j] = p * (dr[j] - di) * (1.0f - th * th);
+                    }
+                } else {
+                    ur_vexp_sum(pr + lo, pr + lo, l, hi - lo);
+                    for (int j = lo; j < hi; j++) dr[j] = pr[j] * (dr[j] - di);
+                }
+                memset(pr, 0, sizeof(float) * (size_t)lo), memset(dr, 0, sizeof(float) * (size_t)lo);
+                memset(pr + hi, 0, sizeof(float) * (size_t)(nk - hi));
+                memset(dr + hi, 0, sizeof(float) * (size_t)(nk - hi));
             }
-            ur_sgemm(0, 0, nq, hd, nk, scale, dP, ld, kg, KV, 0.0f, dq + (size_t)t0 * D + (size_t)h * hd, D, NULL,
+            ur_sgemm(0, 0, nq, hd, nk, scale, dP, ld, kg, KV, 0.0f, dq + (size_t)t0 * QD + (size_t)h * hd, QD, NULL,
                      ws);
-            ur_sgemm(1, 0, nk, hd, nq, scale, dP, ld, qt, D, 1.0f, dkt, D, NULL, ws);
-            ur_sgemm(1, 0, nk, hd, nq, 1.0f, P, ld, dot, D, 1.0f, dvt, D, NULL, ws);
+            ur_sgemm(1, 0, nk, hd, nq, scale, dP, ld, qt, QD, 1.0f, dkt, QD, NULL, ws);
+            ur_sgemm(1, 0, nk, hd, nq, 1.0f, P, ld, dot, QD, 1.0f, dvt, QD, NULL, ws);
         }
     }
 }
@@ -147,7 +171,7 @@ typedef struct group_job {
 
 static void group_body(void *arg, int64_t t0, int64_t t1, int tid) {
     const group_job *j = arg;
-    const int D = j->hp->dim, hd = j->hp->head_dim, G = j->hp->n_kv_heads, KV = G * hd, grp = j->hp->n_heads / G;
+    const int D = j->hp->q_dim, hd = j->hp->head_dim, G = j->hp->n_kv_heads, KV = G * hd, grp = j->hp->n_heads / G;
     (void)tid;
     for (int64_t t = t0; t < t1; t++)
         for (int g = 0; g < G; g++) {
@@ -161,14 +185,15 @@ static void group_body(void *arg, int64_t t0, int64_t t1, int tid) {
         }
 }
 
-void tr_attention_bwd(ur_tctx *c, const ur_hparams *hp, const int32_t *seg, int N, const float *q, const float *k,
-                      const float *v, const float *att, const float *lse, const float *datt, float *dq, float *dk,
-                      float *dv) {
+void tr_attention_bwd(ur_tctx *c, const ur_hparams *hp, int window, const int32_t *seg, int N, const float *q,
+                      const float *k, const float *v, const float *att, const float *lse, const float *datt, float *dq,
+                      float *dk, float *dv) {
     int n_tasks;
     task *ts = make_tasks(seg, N, hp->n_heads, &n_tasks);
-    memset(c->dkh, 0, sizeof(float) * (size_t)N * hp->dim);
-    memset(c->dvh, 0, sizeof(float) * (size_t)N * hp->dim);
-    att_job j = {.c = c, .hp = hp, .ts = ts, .q = q, .k = k, .v = v, .att = att, .lse_in = lse, .datt = datt, .dq = dq};
+    memset(c->dkh, 0, sizeof(float) * (size_t)N * hp->q_dim);
+    memset(c->dvh, 0, sizeof(float) * (size_t)N * hp->q_dim);
+    att_job j = {.c = c, .hp = hp, .window = window, .ts = ts, .q = q, .k = k, .v = v, .att = att, .lse_in = lse,
+                 .datt = datt, .dq = dq};
     ur_pool_for(n_tasks > 1 ? c->pool : NULL, n_tasks, 1, bwd_body, &j);
     free(ts);
     group_job gj = {hp, c->dkh, c->dvh, dk, dv};

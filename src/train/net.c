@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tensor/ops.h"
+#include "train/internal.h"
 #include "urial/tensor.h"
 #include "urial/train.h"
 
@@ -50,6 +51,19 @@ static int alloc_buffers(ur_tnet *n, builder *b, ur_err *err) {
     return 0;
 }
 
+/* One position table: [n_ctx_train][n_rot] cos/sin pairs. */
+static float *rope_table(const ur_hparams *hp, float base, float scale, const float *freqs, float mscale) {
+    float *t = malloc(sizeof(float) * (size_t)hp->n_ctx_train * (size_t)hp->n_rot);
+    if (!t) return NULL;
+    for (int p = 0; p < hp->n_ctx_train; p++)
+        ur_rope_cache(t + (size_t)p * hp->n_rot, (float)p, hp->n_rot, base, scale, freqs, mscale);
+    return t;
+}
+
+/* The rope tables, as the engine makes them (forward.c): the global one with the
+ * frequency divisors (rope_freqs, or LongRoPE's short factors: training sequences
+ * are within the original context) and the attention factor; sliding layers with
+ * their own base or scale get a second table. */
 static int build_rope(ur_tnet *n, const float *freqs, ur_err *err) {
     const ur_hparams *hp = &n->hp;
     if (freqs) {
@@ -57,11 +71,12 @@ static int build_rope(ur_tnet *n, const float *freqs, ur_err *err) {
         if (!n->rope_freqs) return ur_errf(err, "out of memory");
         memcpy(n->rope_freqs, freqs, sizeof(float) * (size_t)(hp->n_rot / 2));
     }
-    n->rope = malloc(sizeof(float) * (size_t)hp->n_ctx_train * (size_t)hp->n_rot);
+    n->rope = rope_table(hp, hp->rope_base, hp->rope_scale, n->rope_freqs, hp->rope_attn_factor);
     if (!n->rope) return ur_errf(err, "out of memory for the rope table (%d positions)", hp->n_ctx_train);
-    for (int p = 0; p < hp->n_ctx_train; p++)
-        ur_rope_cache(n->rope + (size_t)p * hp->n_rot, (float)p, hp->n_rot, hp->rope_base, hp->rope_scale,
-                      n->rope_freqs);
+    n->rope_swa = n->rope;
+    if (hp->swa_window && (hp->rope_base_swa != hp->rope_base || hp->rope_scale_swa != hp->rope_scale) &&
+        !(n->rope_swa = rope_table(hp, hp->rope_base_swa, hp->rope_scale_swa, NULL, 1.0f)))
+        return ur_errf(err, "out of memory for the rope table (%d positions)", hp->n_ctx_train);
     return 0;
 }
 
@@ -71,6 +86,7 @@ void ur_tnet_free(ur_tnet *n) {
     free(n->grads);
     free(n->tensors);
     free(n->layers);
+    if (n->rope_swa != n->rope) free(n->rope_swa);
     free(n->rope);
     free(n->rope_freqs);
     free(n);
@@ -89,41 +105,76 @@ static ur_tlin *layer_lin(ur_tlayer *L, int i) {
     return l[i];
 }
 
-static int check_shape(const ur_hparams *hp, ur_err *err) {
+int tr_layer_parts(const ur_hparams *hp, const ur_model *base, int l, ur_tlayer *L, tr_part *out) {
+    const ur_layer *S = base ? &base->layers[l] : NULL;
+    const int64_t dim = hp->dim, qd = hp->q_dim, kvd = hp->kv_dim, ff = hp->ff;
+    const int pre = hp->norm & UR_NORM_PRE, post = hp->norm & UR_NORM_POST, head = hp->qk_norm == UR_QKNORM_HEAD;
+    static const ur_weight none;
+    int n = 0;
+#define VEC(nm, len, P, G, SRC)                                                                       \
+    (out[n] = (tr_part){.ne0 = (len), .ne1 = 1, .p = &L->P, .g = &L->G, .src = S ? &S->SRC : &none}, \
+     snprintf(out[n].name, sizeof out[n].name, "%s", nm), n++)
+#define LIN(nm, in, o, F, SRC)                                                                   \
+    (out[n] = (tr_part){.ne0 = (in), .ne1 = (o), .lin = &L->F, .src = S ? &S->SRC : &none}, \
+     snprintf(out[n].name, sizeof out[n].name, "%s", nm), n++)
+    if (pre) VEC("attn_norm.weight", dim, attn_norm, g_attn_norm, attn_norm);
+    LIN("attn_q.weight", dim, qd, q, wq);
+    LIN("attn_k.weight", dim, kvd, k, wk);
+    LIN("attn_v.weight", dim, kvd, v, wv);
+    if (S && S->bq.data) VEC("attn_q.bias", qd, bq, g_bq, bq);
+    if (S && S->bk.data) VEC("attn_k.bias", kvd, bk, g_bk, bk);
+    if (S && S->bv.data) VEC("attn_v.bias", kvd, bv, g_bv, bv);
+    if (hp->qk_norm) {
+        VEC("attn_q_norm.weight", head ? hp->head_dim : qd, q_norm, g_q_norm, q_norm);
+        VEC("attn_k_norm.weight", head ? hp->head_dim : kvd, k_norm, g_k_norm, k_norm);
+    }
+    LIN("attn_output.weight", qd, dim, o, wo);
+    if (S && S->bo.data) VEC("attn_output.bias", dim, bo, g_bo, bo);
+    if (post) VEC("post_attention_norm.weight", dim, attn_post_norm, g_attn_post_norm, attn_post_norm);
+    if (pre) VEC("ffn_norm.weight", dim, ffn_norm, g_ffn_norm, ffn_norm);
+    LIN("ffn_gate.weight", dim, ff, gate, w_gate);
+    LIN("ffn_up.weight", dim, ff, up, w_up);
+    LIN("ffn_down.weight", ff, dim, down, w_down);
+    if (post) VEC("post_ffw_norm.weight", dim, ffn_post_norm, g_ffn_post_norm, ffn_post_norm);
+#undef VEC
+#undef LIN
+    return n;
+}
+
+/* What training cannot do yet, as one line; 0 when it can. */
+static int check_shape(const ur_hparams *hp, const ur_model *base, ur_err *err) {
     if (hp->dim <= 0 || hp->n_layers <= 0 || hp->n_heads <= 0 || hp->n_kv_heads <= 0 || hp->ff <= 0 ||
-        hp->n_vocab <= 0 || hp->n_ctx_train <= 0 || hp->dim % hp->n_heads || hp->n_heads % hp->n_kv_heads)
+        hp->n_vocab <= 0 || hp->n_ctx_train <= 0 || hp->head_dim <= 0 || hp->n_heads % hp->n_kv_heads)
         return ur_errf(err, "bad model shape (dim %d, layers %d, heads %d/%d, ff %d, vocab %d, ctx %d)", hp->dim,
                        hp->n_layers, hp->n_heads, hp->n_kv_heads, hp->ff, hp->n_vocab, hp->n_ctx_train);
-    if (hp->arch != UR_ARCH_LLAMA)
-        return ur_errf(err, "training supports the llama architecture only (not %s)", ur_arch_name(hp->arch));
+    if (base && base->output_b.data)
+        return ur_errf(err, "%s: training does not support an output bias (output.bias)", base->gguf->path);
     return 0;
 }
 
 /* The full-training layout: every weight trainable, in GGUF order. */
 static int layout_full(ur_tnet *n, ur_err *err) {
     const ur_hparams *hp = &n->hp;
-    const int64_t dim = hp->dim, kvd = (int64_t)hp->n_kv_heads * hp->head_dim, ff = hp->ff, nv = hp->n_vocab;
+    const int64_t dim = hp->dim, nv = hp->n_vocab;
     builder b = {0};
     int i_embd = add(&b, "token_embd.weight", dim, nv, 1);
     int i_onorm = add(&b, "output_norm.weight", dim, 1, 0);
     int i_out = n->tied ? -1 : add(&b, "output.weight", dim, nv, 1);
-    int *li = ur_xmalloc(sizeof(int) * 9 * (size_t)hp->n_layers);
+    n->layers = ur_xcalloc((size_t)hp->n_layers, sizeof *n->layers);
+    int *li = ur_xmalloc(sizeof(int) * TR_MAX_PARTS * (size_t)hp->n_layers);
+    tr_part parts[TR_MAX_PARTS];
     for (int l = 0; l < hp->n_layers; l++) {
-        char nm[96];
-        const int64_t shp[9][2] = {{dim, 1}, {dim, dim}, {dim, kvd}, {dim, kvd}, {dim, dim},
-                                   {dim, 1}, {dim, ff},  {dim, ff},  {ff, dim}};
-        const char *names[9] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
-                                "ffn_norm",  "ffn_gate", "ffn_up", "ffn_down"};
-        for (int j = 0; j < 9; j++) {
-            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, names[j]);
-            li[9 * l + j] = add(&b, nm, shp[j][0], shp[j][1], shp[j][1] > 1);
+        const int np = tr_layer_parts(hp, n->base, l, &n->layers[l], parts);
+        for (int j = 0; j < np; j++) {
+            char nm[96];
+            snprintf(nm, sizeof nm, "blk.%d.%.31s", l, parts[j].name);
+            li[TR_MAX_PARTS * l + j] = add(&b, nm, parts[j].ne0, parts[j].ne1, parts[j].lin != NULL);
         }
     }
     if (alloc_buffers(n, &b, err)) {
         free(li);
         return -1;
     }
-    n->layers = ur_xcalloc((size_t)hp->n_layers, sizeof *n->layers);
 #define P(i) (n->params + n->tensors[i].off)
 #define G(i) (n->grads + n->tensors[i].off)
     n->embd = P(i_embd), n->g_embd = G(i_embd);
@@ -132,16 +183,16 @@ static int layout_full(ur_tnet *n, ur_err *err) {
     n->output.w = n->tied ? n->embd : P(i_out);
     n->output.gw = n->tied ? n->g_embd : G(i_out);
     for (int l = 0; l < hp->n_layers; l++) {
-        ur_tlayer *L = &n->layers[l];
-        const int *x = li + 9 * l;
-        L->attn_norm = P(x[0]), L->g_attn_norm = G(x[0]);
-        L->ffn_norm = P(x[5]), L->g_ffn_norm = G(x[5]);
-        const int lin_idx[7] = {1, 2, 3, 4, 6, 7, 8};
-        for (int j = 0; j < 7; j++) {
-            ur_tlin *t = layer_lin(L, j);
-            const ur_ttensor *tt = &n->tensors[x[lin_idx[j]]];
-            t->in = (int)tt->ne0, t->out = (int)tt->ne1;
-            t->w = P(x[lin_idx[j]]), t->gw = G(x[lin_idx[j]]);
+        const int np = tr_layer_parts(hp, n->base, l, &n->layers[l], parts);
+        for (int j = 0; j < np; j++) {
+            const int i = li[TR_MAX_PARTS * l + j];
+            if (parts[j].lin) {
+                ur_tlin *t = parts[j].lin;
+                t->in = (int)parts[j].ne0, t->out = (int)parts[j].ne1;
+                t->w = P(i), t->gw = G(i);
+            } else {
+                *parts[j].p = P(i), *parts[j].g = G(i);
+            }
         }
     }
 #undef P
@@ -174,8 +225,12 @@ ur_tnet *ur_tnet_new(const ur_hparams *hp_in, int tied, uint64_t seed, ur_err *e
     n->hp = *hp_in;
     ur_hparams *hp = &n->hp;
     hp->arch = UR_ARCH_LLAMA;
-    if (check_shape(hp, err)) goto fail;
-    hp->head_dim = hp->dim / hp->n_heads;
+    hp->head_dim = hp->n_heads > 0 ? hp->dim / hp->n_heads : 0;
+    if (check_shape(hp, NULL, err)) goto fail;
+    hp->q_dim = hp->dim, hp->kv_dim = hp->n_kv_heads * hp->head_dim;
+    hp->norm = UR_NORM_PRE, hp->qk_norm = UR_QKNORM_NONE, hp->act = UR_ACT_SILU;
+    hp->embd_scale = 1.0f, hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim), hp->q_prescale = 0;
+    hp->attn_softcap = hp->final_softcap = 0, hp->swa_window = 0, hp->rope_attn_factor = 1.0f;
     if (hp->n_rot <= 0 || hp->n_rot > hp->head_dim) hp->n_rot = hp->head_dim;
     if (!(hp->rope_base > 0)) hp->rope_base = 10000.0f;
     if (!(hp->rope_scale > 0)) hp->rope_scale = 1.0f;
@@ -207,22 +262,25 @@ static void dequant_all(const ur_weight *w, float *dst) {
                           w->cols);
 }
 
+/* The rope divisors a net trained on m uses (ur_model_rope_factors for a context
+ * within the original one). */
+static const float *train_freqs(const ur_model *m) {
+    return m->rope_freqs ? m->rope_freqs : m->rope_short;
+}
+
 ur_tnet *ur_tnet_from_model(const ur_model *m, ur_err *err) {
     ur_tnet *n = ur_xcalloc(1, sizeof *n);
     n->hp = m->hp;
     n->tied = m->tied_output;
     n->base = m;
-    if (check_shape(&n->hp, err) || layout_full(n, err) || build_rope(n, m->rope_freqs, err)) goto fail;
+    if (check_shape(&n->hp, m, err) || layout_full(n, err) || build_rope(n, train_freqs(m), err)) goto fail;
     dequant_all(&m->tok_embd, n->embd);
     dequant_all(&m->output_norm, n->out_norm);
     if (!n->tied) dequant_all(&m->output, n->output.w);
+    tr_part parts[TR_MAX_PARTS];
     for (int l = 0; l < n->hp.n_layers; l++) {
-        const ur_layer *S = &m->layers[l];
-        ur_tlayer *L = &n->layers[l];
-        dequant_all(&S->attn_norm, L->attn_norm);
-        dequant_all(&S->ffn_norm, L->ffn_norm);
-        const ur_weight *src[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->w_gate, &S->w_up, &S->w_down};
-        for (int j = 0; j < 7; j++) dequant_all(src[j], layer_lin(L, j)->w);
+        const int np = tr_layer_parts(&n->hp, m, l, &n->layers[l], parts);
+        for (int j = 0; j < np; j++) dequant_all(parts[j].src, parts[j].lin ? parts[j].lin->w : *parts[j].p);
     }
     return n;
 fail:
@@ -257,42 +315,42 @@ ur_tnet *ur_tnet_lora(const ur_model *m, int r, float alpha, unsigned targets, u
     n->lora_alpha = alpha;
     n->lora_targets = targets;
     const ur_hparams *hp = &n->hp;
-    if (check_shape(hp, err)) goto fail;
+    if (check_shape(hp, m, err)) goto fail;
     if (r <= 0 || !targets) {
         ur_errf(err, "%s: LoRA needs a rank >= 1 and at least one target matrix", m->gguf->path);
         goto fail;
     }
     builder b = {0};
     int *idx = ur_xmalloc(sizeof(int) * 14 * (size_t)hp->n_layers);
-    const ur_weight *fz[7];
     for (int l = 0; l < hp->n_layers; l++) {
         const ur_layer *S = &m->layers[l];
         const ur_weight *src[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->w_gate, &S->w_up, &S->w_down};
-        memcpy(fz, src, sizeof fz);
         for (int j = 0; j < 7; j++) {
             idx[14 * l + 2 * j] = idx[14 * l + 2 * j + 1] = -1;
             if (!(targets & (1u << j))) continue;
             char nm[96];
             snprintf(nm, sizeof nm, "blk.%d.%s.weight.lora_a", l, LIN_NAMES[j]);
-            idx[14 * l + 2 * j] = add(&b, nm, fz[j]->cols, r, 1);
+            idx[14 * l + 2 * j] = add(&b, nm, src[j]->cols, r, 1);
             snprintf(nm, sizeof nm, "blk.%d.%s.weight.lora_b", l, LIN_NAMES[j]);
-            idx[14 * l + 2 * j + 1] = add(&b, nm, r, fz[j]->rows, 1);
+            idx[14 * l + 2 * j + 1] = add(&b, nm, r, src[j]->rows, 1);
         }
     }
-    if (alloc_buffers(n, &b, err) || build_rope(n, m->rope_freqs, err)) {
+    if (alloc_buffers(n, &b, err) || build_rope(n, train_freqs(m), err)) {
         free(idx);
         goto fail;
     }
     n->layers = ur_xcalloc((size_t)hp->n_layers, sizeof *n->layers);
-    /* frozen parts: the base's F32 norms are used in place; the rest through ur_weight */
+    /* frozen parts: the base's F32 norms and biases are used in place; the matrices through ur_weight */
     n->embd_fz = m->tok_embd;
     n->out_norm = (float *)m->output_norm.data;
     n->output.in = hp->dim, n->output.out = hp->n_vocab, n->output.fz = m->output;
+    tr_part parts[TR_MAX_PARTS];
     for (int l = 0; l < hp->n_layers; l++) {
-        const ur_layer *S = &m->layers[l];
         ur_tlayer *L = &n->layers[l];
-        L->attn_norm = (float *)S->attn_norm.data;
-        L->ffn_norm = (float *)S->ffn_norm.data;
+        const int np = tr_layer_parts(hp, m, l, L, parts);
+        for (int j = 0; j < np; j++)
+            if (!parts[j].lin) *parts[j].p = (float *)parts[j].src->data;
+        const ur_layer *S = &m->layers[l];
         const ur_weight *src[7] = {&S->wq, &S->wk, &S->wv, &S->wo, &S->w_gate, &S->w_up, &S->w_down};
         for (int j = 0; j < 7; j++) {
             ur_tlin *t = layer_lin(L, j);

@@ -8,17 +8,21 @@
 #include <string.h>
 
 #include "train/internal.h"
+#include "tensor/ops.h"
 #include "train/vmath.h"
 
 /* ---- embedding: x[t] = E[tok[t]] ------------------------------------------------- */
 void tr_embed_fwd(const ur_tnet *n, const int32_t *tok, int N, float *x) {
     const int D = n->hp.dim;
+    const float sc = n->hp.embd_scale;
     for (int t = 0; t < N; t++) {
         float *dst = x + (size_t)t * D;
         if (n->embd) memcpy(dst, n->embd + (size_t)tok[t] * D, sizeof(float) * (size_t)D);
         else
             ur_dequantize_row(n->embd_fz.type, (const uint8_t *)n->embd_fz.data + (size_t)tok[t] * n->embd_fz.row_bytes,
                               dst, D);
+        if (sc != 1.0f)
+            for (int i = 0; i < D; i++) dst[i] *= sc;
     }
 }
 
@@ -208,6 +212,86 @@ void tr_swiglu_bwd(float *dg, float *du, float *h, const float *g, const float *
     ur_pool_for(N > 16 ? pool : NULL, N, 0, swiglu_bwd_body, &j);
 }
 
+/* ---- GeGLU: h = gelu(g) * u, gelu(x) = x/2 (1 + tanh(c (x + a x^3))), c = sqrt(2/pi):
+ *   gelu'(x) = (1 + t)/2 + x/2 (1 - t^2) c (1 + 3 a x^2),  t = tanh(c (x + a x^3)) --------- */
+static void geglu_fwd_body(void *arg, int64_t t0, int64_t t1, int tid) {
+    const swiglu_job *j = arg;
+    const size_t F = (size_t)j->F;
+    (void)tid;
+    for (int64_t t = t0; t < t1; t++) {
+        const float *g = j->g + t * F, *u = j->u + t * F;
+        float *h = j->h + t * F;
+        for (size_t i = 0; i < F; i++) h[i] = ur_gelu(g[i]) * u[i];
+    }
+}
+
+void tr_geglu_fwd(float *h, const float *g, const float *u, int N, int F, ur_pool *pool) {
+    swiglu_job j = {.h = h, .g = g, .u = u, .F = F};
+    ur_pool_for(N > 16 ? pool : NULL, N, 0, geglu_fwd_body, &j);
+}
+
+static void geglu_bwd_body(void *arg, int64_t t0, int64_t t1, int tid) {
+    const swiglu_job *j = arg;
+    const float a = 0.044715f, c = 0.79788456080286535587989211986876f;
+    (void)tid;
+    for (int64_t t = t0; t < t1; t++) {
+        const size_t o = (size_t)t * (size_t)j->F;
+        for (int i = 0; i < j->F; i++) {
+            const float x = j->g[o + i], uu = j->u[o + i], dh = j->dh[o + i];
+            const float th = tanhf(c * x * (1.0f + a * x * x));
+            const float gl = 0.5f * x * (1.0f + th);
+            const float dgl = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * c * (1.0f + 3.0f * a * x * x);
+            if (j->h) j->h[o + i] = gl * uu;
+            j->du[o + i] = dh * gl;
+            j->dg[o + i] = dh * uu * dgl;
+        }
+    }
+}
+
+void tr_geglu_bwd(float *dg, float *du, float *h, const float *g, const float *u, const float *dh, int N, int F,
+                  ur_pool *pool) {
+    swiglu_job j = {.h = h, .dg = dg, .du = du, .g = g, .u = u, .dh = dh, .F = F};
+    ur_pool_for(N > 16 ? pool : NULL, N, 0, geglu_bwd_body, &j);
+}
+
+/* ---- biases: y[t] += b; gb += sum_t dy[t] (columns in 64-wide chunks, tokens in order) ---- */
+typedef struct bias_job {
+    float *y, *gb;
+    const float *b, *dy;
+    int N, n;
+} bias_job;
+
+static void bias_fwd_body(void *arg, int64_t t0, int64_t t1, int tid) {
+    const bias_job *j = arg;
+    (void)tid;
+    for (int64_t t = t0; t < t1; t++)
+        for (int i = 0; i < j->n; i++) j->y[(size_t)t * j->n + i] += j->b[i];
+}
+
+void tr_bias_fwd(float *y, const float *b, int N, int n, ur_pool *pool) {
+    if (!b) return;
+    bias_job j = {.y = y, .b = b, .N = N, .n = n};
+    ur_pool_for(N > 16 ? pool : NULL, N, 0, bias_fwd_body, &j);
+}
+
+static void bias_bwd_body(void *arg, int64_t c0, int64_t c1, int tid) {
+    const bias_job *j = arg;
+    (void)tid;
+    for (int64_t ch = c0; ch < c1; ch++) {
+        const int i0 = (int)ch * 64, i1 = i0 + 64 < j->n ? i0 + 64 : j->n;
+        float acc[64] = {0};
+        for (int t = 0; t < j->N; t++)
+            for (int i = i0; i < i1; i++) acc[i - i0] += j->dy[(size_t)t * j->n + i];
+        for (int i = i0; i < i1; i++) j->gb[i] += acc[i - i0];
+    }
+}
+
+void tr_bias_bwd(float *gb, const float *dy, int N, int n, ur_pool *pool) {
+    if (!gb) return;
+    bias_job j = {.gb = gb, .dy = dy, .N = N, .n = n};
+    ur_pool_for((size_t)N * n > 65536 ? pool : NULL, (n + 63) / 64, 1, bias_bwd_body, &j);
+}
+
 /* ---- residual dropout ----------------------------------------------------------------- */
 static inline uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -248,7 +332,7 @@ typedef struct xent_job {
     float *logits;
     const int32_t *targets;
     int V;
-    float scale;
+    float scale, cap;
 } xent_job;
 
 /* one row (the reduction's chunk is 1 row): its -log p(target), and the row becomes its gradient */
@@ -260,6 +344,20 @@ static double xent_body(void *arg, int64_t t0, int64_t t1, int tid) {
     for (int64_t t = t0; t < t1; t++) {
         float *row = j->logits + (size_t)t * V;
         const int y = j->targets[t];
+        if (j->cap > 0) { /* l' = cap tanh(l / cap); d/dl = d/dl' (1 - tanh^2) */
+            const float cap = j->cap, inv = 1.0f / cap;
+            float m = -INFINITY;
+            for (int i = 0; i < V; i++) row[i] = tanhf(row[i] * inv), m = fmaxf(m, cap * row[i]);
+            double s = 0;
+            for (int i = 0; i < V; i++) s += expf(cap * row[i] - m);
+            nll += (double)m + log(s) - (double)(cap * row[y]);
+            const float f = j->scale / (float)s;
+            for (int i = 0; i < V; i++) {
+                const float th = row[i];
+                row[i] = (expf(cap * th - m) * f - (i == y ? j->scale : 0.0f)) * (1.0f - th * th);
+            }
+            continue;
+        }
         const float ly = row[y];
         const float m = ur_vmax(row, V);
         const float s = ur_vexp_sum(row, row, m, V);
@@ -273,8 +371,8 @@ static double xent_body(void *arg, int64_t t0, int64_t t1, int tid) {
 
 /* The row losses are added in row order whatever the thread count (chunks of one
  * row, partial sums in chunk order): the sequential loop's sum. */
-double tr_xent(float *logits, const int32_t *targets, int n, int V, float scale, ur_pool *pool) {
-    xent_job j = {logits, targets, V, scale};
+double tr_xent(float *logits, const int32_t *targets, int n, int V, float scale, float cap, ur_pool *pool) {
+    xent_job j = {logits, targets, V, scale, cap};
     return ur_pool_sum(n > 4 ? pool : NULL, n, 1, xent_body, &j);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "train/gemm.h"
+#include "train/internal.h"
 #include "urial/tensor.h"
 #include "urial/train.h"
 
@@ -82,24 +83,37 @@ static int put_frozen(ur_gguf_writer *w, keep *k, const char *name, const ur_wei
     return put(w, k, name, dequant(k, wt), wt->cols, wt->rows, type, err);
 }
 
+/* general.*, the hyperparameters and the tokenizer. A net from a base model keeps the
+ * base's <arch>.* keys (every architecture's own hyperparameters, as llama.cpp reads
+ * them); one trained from scratch is a llama model. */
 static void put_meta(ur_gguf_writer *w, const ur_tnet *n, const ur_tsave_opts *o) {
     const ur_hparams *hp = &n->hp;
-    ur_gguf_w_str(w, "general.architecture", "llama");
+    const char *arch = ur_arch_name(hp->arch);
+    ur_gguf_w_str(w, "general.architecture", arch);
     ur_gguf_w_str(w, "general.name", o->name ? o->name : "urial-trained");
     ur_gguf_w_u32(w, "general.alignment", 32);
-    ur_gguf_w_u32(w, "llama.context_length", (uint32_t)hp->n_ctx_train);
-    ur_gguf_w_u32(w, "llama.embedding_length", (uint32_t)hp->dim);
-    ur_gguf_w_u32(w, "llama.block_count", (uint32_t)hp->n_layers);
-    ur_gguf_w_u32(w, "llama.feed_forward_length", (uint32_t)hp->ff);
-    ur_gguf_w_u32(w, "llama.attention.head_count", (uint32_t)hp->n_heads);
-    ur_gguf_w_u32(w, "llama.attention.head_count_kv", (uint32_t)hp->n_kv_heads);
-    ur_gguf_w_u32(w, "llama.rope.dimension_count", (uint32_t)hp->n_rot);
-    ur_gguf_w_f32(w, "llama.rope.freq_base", hp->rope_base);
-    if (hp->rope_scale != 1.0f) {
-        ur_gguf_w_str(w, "llama.rope.scaling.type", "linear");
-        ur_gguf_w_f32(w, "llama.rope.scaling.factor", hp->rope_scale);
+    if (n->base) {
+        const ur_gguf *bg = n->base->gguf;
+        const size_t al = strlen(arch);
+        for (uint64_t i = 0; i < bg->n_kv; i++) {
+            const ur_str *key = &bg->kv[i].key;
+            if (key->len > al && key->ptr[al] == '.' && !memcmp(key->ptr, arch, al)) ur_gguf_w_copy_kv(w, &bg->kv[i]);
+        }
+    } else {
+        ur_gguf_w_u32(w, "llama.context_length", (uint32_t)hp->n_ctx_train);
+        ur_gguf_w_u32(w, "llama.embedding_length", (uint32_t)hp->dim);
+        ur_gguf_w_u32(w, "llama.block_count", (uint32_t)hp->n_layers);
+        ur_gguf_w_u32(w, "llama.feed_forward_length", (uint32_t)hp->ff);
+        ur_gguf_w_u32(w, "llama.attention.head_count", (uint32_t)hp->n_heads);
+        ur_gguf_w_u32(w, "llama.attention.head_count_kv", (uint32_t)hp->n_kv_heads);
+        ur_gguf_w_u32(w, "llama.rope.dimension_count", (uint32_t)hp->n_rot);
+        ur_gguf_w_f32(w, "llama.rope.freq_base", hp->rope_base);
+        if (hp->rope_scale != 1.0f) {
+            ur_gguf_w_str(w, "llama.rope.scaling.type", "linear");
+            ur_gguf_w_f32(w, "llama.rope.scaling.factor", hp->rope_scale);
+        }
+        ur_gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", hp->rms_eps);
     }
-    ur_gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", hp->rms_eps);
     const ur_gguf *g = o->tok_src;
     for (uint64_t i = 0; i < g->n_kv; i++) {
         const ur_str *key = &g->kv[i].key;
@@ -110,7 +124,43 @@ static void put_meta(ur_gguf_writer *w, const ur_tnet *n, const ur_tsave_opts *o
     if (o->chat_template) ur_gguf_w_str(w, "tokenizer.chat_template", o->chat_template);
 }
 
-static const char *const LIN[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+/* A linear map's weight as F32 rows: the trained one, the frozen one dequantized, or
+ * the frozen one merged with its adapter, W + s B A. */
+static const float *lin_f32(keep *k, const ur_tlin *t) {
+    if (t->w) return t->w;
+    float *f = dequant(k, &t->fz);
+    if (t->r) ur_sgemm(0, 0, t->out, t->in, t->r, t->s, t->b, t->r, t->a, t->in, 1.0f, f, t->in, k->pool, NULL);
+    return f;
+}
+
+/* One linear map, as it is when frozen and unadapted (bytes copied), else as F32 rows in `type`. */
+static int put_lin(ur_gguf_writer *w, keep *k, const char *name, const ur_tlin *t, int type, ur_err *err) {
+    if (!t->w && !t->r) return put_frozen(w, k, name, &t->fz, type, err);
+    return put(w, k, name, lin_f32(k, t), t->in, t->out, type, err);
+}
+
+/* Several linear maps stored as one matrix of their rows in order (phi3's attn_qkv and
+ * ffn_up): the base's bytes when all are frozen and unadapted (their views are the
+ * fused tensor's consecutive rows), else their F32 rows concatenated. */
+static int put_fused(ur_gguf_writer *w, keep *k, const char *name, const ur_tlin *const *ts, int nt, int type,
+                     ur_err *err) {
+    int64_t rows = 0;
+    int untouched = 1;
+    for (int i = 0; i < nt; i++) rows += ts[i]->out, untouched &= !ts[i]->w && !ts[i]->r;
+    const int in = ts[0]->in;
+    if (untouched) {
+        ur_weight all = ts[0]->fz;
+        all.rows = rows;
+        return put_frozen(w, k, name, &all, type, err);
+    }
+    float *f = keep_alloc(k, sizeof(float) * (size_t)rows * (size_t)in);
+    int64_t r0 = 0;
+    for (int i = 0; i < nt; i++) {
+        memcpy(f + (size_t)r0 * in, lin_f32(k, ts[i]), sizeof(float) * (size_t)ts[i]->out * (size_t)in);
+        r0 += ts[i]->out;
+    }
+    return put(w, k, name, f, in, rows, type, err);
+}
 
 int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_err *err) {
     const ur_hparams *hp = &n->hp;
@@ -124,6 +174,7 @@ int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_
     int rc = -1;
     put_meta(w, n, o);
     const int64_t D = hp->dim, V = hp->n_vocab;
+    const int fused_qkv = n->base && n->base->fused_qkv, fused_gu = n->base && n->base->fused_gate_up;
     if (n->embd ? put(w, &k, "token_embd.weight", n->embd, D, V, type, err)
                 : put_frozen(w, &k, "token_embd.weight", &n->embd_fz, type, err))
         goto out;
@@ -131,29 +182,35 @@ int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_
     if (!n->tied && (n->output.w ? put(w, &k, "output.weight", n->output.w, D, V, type, err)
                                  : put_frozen(w, &k, "output.weight", &n->output.fz, type, err)))
         goto out;
-    if (n->rope_freqs && put(w, &k, "rope_freqs.weight", n->rope_freqs, hp->n_rot / 2, 1, type, err)) goto out;
+    if (n->base && n->base->rope_long) { /* LongRoPE's factors go back as they came */
+        if (put(w, &k, "rope_factors_long.weight", n->base->rope_long, hp->n_rot / 2, 1, type, err) ||
+            put(w, &k, "rope_factors_short.weight", n->base->rope_short, hp->n_rot / 2, 1, type, err))
+            goto out;
+    } else if (n->rope_freqs && put(w, &k, "rope_freqs.weight", n->rope_freqs, hp->n_rot / 2, 1, type, err)) {
+        goto out;
+    }
+    tr_part parts[TR_MAX_PARTS];
     for (int l = 0; l < hp->n_layers; l++) {
-        const ur_tlayer *L = &n->layers[l];
-        char nm[96];
-        snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
-        if (put(w, &k, nm, L->attn_norm, D, 1, type, err)) goto out;
-        const ur_tlin *ls[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
-        for (int j = 0; j < 7; j++) {
-            const ur_tlin *t = ls[j];
-            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, LIN[j]);
-            if (j == 4) {
-                char nn[96];
-                snprintf(nn, sizeof nn, "blk.%d.ffn_norm.weight", l);
-                if (put(w, &k, nn, L->ffn_norm, D, 1, type, err)) goto out;
-            }
-            int r;
-            if (t->w) r = put(w, &k, nm, t->w, t->in, t->out, type, err);
-            else if (!t->r) r = put_frozen(w, &k, nm, &t->fz, type, err);
-            else {
-                /* merged: W + s B A */
-                float *f = dequant(&k, &t->fz);
-                ur_sgemm(0, 0, t->out, t->in, t->r, t->s, t->b, t->r, t->a, t->in, 1.0f, f, t->in, k.pool, NULL);
-                r = put(w, &k, nm, f, t->in, t->out, type, err);
+        ur_tlayer *L = &n->layers[l];
+        const int np = tr_layer_parts(hp, n->base, l, L, parts);
+        for (int j = 0; j < np; j++) {
+            const tr_part *pt = &parts[j];
+            char nm[96];
+            snprintf(nm, sizeof nm, "blk.%d.%.31s", l, pt->name);
+            int r = 0;
+            if (!pt->lin) r = put(w, &k, nm, *pt->p, pt->ne0, 1, type, err);
+            else if (fused_qkv && pt->lin == &L->q) {
+                const ur_tlin *ts[3] = {&L->q, &L->k, &L->v};
+                snprintf(nm, sizeof nm, "blk.%d.attn_qkv.weight", l);
+                r = put_fused(w, &k, nm, ts, 3, type, err);
+            } else if (fused_gu && pt->lin == &L->gate) {
+                const ur_tlin *ts[2] = {&L->gate, &L->up};
+                snprintf(nm, sizeof nm, "blk.%d.ffn_up.weight", l);
+                r = put_fused(w, &k, nm, ts, 2, type, err);
+            } else if ((fused_qkv && (pt->lin == &L->k || pt->lin == &L->v)) || (fused_gu && pt->lin == &L->up)) {
+                continue; /* written with the fused tensor */
+            } else {
+                r = put_lin(w, &k, nm, pt->lin, type, err);
             }
             if (r) goto out;
         }
@@ -166,22 +223,76 @@ out:
     return rc;
 }
 
+static const char *const LIN[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+
+/* A LoRA pair for llama.cpp: lora_a [in, rank] and lora_b [rank, out] (ne order). */
+static int put_pair(ur_gguf_writer *w, const char *base, const float *a, const float *b, int64_t in, int64_t out,
+                    int64_t rank, ur_err *err) {
+    char nm[128];
+    int64_t ne[2] = {in, rank};
+    snprintf(nm, sizeof nm, "%s.lora_a", base);
+    if (ur_gguf_w_tensor(w, nm, UR_TYPE_F32, 2, ne, a, sizeof(float) * (size_t)(in * rank), err)) return -1;
+    ne[0] = rank, ne[1] = out;
+    snprintf(nm, sizeof nm, "%s.lora_b", base);
+    return ur_gguf_w_tensor(w, nm, UR_TYPE_F32, 2, ne, b, sizeof(float) * (size_t)(rank * out), err);
+}
+
+/* One adapter for a fused matrix made of the maps ts (rows in order): A stacks the
+ * adapted maps' A, B places each B in its rows and its rank's columns, scaled by
+ * R / r so that llama.cpp's alpha / R gives every part its alpha / r. */
+static int put_fused_pair(ur_gguf_writer *w, keep *k, const char *base, const ur_tlin *const *ts, int nt, ur_err *err) {
+    int64_t R = 0, rows = 0;
+    for (int i = 0; i < nt; i++) R += ts[i]->r, rows += ts[i]->out;
+    if (!R) return 0;
+    const int64_t in = ts[0]->in;
+    float *a = keep_alloc(k, sizeof(float) * (size_t)(R * in)), *b = keep_alloc(k, sizeof(float) * (size_t)(rows * R));
+    memset(b, 0, sizeof(float) * (size_t)(rows * R));
+    int64_t r0 = 0, o0 = 0;
+    for (int i = 0; i < nt; i++) {
+        const ur_tlin *t = ts[i];
+        if (t->r) {
+            memcpy(a + (size_t)(r0 * in), t->a, sizeof(float) * (size_t)(t->r * in));
+            for (int o = 0; o < t->out; o++)
+                for (int j = 0; j < t->r; j++)
+                    b[(size_t)(o0 + o) * R + (size_t)(r0 + j)] = t->b[(size_t)o * t->r + j] * (float)R / (float)t->r;
+            r0 += t->r;
+        }
+        o0 += t->out;
+    }
+    return put_pair(w, base, a, b, in, rows, R, err);
+}
+
 int ur_tnet_save_adapter(const ur_tnet *n, const char *path, ur_err *err) {
     if (!n->lora) return ur_errf(err, "%s: not a LoRA network", path);
     ur_gguf_writer *w = ur_gguf_writer_new();
-    ur_gguf_w_str(w, "general.architecture", "llama");
+    keep k = {0};
+    ur_gguf_w_str(w, "general.architecture", ur_arch_name(n->hp.arch));
     ur_gguf_w_str(w, "general.type", "adapter");
     ur_gguf_w_str(w, "general.name", "urial-lora");
     ur_gguf_w_str(w, "adapter.type", "lora");
     ur_gguf_w_f32(w, "adapter.lora.alpha", n->lora_alpha);
+    const int fused_qkv = n->base && n->base->fused_qkv, fused_gu = n->base && n->base->fused_gate_up;
     int rc = 0;
-    for (int i = 0; i < n->n_tensors && !rc; i++) {
-        const ur_ttensor *t = &n->tensors[i];
-        int64_t ne[2] = {t->ne0, t->ne1};
-        rc = ur_gguf_w_tensor(w, t->name, UR_TYPE_F32, 2, ne, n->params + t->off,
-                              sizeof(float) * (size_t)(t->ne0 * t->ne1), err);
+    for (int l = 0; l < n->hp.n_layers && !rc; l++) {
+        const ur_tlayer *L = &n->layers[l];
+        const ur_tlin *ls[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+        for (int j = 0; j < 7 && !rc; j++) {
+            char nm[96];
+            if (fused_qkv && j < 3) {
+                if (j == 0) snprintf(nm, sizeof nm, "blk.%d.attn_qkv.weight", l), rc = put_fused_pair(w, &k, nm, ls, 3, err);
+                continue;
+            }
+            if (fused_gu && (j == 4 || j == 5)) {
+                if (j == 4) snprintf(nm, sizeof nm, "blk.%d.ffn_up.weight", l), rc = put_fused_pair(w, &k, nm, ls + 4, 2, err);
+                continue;
+            }
+            if (!ls[j]->r) continue;
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, LIN[j]);
+            rc = put_pair(w, nm, ls[j]->a, ls[j]->b, ls[j]->in, ls[j]->out, ls[j]->r, err);
+        }
     }
     if (!rc) rc = ur_gguf_write(w, path, err);
     ur_gguf_writer_free(w);
+    keep_free(&k);
     return rc;
 }

@@ -8,12 +8,14 @@
 #include "urial/model.h"
 #include "urial/tensor.h"
 
-static const char *synth(const char *name, const char *arch, int type) {
+static const char *synth_w(const char *name, const char *arch, int type, int window) {
     static char p[512];
     ur_synth_params sp;
     ur_synth_defaults(&sp);
     sp.arch = arch;
     sp.type = type;
+    sp.swa_window = window;
+    if (window) sp.n_layers = 3;
     sp.scale = 0.1f;
     snprintf(p, sizeof p, "%s/%s", th_tmpdir(), name);
     ur_err err = {{0}};
@@ -23,6 +25,8 @@ static const char *synth(const char *name, const char *arch, int type) {
     }
     return p;
 }
+
+static const char *synth(const char *name, const char *arch, int type) { return synth_w(name, arch, type, 0); }
 
 static int argmax(const float *x, int n) {
     int b = 0;
@@ -44,20 +48,25 @@ static double rel_diff(const float *a, const float *b, int n) {
 /* Twenty sequences with prompts of different lengths, then 6 greedy steps: decoded
  * together (in batches of 20, and of 19 with one idle for a step: more than one group
  * of the GEMV-sized batches ur_decode_batch makes) and each on its own. Every weight
- * type: bit-identical (what makes `urial run --parallel N` give the same records). */
+ * type and architecture: bit-identical (what makes `urial run --parallel N` give the
+ * same records). The windowed cases (window 6, n_batch 4: a 15-row ring per sliding
+ * layer) run past their window. */
 static void batch_equals_separate(void) {
-    const struct { const char *arch; int type; } cases[] = {
-        {"llama", UR_TYPE_Q8_0}, {"qwen2", UR_TYPE_Q4_K}, {"llama", UR_TYPE_Q4_0}, {"llama", UR_TYPE_F16}, {"llama", UR_TYPE_F32}, {"qwen2", UR_TYPE_BF16}};
+    const struct { const char *arch; int type; int window; } cases[] = {
+        {"llama", UR_TYPE_Q8_0, 0},  {"qwen2", UR_TYPE_Q4_K, 0},  {"llama", UR_TYPE_Q4_0, 0},
+        {"llama", UR_TYPE_F16, 0},   {"llama", UR_TYPE_F32, 0},   {"qwen2", UR_TYPE_BF16, 0},
+        {"qwen3", UR_TYPE_Q4_K, 0},  {"gemma2", UR_TYPE_Q8_0, 6}, {"gemma3", UR_TYPE_Q6_K, 6},
+        {"olmo2", UR_TYPE_Q4_0, 6},  {"phi3", UR_TYPE_Q5_K, 0},   {"gemma2", UR_TYPE_F32, 6}};
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         char name[32];
         snprintf(name, sizeof name, "b%zu.gguf", ci);
-        const char *p = synth(name, cases[ci].arch, cases[ci].type);
+        const char *p = synth_w(name, cases[ci].arch, cases[ci].type, cases[ci].window);
         REQUIRE(p);
         ur_err err = {{0}};
         ur_model *m = ur_model_load(p, &err);
         REQUIRE(m);
         const int nv = m->hp.n_vocab;
-        ur_ctx_params cp = {.n_ctx = 128, .n_threads = 1};
+        ur_ctx_params cp = {.n_ctx = 128, .n_batch = cases[ci].window ? 4 : 0, .n_threads = 1};
         ur_ctx *bat[20], *one[20];
         float *lb = malloc(sizeof(float) * 20 * (size_t)nv), *lo = malloc(sizeof(float) * (size_t)nv);
         int32_t next[20];
@@ -80,7 +89,7 @@ static void batch_equals_separate(void) {
             int32_t tk[20], idx[20], n = 0;
             for (int s = 0; s < 20; s++)
                 if (step != 3 || s != 1) cs[n] = bat[s], tk[n] = next[s], idx[n++] = s;
-            REQUIRE(ur_decode_batch(cs, tk, n, lb, &err) == 0);
+            CHECKF(ur_decode_batch(cs, tk, n, lb, &err) == 0, "case %zu: %s", ci, err.msg);
             for (int k = 0; k < n; k++) {
                 int s = idx[k];
                 REQUIRE(ur_decode(one[s], &next[s], 1, lo, 0, &err) == 0);

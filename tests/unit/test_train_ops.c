@@ -178,7 +178,7 @@ static void test_xent_grad(void) {
     int32_t tg[N] = {3, 0, 52, 17};
     fill(lg, N * V, 3);
     memcpy(d, lg, sizeof lg);
-    double nll = tr_xent(d, tg, N, V, 0.5f, tpool(2));
+    double nll = tr_xent(d, tg, N, V, 0.5f, 0.0f, tpool(2));
     double ref = 0;
     for (int t = 0; t < N; t++) {
         double m = -1e30, s = 0;
@@ -198,6 +198,65 @@ static void test_xent_grad(void) {
         }
     }
     (void)tmp;
+}
+
+/* Soft-capped logits (Gemma-2's final logits): l' = c tanh(l / c), the loss and d/dl
+ * against the expression in double. */
+static void test_xent_softcap_grad(void) {
+    enum { N = 3, V = 41 };
+    float lg[N * V], d[N * V];
+    int32_t tg[N] = {5, 40, 0};
+    const double cap = 2.5;
+    fill(lg, N * V, 6);
+    memcpy(d, lg, sizeof lg);
+    double nll = tr_xent(d, tg, N, V, 0.5f, (float)cap, tpool(2)), ref = 0;
+    for (int t = 0; t < N; t++) {
+        double m = -1e30, s = 0, c[V];
+        for (int i = 0; i < V; i++) c[i] = cap * tanh(lg[t * V + i] / cap), m = fmax(m, c[i]);
+        for (int i = 0; i < V; i++) s += exp(c[i] - m);
+        ref += m + log(s) - c[tg[t]];
+        for (int i = 0; i < V; i++) {
+            const double th = c[i] / cap, want = 0.5 * (exp(c[i] - m) / s - (i == tg[t])) * (1 - th * th);
+            CHECKF(fabs(d[t * V + i] - want) < 1e-6, "d[%d][%d] %g vs %g", t, i, d[t * V + i], want);
+        }
+    }
+    CHECKF(close_rel(nll, ref, 1e-5, 1e-5), "nll %g vs %g", nll, ref);
+}
+
+/* GeGLU (tanh GELU) and bias gradients against central finite differences. */
+static void test_geglu_and_bias_grad(void) {
+    enum { N = 5, F = 37 };
+    float g[N * F], u[N * F], h[N * F], r[N * F], dg[N * F], du[N * F], h2[N * F];
+    fill(g, N * F, 4), fill(u, N * F, 1), fill(r, N * F, 1);
+    tr_geglu_fwd(h, g, u, N, F, tpool(1));
+    tr_geglu_bwd(dg, du, h2, g, u, r, N, F, tpool(1));
+    CHECK(!memcmp(h, h2, sizeof h));
+    const float e = 1e-3f;
+    for (int i = 0; i < N * F; i += 7) {
+        for (int which = 0; which < 2; which++) {
+            float *x = which ? u : g, o = x[i];
+            x[i] = o + e, tr_geglu_fwd(h2, g, u, N, F, NULL);
+            double lp = sum_rx(r, h2, N * F);
+            x[i] = o - e, tr_geglu_fwd(h2, g, u, N, F, NULL);
+            double lm = sum_rx(r, h2, N * F);
+            x[i] = o;
+            double fd = (lp - lm) / (2.0 * e);
+            CHECKF(close_rel(which ? du[i] : dg[i], fd, 2e-3, 1e-2), "%s[%d]: %g vs %g", which ? "du" : "dg", i,
+                   which ? du[i] : dg[i], fd);
+        }
+    }
+    float b[F], y[N * F], gb[F] = {0};
+    fill(b, F, 1);
+    memcpy(y, g, sizeof y);
+    tr_bias_fwd(y, b, N, F, tpool(2));
+    for (int t = 0; t < N; t++)
+        for (int i = 0; i < F; i++) CHECK(y[t * F + i] == g[t * F + i] + b[i]);
+    tr_bias_bwd(gb, r, N, F, tpool(2));
+    for (int i = 0; i < F; i++) {
+        double s = 0;
+        for (int t = 0; t < N; t++) s += r[t * F + i];
+        CHECK(close_rel(gb[i], s, 1e-6, 1e-6));
+    }
 }
 
 static void test_dropout_mask(void) {
@@ -232,35 +291,45 @@ static ur_tctx *small_ctx(int tokens, int nt) {
 
 /* Attention in double, straight from the definition (the finite differences are
  * taken on this, so they are not limited by float rounding). */
+static double att_scale = 0, att_cap = 0; /* 0: 1/sqrt(HD), no soft-capping */
+static int att_window = 0;                /* 0: no sliding window */
+
 static void attention_ref(const int32_t *seg, int N, int H, int G, int HD, const float *q, const float *k,
                           const float *v, double *out) {
     const int D = H * HD, KV = G * HD;
+    const double sc = att_scale > 0 ? att_scale : 1 / sqrt((double)HD);
     double *s = malloc(sizeof(double) * (size_t)N);
     for (int t = 0; t < N; t++)
         for (int h = 0; h < H; h++) {
             const int g = h / (H / G);
+            const int lo = att_window && t - att_window + 1 > seg[t] ? t - att_window + 1 : seg[t];
             double m = -1e300, z = 0;
-            for (int j = seg[t]; j <= t; j++) {
+            for (int j = lo; j <= t; j++) {
                 double d = 0;
                 for (int e = 0; e < HD; e++) d += (double)q[t * D + h * HD + e] * k[j * KV + g * HD + e];
-                s[j] = d / sqrt((double)HD);
+                s[j] = d * sc;
+                if (att_cap > 0) s[j] = att_cap * tanh(s[j] / att_cap);
                 m = fmax(m, s[j]);
             }
-            for (int j = seg[t]; j <= t; j++) z += (s[j] = exp(s[j] - m));
+            for (int j = lo; j <= t; j++) z += (s[j] = exp(s[j] - m));
             for (int e = 0; e < HD; e++) {
                 double o = 0;
-                for (int j = seg[t]; j <= t; j++) o += s[j] / z * v[j * KV + g * HD + e];
+                for (int j = lo; j <= t; j++) o += s[j] / z * v[j * KV + g * HD + e];
                 out[t * D + h * HD + e] = o;
             }
         }
     free(s);
 }
 
-static void test_attention_grad(void) {
-    /* two segments, the second longer than one query block (TR_QB), GQA 4 heads / 2 kv heads */
+/* two segments, the second longer than one query block (TR_QB), GQA 4 heads / 2 kv heads;
+ * then the same with a sliding window (shorter than a block, so blocks start past their
+ * segment's start), Gemma-2's soft-capping and another query scale */
+static void attention_grad_case(int window, double cap, double scale) {
     enum { N = 150, H = 4, G = 2, HD = 8, D = H * HD, KV = G * HD };
     ur_hparams hp = {0};
-    hp.dim = D, hp.n_heads = H, hp.n_kv_heads = G, hp.head_dim = HD;
+    hp.dim = D, hp.n_heads = H, hp.n_kv_heads = G, hp.head_dim = HD, hp.q_dim = D, hp.kv_dim = KV;
+    hp.attn_scale = scale > 0 ? (float)scale : 1.0f / sqrtf((float)HD), hp.attn_softcap = (float)cap;
+    att_window = window, att_cap = cap, att_scale = hp.attn_scale;
     ur_tctx *c = small_ctx(N, 2);
     REQUIRE(c);
     int32_t seg[N];
@@ -269,12 +338,12 @@ static void test_attention_grad(void) {
     static float dq[N * D], dk[N * KV], dv[N * KV];
     static double ref[N * D], refp[N * D];
     fill(q, N * D, 1.5f), fill(k, N * KV, 1.5f), fill(v, N * KV, 1), fill(r, N * D, 1);
-    tr_attention_fwd(c, &hp, seg, N, q, k, v, att, lse);
+    tr_attention_fwd(c, &hp, window, seg, N, q, k, v, att, lse);
     attention_ref(seg, N, H, G, HD, q, k, v, ref);
     double maxe = 0;
     for (int i = 0; i < N * D; i++) maxe = fmax(maxe, fabs(att[i] - ref[i]));
     CHECKF(maxe < 1e-5, "forward max error %g", maxe);
-    tr_attention_bwd(c, &hp, seg, N, q, k, v, att, lse, r, dq, dk, dv);
+    tr_attention_bwd(c, &hp, window, seg, N, q, k, v, att, lse, r, dq, dk, dv);
     const float h = 1e-3f;
     struct { float *x, *g; int n; } ins[3] = {{q, dq, N * D}, {k, dk, N * KV}, {v, dv, N * KV}};
     int checked = 0;
@@ -292,7 +361,11 @@ static void test_attention_grad(void) {
         }
     CHECK(checked > 20);
     ur_tctx_free(c);
+    att_window = 0, att_cap = 0, att_scale = 0;
 }
+
+static void test_attention_grad(void) { attention_grad_case(0, 0, 0); }
+static void test_attention_window_softcap_grad(void) { attention_grad_case(37, 1.5, 0.6); }
 
 static void test_linear_lora_grad(void) {
     /* y = x W^T + s (x A^T) B^T with W frozen in Q8_0 (forward through ur_matmul,
@@ -354,13 +427,13 @@ static void test_xent_sum_independent_of_threads(void) {
     fill(lg, N * V, 8), fill(x, N * D, 2), fill(dy, N * D, 1), fill(w, D, 1);
     for (int t = 0; t < N; t++) tg[t] = (t * 37) % V;
     memcpy(d0, lg, sizeof(float) * N * V);
-    const double nll0 = tr_xent(d0, tg, N, V, 0.25f, NULL);
+    const double nll0 = tr_xent(d0, tg, N, V, 0.25f, 0.0f, NULL);
     for (int t = 0; t < N; t++) rstd[t] = 0.5f + 0.01f * (float)t;
     tr_rmsnorm_bwd(dx0, gw0, dy, x, rstd, w, N, D, NULL);
     const int nts[] = {1, 2, 3, 8};
     for (int i = 0; i < 4; i++) {
         memcpy(d, lg, sizeof(float) * N * V);
-        double nll = tr_xent(d, tg, N, V, 0.25f, tpool(nts[i]));
+        double nll = tr_xent(d, tg, N, V, 0.25f, 0.0f, tpool(nts[i]));
         CHECKF(!memcmp(&nll, &nll0, sizeof nll), "%d threads: nll %.17g vs %.17g", nts[i], nll, nll0);
         CHECKF(!memcmp(d, d0, sizeof(float) * N * V), "%d threads: dlogits differ", nts[i]);
         memset(dx, 0, sizeof(float) * N * D), memset(gw, 0, sizeof gw);
@@ -381,6 +454,9 @@ int main(void) {
     RUN(test_xent_grad);
     RUN(test_dropout_mask);
     RUN(test_attention_grad);
+    RUN(test_attention_window_softcap_grad);
+    RUN(test_xent_softcap_grad);
+    RUN(test_geglu_and_bias_grad);
     RUN(test_linear_lora_grad);
     RUN(test_xent_sum_independent_of_threads);
     for (int i = 0; i < 9; i++) ur_pool_free(g_pools[i]);
