@@ -44,7 +44,9 @@ struct ur_ctx {
     float *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up;
     float *rope_cs;      /* [nb][n_rot] cos/sin pairs for the chunk's positions (full layers) */
     float *rope_cs_swa;  /* the same for sliding layers when their rope differs (own base/scale), else rope_cs */
-    float *scores;       /* [nt][n_ctx] attention scores per thread */
+    float *scores;       /* [nt][scores_per_thread]: each thread's attention scratch */
+    size_t scores_per_thread; /* ur_attend_scratch(n_ctx, head_dim) */
+    int *blk;            /* [n_batch + 1] attention row blocks (layer.c) */
     /* Where each row of the chunk being computed belongs: the context whose KV cache
      * it reads and extends, and its position there. For ur_decode all rows are this
      * context's, at n_past + t; for ur_decode_batch row t is contexts[t]'s next

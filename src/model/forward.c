@@ -77,7 +77,9 @@ ur_ctx *ur_ctx_new(const ur_model *m, ur_ctx_params p, ur_err *err) {
     c->rope_cs = xcalloc(nb * (size_t)hp->n_rot, sizeof(float), &fail);
     const int own_swa_rope = m->n_swa_layers && (hp->rope_base_swa != hp->rope_base || hp->rope_scale_swa != hp->rope_scale);
     c->rope_cs_swa = own_swa_rope ? xcalloc(nb * (size_t)hp->n_rot, sizeof(float), &fail) : c->rope_cs;
-    c->scores = xcalloc((size_t)c->nt * (size_t)c->n_ctx, sizeof(float), &fail);
+    c->scores_per_thread = ur_attend_scratch(c->n_ctx, hp->head_dim);
+    c->scores = xcalloc((size_t)c->nt * c->scores_per_thread, sizeof(float), &fail);
+    c->blk = xcalloc(nb + 1, sizeof *c->blk, &fail);
     c->row_ctx = xcalloc(nb, sizeof *c->row_ctx, &fail);
     c->row_pos = xcalloc(nb, sizeof *c->row_pos, &fail);
     if (fail) {
@@ -92,7 +94,7 @@ ur_ctx *ur_ctx_new(const ur_model *m, ur_ctx_params p, ur_err *err) {
 void ur_ctx_free(ur_ctx *c) {
     if (!c) return;
     free(c->k_cache), free(c->v_cache), free(c->x), free(c->xn), free(c->q), free(c->att), free(c->tmp);
-    free(c->k), free(c->v), free(c->gate), free(c->up), free(c->scores), free(c->tokens);
+    free(c->k), free(c->v), free(c->gate), free(c->up), free(c->scores), free(c->blk), free(c->tokens);
     if (c->rope_cs_swa != c->rope_cs) free(c->rope_cs_swa);
     free(c->rope_cs), free(c->kv_off), free(c->kv_rows);
     free(c->row_ctx), free(c->row_pos);

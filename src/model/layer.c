@@ -51,6 +51,7 @@ typedef struct rows_job {
     const float *x;
     const ur_weight *w;
     int layer;
+    const void *aux; /* the attention's plan */
 } rows_job;
 
 static void rmsnorm_body(void *arg, int64_t t0, int64_t t1, int tid) {
@@ -63,7 +64,7 @@ static void rmsnorm_body(void *arg, int64_t t0, int64_t t1, int tid) {
 
 /* y = RMSNorm(x) * w over nb rows of dim (y may be x) */
 static void rmsnorm_rows(ur_ctx *c, float *y, const float *x, const ur_weight *w, int nb) {
-    rows_job j = {c, y, x, w, 0};
+    rows_job j = {c, y, x, w, 0, NULL};
     ur_pool_for(nb > 1 ? c->pool : NULL, nb, 0, rmsnorm_body, &j);
 }
 
@@ -111,50 +112,63 @@ static void rope_store_body(void *arg, int64_t t0, int64_t t1, int tid) {
 /* Causal self-attention for the chunk's nb queries, row t (at position p) against
  * positions [lo, p] of its context's cache, lo = 0 or, in a sliding layer,
  * max(0, p - W + 1): f32 queries, keys and values widened from the F16 cache, an
- * exact (two-pass) softmax and f32 accumulation. This is the arithmetic of
- * llama.cpp's tiled flash attention (its path for batches of 64+ queries; its
- * soft-capping is c tanh(s (scale / c))); its path for smaller batches rounds q and
- * the running output to F16 instead. The positions are visited in order; in a ring
- * they sit in at most two contiguous runs of rows. */
+ * exact (two-pass) softmax and f32 accumulation, as llama.cpp's tiled flash
+ * attention (its path for batches of 64+ queries; its soft-capping is
+ * c tanh(s (scale / c))); its path for smaller batches rounds q and the running
+ * output to F16 instead. A task (ur_attend, src/tensor/attn.c) is the heads that
+ * share one KV head, times up to UR_ATTN_MAXQ / group consecutive rows of one
+ * sequence (c->blk): they read and widen the cache once. */
+typedef struct attn_plan {
+    int hps, subs, nblk; /* heads per task, tasks per KV head, row blocks */
+} attn_plan;
+
 static void attention_body(void *arg, int64_t task0, int64_t task1, int tid) {
     const rows_job *j = arg;
     const ur_ctx *c = j->c;
+    const attn_plan *pl = j->aux;
     const int layer = j->layer;
     const ur_hparams *hp = &c->m->hp;
     const int swa = c->m->layers[layer].swa;
-    const int hd = hp->head_dim, nh = hp->n_heads, group = hp->n_heads / hp->n_kv_heads, kvd = hp->kv_dim;
+    const int hd = hp->head_dim, group = hp->n_heads / hp->n_kv_heads;
     const float scale = hp->q_prescale ? 1.0f : hp->attn_scale, cap = hp->attn_softcap;
-    const float cscale = cap > 0 ? scale / cap : scale;
-    float *s = c->scores + (size_t)tid * c->n_ctx; /* this thread's [n_ctx] scores */
+    float *scratch = c->scores + (size_t)tid * c->scores_per_thread;
     for (int task = (int)task0; task < (int)task1; task++) {
-        const int t = task / nh, h = task % nh, g = h / group;
-        const ur_ctx *rc = c->row_ctx[t];
-        const int rows = rc->kv_rows[layer], p = c->row_pos[t];
-        const int lo = swa && p - hp->swa_window + 1 > 0 ? p - hp->swa_window + 1 : 0, n = p - lo + 1;
-        const uint16_t *kc = rc->k_cache + rc->kv_off[layer] + (size_t)g * hd;
-        const uint16_t *vc = rc->v_cache + rc->kv_off[layer] + (size_t)g * hd;
-        const float *qh = c->q + (size_t)t * hp->q_dim + (size_t)h * hd;
-        /* positions lo..p: rows r0..r0+n1-1, then 0..n-n1-1 when the ring wraps */
-        const int r0 = lo % rows, n1 = n < rows - r0 ? n : rows - r0;
-        for (int i = 0; i < n; i++) {
-            const int r = i < n1 ? r0 + i : i - n1;
-            s[i] = ur_dot_f32_f16(qh, kc + (size_t)r * kvd, hd) * cscale;
+        const int blk = task / (hp->n_kv_heads * pl->subs), g = task / pl->subs % hp->n_kv_heads, sub = task % pl->subs;
+        const int t0 = c->blk[blk], t1 = c->blk[blk + 1];
+        const int h0 = g * group + sub * pl->hps, h1 = h0 + pl->hps < (g + 1) * group ? h0 + pl->hps : (g + 1) * group;
+        const ur_ctx *rc = c->row_ctx[t0];
+        ur_attn a = {.nq = 0, .hd = hd, .rows = rc->kv_rows[layer], .kv_stride = hp->kv_dim,
+                     .k = rc->k_cache + rc->kv_off[layer] + (size_t)g * hd, .v = rc->v_cache + rc->kv_off[layer] + (size_t)g * hd,
+                     .scale = cap > 0 ? scale / cap : scale, .cap = cap};
+        for (int t = t0; t < t1; t++) {
+            const int p = c->row_pos[t], lo = swa && p - hp->swa_window + 1 > 0 ? p - hp->swa_window + 1 : 0;
+            for (int h = h0; h < h1; h++) {
+                a.q[a.nq] = c->q + (size_t)t * hp->q_dim + (size_t)h * hd;
+                a.out[a.nq] = c->att + (size_t)t * hp->q_dim + (size_t)h * hd;
+                a.lo[a.nq] = lo, a.hi[a.nq++] = p;
+            }
         }
-        if (cap > 0)
-            for (int i = 0; i < n; i++) s[i] = tanhf(s[i]) * cap;
-        ur_softmax(s, n);
-        float *out = c->att + (size_t)t * hp->q_dim + (size_t)h * hd;
-        memset(out, 0, sizeof(float) * (size_t)hd);
-        for (int i = 0; i < n; i++) ur_axpy_f16(out, vc + (size_t)(i < n1 ? r0 + i : i - n1) * kvd, s[i], hd);
+        ur_attend(&a, scratch);
     }
 }
 
-/* One task per (row, head), in chunks of about 1/16 of a thread's share: tasks
- * differ in length (rows attend to different numbers of positions), so they are taken
- * dynamically, but a prefill's thousands of short tasks are not handed out one by one. */
+/* Rows into blocks (consecutive positions of one context, at most rmax rows), then
+ * tasks of (block, KV head, heads) taken dynamically in chunks: tasks differ in length
+ * (rows attend to different numbers of positions). */
 static void attention(ur_ctx *c, int layer, int nb) {
-    rows_job j = {c, NULL, NULL, NULL, layer};
-    const int tasks = nb * c->m->hp.n_heads, chunk = tasks / (16 * c->nt);
+    const ur_hparams *hp = &c->m->hp;
+    const int group = hp->n_heads / hp->n_kv_heads;
+    attn_plan pl = {group < UR_ATTN_MAXQ ? group : UR_ATTN_MAXQ, 0, 0};
+    pl.subs = (group + pl.hps - 1) / pl.hps;
+    const int rmax = UR_ATTN_MAXQ / pl.hps;
+    for (int t = 0; t < nb; t++) {
+        const int b = pl.nblk;
+        if (t == 0 || c->row_ctx[t] != c->row_ctx[t - 1] || c->row_pos[t] != c->row_pos[t - 1] + 1 || t - c->blk[b - 1] >= rmax)
+            c->blk[pl.nblk++] = t;
+    }
+    c->blk[pl.nblk] = nb;
+    rows_job j = {c, NULL, NULL, NULL, layer, &pl};
+    const int tasks = pl.nblk * hp->n_kv_heads * pl.subs, chunk = tasks / (16 * c->nt);
     ur_pool_for(tasks > 1 ? c->pool : NULL, tasks, chunk > 1 ? chunk : 1, attention_body, &j);
 }
 
@@ -183,7 +197,7 @@ void ur_layer_forward(ur_ctx *c, int l, int nb) {
     const ur_hparams *hp = &c->m->hp;
     const ur_layer *L = &c->m->layers[l];
     const int pre = hp->norm & UR_NORM_PRE, post = hp->norm & UR_NORM_POST;
-    rows_job j = {c, NULL, NULL, NULL, l};
+    rows_job j = {c, NULL, NULL, NULL, l, NULL};
     ur_pool *pool = nb > 1 ? c->pool : NULL;
 
     /* attention block */
@@ -228,7 +242,7 @@ void ur_output_forward(ur_ctx *c, const float *xs, int nb, float *logits) {
     matmul(c, &m->output, c->xn, nb, logits);
     add_bias(logits, &m->output_b, nb, m->hp.n_vocab);
     if (m->hp.final_softcap > 0) {
-        rows_job j = {c, logits, NULL, NULL, 0};
+        rows_job j = {c, logits, NULL, NULL, 0, NULL};
         ur_pool_for(c->pool, (int64_t)nb * m->hp.n_vocab, 16384, softcap_body, &j); /* ~3 ms of tanhf per 256k row */
     }
 }

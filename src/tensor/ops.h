@@ -4,6 +4,7 @@
 #ifndef URIAL_OPS_H
 #define URIAL_OPS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* y = x / sqrt(mean(x^2) + eps) * w   (n elements; y may alias x) */
@@ -34,5 +35,23 @@ void ur_f32_to_f16_row(uint16_t *dst, const float *src, int n);
 float ur_dot_f32_f16(const float *a, const uint16_t *b, int n);
 /* y[i] += a * x[i] */
 void ur_axpy_f16(float *y, const uint16_t *x, float a, int n);
+
+/* Attention of nq <= UR_ATTN_MAXQ queries that share one KV head (attn.c): query i
+ * attends positions lo[i]..hi[i]; position p's key and value are the F16 rows
+ * k + (p % rows) * kv_stride and v + (p % rows) * kv_stride (hd values each).
+ * s = q.k scale, [cap > 0] s = cap tanh(s); out[i] = softmax(s) v. A query's result
+ * does not depend on the other queries of the call. scratch: ur_attend_scratch(n_ctx,
+ * hd) floats for positions below n_ctx. */
+#define UR_ATTN_MAXQ 16
+typedef struct ur_attn {
+    const float *q[UR_ATTN_MAXQ];
+    float *out[UR_ATTN_MAXQ];
+    int lo[UR_ATTN_MAXQ], hi[UR_ATTN_MAXQ];
+    int nq, hd, rows, kv_stride;
+    const uint16_t *k, *v;
+    float scale, cap;
+} ur_attn;
+void ur_attend(const ur_attn *a, float *scratch);
+size_t ur_attend_scratch(int n_ctx, int hd);
 
 #endif
