@@ -18,9 +18,6 @@ void ur_rope(float *x, const float *cs, int n_rot, int neox);
  * (freqs NULL: all 1); both multiplied by mscale (LongRoPE's attention factor, else 1). */
 void ur_rope_cache(float *cs, float pos, int n_rot, float base, float scale, const float *freqs, float mscale);
 
-/* In-place softmax over n values; returns nothing, sums in double. */
-void ur_softmax(float *x, int n);
-
 /* h[i] = silu(g[i]) * u[i] */
 void ur_swiglu(float *h, const float *g, const float *u, int n);
 /* h[i] = gelu(g[i]) * u[i] with GELU's tanh form, as llama.cpp computes it: gelu of
@@ -30,11 +27,8 @@ void ur_geglu(float *h, const float *g, const float *u, int n);
 /* The tanh form of GELU in float: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))). */
 float ur_gelu(float x);
 
-/* Half-precision helpers for the attention over the F16 KV cache. */
+/* F32 rows into the F16 KV cache */
 void ur_f32_to_f16_row(uint16_t *dst, const float *src, int n);
-float ur_dot_f32_f16(const float *a, const uint16_t *b, int n);
-/* y[i] += a * x[i] */
-void ur_axpy_f16(float *y, const uint16_t *x, float a, int n);
 
 /* Attention of nq <= UR_ATTN_MAXQ queries that share one KV head (attn.c): query i
  * attends positions lo[i]..hi[i]; position p's key and value are the F16 rows
