@@ -5,8 +5,10 @@
 # each engine run REPS times alternately, best run kept. Also urial's peak RSS
 # against the budget file size + KV cache + 64 MiB.
 #
-# usage: bench/run.sh [--record] [--types "q4_0 q8_0"] [--prompt 256] [--gen 64] [--reps 3]
-#   --record   also write the table to bench/RESULTS.md
+# usage: bench/run.sh [--record] [--out FILE] [--types "q4_0 q8_0"] [--prompt "256"] [--gen 64] [--reps 3]
+#   --prompt   one or more prompt lengths (a row per length and type)
+#   --record   also write the table to FILE (--out, default bench/RESULTS.md); the long-context
+#              table: bench/run.sh --types q4_0 --prompt "1536 3072" --record --out bench/LONGCTX.md
 # Needs: node + node-llama-cpp (installed into $LLAMACPP, default /tmp/llamacpp, on first use),
 #        python3-numpy and python3-sentencepiece (apt) for gguf_synth.py. Models are cached in
 #        $BENCH_DIR (default /tmp/urial-bench).
@@ -15,12 +17,13 @@ cd "$(dirname "$0")/.."
 SHARED=${SHARED:-$(cd .. && pwd)/shared}
 LLAMACPP=${LLAMACPP:-/tmp/llamacpp}
 BENCH_DIR=${BENCH_DIR:-/tmp/urial-bench}
-TYPES="q4_0 q8_0"; PROMPT=256; GEN=64; REPS=3; RECORD=0; THREADS=2
+TYPES="q4_0 q8_0"; PROMPTS=256; GEN=64; REPS=3; RECORD=0; THREADS=2; OUT=bench/RESULTS.md
 while [ $# -gt 0 ]; do
     case $1 in
     --record) RECORD=1 ;;
     --types) TYPES=$2; shift ;;
-    --prompt) PROMPT=$2; shift ;;
+    --prompt) PROMPTS=$2; shift ;;
+    --out) OUT=$2; shift ;;
     --gen) GEN=$2; shift ;;
     --reps) REPS=$2; shift ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 1 ;;
@@ -44,6 +47,7 @@ json_field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 best() { awk 'BEGIN{m=0} {if ($1+0 > m) m=$1+0} END{printf "%.1f", m}'; }
 
 rows=""
+for PROMPT in $PROMPTS; do
 for t in $TYPES; do
     M=$BENCH_DIR/tinyllama-$t.gguf
     if [ ! -f "$M" ]; then
@@ -66,19 +70,21 @@ for t in $TYPES; do
     file_mib=$(awk -v b="$(stat -L -c %s "$M")" 'BEGIN{printf "%.1f", b/1048576}')
     rss_mib=$(awk -v k="$rss_kb" 'BEGIN{printf "%.1f", k/1024}')
     budget=$(awk -v f="$file_mib" -v k="$kv_mib" 'BEGIN{printf "%.1f", f+k+64}')
-    rows="$rows| $t | $up | $lp | **$rp** | $ud | $ld | **$rd** | $rss_mib / $budget |"$'\n'
+    rows="$rows| $PROMPT | $t | $up | $lp | **$rp** | $ud | $ld | **$rd** | $rss_mib / $budget |"$'\n'
+done
 done
 
-table="| type | urial prefill tok/s | llama.cpp prefill tok/s | ratio | urial decode tok/s | llama.cpp decode tok/s | ratio | urial peak RSS / budget (MiB) |
-|---|---|---|---|---|---|---|---|
+table="| prompt | type | urial prefill tok/s | llama.cpp prefill tok/s | ratio | urial decode tok/s | llama.cpp decode tok/s | ratio | urial peak RSS / budget (MiB) |
+|---|---|---|---|---|---|---|---|---|
 $rows"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 head="TinyLlama-1.1B shape (dim 2048, 22 layers, 32 heads / 4 kv, ff 5632, vocab 32000), random weights from
-gguf_synth.py; $THREADS threads; prompt $PROMPT tokens in one batch, $GEN greedy decode steps; best of $REPS alternating runs;
+gguf_synth.py; $THREADS threads; prompt of the given length in one batch, $GEN greedy decode steps; best of $REPS alternating runs;
 $(date -u +%Y-%m-%d), $cpu, urial $(git rev-parse --short HEAD), llama.cpp via node-llama-cpp 3.22.1.
-Budget = file size + KV cache + 64 MiB."
+Budget = file size + KV cache + 64 MiB.
+Command: bench/run.sh --types \"$TYPES\" --prompt \"$PROMPTS\" --gen $GEN --reps $REPS"
 echo "$head"; echo; echo "$table"
 if [ $RECORD = 1 ]; then
-    { echo "# urial vs llama.cpp (bench/run.sh)"; echo; echo "$head"; echo; echo "$table"; } >bench/RESULTS.md
-    echo "wrote bench/RESULTS.md"
+    { echo "# urial vs llama.cpp (bench/run.sh)"; echo; echo "$head"; echo; echo "$table"; } >"$OUT"
+    echo "wrote $OUT"
 fi
