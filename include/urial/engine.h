@@ -48,8 +48,14 @@ typedef struct ur_engine_job {
     float freq_pen, pres_pen; /* OpenAI's frequency / presence penalties (generated tokens) */
     int logprobs;             /* top-k for generated tokens; -1: none */
     int prompt_logprobs;      /* 1: logprobs of every prompt token (echo + logprobs) */
+    /* Optional: called (engine thread) with each piece of streamed text; non-zero
+     * ends the job there with stop_reason UR_STOP_STRING (e.g. a judge's JSON answer
+     * is complete). gp.mask, if set, is also called from the engine thread. */
+    int (*until)(void *user, const char *text, size_t len);
+    void *until_user;
     /* ---- output (under the engine mutex) ---- */
     int state;                /* UR_ENGINE_* */
+    int until_met;            /* until() ended it */
     atomic_int cancel;        /* set by the caller: stop this job (e.g. the client went away) */
     ur_buf text;              /* raw generated text streamed so far (all of it at UR_ENGINE_DONE) */
     ur_engine_lp *gen_lp;           /* logprobs of generated tokens (n_gen_lp) */
@@ -77,6 +83,10 @@ typedef struct ur_engine_params {
                               the longest prefix a free slot shares with the prompt (a chat's turns) */
 } ur_engine_params;
 void ur_engine_defaults(ur_engine_params *p);
+/* Slots by default: 8 (batched decoding on a CPU levels off around there:
+ * bench/URIAL_RUN.md), fewer when 8 KV caches of n_ctx tokens would pass a quarter
+ * of the machine's memory. */
+int ur_engine_default_parallel(const ur_model *m, int n_ctx);
 /* Make the slots, compute (or load) the format's prefix once, start the engine thread. */
 ur_engine *ur_engine_new(const ur_model *m, const ur_chat *fmt, const ur_engine_params *p, ur_err *err);
 /* Stop the engine thread: running and queued jobs end (failed: "the server is

@@ -97,7 +97,7 @@ typedef struct ur_judge_http_params {
 void ur_judge_http_defaults(ur_judge_http_params *p);
 ur_judge *ur_judge_http_new(const ur_judge_http_params *p, ur_err *err);
 
-/* A GGUF model run by urial's engine (greedy, one request at a time), its answers
+/* A GGUF model run by urial's engine (greedy; `parallel` answers decoded together), its answers
  * constrained to each request's schema by a token mask (src/eval/jsonmask.c): the
  * JSON shape with the schema's keys in order, free text (printable ASCII, at most
  * reason_max bytes) in "reason"/"rationale", scores "1".."5", choices A / B / tie;
@@ -108,6 +108,7 @@ typedef struct ur_judge_local_params {
                                   none), or "raw" (system + "\n\n" + prompt) */
     int n_ctx;                 /* 0: the model's, at most 8192 */
     int n_threads;             /* 0: all cores */
+    int parallel;              /* answers decoded together (a chat template only; 0: ur_engine_default_parallel) */
     int reason_max;            /* longest "reason"/"rationale" text in bytes (0: 400) */
     int ws_max;                /* most whitespace bytes between two JSON tokens (0: 12) */
 } ur_judge_local_params;

@@ -222,25 +222,12 @@ const char CLI_PARALLEL_HELP[] =
     "answers decoded together in one batch (default 8, fewer when their KV caches\n"
     "would pass a quarter of the memory); outputs do not depend on it";
 
-/* The default number of slots: 8 (the speed of batched decoding on a CPU levels off
- * around there: bench/URIAL_RUN.md), fewer when 8 KV caches of n_ctx tokens would
- * take more than a quarter of the physical memory. */
-static int default_parallel(const ur_model *m, int n_ctx) {
-    const ur_hparams *h = &m->hp;
-    uint64_t per_slot = 2ull * 2 * (uint64_t)h->n_layers * (uint64_t)h->n_kv_heads * (uint64_t)h->head_dim * (uint64_t)n_ctx;
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
-    uint64_t budget = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 4 : 4ull << 30;
-    int n = 8;
-    while (n > 1 && per_slot * (uint64_t)n > budget) n--;
-    return n;
-}
-
 void cli_engine_params(const ur_model *m, const cli_engine *eng, int parallel, const char *cache_dir,
                        struct ur_engine_params *p) {
     ur_engine_defaults(p);
     p->n_ctx = eng->ctx ? eng->ctx : cli_default_ctx(m);
     p->n_threads = eng->threads;
-    p->parallel = parallel ? parallel : default_parallel(m, p->n_ctx);
+    p->parallel = parallel ? parallel : ur_engine_default_parallel(m, p->n_ctx);
     p->queue = 2 * p->parallel;
     p->cache_dir = cache_dir;
     p->reuse = UR_REUSE_PREFIX;

@@ -66,7 +66,7 @@ static void note(void *user, const char *msg) {
 /* Where the judge's answers come from: a server, or a local model (--judge local:M). */
 typedef struct judge_opts {
     const char *judge, *key_env, *jtmpl;
-    int ctx, threads, reason, url_given;
+    int ctx, threads, parallel, reason, url_given;
     ur_judge_http_params hp;
     cli_opt opts[20];
 } judge_opts;
@@ -96,6 +96,9 @@ static void judge_opts_init(judge_opts *o) {
         OPT_STR("judge-template", 0, "NAME|auto|raw", &o->jtmpl, "its chat template (default auto: the model's, else plain text)"),
         OPT_INT("ctx", 0, "N", 16, 1 << 24, &o->ctx, "its context (default: the model's, at most 8192)"),
         OPT_INT("threads", 't', "N", 1, 1024, &o->threads, "threads (default: all cores)"),
+        OPT_INT("parallel", 0, "N", 1, 256, &o->parallel,
+                "answers decoded together (default 8, fewer when their KV caches would pass a quarter of\n"
+                "the memory; with a chat template); the answers do not depend on it"),
         OPT_INT("reason-max", 0, "N", 1, 1 << 16, &o->reason, "bytes of a reason (default 400)"),
         OPT_END};
     _Static_assert(sizeof opts <= sizeof o->opts, "judge_opts.opts is too small");
@@ -112,7 +115,7 @@ static ur_judge *open_judge(judge_opts *o, const char *cmd) {
     ur_judge *j;
     if (local) {
         ur_judge_local_params lp = {.model_path = local, .chat_template = o->jtmpl, .n_ctx = o->ctx,
-                                    .n_threads = o->threads, .reason_max = o->reason};
+                                    .n_threads = o->threads, .parallel = o->parallel, .reason_max = o->reason};
         j = ur_judge_local_new(&lp, &err);
     } else {
         const char *var = o->key_env ? o->key_env : "OPENAI_API_KEY";

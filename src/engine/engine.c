@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "urial/engine.h"
@@ -165,6 +166,7 @@ static void finish(ur_engine *e, slot *s, int reason, const char *msg) {
     if (s->g) ur_gen_end(s->g, &res);
     s->g = NULL;
     pthread_mutex_lock(&e->mu);
+    if (reason == UR_STOP_CANCEL && j->until_met) reason = UR_STOP_STRING;
     if (reason == UR_STOP_CANCEL || (reason >= 0 && atomic_load(&j->cancel))) {
         reason = UR_STOP_CANCEL;
         e->cancelled++;
@@ -255,6 +257,7 @@ static int sink_text(void *user, const char *text, size_t len) {
     ur_buf_put(&t->j->text, text, len);
     pthread_cond_broadcast(&t->j->cv);
     pthread_mutex_unlock(&t->e->mu);
+    if (t->j->until && t->j->until(t->j->until_user, text, len)) return t->j->until_met = 1;
     return atomic_load(&t->j->cancel);
 }
 
@@ -449,6 +452,16 @@ void ur_engine_defaults(ur_engine_params *p) {
     p->parallel = 1;
     p->queue = 64;
     p->reuse = UR_REUSE_ALL;
+}
+
+int ur_engine_default_parallel(const ur_model *m, int n_ctx) {
+    const ur_hparams *h = &m->hp;
+    uint64_t per_slot = 2ull * 2 * (uint64_t)h->n_layers * (uint64_t)h->n_kv_heads * (uint64_t)h->head_dim * (uint64_t)n_ctx;
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+    uint64_t budget = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 4 : 4ull << 30;
+    int n = 8;
+    while (n > 1 && per_slot * (uint64_t)n > budget) n--;
+    return n;
 }
 
 ur_engine *ur_engine_new(const ur_model *m, const ur_chat *fmt, const ur_engine_params *p, ur_err *err) {

@@ -223,8 +223,17 @@ void jm_mask_start(jm_mask *m, const jm_shape *sh) {
     m->rejected = 0;
 }
 
+void jm_mask_share(jm_mask *m, const jm_mask *from) {
+    *m = *from;
+    m->shared = 1;
+    m->hook.user = m;
+    jm_mask_start(m, NULL);
+}
+
 void jm_mask_free(jm_mask *m) {
-    for (int i = 0; i < m->n_vocab; i++) free(m->bytes[i]);
-    free(m->bytes), free(m->len);
+    if (!m->shared) {
+        for (int i = 0; i < m->n_vocab; i++) free(m->bytes[i]);
+        free(m->bytes), free(m->len);
+    }
     memset(m, 0, sizeof *m);
 }

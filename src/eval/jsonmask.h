@@ -60,9 +60,12 @@ typedef struct jm_mask {
     const jm_shape *shape;
     jm_state st;
     int rejected;   /* accept() got a token the mask did not allow */
+    int shared;     /* bytes/len belong to another mask (jm_mask_share) */
     ur_logit_mask hook;
 } jm_mask;
 int jm_mask_init(jm_mask *m, const ur_vocab *v);
+/* A mask with its own state on the token tables of `from` (which must outlive it). */
+void jm_mask_share(jm_mask *m, const jm_mask *from);
 void jm_mask_start(jm_mask *m, const jm_shape *sh); /* a new answer */
 void jm_mask_free(jm_mask *m);
 

@@ -190,3 +190,10 @@ M=$TMP/judge.gguf
 "$URIAL" synth "$M" --dim 64 --layers 1 --heads 2 --kv-heads 1 --ff 128 --ctx 2048 --vocab "$FIX/tokenizer/llama-spm/vocab-llama-spm.gguf" 2>/dev/null
 ok local_judge "$URIAL" eval score --in "$TMP/mixed.json" --mode auto --out "$TMP/local.jsonl" --judge "local:$M" --reason-max 16 -t 1 --quiet
 [ "$(grep -c '"parsed_result":{' "$TMP/local.jsonl")" = 3 ] && pass local_parsed || fail local_parsed "$(cat "$TMP/local.jsonl")"
+# with a chat template the answers run on the engine, several decoded together: the
+# records do not depend on --parallel (nor on the order the answers finish in)
+for P in 1 3; do
+    ok local_judge_parallel$P "$URIAL" eval score --in "$TMP/mixed.json" --mode auto --out "$TMP/localp$P.jsonl" --judge "local:$M" --judge-template zephyr --reason-max 16 -t 1 --parallel $P --quiet
+done
+[ "$(grep -c '"parsed_result":{' "$TMP/localp3.jsonl")" = 3 ] && pass local_parallel_parsed || fail local_parallel_parsed "$(cat "$TMP/localp3.jsonl")"
+cmp -s <(sed 's/"eval_config".*//' "$TMP/localp1.jsonl") <(sed 's/"eval_config".*//' "$TMP/localp3.jsonl") && pass local_parallel_same || fail local_parallel_same
