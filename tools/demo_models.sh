@@ -65,8 +65,11 @@ if [ ! -s "$SFT_OUT" ]; then
 fi
 step "copy into models/"
 mkdir -p models
-cp "$BASE" models/urial-demo-base.gguf
-cp "$SFT_OUT" models/urial-demo-chat.gguf
+# the URIAL prompt and decoding the pair is meant for, recorded in the files (urial defaults):
+# chat, run and serve use them when no --urial / --template / --repeat-penalty is given
+source tools/demo_settings.sh
+"$U" defaults "$BASE" -o models/urial-demo-base.gguf --urial "$DEMO_PROMPT" "${DEMO_DEC[@]}"
+"$U" defaults "$SFT_OUT" -o models/urial-demo-chat.gguf "${DEMO_DEC[@]}"
 cp "$OUT/corpus-stats.json" models/corpus-stats.json
 cp "$OUT/vocab/spm.model" models/urial-demo-spm.model
 python3 tools/train_curves.py "$OUT/base/log.jsonl" "$OUT/sft/log.jsonl" models/training-curves.svg

@@ -146,6 +146,24 @@ const char *const *ur_chat_stops(const ur_chat *f, int *n);
  * session (ur_session_answer), the server and the batch runs all decode through
  * this, so `urial generate --urial`, `chat`, `run` and `serve` agree. */
 void ur_chat_decoding(const ur_chat *f, ur_sampler_params *p);
+/* repeat_last_n's "not given" (callers that let a format or a model decide); any
+ * negative value means the whole context to the sampler. */
+#define UR_LAST_N_DEFAULT (-2)
+/* Decoding defaults of the format's own, which ur_chat_decoding applies where the
+ * caller left UR_PENALTY_DEFAULT / UR_LAST_N_DEFAULT (e.g. a model's recorded ones:
+ * ur_chat_recorded_decoding). penalty <= 0 or last_n == UR_LAST_N_DEFAULT: unset. */
+void ur_chat_set_decoding(ur_chat *f, float repeat_penalty, int repeat_last_n);
+
+/* ---- defaults a model records in its GGUF (keys under "urial.") ------------------------
+ *   urial.prompt          string  a URIAL prompt (the text of a prompt file)
+ *   urial.repeat_penalty  f32     the repetition penalty to decode with
+ *   urial.repeat_last_n   i32     ... over the last N tokens (-1: the whole context)
+ * `urial defaults MODEL.gguf` shows and writes them. ur_chat_recorded: the URIAL
+ * format of urial.prompt (named "MODEL.gguf: urial.prompt"), or NULL without an error
+ * when the model records none; ur_chat_recorded_decoding: the recorded decoding onto f
+ * (nothing when none is recorded). Both read g only. */
+ur_chat *ur_chat_recorded(const ur_gguf *g, ur_err *err);
+void ur_chat_recorded_decoding(ur_chat *f, const ur_gguf *g);
 
 /* The final answer from generated text. Both kinds cut at the first stop string
  * (for output from a backend that did not stop there). URIAL then does what the

@@ -112,6 +112,11 @@ void ur_gguf_w_str_n(ur_gguf_writer *w, const char *key, const char *v, size_t n
 void ur_gguf_w_arr(ur_gguf_writer *w, const char *key, int elem_type, const void *elems, uint64_t n);
 /* String arrays: strings are copied (NUL-terminated, or with lens when lens != NULL). */
 void ur_gguf_w_arr_str(ur_gguf_writer *w, const char *key, const char *const *strs, const size_t *lens, uint64_t n);
+/* Remove a key (nothing when absent). */
+void ur_gguf_w_remove(ur_gguf_writer *w, const char *key);
+/* A writer holding every kv and tensor of g (the tensor data stays g's: keep g open
+ * until ur_gguf_write), e.g. to write a model again with a few keys changed. */
+ur_gguf_writer *ur_gguf_writer_from(const ur_gguf *g, ur_err *err);
 /* Copy one kv (any type, arrays included) from an open file, e.g. the tokenizer of another model. */
 void ur_gguf_w_copy_kv(ur_gguf_writer *w, const ur_gguf_kv *kv);
 /* Tensors: `data` is NOT copied and must stay valid until ur_gguf_write(); nbytes

@@ -12,6 +12,7 @@ ur_chat *chat_new(int kind, const char *name) {
     ur_chat *f = ur_xcalloc(1, sizeof *f);
     f->name = ur_xstrdup(name);
     f->kind = kind;
+    f->def_last_n = UR_LAST_N_DEFAULT;
     return f;
 }
 
@@ -29,7 +30,34 @@ const char *ur_chat_name(const ur_chat *f) { return f->name; }
 const char *ur_chat_warning(const ur_chat *f) { return f->warning; }
 
 void ur_chat_decoding(const ur_chat *f, ur_sampler_params *p) {
-    if (p->repeat_penalty == UR_PENALTY_DEFAULT) p->repeat_penalty = f->kind == UR_CHAT_URIAL ? 1.1f : 1.0f;
+    if (p->repeat_penalty == UR_PENALTY_DEFAULT)
+        p->repeat_penalty = f->def_penalty > 0 ? f->def_penalty : f->kind == UR_CHAT_URIAL ? 1.1f : 1.0f;
+    if (p->repeat_last_n == UR_LAST_N_DEFAULT) p->repeat_last_n = f->def_last_n != UR_LAST_N_DEFAULT ? f->def_last_n : -1;
+}
+
+void ur_chat_set_decoding(ur_chat *f, float repeat_penalty, int repeat_last_n) {
+    f->def_penalty = repeat_penalty;
+    f->def_last_n = repeat_last_n;
+}
+
+ur_chat *ur_chat_recorded(const ur_gguf *g, ur_err *err) {
+    ur_str t = {0, 0};
+    if (ur_gguf_get_str(g, "urial.prompt", &t, NULL) != 0) return NULL;
+    ur_buf name = {0};
+    ur_buf_printf(&name, "%s: urial.prompt", g->path);
+    ur_chat *f = ur_chat_urial_text(name.data, t.ptr, t.len, err);
+    ur_buf_free(&name);
+    return f;
+}
+
+void ur_chat_recorded_decoding(ur_chat *f, const ur_gguf *g) {
+    float pen = 0;
+    int64_t n = UR_LAST_N_DEFAULT;
+    if (ur_gguf_get_f32(g, "urial.repeat_penalty", &pen, NULL) != 0 || !(pen > 0 && pen <= 100)) pen = 0;
+    if (ur_gguf_get_i64(g, "urial.repeat_last_n", &n, NULL) != 0 || n < -1 || n > (1 << 24)) n = UR_LAST_N_DEFAULT;
+    const int last = (int)n;
+    if (pen > 0 || last != UR_LAST_N_DEFAULT)
+        ur_chat_set_decoding(f, pen > 0 ? pen : f->def_penalty, last != UR_LAST_N_DEFAULT ? last : f->def_last_n);
 }
 
 const char *ur_chat_urial_prompt(const ur_chat *f, size_t *len) {

@@ -31,6 +31,9 @@ struct ur_chat {
     char *stop[3];   /* end-of-turn text, then EOS; NULL-terminated */
     int n_stop;
     int jinja_add_bos;
+    /* decoding defaults of its own (ur_chat_set_decoding): penalty <= 0 / last_n == UR_LAST_N_DEFAULT: unset */
+    float def_penalty;
+    int def_last_n;
 };
 
 /* URIAL (urial.c) */

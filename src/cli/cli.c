@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "urial/engine.h"
@@ -44,27 +45,35 @@ void cli_format_init(cli_format *f) {
     f->opts[2] = (cli_opt)OPT_END;
 }
 
+/* The model's GGUF when it is a readable file (NULL otherwise: a remote model's name). */
+static ur_gguf *open_model_gguf(const char *model) {
+    struct stat st;
+    if (!model || stat(model, &st) || !S_ISREG(st.st_mode)) return NULL;
+    return ur_gguf_open(model, NULL);
+}
+
 ur_chat *cli_format_open(const cli_format *fo, const char *cmd, const char *model, const ur_gguf *g) {
     ur_err err = {{0}};
     ur_chat *f = NULL;
     if (fo->urial && fo->tmpl) return cli_fail("%s: give either --urial or --template, not both", cmd), NULL;
+    ur_gguf *own = g ? NULL : open_model_gguf(model);
+    const ur_gguf *mg = g ? g : own;
     if (fo->tmpl && !strcmp(fo->tmpl, "auto")) {
-        if (g) {
-            f = ur_chat_template_auto(g, &err);
-        } else {
-            if (!model)
-                return cli_fail("%s: --template auto needs -m MODEL to read the chat template from", cmd), NULL;
-            ur_gguf *o = ur_gguf_open(model, &err);
-            if (o) f = ur_chat_template_auto(o, &err);
-            ur_gguf_close(o);
-        }
+        if (mg) f = ur_chat_template_auto(mg, &err);
+        else if (!model) cli_fail("%s: --template auto needs -m MODEL to read the chat template from", cmd);
+        else ur_gguf_close(ur_gguf_open(model, &err)); /* why it cannot be read */
     } else if (fo->tmpl) {
         f = ur_chat_template(fo->tmpl, &err);
-    } else {
+    } else if (!fo->urial && mg && (f = ur_chat_recorded(mg, &err))) {
+        fprintf(stderr, "urial: using the URIAL prompt %s records (urial.prompt; --urial or --template to choose another)\n",
+                mg->path);
+    } else if (!err.msg[0]) {
         f = ur_chat_urial(fo->urial ? fo->urial : UR_URIAL_DEFAULT, &err);
     }
-    if (!f) cli_fail("%s", err.msg);
-    else if (ur_chat_warning(f)) fprintf(stderr, "urial: warning: %s\n", ur_chat_warning(f));
+    if (f && mg) ur_chat_recorded_decoding(f, mg);
+    ur_gguf_close(own);
+    if (!f && err.msg[0]) cli_fail("%s", err.msg);
+    else if (f && ur_chat_warning(f)) fprintf(stderr, "urial: warning: %s\n", ur_chat_warning(f));
     return f;
 }
 
@@ -84,6 +93,7 @@ void cli_decoding_init(cli_decoding *d, int max_tokens, const char *max_tokens_h
     ur_gen_defaults(&d->gp);
     d->gp.max_tokens = max_tokens;
     ur_sampler_params *s = &d->gp.sampler;
+    s->repeat_last_n = UR_LAST_N_DEFAULT; /* the format's or the model's, else -1 */
     cli_opt *o = d->opts;
     *o++ = (cli_opt)OPT_INT("max-tokens", 'n', "N", -1, 1 << 24, &d->gp.max_tokens, max_tokens_help);
     *o++ = (cli_opt)OPT_TEXT("decoding (defaults: the URIAL paper's just-eval runs, docs/urial.md \"Decoding in the paper\"):");
@@ -93,11 +103,12 @@ void cli_decoding_init(cli_decoding *d, int max_tokens, const char *max_tokens_h
     *o++ = (cli_opt)OPT_FLOAT("min-p", 0, "P", 0, 1, &s->min_p,
                               "drop tokens below P x the top probability (default 0 = off)");
     *o++ = (cli_opt)OPT_FLOAT("repeat-penalty", 0, "R", 0.01, 100, &s->repeat_penalty,
-                              "Hugging Face repetition penalty (default 1.1 with a URIAL prompt, 1 = off\n"
-                              "with a template or a raw prompt, as the authors ran aligned models)");
+                              "Hugging Face repetition penalty (default: the model's recorded one, else 1.1\n"
+                              "with a URIAL prompt, 1 = off with a template or a raw prompt, as the authors\n"
+                              "ran aligned models)");
     *o++ = (cli_opt)OPT_INT("repeat-last-n", 0, "N", -1, 1 << 24, &s->repeat_last_n,
-                            "penalise only the last N tokens (default -1: every token in the context,\n"
-                            "the prompt included, as Hugging Face / vLLM do)");
+                            "penalise only the last N tokens (default: the model's recorded setting, else\n"
+                            "-1: every token in the context, the prompt included, as Hugging Face / vLLM do)");
     *o++ = (cli_opt)OPT_U64("seed", 0, "S", &s->seed, "random seed for --temp > 0 (default 0)");
     *o = (cli_opt)OPT_END;
 }
@@ -200,9 +211,18 @@ ur_model *cli_load_model(const char *path) {
 
 int cli_default_ctx(const ur_model *m) { return m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096; }
 
+void cli_ctx_warn(const ur_model *m, int n_ctx) {
+    static int warned;
+    if (warned || n_ctx <= m->hp.n_ctx_train || m->hp.n_ctx_train <= 0) return;
+    warned = 1;
+    fprintf(stderr, "urial: warning: --ctx %d is beyond the %d tokens %s was trained on: past them its output may be "
+                    "garbage\n", n_ctx, m->hp.n_ctx_train, m->gguf->path);
+}
+
 ur_ctx *cli_new_ctx(const ur_model *m, int n_ctx, int n_threads, int quiet) {
     ur_err err = {{0}};
     if (!n_ctx) n_ctx = cli_default_ctx(m);
+    cli_ctx_warn(m, n_ctx);
     ur_ctx_params p = {.n_ctx = n_ctx, .n_threads = n_threads};
     ur_ctx *c = ur_ctx_new(m, p, &err);
     if (!c) {
@@ -226,6 +246,7 @@ void cli_engine_params(const ur_model *m, const cli_engine *eng, int parallel, c
                        struct ur_engine_params *p) {
     ur_engine_defaults(p);
     p->n_ctx = eng->ctx ? eng->ctx : cli_default_ctx(m);
+    cli_ctx_warn(m, p->n_ctx);
     p->n_threads = eng->threads;
     p->parallel = parallel ? parallel : ur_engine_default_parallel(m, p->n_ctx);
     p->queue = 2 * p->parallel;

@@ -22,6 +22,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_defaults(int argc, char **argv);
 int cmd_prompt(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
 int cmd_train(int argc, char **argv);
@@ -109,6 +110,8 @@ void cli_select_init(cli_select *s);
 ur_model *cli_load_model(const char *path);
 /* The default context: the model's trained one, at most 4096 tokens (a long trained
  * context would make a large KV cache; --ctx N overrides). */
+/* One line on stderr (once per process) when n_ctx passes the context m was trained on. */
+void cli_ctx_warn(const ur_model *m, int n_ctx);
 int cli_default_ctx(const ur_model *m);
 /* A context of n_ctx tokens (0: cli_default_ctx); tells on stderr what was
  * loaded and the KV cache size unless quiet; prints the error and returns NULL. */

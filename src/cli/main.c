@@ -20,6 +20,7 @@ static const struct {
     {"logits", cmd_logits, "teacher-forced top next-token logits at every position"},
     {"bench", cmd_bench, "prefill and decode speed"},
     {"synth", cmd_synth, "write a random-weight model (smoke tests, cross-checks)"},
+    {"defaults", cmd_defaults, "show or record the URIAL prompt and decoding a model is meant for"},
     {"prompt", cmd_prompt, "print the exact prompt a URIAL prompt or chat template gives for a query"},
     {"sft", cmd_sft, "supervised fine-tuning (LIMA recipe; full or --lora) of a GGUF on chat JSONL"},
     {"train", cmd_train, "pretrain a small llama model from scratch on plain text"},

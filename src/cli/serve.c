@@ -68,6 +68,7 @@ int cmd_serve(int argc, char **argv) {
     }
     cli_format_note_aligned(&fmt, m);
     sp.n_ctx = eng.ctx ? eng.ctx : cli_default_ctx(m);
+    cli_ctx_warn(m, sp.n_ctx);
 
     /* SIGINT/SIGTERM are taken with sigwait here; blocked before any thread starts,
      * so that every thread inherits the mask and none is interrupted */

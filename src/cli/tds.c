@@ -282,6 +282,8 @@ static int run(int argc, char **argv, int prefix) {
     if (open_prompt(bprompt, "base-prompt", name, ma, &ds, &pb, &fb)) goto done;
     int da = cli_default_ctx(ma), db = mb ? cli_default_ctx(mb) : da;
     int n_ctx = eng.ctx ? eng.ctx : db < da ? db : da;
+    cli_ctx_warn(ma, n_ctx);
+    if (mb) cli_ctx_warn(mb, n_ctx);
     if ((mb && !(cb = cli_new_ctx(mb, n_ctx, eng.threads, 0))) || !(ca = cli_new_ctx(ma, n_ctx, eng.threads, 0)))
         goto done;
     cli_job_view view;

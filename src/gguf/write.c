@@ -171,6 +171,34 @@ void ur_gguf_w_copy_kv(ur_gguf_writer *w, const ur_gguf_kv *src) {
     }
 }
 
+void ur_gguf_w_remove(ur_gguf_writer *w, const char *key) {
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < w->n_kv; i++) {
+        wkv *kv = &w->kv[i];
+        if (kv->klen != klen || memcmp(kv->key, key, klen)) continue;
+        free(kv->key);
+        ur_buf_free(&kv->val);
+        memmove(kv, kv + 1, (w->n_kv - i - 1) * sizeof *kv);
+        w->n_kv--;
+        return;
+    }
+}
+
+ur_gguf_writer *ur_gguf_writer_from(const ur_gguf *g, ur_err *err) {
+    ur_gguf_writer *w = ur_gguf_writer_new();
+    for (uint64_t i = 0; i < g->n_kv; i++) ur_gguf_w_copy_kv(w, &g->kv[i]);
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const ur_gguf_tensor *t = &g->tensors[i];
+        char name[MAX_NAME + 1];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        if (ur_gguf_w_tensor(w, name, t->type, t->n_dims, t->ne, t->data, t->nbytes, err)) {
+            ur_gguf_writer_free(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
 /* ---- tensors ------------------------------------------------------------------- */
 int ur_gguf_w_tensor(ur_gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne,
                      const void *data, uint64_t nbytes, ur_err *err) {

@@ -22,7 +22,7 @@ char *ur_remote_completion_body(const char *model, const char *prompt, size_t le
     if (s->min_p > 0) json_object_set_new(o, "min_p", ur_json_real6(s->min_p));
     const int pen = s->repeat_penalty > 0 && s->repeat_penalty != 1.0f;
     if (pen) json_object_set_new(o, "repetition_penalty", ur_json_real6(s->repeat_penalty));
-    if (pen && s->repeat_last_n != -1)
+    if (pen && s->repeat_last_n >= 0)
         json_object_set_new(o, "repeat_last_n", json_integer(s->repeat_last_n)); /* urial serve only */
     /* JSON integers are signed 64-bit; servers take smaller seeds */
     json_object_set_new(o, "seed", json_integer((json_int_t)(s->seed & 0x3fffffffffffffffull)));

@@ -24,6 +24,25 @@ else
 fi
 "$URIAL" info "$CHAT" | grep -q '^chat template: zephyr' && pass info_text_template || fail info_text_template
 
+# the pair records the URIAL prompt and decoding it is meant for (urial defaults): with no options,
+# chat decodes as the demo's explicit settings do; an option given still wins
+"$URIAL" defaults "$BASE" >"$TMP/def" 2>&1
+grep -q '^urial.prompt: ' "$TMP/def" && grep -q '^urial.repeat_penalty: 1.2$' "$TMP/def" &&
+    grep -q '^urial.repeat_last_n: 24$' "$TMP/def" && pass defaults_recorded || fail defaults_recorded "$(cat "$TMP/def")"
+q='What does "harbor" mean?'
+a=$(printf '%s\n' "$q" | "$URIAL" chat -q -m "$BASE" -n 40 -t 1 2>"$TMP/def.err")
+b=$(printf '%s\n' "$q" | "$URIAL" chat -q -m "$BASE" --urial "$DEMO_PROMPT" "${DEMO_DEC[@]}" -n 40 -t 1 2>/dev/null)
+c=$(printf '%s\n' "$q" | "$URIAL" chat -q -m "$BASE" --repeat-penalty 1 -n 40 -t 1 2>/dev/null)
+[ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ] && grep -q 'records (urial.prompt' "$TMP/def.err" &&
+    pass defaults_used || fail defaults_used "[$a] [$b] [$c] $(cat "$TMP/def.err")"
+"$URIAL" defaults "$BASE" --clear -o "$TMP/cleared.gguf" 2>/dev/null && "$URIAL" defaults "$TMP/cleared.gguf" | grep -q 'records no defaults' &&
+    cmp -s <("$URIAL" logits -m "$BASE" --text "$q" --top 3 2>/dev/null) <("$URIAL" logits -m "$TMP/cleared.gguf" --text "$q" --top 3 2>/dev/null) &&
+    pass defaults_cleared || fail defaults_cleared
+printf 'hi\n' | "$URIAL" chat -q -m "$BASE" --ctx 2048 -n 2 -t 1 >/dev/null 2>"$TMP/ctx.err"
+[ "$(grep -c 'warning: --ctx 2048 is beyond the 1024 tokens' "$TMP/ctx.err")" = 1 ] && pass ctx_beyond_training_warns ||
+    fail ctx_beyond_training_warns "$(cat "$TMP/ctx.err")"
+fails_with defaults_bad_prompt "unknown URIAL prompt 'urial-k99'" "$URIAL" defaults "$TMP/cleared.gguf" --urial urial-k99
+
 # the tokenizer against SentencePiece's own ids (spm_encode on the training run's spm.model;
 # tests/ref/demo_tokens.sh regenerates these lines)
 while IFS='|' read -r text ids; do
