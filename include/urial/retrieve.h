@@ -36,8 +36,8 @@ typedef struct ur_retriever ur_retriever;
 /* Load a pool: a JSON array or JSON lines of objects with an instruction (the
  * fields the dataset loader reads: "instruction", or AlignTDS's "pure_input") and an
  * "output" (a string, or a list whose first element is used), optionally "id" and
- * "input". Then load or build its index. note (optional) gets one line saying
- * whether the index was loaded, built or rebuilt (and why). Errors name the file
+ * "input". Then load or build its index. note (optional) gets one line when the
+ * index was built or rebuilt (and why), or could not be cached. Errors name the file
  * and the item. */
 ur_retriever *ur_retriever_open(const char *pool_path, ur_buf *note, ur_err *err);
 void ur_retriever_free(ur_retriever *r);

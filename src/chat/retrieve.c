@@ -301,7 +301,7 @@ ur_retriever *ur_retriever_open(const char *pool_path, ur_buf *note, ur_err *err
         build_index(r);
         save_index(r, ipath, &werr);
     }
-    if (note)
+    if (note && (strcmp(how, "loaded") || werr.msg[0])) /* a loaded index goes without saying */
         ur_buf_printf(note, "%s: BM25 index of %d items %s in %.2f s (%s%s)", pool_path, r->n, how, ur_now() - t0,
                       werr.msg[0] ? "not cached: " : "", werr.msg[0] ? werr.msg : ipath);
     free(ipath);
