@@ -45,7 +45,19 @@ void ur_retriever_free(ur_retriever *r);
 int ur_retriever_size(const ur_retriever *r);          /* items in the pool */
 uint64_t ur_retriever_pool_hash(const ur_retriever *r); /* FNV-1a of the pool file's bytes */
 const char *ur_retriever_path(const ur_retriever *r);
-const char *ur_retriever_method(const ur_retriever *r); /* "bm25(k1=1.2,b=0.75)" */
+/* "bm25(k1=1.2,b=0.75)", or "embed(MODEL.gguf,mean,cosine)" */
+const char *ur_retriever_method(const ur_retriever *r);
+
+/* Similarity by embeddings instead of BM25: each instruction's embedding is the mean
+ * of the last hidden states (after the final norm) of model's forward pass over its
+ * tokens (BOS as the vocabulary says, at most UR_EMBED_MAX_TOKENS), L2-normalised;
+ * a query scores the cosine with it. Any model urial runs. The pool's embeddings are
+ * cached next to it in POOL.emb-HASH (HASH of the model file's name, size and
+ * modification time), with the pool's hash: rebuilt when either changes. The
+ * retriever loads and owns the model (n_threads: 0 = all cores). note as for
+ * ur_retriever_open. Queries are embedded one at a time (a lock). */
+#define UR_EMBED_MAX_TOKENS 512
+int ur_retriever_use_embeddings(ur_retriever *r, const char *model_path, int n_threads, ur_buf *note, ur_err *err);
 
 /* The up to k pool items most similar to the query, most similar first, as pool
  * positions in out[0..k); returns how many (fewer than k only when the pool has

@@ -11,21 +11,10 @@
 #include <jansson.h>
 
 #include "chat/chat_int.h"
+#include "chat/retrieve_int.h"
 #include "urial/dataset.h"
 #include "urial/retrieve.h"
 
-struct ur_retriever {
-    char *path;
-    uint64_t hash;
-    int n;
-    char **ids, **ins, **out, **inp; /* [n] each */
-    unsigned char *eligible;         /* [n] 0: never retrieved (an "input" longer than one character) */
-    size_t *sb, *se;                 /* [n] the instruction without surrounding whitespace */
-    /* the index: term t's postings are pdoc/ptf[off[t] .. off[t+1]), by document */
-    ur_keymap terms;
-    uint32_t *off, *pdoc, *ptf, *dlen;
-    float *idf, *norm; /* [n_terms]; [n]: k1 * (1 - b + b * dl / avgdl) */
-};
 
 /* ---- words ------------------------------------------------------------------------------- */
 static int word_byte(unsigned char c) {
@@ -313,6 +302,7 @@ void ur_retriever_free(ur_retriever *r) {
     if (!r) return;
     for (int i = 0; i < r->n; i++) free(r->ids[i]), free(r->ins[i]), free(r->out[i]), free(r->inp[i]);
     free(r->ids), free(r->ins), free(r->out), free(r->inp), free(r->eligible), free(r->sb), free(r->se);
+    embed_free(r->emb);
     ur_keymap_free(&r->terms);
     free(r->off), free(r->pdoc), free(r->ptf), free(r->dlen), free(r->idf), free(r->norm);
     free(r->path);
@@ -322,16 +312,13 @@ void ur_retriever_free(ur_retriever *r) {
 int ur_retriever_size(const ur_retriever *r) { return r->n; }
 uint64_t ur_retriever_pool_hash(const ur_retriever *r) { return r->hash; }
 const char *ur_retriever_path(const ur_retriever *r) { return r->path; }
-const char *ur_retriever_method(const ur_retriever *r) {
-    (void)r;
-    return "bm25(k1=1.2,b=0.75)";
-}
+const char *ur_retriever_method(const ur_retriever *r) { return r->emb ? embed_method(r->emb) : "bm25(k1=1.2,b=0.75)"; }
 const char *ur_retriever_id(const ur_retriever *r, int i) { return r->ids[i]; }
 const char *ur_retriever_instruction(const ur_retriever *r, int i) { return r->ins[i]; }
 const char *ur_retriever_output(const ur_retriever *r, int i) { return r->out[i]; }
 const char *ur_retriever_input(const ur_retriever *r, int i) { return r->inp[i]; }
 
-static int same_text(const ur_retriever *r, int d, const char *s, size_t n) {
+int retrieve_same_text(const ur_retriever *r, int d, const char *s, size_t n) {
     return r->se[d] - r->sb[d] == n && !memcmp(r->ins[d] + r->sb[d], s, n);
 }
 
@@ -351,19 +338,17 @@ static void score_all(const ur_retriever *r, const char *q, size_t len, float *s
     free(l.v);
 }
 
-int ur_retriever_query(const ur_retriever *r, const char *query, size_t len, int k, int *out) {
-    if (k <= 0 || !r->n) return 0;
-    float *score = ur_xcalloc((size_t)r->n, sizeof *score);
-    score_all(r, query, len, score);
+int retrieve_select(const ur_retriever *r, const float *score, const char *query, size_t len, int k, int *out) {
     size_t qb, qe;
     py_strip(query, len, &qb, &qe);
     int n = 0;
     for (int d = 0; d < r->n; d++) { /* in pool order: of equal scores the earlier item is kept */
         const float s = score[d];
         if (!r->eligible[d] || (n == k && !(s > score[out[k - 1]]))) continue;
-        if (same_text(r, d, query + qb, qe - qb)) continue;
+        if (retrieve_same_text(r, d, query + qb, qe - qb)) continue;
         int dup = 0;
-        for (int i = 0; i < n && !dup; i++) dup = same_text(r, out[i], r->ins[d] + r->sb[d], r->se[d] - r->sb[d]);
+        for (int i = 0; i < n && !dup; i++)
+            dup = retrieve_same_text(r, out[i], r->ins[d] + r->sb[d], r->se[d] - r->sb[d]);
         if (dup) continue; /* an exact duplicate scores the same as its earlier twin, which is kept */
         int at = n < k ? n : k - 1;
         while (at > 0 && score[out[at - 1]] < s) at--;
@@ -371,6 +356,16 @@ int ur_retriever_query(const ur_retriever *r, const char *query, size_t len, int
         out[at] = d;
         if (n < k) n++;
     }
+    return n;
+}
+
+int ur_retriever_query(const ur_retriever *r, const char *query, size_t len, int k, int *out) {
+    if (k <= 0 || !r->n) return 0;
+    float *score = ur_xcalloc((size_t)r->n, sizeof *score);
+    int ok = 1;
+    if (r->emb) ok = !embed_scores(r, query, len, score);
+    else score_all(r, query, len, score);
+    const int n = ok ? retrieve_select(r, score, query, len, k, out) : 0;
     free(score);
     return n;
 }

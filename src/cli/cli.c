@@ -60,6 +60,9 @@ void cli_format_init(cli_format *f) {
                             "instruction and output) most similar to the query (BM25; index in POOL.bm25)");
     *o = (cli_opt)OPT_INT("k", 0, "K", 1, 64, &f->k, "with --retrieve: examples per query (default 3)");
     (o++)->seen = &f->k_given;
+    *o++ = (cli_opt)OPT_STR("retrieve-embed", 0, "MODEL.gguf", &f->retrieve_embed,
+                            "with --retrieve: similarity by this model's mean-pooled last hidden\n"
+                            "states (cosine) instead of BM25; embeddings cached in POOL.emb-HASH");
     *o = (cli_opt)OPT_END;
 }
 
@@ -77,6 +80,7 @@ int cli_format_check(const cli_format *f, const char *cmd) {
     if (n > 1) return cli_fail("%s: give one of --urial, --template, --zero-shot and --retrieve, not %s and %s", cmd,
                                kinds[0], kinds[1]), -1;
     if (f->k_given && !f->retrieve) return cli_fail("%s: --k is for --retrieve POOL", cmd), -1;
+    if (f->retrieve_embed && !f->retrieve) return cli_fail("%s: --retrieve-embed is for --retrieve POOL", cmd), -1;
     if (f->prefix_words && !f->prefix_from) return cli_fail("%s: --prefix-words is for --prefix-from FILE", cmd), -1;
     if (f->prefix_from && !f->prefix_words)
         return cli_fail("%s: --prefix-from %s needs --prefix-words K (how many words to continue)", cmd, f->prefix_from),
@@ -104,6 +108,11 @@ static ur_chat *open_retrieval(const cli_format *fo, ur_err *err) {
     ur_buf note = {0};
     ur_retriever *r = ur_retriever_open(fo->retrieve, &note, err);
     if (note.len) fprintf(stderr, "urial: %s\n", note.data);
+    note.len = 0;
+    if (r && fo->retrieve_embed) {
+        if (ur_retriever_use_embeddings(r, fo->retrieve_embed, 0, &note, err)) ur_retriever_free(r), r = NULL;
+        else if (note.len) fprintf(stderr, "urial: %s\n", note.data);
+    }
     ur_buf_free(&note);
     return r ? ur_chat_retrieval(r, fo->k) : NULL;
 }

@@ -48,7 +48,7 @@ void cli_engine_init(cli_engine *e, const char *model_help, const char *ctx_help
 /* The chat format: --urial NAME|FILE or --template NAME|auto (neither: the default
  * URIAL prompt), and the URIAL paper's tuning-free baselines (docs/baselines.md):
  * --urial-format legacy|backticks, --zero-shot, --prefix-from FILE --prefix-words K,
- * --retrieve POOL [--k K]. The retrieval options come last in opts (a command that
+ * --retrieve POOL [--k K] [--retrieve-embed MODEL.gguf]. The retrieval options come last in opts (a command that
  * has its own --k cuts the table there: opts[CLI_FORMAT_RETRIEVE] = OPT_END). */
 enum { CLI_FORMAT_RETRIEVE = 6 };
 enum { CLI_FORMAT_NO_PREFIX = 1, CLI_FORMAT_NO_BASELINES = 2 }; /* cli_format.refuse */
@@ -58,7 +58,7 @@ typedef struct cli_format {
     int zero_shot;
     const char *prefix_from;
     int prefix_words;
-    const char *retrieve;
+    const char *retrieve, *retrieve_embed;
     int k, k_given;
     int refuse;      /* CLI_FORMAT_*: what this command cannot do (a one-line refusal) */
     const char *why; /* the refusal's reason ("a chat has no aligned answers to continue") */

@@ -20,7 +20,10 @@
 
 #include "harness.h"
 #include "urial/chat.h"
+#include "urial/model.h"
 #include "urial/retrieve.h"
+#include "urial/tensor.h"
+#include "urial/tokenizer.h"
 
 static void write_file(const char *path, const char *data) {
     FILE *f = fopen(path, "wb");
@@ -380,6 +383,140 @@ static void test_prefix_errors(void) {
     ur_chat_free(f);
 }
 
+
+/* ---- retrieval by embeddings ------------------------------------------------------------------ */
+static const char *synth_model(void) {
+    static char p[512];
+    if (p[0]) return p;
+    ur_synth_params sp;
+    ur_synth_defaults(&sp);
+    sp.type = UR_TYPE_F32;
+    sp.scale = 0.1f;
+    snprintf(p, sizeof p, "%s/embed.gguf", th_tmpdir());
+    ur_err err = {{0}};
+    if (ur_synth_write(&sp, p, &err)) {
+        fprintf(stderr, "synth: %s\n", err.msg);
+        return p[0] = 0, NULL;
+    }
+    return p;
+}
+
+/* The last hidden states are what the output matrix reads: the last row times
+ * output.weight gives ur_decode's logits; the mean is the rows' mean. */
+static void test_decode_hidden(void) {
+    const char *path = synth_model();
+    REQUIRE(path);
+    ur_err err = {{0}};
+    ur_model *m = ur_model_load(path, &err);
+    REQUIRE(m);
+    ur_ctx_params cp = {64, 4, 1, NULL}; /* chunks of 4: the 7 tokens take two */
+    ur_ctx *a = ur_ctx_new(m, cp, &err), *b = ur_ctx_new(m, cp, &err);
+    REQUIRE(a && b);
+    const int32_t toks[7] = {1, 50, 99, 7, 130, 12, 200};
+    const int dim = m->hp.dim, nv = m->hp.n_vocab;
+    float *rows = malloc(sizeof(float) * 7 * (size_t)dim), *mean = malloc(sizeof(float) * (size_t)dim);
+    float *logits = malloc(sizeof(float) * (size_t)nv);
+    CHECK(!ur_decode_hidden(a, toks, 7, mean, rows, &err) && ur_ctx_n_past(a) == 7);
+    CHECK(!ur_decode(b, toks, 7, logits, 0, &err));
+    const ur_weight *w = m->output.data ? &m->output : &m->tok_embd;
+    REQUIRE(w->type == UR_TYPE_F32);
+    double worst = 0, big = 0;
+    for (int v = 0; v < nv; v++) {
+        const float *wr = (const float *)((const char *)w->data + (size_t)v * w->row_bytes);
+        double s = 0;
+        for (int d = 0; d < dim; d++) s += (double)rows[6 * dim + d] * wr[d];
+        worst = fmax(worst, fabs(s - logits[v]));
+        big = fmax(big, fabs(logits[v]));
+    }
+    CHECKF(worst <= 1e-4 * fmax(big, 1), "hidden x output differs from the logits by %g (max %g)", worst, big);
+    double dm = 0;
+    for (int d = 0; d < dim; d++) {
+        double s = 0;
+        for (int t = 0; t < 7; t++) s += rows[t * dim + d];
+        dm = fmax(dm, fabs(s / 7 - mean[d]));
+    }
+    CHECKF(dm < 1e-5, "mean off by %g", dm);
+    CHECK(ur_decode_hidden(a, toks, 0, mean, NULL, &err) && strstr(err.msg, "nothing to decode"));
+    free(rows), free(mean), free(logits);
+    ur_ctx_free(a), ur_ctx_free(b);
+    ur_model_free(m);
+}
+
+/* the retriever's top K = cosines of mean-pooled embeddings computed here; cached */
+static void test_retrieve_embed(void) {
+    const char *path = synth_model();
+    REQUIRE(path);
+    const char *ins[5] = {"alpha beta", "gamma delta epsilon", "alpha beta", "zeta", "eta theta iota kappa"};
+    char *pool = tmp_path("emb.jsonl");
+    ur_buf t = {0};
+    for (int i = 0; i < 5; i++) ur_buf_printf(&t, "{\"instruction\":\"%s\",\"output\":\"o%d\"}\n", ins[i], i);
+    write_file(pool, t.data);
+    ur_buf_free(&t);
+    ur_buf note = {0};
+    ur_err err = {{0}};
+    ur_retriever *r = open_pool(pool, NULL);
+    REQUIRE(r);
+    CHECKF(!ur_retriever_use_embeddings(r, path, 1, &note, &err), "%s", err.msg);
+    CHECKF(strstr(note.data ? note.data : "", "embeddings of 5 items by embed.gguf computed"), "%s", note.data);
+    CHECK(!strcmp(ur_retriever_method(r), "embed(embed.gguf,mean,cosine)"));
+    /* by hand */
+    ur_model *m = ur_model_load(path, &err);
+    REQUIRE(m);
+    ur_ctx_params cp = {600, 0, 1, NULL};
+    ur_ctx *c = ur_ctx_new(m, cp, &err);
+    const int dim = m->hp.dim;
+    float e[6][256];
+    REQUIRE(dim <= 256);
+    const char *q = "gamma delta";
+    for (int i = 0; i < 6; i++) {
+        const char *s = i < 5 ? ins[i] : q;
+        int32_t *ids = NULL;
+        int n = ur_tokenize_alloc(m->vocab, s, strlen(s), ur_vocab_add_bos(m->vocab), 0, &ids, &err);
+        ur_ctx_truncate(c, 0);
+        CHECK(n > 0 && !ur_decode_hidden(c, ids, n, e[i], NULL, &err));
+        double ss = 0;
+        for (int d = 0; d < dim; d++) ss += (double)e[i][d] * e[i][d];
+        for (int d = 0; d < dim; d++) e[i][d] = (float)(e[i][d] / sqrt(ss));
+        free(ids);
+    }
+    float cosv[5];
+    for (int i = 0; i < 5; i++) {
+        cosv[i] = 0;
+        for (int d = 0; d < dim; d++) cosv[i] += e[5][d] * e[i][d];
+    }
+    /* expected: the order of cosv, ties by index, item 2 (a duplicate of 0) left out */
+    int want[4] = {0, 1, 3, 4}, nw = 4;
+    for (int i = 0; i < nw; i++)
+        for (int j = i + 1; j < nw; j++)
+            if (cosv[want[j]] > cosv[want[i]] + 1e-6f) {
+                int x = want[i];
+                want[i] = want[j], want[j] = x;
+            }
+    int got[4];
+    int n = ur_retriever_query(r, q, strlen(q), 4, got);
+    CHECKF(n == 4 && !memcmp(got, want, sizeof got), "got %d %d %d %d, want %d %d %d %d", got[0], got[1], got[2],
+           got[3], want[0], want[1], want[2], want[3]);
+    /* a query equal to an item never retrieves it */
+    n = ur_retriever_query(r, "zeta", 4, 4, got);
+    for (int i = 0; i < n; i++) CHECK(got[i] != 3);
+    ur_retriever_free(r);
+    /* the cache: loaded, the same answer */
+    r = open_pool(pool, NULL);
+    REQUIRE(r);
+    note.len = 0;
+    CHECK(!ur_retriever_use_embeddings(r, path, 1, &note, &err) && !note.len);
+    int again[4];
+    CHECK(ur_retriever_query(r, q, strlen(q), 4, again) == 4 && !memcmp(again, want, sizeof again));
+    ur_retriever_free(r);
+    r = open_pool(pool, NULL);
+    REQUIRE(r);
+    CHECK(ur_retriever_use_embeddings(r, tmp_path("none.gguf"), 1, NULL, &err) && strstr(err.msg, "none.gguf"));
+    ur_retriever_free(r);
+    ur_buf_free(&note);
+    ur_ctx_free(c);
+    ur_model_free(m);
+}
+
 int main(void) {
     th_suite = "baselines";
     RUN(test_zero_shot_exact);
@@ -392,6 +529,8 @@ int main(void) {
     RUN(test_index_cache);
     RUN(test_retrieve_errors);
     RUN(test_retrieve_just_eval);
+    RUN(test_decode_hidden);
+    RUN(test_retrieve_embed);
     RUN(test_prefix_from_aligntds);
     RUN(test_prefix_words_split);
     RUN(test_prefix_errors);
