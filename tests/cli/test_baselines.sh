@@ -84,6 +84,23 @@ fi
 cmp -s "$TMP/r" "$TMP/r2" && [ ! -s "$TMP/r2.err" ] && pass retrieve_index_reused ||
     fail retrieve_index_reused "$(cat "$TMP/r2.err")"
 
+# by embeddings: the demo base model's mean-pooled last hidden states
+printf '%s\n' '{"id":"a","instruction":"What is a compiler?","output":"A compiler translates code."}' \
+    '{"id":"b","instruction":"What is an interpreter?","output":"It runs code."}' \
+    '{"id":"c","instruction":"How do I boil an egg?","output":"Boil it."}' >"$TMP/small.jsonl"
+"$URIAL" prompt --retrieve "$TMP/small.jsonl" --k 1 --retrieve-embed models/urial-demo-base.gguf \
+    --query "What does a compiler do?" >"$TMP/e1" 2>"$TMP/e1.err"
+rc=$?
+"$URIAL" prompt --retrieve "$TMP/small.jsonl" --k 1 --retrieve-embed models/urial-demo-base.gguf \
+    --query "What does a compiler do?" >"$TMP/e2" 2>"$TMP/e2.err"
+[ $rc = 0 ] && grep -q "embeddings of 3 items by urial-demo-base.gguf computed" "$TMP/e1.err" && ! grep -q embeddings "$TMP/e2.err" &&
+    cmp -s "$TMP/e1" "$TMP/e2" && grep -q '^ ``` What is a compiler?  ``` $' "$TMP/e1" && ls "$TMP"/small.jsonl.emb-* >/dev/null 2>&1 &&
+    pass prompt_retrieve_embed || fail prompt_retrieve_embed "rc $rc: $(cat "$TMP/e1.err")"
+fails_with embed_without_retrieve "prompt: --retrieve-embed is for --retrieve POOL" \
+    "$URIAL" prompt --retrieve-embed models/urial-demo-base.gguf --query q
+fails_with embed_missing_model "nope.gguf" \
+    "$URIAL" prompt --retrieve "$TMP/small.jsonl" --retrieve-embed "$TMP/nope.gguf" --query q
+
 M=$TMP/m.gguf
 "$URIAL" synth --vocab "$V" --ctx 4096 --dim 64 --layers 2 --heads 4 --kv-heads 2 --ff 128 --type q8_0 --scale 0.3 \
     "$M" --seed 5 >/dev/null 2>&1 || { fail synth "cannot write the test model"; exit 0; }
