@@ -230,8 +230,10 @@ static void put_turn(const ur_chat *f, ur_buf *out, int role, const char *msg, s
 
 int urial_render(const ur_chat *f, const ur_msg *m, int n, int gen, int bare, ur_buf *out) {
     ur_buf_put(out, f->prompt, f->prompt_len);
-    if (f->style == URIAL_RETRIEVE && !bare && n > 0 && m[n - 1].role == UR_ROLE_USER)
-        retrieval_examples(f, m[n - 1].content ? m[n - 1].content : "", m[n - 1].content ? m[n - 1].len : 0, out);
+    int last = n - 1; /* the examples are retrieved for the last user message */
+    while (last >= 0 && m[last].role != UR_ROLE_USER) last--;
+    if (f->style == URIAL_RETRIEVE && !bare && last >= 0)
+        retrieval_examples(f, m[last].content ? m[last].content : "", m[last].content ? m[last].len : 0, out);
     for (int i = 0; i < n; i++) put_turn(f, out, m[i].role, m[i].content ? m[i].content : "", m[i].content ? m[i].len : 0);
     if (gen) put_turn(f, out, UR_ROLE_ASSISTANT, NULL, 0);
     return 0;
