@@ -77,6 +77,7 @@ int cli_format_check(const cli_format *f, const char *cmd) {
     if (f->tmpl) kinds[n++] = "--template";
     if (f->zero_shot) kinds[n++] = "--zero-shot";
     if (f->retrieve) kinds[n++] = "--retrieve";
+    if (f->urial && f->tmpl) return cli_fail("%s: give either --urial or --template, not both", cmd), -1;
     if (n > 1) return cli_fail("%s: give one of --urial, --template, --zero-shot and --retrieve, not %s and %s", cmd,
                                kinds[0], kinds[1]), -1;
     if (f->k_given && !f->retrieve) return cli_fail("%s: --k is for --retrieve POOL", cmd), -1;
