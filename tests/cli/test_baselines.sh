@@ -207,3 +207,7 @@ fails_with tds_both_base_prompts "tds: give either --base-prompt or --zero-shot,
     "$URIAL" "${TDS[@]}" --zero-shot --base-prompt plain --out "$TMP/tx"
 fails_with tds_refuses_prefix "tds: --prefix-from cannot be used here" \
     "$URIAL" "${TDS[@]}" --prefix-from "$JE" --prefix-words 3 --out "$TMP/tx"
+"$URIAL" "${TDS[@]}" --retrieve "$TMP/small.jsonl" --k 1 --out "$TMP/tr" >/dev/null 2>"$TMP/tr.err"
+rc=$?
+[ $rc = 0 ] && grep -q '"base_prompt":"retrieve-k1","base_prompt_params":{"pool":"small.jsonl","pool_hash":"[0-9a-f]*","k":1,' "$TMP/tr/tokens.jsonl" &&
+    [ "$(wc -l <"$TMP/tr/tokens.jsonl")" = 3 ] && pass tds_retrieve_base || fail tds_retrieve_base "rc $rc: $(tail -n 2 "$TMP/tr.err")"
