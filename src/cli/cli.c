@@ -44,6 +44,7 @@ void cli_format_init(cli_format *f) {
                             "(default urial-k3; urial prompt --list shows the names)");
     *o++ = (cli_opt)OPT_STR("template", 0, "NAME|auto", &f->tmpl,
                             "an aligned model's chat template instead, or auto (the model's own)");
+    *o++ = (cli_opt)OPT_TEXT("the URIAL paper's baselines (docs/baselines.md):");
     *o = (cli_opt)OPT_CHOICE("urial-format", 0, "backticks|legacy", &f->legacy,
                              "how a URIAL prompt's query is laid out: backticks (default, the authors'\n"
                              "urial_backticks) or legacy (the paper's: the query inline in the fence)");

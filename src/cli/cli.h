@@ -50,7 +50,7 @@ void cli_engine_init(cli_engine *e, const char *model_help, const char *ctx_help
  * --urial-format legacy|backticks, --zero-shot, --prefix-from FILE --prefix-words K,
  * --retrieve POOL [--k K] [--retrieve-embed MODEL.gguf]. The retrieval options come last in opts (a command that
  * has its own --k cuts the table there: opts[CLI_FORMAT_RETRIEVE] = OPT_END). */
-enum { CLI_FORMAT_RETRIEVE = 6 };
+enum { CLI_FORMAT_ZERO_SHOT = 4, CLI_FORMAT_RETRIEVE = 7 }; /* indices in opts */
 enum { CLI_FORMAT_NO_PREFIX = 1, CLI_FORMAT_NO_BASELINES = 2 }; /* cli_format.refuse */
 typedef struct cli_format {
     const char *urial, *tmpl;
@@ -62,7 +62,7 @@ typedef struct cli_format {
     int k, k_given;
     int refuse;      /* CLI_FORMAT_*: what this command cannot do (a one-line refusal) */
     const char *why; /* the refusal's reason ("a chat has no aligned answers to continue") */
-    cli_opt opts[10];
+    cli_opt opts[12];
 } cli_format;
 void cli_format_init(cli_format *f);
 /* Any option of the group given (a format other than the default URIAL prompt)? */

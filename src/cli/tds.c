@@ -215,7 +215,7 @@ static int run(int argc, char **argv, int prefix) {
     cli_format_init(&fmt);
     fmt.opts[0].help = "the aligned model's prompt: a URIAL prompt (--aligned-prompt NAME|FILE)";
     fmt.opts[1].help = "the aligned model's prompt: this chat template (--aligned-prompt NAME|auto)";
-    fmt.opts[3].help = "the base model's prompt: the URIAL authors' zero-shot wrapper (a baseline)";
+    fmt.opts[CLI_FORMAT_ZERO_SHOT].help = "the base model's prompt: the URIAL authors' zero-shot wrapper (a baseline)";
     fmt.opts[CLI_FORMAT_RETRIEVE].help = "the base model's prompt: retrieval ICL, the --k examples of POOL most\n"
                                          "similar to the query (BM25)";
     if (prefix) fmt.opts[CLI_FORMAT_RETRIEVE] = (cli_opt)OPT_END; /* tds prefix has its own --k */
