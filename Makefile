@@ -158,3 +158,8 @@ $(BUILD)/bench_train: bench/bench_train.c $(BUILD)/liburial.a
 $(BUILD)/bench_tokenize: bench/bench_tokenize.c $(BUILD)/liburial.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liburial.a $(LDLIBS)
+
+# retrieval ICL speed (not part of `make test`): bench/retrieve.sh, bench/RETRIEVE.md
+$(BUILD)/bench_retrieve: bench/bench_retrieve.c $(BUILD)/liburial.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liburial.a $(LDLIBS)

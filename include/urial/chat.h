@@ -187,6 +187,59 @@ void ur_chat_stream_push(ur_chat_stream *s, const char *text, size_t len, ur_buf
 void ur_chat_stream_end(ur_chat_stream *s, ur_buf *out);
 void ur_chat_stream_free(ur_chat_stream *s);
 
+/* ---- the URIAL paper's tuning-free baselines (src/chat/baselines.c) ------------------
+ * Formats of the URIAL kind (plain text, BOS, cleaned as URIAL answers are) that the
+ * authors' paper-era code (Re-Align/URIAL src/adapt_utils.py, preprocess()) renders;
+ * every string below is theirs, byte for byte (docs/baselines.md):
+ *  - zero-shot (adapt_mode "zero_shot"), the query alone in their wrapper:
+ *        "# Query: \n ```" + query + "``` \n\n \n# Answer: \n ``` "
+ *  - retrieval ICL (adapt_mode "retrieve"): K pool examples, the most similar last,
+ *        "# Query: \n ``` " + instruction + " " + input + " ``` \n"
+ *        + "\n \n# Answer: \n ``` " + shorten(output) + " ``` " + "\n --- \n"
+ *    each (shorten: the first 300 space-separated words + " ... " when longer), then
+ *        "# Query: \n ```" + query + " ``` \n" + "\n \n# Answer: \n ``` "
+ *  - the paper-era URIAL format (adapt_mode "urial"), the query inline in the fence:
+ *        PROMPT_TEXT + "\n# Query:\n```" + query + "```\n\n# Answer:\n```\n"
+ * Earlier turns of a conversation, which their code never renders, are ours: the
+ * query's wrapper, the answer, then " ``` \n --- \n" (zero-shot, retrieval) or
+ * "\n```\n" (legacy). Generation stops at "# Query" (and at "\n --- \n", the examples'
+ * separator, for zero-shot and retrieval). */
+ur_chat *ur_chat_zero_shot(void);
+/* Retrieval ICL with the k (>= 1) most similar examples of r (taken: freed with the format). */
+struct ur_retriever;
+ur_chat *ur_chat_retrieval(struct ur_retriever *r, int k);
+/* A URIAL prompt rendered in the paper-era format (legacy != 0) or today's
+ * urial_backticks (0). Fails for templates, the other baselines and the authors'
+ * "# User:" variants (inst_help_v5 / v6 files), which have no legacy form. */
+int ur_chat_set_urial_format(ur_chat *f, int legacy, ur_err *err);
+/* Prefix decoding (the authors' prefix_ref): the model continues after the first
+ * `words` words of an aligned model's answer to the same instruction, appended to the
+ * rendered prompt (their `prompt + prefix`). The answers: a JSON array or JSON lines
+ * with an instruction ("instruction" or "pure_input") and an "output" (a string or a
+ * list: the first), and ids (urial run's JSONL, just-eval JSON, AlignTDS's file).
+ * prefix = " ".join(output.split(" ")[:words]) (Python's split on single spaces).
+ * The final answer is prefix + " " + continuation (ur_chat_join_answer). A query not in
+ * the file gets no prefix: callers check with ur_chat_answer_prefix first. The
+ * format's name gains "+prefixK". */
+int ur_chat_set_answer_prefix(ur_chat *f, const char *aligned_outputs, int words, ur_err *err);
+
+/* "urial", "template", "zero-shot" or "retrieve". */
+const char *ur_chat_kind_name(const ur_chat *f);
+/* What else identifies the format for a job's config, as a JSON object ("{}" for a
+ * URIAL prompt in today's format or a template): the legacy format, the pool (name,
+ * hash, k, method), the answer file (name, hash) and the prefix's words. Appends to out. */
+void ur_chat_params_json(const ur_chat *f, ur_buf *out);
+/* Retrieval: the ids (JSON) of the examples retrieved for a query, most similar first,
+ * as a JSON array appended to out; returns 1, or 0 (nothing appended) for other formats. */
+int ur_chat_retrieved(const ur_chat *f, const char *query, size_t len, ur_buf *out);
+/* Prefix decoding: the answer prefix for a query (appended to out): 1, 0 when the
+ * query is not in the answer file, -1 when the format has no answer prefixes. */
+int ur_chat_answer_prefix(const ur_chat *f, const char *query, size_t len, ur_buf *out);
+/* The instruction of the answer file's item with this id (JSON: 7, "abc"), or NULL. */
+const char *ur_chat_answer_instruction(const ur_chat *f, const char *id_json);
+/* prefix + " " + continuation, as the authors' postprocess joins them. */
+void ur_chat_join_answer(const char *prefix, size_t plen, const char *cont, size_t clen, ur_buf *out);
+
 /* Built-in names with a one-line description, for --help and `urial prompt --list`. */
 typedef struct ur_chat_info {
     const char *name;

@@ -169,6 +169,13 @@ int ur_decode(ur_ctx *c, const int32_t *tokens, int n, float *logits, int all, u
  * scores an answer after a long prompt). */
 int ur_decode_last(ur_ctx *c, const int32_t *tokens, int n, float *logits, int n_out, ur_err *err);
 
+/* The last hidden states (after the final norm, what the output matrix reads) of
+ * tokens[0..n), appended to the cache as ur_decode does: their mean over the n
+ * positions into mean[dim] (mean-pooled, as sentence embeddings are), and, if rows is
+ * not NULL, every position's into rows[n][dim]. Same chunks and arithmetic as
+ * ur_decode, without the output matrix. */
+int ur_decode_hidden(ur_ctx *c, const int32_t *tokens, int n, float *mean, float *rows, ur_err *err);
+
 /* Several sequences at once (a server's slots): one token for each of the n
  * contexts cs[0..n) (distinct, same model, same n_ctx, n <= n_batch of cs[0]),
  * each appended to its own context at its own position, in one forward pass that

@@ -11,7 +11,9 @@
  *
  * Records: the input's fields, with "id", "instruction", "output" (the cleaned
  * answer), "generator", "input_index", MT-Bench's "turn" (and "history", the earlier
- * turns), "config" (model, prompt, decoding: must match to resume) and "stats". */
+ * turns), "config" (model, prompt, decoding: must match to resume) and "stats"; with
+ * the paper's baselines (urial/chat.h) "retrieved" (the examples' ids) or "prefix" and
+ * "continuation" ("output" = prefix + " " + continuation). */
 #ifndef URIAL_RUN_H
 #define URIAL_RUN_H
 
@@ -88,8 +90,9 @@ typedef struct ur_run_params {
 } ur_run_params;
 
 /* The config every record carries (compact JSON, malloc'ed): the model, the prompt
- * (its name, kind and a hash of a URIAL prompt's text), the decoding after
- * ur_chat_decoding. */
+ * (its name, kind — ur_chat_kind_name — and a hash of a URIAL prompt's text, plus
+ * ur_chat_params_json: the legacy format, the pool's hash and k, the answer file),
+ * the decoding after ur_chat_decoding. */
 char *ur_run_config(const ur_run_params *p);
 
 /* Answer every unit not yet in p->out with executor x (the job runner's rules).

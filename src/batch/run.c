@@ -35,13 +35,20 @@ static json_t *make_config(const ur_run_params *p, const ur_gen_params *gp) {
     else json_object_set_new(c, "backend", json_string("openai")); /* model: the name on the server */
     json_object_set_new(c, "prompt", json_string(ur_base_name(ur_chat_name(p->fmt))));
     size_t plen;
-    const char *ptext = ur_chat_urial_prompt(p->fmt, &plen);
-    json_object_set_new(c, "prompt_kind", json_string(ptext ? "urial" : "template"));
-    if (ptext) {
+    const char *ptext = ur_chat_urial_prompt(p->fmt, &plen), *kind = ur_chat_kind_name(p->fmt);
+    json_object_set_new(c, "prompt_kind", json_string(kind));
+    if (!strcmp(kind, "urial")) {
         char hex[20];
         snprintf(hex, sizeof hex, "%016llx", (unsigned long long)ur_hash64(ptext, plen, UR_HASH64_INIT));
         json_object_set_new(c, "prompt_hash", json_string(hex));
     }
+    /* the baselines' parameters: the legacy format, the pool and k, the answer prefixes */
+    ur_buf params = {0};
+    ur_chat_params_json(p->fmt, &params);
+    json_t *pj = json_loads(params.data, 0, NULL);
+    json_object_update(c, pj);
+    json_decref(pj);
+    ur_buf_free(&params);
     const ur_sampler_params *s = &gp->sampler;
     json_object_set_new(c, "temp", ur_json_real6(s->temp));
     json_object_set_new(c, "top_k", json_integer(s->top_k));
@@ -125,6 +132,29 @@ static int start(void *user, int i, void **tasks, ur_err *err) {
     return 1;
 }
 
+/* The answer into the record: "output", and with the baselines what they add —
+ * "retrieved" (the examples' ids, most similar first), or "prefix" and
+ * "continuation" (the output is prefix + " " + continuation, as the authors join them). */
+static void put_output(runner *r, const run_task *t, json_t *rec) {
+    const ur_gen_task *g = &t->g;
+    const ur_msg *q = &t->conv.msgs[t->conv.n - 1];
+    const char *text = g->text.data ? g->text.data : "";
+    ur_buf b = {0};
+    if (ur_chat_retrieved(r->p->fmt, q->content, q->len, &b)) json_object_set_new(rec, "retrieved", json_loads(b.data, 0, NULL));
+    b.len = 0;
+    if (ur_chat_answer_prefix(r->p->fmt, q->content, q->len, &b) == 1) {
+        ur_buf joined = {0};
+        ur_chat_join_answer(b.data, b.len, text, g->text.len, &joined);
+        json_object_set_new(rec, "output", ur_json_text(joined.data, joined.len));
+        json_object_set_new(rec, "prefix", ur_json_text(b.data, b.len));
+        json_object_set_new(rec, "continuation", ur_json_text(text, g->text.len));
+        ur_buf_free(&joined);
+    } else {
+        json_object_set_new(rec, "output", ur_json_text(text, g->text.len));
+    }
+    ur_buf_free(&b);
+}
+
 /* The record of a unit answered in t. */
 static char *make_record(runner *r, const unit *u, const run_task *t) {
     const ur_item *it = &r->p->ds->items[u->item];
@@ -137,7 +167,7 @@ static char *make_record(runner *r, const unit *u, const run_task *t) {
     json_object_foreach(in, k, v) if (strcmp(k, "id") && !(u->turn && !strcmp(k, "turns"))) json_object_set(rec, k, v);
     json_decref(in);
     json_object_set_new(rec, "instruction", json_string(turn_text(it, u->turn)));
-    json_object_set_new(rec, "output", ur_json_text(g->text.data ? g->text.data : "", g->text.len));
+    put_output(r, t, rec);
     json_object_set_new(rec, "generator", json_string(r->p->generator));
     if (u->turn > 1) {
         json_t *h = json_array();

@@ -19,6 +19,7 @@ ur_chat *chat_new(int kind, const char *name) {
 void ur_chat_free(ur_chat *f) {
     if (!f) return;
     if (f->jinja) jinja_chat_free(f);
+    baselines_free(f);
     free(f->name);
     free(f->warning);
     free(f->prompt);
@@ -116,14 +117,21 @@ static int check_roles(const ur_chat *f, const ur_msg *m, int n, ur_err *err) {
     return 0;
 }
 
-int ur_chat_render(const ur_chat *f, const ur_msg *msgs, int n, int add_generation_prompt, ur_buf *out, ur_err *err) {
+/* bare: for the cacheable prefix, without the retrieved examples and the answer prefix */
+static int chat_render(const ur_chat *f, const ur_msg *msgs, int n, int gen, int bare, ur_buf *out, ur_err *err) {
     if (n < 0 || (n > 0 && !msgs)) return ur_errf(err, "%s: invalid conversation (n = %d)", f->name, n);
     if (check_roles(f, msgs, n, err)) return -1;
     ur_buf_put(out, "", 0); /* out->data is a valid string even when nothing is rendered */
-    if (f->kind == UR_CHAT_URIAL) return urial_render(f, msgs, n, add_generation_prompt, out);
-    if (f->jinja) return jinja_render_msgs(f, msgs, n, add_generation_prompt, out, err);
-    tmpl_render(f->tmpl, msgs, n, add_generation_prompt, out);
-    return 0;
+    int rc = 0;
+    if (f->kind == UR_CHAT_URIAL) rc = urial_render(f, msgs, n, gen, bare, out);
+    else if (f->jinja) rc = jinja_render_msgs(f, msgs, n, gen, out, err);
+    else tmpl_render(f->tmpl, msgs, n, gen, out);
+    if (!rc && gen && !bare && f->ap) answer_prefix_put(f, msgs, n, out);
+    return rc;
+}
+
+int ur_chat_render(const ur_chat *f, const ur_msg *msgs, int n, int add_generation_prompt, ur_buf *out, ur_err *err) {
+    return chat_render(f, msgs, n, add_generation_prompt, 0, out, err);
 }
 
 /* Render the conversation twice, each time with one more user message that differs
@@ -136,9 +144,9 @@ int ur_chat_prefix(const ur_chat *f, const ur_msg *msgs, int n, ur_buf *out, ur_
     char a[] = "\x01", b[] = "\x02";
     ur_buf ra = {0}, rb = {0}, rc3 = {0};
     m[n] = (ur_msg){UR_ROLE_USER, a, 1};
-    int rc = ur_chat_render(f, m, n + 1, 1, &ra, err);
+    int rc = chat_render(f, m, n + 1, 1, 1, &ra, err);
     m[n].content = b;
-    if (!rc) rc = ur_chat_render(f, m, n + 1, 1, &rb, err);
+    if (!rc) rc = chat_render(f, m, n + 1, 1, 1, &rb, err);
     size_t k = 0;
     while (!rc && k < ra.len && k < rb.len && ra.data[k] == rb.data[k]) k++;
     if (!rc && f->jinja) {
@@ -151,7 +159,7 @@ int ur_chat_prefix(const ur_chat *f, const ur_msg *msgs, int n, ur_buf *out, ur_
         m3[n] = (ur_msg){UR_ROLE_USER, a, 1};
         m3[n + 1] = (ur_msg){UR_ROLE_ASSISTANT, c, 1};
         m3[n + 2] = (ur_msg){UR_ROLE_USER, b, 1};
-        if (!ur_chat_render(f, m3, n + 3, 1, &rc3, NULL)) {
+        if (!chat_render(f, m3, n + 3, 1, 1, &rc3, NULL)) {
             size_t j = 0;
             while (j < k && j < rc3.len && ra.data[j] == rc3.data[j]) j++;
             k = j;

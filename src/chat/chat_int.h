@@ -9,7 +9,12 @@
 /* The three ways the URIAL authors' code lays out the conversation after the
  * prompt text (their fastchat_conversation.py templates "urial_backticks",
  * "urial_v5" and "urial_v6", picked by the prompt file's name). */
-enum urial_style { URIAL_BACKTICKS = 0, URIAL_V5 = 1, URIAL_V6 = 2 };
+enum urial_style { URIAL_BACKTICKS = 0, URIAL_V5 = 1, URIAL_V6 = 2,
+                   /* the URIAL paper's era and baselines (baselines.c; the authors' src/adapt_utils.py) */
+                   URIAL_LEGACY = 3, URIAL_ZERO_SHOT = 4, URIAL_RETRIEVE = 5 };
+
+typedef struct ur_retriever ur_retriever; /* urial/retrieve.h */
+typedef struct answer_prefixes answer_prefixes; /* --prefix-from (baselines.c) */
 
 typedef struct tmpl_def tmpl_def; /* one aligned-model template (templates.c) */
 typedef struct jj_tmpl jj_tmpl;   /* a parsed Jinja template (jinja.h) */
@@ -34,10 +39,15 @@ struct ur_chat {
     /* decoding defaults of its own (ur_chat_set_decoding): penalty <= 0 / last_n == UR_LAST_N_DEFAULT: unset */
     float def_penalty;
     int def_last_n;
+    /* the paper's baselines (baselines.c) */
+    ur_retriever *ret; /* retrieval ICL (style URIAL_RETRIEVE): the pool, owned */
+    int ret_k;
+    answer_prefixes *ap; /* the first words of an aligned model's answers, continued by this format */
 };
 
-/* URIAL (urial.c) */
-int urial_render(const ur_chat *f, const ur_msg *m, int n, int gen, ur_buf *out);
+/* URIAL (urial.c). bare: without what depends on the query beyond its text (the
+ * retrieved examples), for the cacheable prefix. */
+int urial_render(const ur_chat *f, const ur_msg *m, int n, int gen, int bare, ur_buf *out);
 const char *const *urial_stops(const ur_chat *f, int *n);
 const ur_chat_info *urial_list(int *n);
 
@@ -54,6 +64,14 @@ const ur_chat_info *tmpl_list(int *n);
 ur_chat *jinja_chat_from_gguf(const ur_gguf *g, const ur_str *tmpl, ur_err *err);
 int jinja_render_msgs(const ur_chat *f, const ur_msg *m, int n, int gen, ur_buf *out, ur_err *err);
 void jinja_chat_free(ur_chat *f);
+
+/* the paper's baselines (baselines.c): a turn of the legacy, zero-shot and retrieval
+ * formats; the retrieved examples before a query; the answer prefix after a prompt;
+ * freeing their parts. */
+void legacy_turn(const ur_chat *f, ur_buf *out, int role, const char *msg, size_t len);
+void retrieval_examples(const ur_chat *f, const char *query, size_t len, ur_buf *out);
+void answer_prefix_put(const ur_chat *f, const ur_msg *m, int n, ur_buf *out);
+void baselines_free(ur_chat *f);
 
 /* chat.c */
 ur_chat *chat_new(int kind, const char *name);

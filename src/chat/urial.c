@@ -212,6 +212,9 @@ static void put_turn(const ur_chat *f, ur_buf *out, int role, const char *msg, s
             ur_buf_puts(out, "\n\n");
         }
         break;
+    case URIAL_LEGACY:
+    case URIAL_ZERO_SHOT:
+    case URIAL_RETRIEVE: legacy_turn(f, out, role, msg, len); break;
     default: /* URIAL_V6: "\n\n# User:\n" + msg.strip("\n") + "\n" */
         ur_buf_puts(out, user ? "\n\n# User:\n" : "\n\n# Assistant:\n");
         if (msg) {
@@ -225,15 +228,21 @@ static void put_turn(const ur_chat *f, ur_buf *out, int role, const char *msg, s
     }
 }
 
-int urial_render(const ur_chat *f, const ur_msg *m, int n, int gen, ur_buf *out) {
+int urial_render(const ur_chat *f, const ur_msg *m, int n, int gen, int bare, ur_buf *out) {
     ur_buf_put(out, f->prompt, f->prompt_len);
+    int last = n - 1; /* the examples are retrieved for the last user message */
+    while (last >= 0 && m[last].role != UR_ROLE_USER) last--;
+    if (f->style == URIAL_RETRIEVE && !bare && last >= 0)
+        retrieval_examples(f, m[last].content ? m[last].content : "", m[last].content ? m[last].len : 0, out);
     for (int i = 0; i < n; i++) put_turn(f, out, m[i].role, m[i].content ? m[i].content : "", m[i].content ? m[i].len : 0);
     if (gen) put_turn(f, out, UR_ROLE_ASSISTANT, NULL, 0);
     return 0;
 }
 
 const char *const *urial_stops(const ur_chat *f, int *n) {
-    static const char *const QUERY[] = {"# Query"}, *const USER[] = {"# User"};
-    *n = 1;
-    return f->style == URIAL_BACKTICKS ? QUERY : USER;
+    static const char *const QUERY[] = {"# Query", "\n --- \n"}, *const USER[] = {"# User"};
+    /* the zero-shot and retrieval formats close an answer with " ``` \n --- \n" (the
+     * examples' separator): the authors' postprocess cut a trailing "---" */
+    *n = f->style == URIAL_ZERO_SHOT || f->style == URIAL_RETRIEVE ? 2 : 1;
+    return f->style == URIAL_V5 || f->style == URIAL_V6 ? USER : QUERY;
 }

@@ -237,6 +237,8 @@ int cmd_chat(int argc, char **argv) {
     cli_engine_init(&eng, "the model (with --backend openai: its name on the server)", NULL);
     cli_format fmt;
     cli_format_init(&fmt);
+    fmt.refuse = CLI_FORMAT_NO_PREFIX;
+    fmt.why = "a chat has no aligned answers to continue (use urial prompt or urial run)";
     cli_decoding dec;
     cli_decoding_init(&dec, 1024, "tokens per answer at most (default 1024; -1 = until the context is full)");
     cli_cache cache;
@@ -251,7 +253,7 @@ int cmd_chat(int argc, char **argv) {
     if (a <= 0) return a < 0;
     const char *model = eng.model;
     if (!model) return cli_fail("chat: -m MODEL is required (see urial chat --help)");
-    if (fmt.urial && fmt.tmpl) return cli_fail("chat: give either --urial or --template, not both");
+    if (cli_format_check(&fmt, "chat")) return 1;
 
     const int tty = isatty(0) && isatty(1);
     ur_remote *client = NULL;

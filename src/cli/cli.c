@@ -12,6 +12,7 @@
 
 #include "urial/engine.h"
 #include "urial/remote.h"
+#include "urial/retrieve.h"
 #include "urial/tensor.h"
 
 int cli_fail(const char *fmt, ...) {
@@ -37,12 +38,86 @@ void cli_engine_init(cli_engine *e, const char *model_help, const char *ctx_help
 
 void cli_format_init(cli_format *f) {
     memset(f, 0, sizeof *f);
-    f->opts[0] = (cli_opt)OPT_STR("urial", 0, "NAME|FILE", &f->urial,
-                                  "URIAL prompt for a base model: a built-in name or a prompt file\n"
-                                  "(default urial-k3; urial prompt --list shows the names)");
-    f->opts[1] = (cli_opt)OPT_STR("template", 0, "NAME|auto", &f->tmpl,
-                                  "an aligned model's chat template instead, or auto (the model's own)");
-    f->opts[2] = (cli_opt)OPT_END;
+    f->k = 3;
+    cli_opt *o = f->opts;
+    *o++ = (cli_opt)OPT_STR("urial", 0, "NAME|FILE", &f->urial,
+                            "URIAL prompt for a base model: a built-in name or a prompt file\n"
+                            "(default urial-k3; urial prompt --list shows the names)");
+    *o++ = (cli_opt)OPT_STR("template", 0, "NAME|auto", &f->tmpl,
+                            "an aligned model's chat template instead, or auto (the model's own)");
+    *o++ = (cli_opt)OPT_TEXT("the URIAL paper's baselines (docs/baselines.md):");
+    *o = (cli_opt)OPT_CHOICE("urial-format", 0, "backticks|legacy", &f->legacy,
+                             "how a URIAL prompt's query is laid out: backticks (default, the authors'\n"
+                             "urial_backticks) or legacy (the paper's: the query inline in the fence)");
+    (o++)->seen = &f->format_given;
+    *o++ = (cli_opt)OPT_FLAG("zero-shot", 0, &f->zero_shot,
+                             "baseline: the query alone in the URIAL authors' zero-shot wrapper");
+    *o++ = (cli_opt)OPT_STR("prefix-from", 0, "FILE", &f->prefix_from,
+                            "baseline: continue the first --prefix-words words of the aligned answer\n"
+                            "to the same instruction in FILE (urial run's JSONL, just-eval JSON, ...)");
+    *o++ = (cli_opt)OPT_INT("prefix-words", 0, "K", 1, 1 << 20, &f->prefix_words,
+                            "with --prefix-from: how many words of the aligned answer to continue");
+    *o++ = (cli_opt)OPT_STR("retrieve", 0, "POOL", &f->retrieve,
+                            "baseline: retrieval ICL, the --k examples of POOL (JSON/JSONL with\n"
+                            "instruction and output) most similar to the query (BM25; index in POOL.bm25)");
+    *o = (cli_opt)OPT_INT("k", 0, "K", 1, 64, &f->k, "with --retrieve: examples per query (default 3)");
+    (o++)->seen = &f->k_given;
+    *o++ = (cli_opt)OPT_STR("retrieve-embed", 0, "MODEL.gguf", &f->retrieve_embed,
+                            "with --retrieve: similarity by this model's mean-pooled last hidden\n"
+                            "states (cosine) instead of BM25; embeddings cached in POOL.emb-HASH");
+    *o = (cli_opt)OPT_END;
+}
+
+int cli_format_given(const cli_format *f) {
+    return f->urial || f->tmpl || f->format_given || f->zero_shot || f->prefix_from || f->retrieve;
+}
+
+int cli_format_check(const cli_format *f, const char *cmd) {
+    const char *kinds[4] = {0};
+    int n = 0;
+    if (f->urial) kinds[n++] = "--urial";
+    if (f->tmpl) kinds[n++] = "--template";
+    if (f->zero_shot) kinds[n++] = "--zero-shot";
+    if (f->retrieve) kinds[n++] = "--retrieve";
+    if (f->urial && f->tmpl) return cli_fail("%s: give either --urial or --template, not both", cmd), -1;
+    if (n > 1) return cli_fail("%s: give one of --urial, --template, --zero-shot and --retrieve, not %s and %s", cmd,
+                               kinds[0], kinds[1]), -1;
+    if (f->k_given && !f->retrieve) return cli_fail("%s: --k is for --retrieve POOL", cmd), -1;
+    if (f->retrieve_embed && !f->retrieve) return cli_fail("%s: --retrieve-embed is for --retrieve POOL", cmd), -1;
+    if (f->prefix_words && !f->prefix_from) return cli_fail("%s: --prefix-words is for --prefix-from FILE", cmd), -1;
+    if (f->prefix_from && !f->prefix_words)
+        return cli_fail("%s: --prefix-from %s needs --prefix-words K (how many words to continue)", cmd, f->prefix_from),
+               -1;
+    if (f->format_given && (f->tmpl || f->zero_shot || f->retrieve))
+        return cli_fail("%s: --urial-format is for a URIAL prompt, not %s", cmd, kinds[0]), -1;
+    if ((f->refuse & CLI_FORMAT_NO_PREFIX) && f->prefix_from)
+        return cli_fail("%s: --prefix-from cannot be used here: %s", cmd, f->why ? f->why : "not supported"), -1;
+    if ((f->refuse & CLI_FORMAT_NO_BASELINES) && (f->zero_shot || f->retrieve || f->format_given || f->prefix_from))
+        return cli_fail("%s: the baselines (--zero-shot, --retrieve, --prefix-from, --urial-format) cannot be used "
+                        "here: %s", cmd, f->why ? f->why : "not supported"), -1;
+    return 0;
+}
+
+static ur_chat *open_template_auto(const char *cmd, const char *model, const ur_gguf *g, ur_err *err) {
+    if (g) return ur_chat_template_auto(g, err);
+    if (!model) return cli_fail("%s: --template auto needs -m MODEL to read the chat template from", cmd), NULL;
+    ur_gguf *o = ur_gguf_open(model, err);
+    ur_chat *f = o ? ur_chat_template_auto(o, err) : NULL;
+    ur_gguf_close(o);
+    return f;
+}
+
+static ur_chat *open_retrieval(const cli_format *fo, ur_err *err) {
+    ur_buf note = {0};
+    ur_retriever *r = ur_retriever_open(fo->retrieve, &note, err);
+    if (note.len) fprintf(stderr, "urial: %s\n", note.data);
+    note.len = 0;
+    if (r && fo->retrieve_embed) {
+        if (ur_retriever_use_embeddings(r, fo->retrieve_embed, 0, &note, err)) ur_retriever_free(r), r = NULL;
+        else if (note.len) fprintf(stderr, "urial: %s\n", note.data);
+    }
+    ur_buf_free(&note);
+    return r ? ur_chat_retrieval(r, fo->k) : NULL;
 }
 
 /* The model's GGUF when it is a readable file (NULL otherwise: a remote model's name). */
@@ -55,21 +130,26 @@ static ur_gguf *open_model_gguf(const char *model) {
 ur_chat *cli_format_open(const cli_format *fo, const char *cmd, const char *model, const ur_gguf *g) {
     ur_err err = {{0}};
     ur_chat *f = NULL;
-    if (fo->urial && fo->tmpl) return cli_fail("%s: give either --urial or --template, not both", cmd), NULL;
+    if (cli_format_check(fo, cmd)) return NULL;
     ur_gguf *own = g ? NULL : open_model_gguf(model);
     const ur_gguf *mg = g ? g : own;
     if (fo->tmpl && !strcmp(fo->tmpl, "auto")) {
-        if (mg) f = ur_chat_template_auto(mg, &err);
-        else if (!model) cli_fail("%s: --template auto needs -m MODEL to read the chat template from", cmd);
-        else ur_gguf_close(ur_gguf_open(model, &err)); /* why it cannot be read */
+        f = open_template_auto(cmd, model, mg, &err);
     } else if (fo->tmpl) {
         f = ur_chat_template(fo->tmpl, &err);
+    } else if (fo->zero_shot) {
+        f = ur_chat_zero_shot();
+    } else if (fo->retrieve) {
+        f = open_retrieval(fo, &err);
     } else if (!fo->urial && mg && (f = ur_chat_recorded(mg, &err))) {
         fprintf(stderr, "urial: using the URIAL prompt %s records (urial.prompt; --urial or --template to choose another)\n",
                 mg->path);
     } else if (!err.msg[0]) {
         f = ur_chat_urial(fo->urial ? fo->urial : UR_URIAL_DEFAULT, &err);
     }
+    if (f && fo->format_given && ur_chat_set_urial_format(f, fo->legacy, &err)) ur_chat_free(f), f = NULL;
+    if (f && fo->prefix_from && ur_chat_set_answer_prefix(f, fo->prefix_from, fo->prefix_words, &err))
+        ur_chat_free(f), f = NULL;
     if (f && mg) ur_chat_recorded_decoding(f, mg);
     ur_gguf_close(own);
     if (!f && err.msg[0]) cli_fail("%s", err.msg);
@@ -78,7 +158,7 @@ ur_chat *cli_format_open(const cli_format *fo, const char *cmd, const char *mode
 }
 
 void cli_format_note_aligned(const cli_format *fo, const ur_model *m) {
-    if (fo->urial || fo->tmpl || !m) return;
+    if (cli_format_given(fo) || !m) return;
     ur_str t = {0, 0};
     if (ur_gguf_get_str(m->gguf, "tokenizer.chat_template", &t, NULL) != 0 || !t.len) return;
     char *text = ur_xstrndup(t.ptr, t.len);

@@ -47,18 +47,35 @@ typedef struct cli_engine {
 void cli_engine_init(cli_engine *e, const char *model_help, const char *ctx_help);
 
 /* The chat format: --urial NAME|FILE or --template NAME|auto (neither: the default
- * URIAL prompt). */
+ * URIAL prompt), and the URIAL paper's tuning-free baselines (docs/baselines.md):
+ * --urial-format legacy|backticks, --zero-shot, --prefix-from FILE --prefix-words K,
+ * --retrieve POOL [--k K] [--retrieve-embed MODEL.gguf]. The retrieval options come last in opts (a command that
+ * has its own --k cuts the table there: opts[CLI_FORMAT_RETRIEVE] = OPT_END). */
+enum { CLI_FORMAT_ZERO_SHOT = 4, CLI_FORMAT_RETRIEVE = 7 }; /* indices in opts */
+enum { CLI_FORMAT_NO_PREFIX = 1, CLI_FORMAT_NO_BASELINES = 2 }; /* cli_format.refuse */
 typedef struct cli_format {
     const char *urial, *tmpl;
-    cli_opt opts[3];
+    int legacy, format_given; /* --urial-format legacy; given at all */
+    int zero_shot;
+    const char *prefix_from;
+    int prefix_words;
+    const char *retrieve, *retrieve_embed;
+    int k, k_given;
+    int refuse;      /* CLI_FORMAT_*: what this command cannot do (a one-line refusal) */
+    const char *why; /* the refusal's reason ("a chat has no aligned answers to continue") */
+    cli_opt opts[12];
 } cli_format;
 void cli_format_init(cli_format *f);
+/* Any option of the group given (a format other than the default URIAL prompt)? */
+int cli_format_given(const cli_format *f);
 /* The format asked for. --template auto reads the model's GGUF: `g` if given, else
  * the file `model` (NULL: an error saying -m is needed). Prints the format's warning
- * and, on failure, the error line ("give either --urial or --template, not both"
- * included); returns NULL then. */
+ * and notes (the retrieval index) and, on failure, the error line (contradicting
+ * options included); returns NULL then. */
 ur_chat *cli_format_open(const cli_format *f, const char *cmd, const char *model, const ur_gguf *g);
-/* With neither --urial nor --template: a note on stderr when the model carries a
+/* The options' own contradictions and this command's refusals: 0, or -1 (printed). */
+int cli_format_check(const cli_format *f, const char *cmd);
+/* With no format option given: a note on stderr when the model carries a
  * chat template urial recognises (an aligned model is probably meant). */
 void cli_format_note_aligned(const cli_format *f, const ur_model *m);
 

@@ -27,6 +27,8 @@ int cmd_generate(int argc, char **argv) {
     cli_engine_init(&eng, "the model", NULL);
     cli_format fmt;
     cli_format_init(&fmt);
+    fmt.refuse = CLI_FORMAT_NO_PREFIX;
+    fmt.why = "generate prints the continuation alone (use urial prompt or urial run)";
     fmt.opts[0].help = "render PROMPT as a query with this URIAL prompt (a built-in name or a file)";
     fmt.opts[1].help = "render PROMPT as a user message with this chat template (auto: the model's)";
     cli_decoding dec;
@@ -58,7 +60,7 @@ int cmd_generate(int argc, char **argv) {
     ur_ctx *ctx = cli_new_ctx(m, eng.ctx, eng.threads, 0);
     if (!ctx) goto out;
     for (int i = 0; i < stops.n; i++) all_stops[gp.n_stop++] = stops.v[i];
-    if (fmt.urial || fmt.tmpl) { /* the prompt as a user message in that format */
+    if (cli_format_given(&fmt)) { /* the prompt as a user message in that format */
         if (!(f = cli_format_open(&fmt, "generate", model, m->gguf))) goto out;
         ur_conv conv = {0};
         ur_conv_add(&conv, UR_ROLE_USER, prompt, strlen(prompt));

@@ -8,7 +8,8 @@
 #include "urial/chat.h"
 
 static const char USAGE[] =
-    "usage: urial prompt [--urial NAME|FILE | --template NAME] --query TEXT [--history FILE] [-m MODEL]\n"
+    "usage: urial prompt [--urial NAME|FILE | --template NAME | --zero-shot | --retrieve POOL] --query TEXT\n"
+    "                    [--history FILE] [-m MODEL]\n"
     "Print the exact prompt text the model sees for QUERY (no newline is added), then exit.\n"
     "With neither --urial nor --template, the default URIAL prompt is used.\n";
 
@@ -40,7 +41,7 @@ int cmd_prompt(int argc, char **argv) {
     int a = cli_parse(&cmd, argc, argv);
     if (a <= 0) return a < 0;
     if (show_list) return list(), 0;
-    if (fmt.urial && fmt.tmpl) return cli_fail("prompt: give either --urial or --template, not both");
+    if (cli_format_check(&fmt, "prompt")) return 1;
     if (!query) return cli_fail("prompt: --query TEXT is required (see urial prompt --help)");
 
     ur_chat *f = cli_format_open(&fmt, "prompt", model, NULL);
@@ -55,6 +56,12 @@ int cmd_prompt(int argc, char **argv) {
         goto done;
     }
     ur_conv_add(&conv, UR_ROLE_USER, query, strlen(query));
+    if (fmt.prefix_from && ur_chat_answer_prefix(f, query, strlen(query), &out) == 0) {
+        cli_fail("prompt: %s has no answer to the --query (--prefix-from continues the aligned answer to an "
+                 "instruction of that file)", fmt.prefix_from);
+        goto done;
+    }
+    out.len = 0;
     if (ur_chat_render(f, conv.msgs, conv.n, 1, &out, &err)) {
         if (history) cli_fail("%s (with --history %s)", err.msg, history);
         else cli_fail("%s", err.msg);

@@ -12,13 +12,16 @@
 #include "urial/session.h"
 
 static const char USAGE[] =
-    "usage: urial run -m MODEL.gguf --data FILE --out FILE [--urial NAME|FILE | --template NAME|auto] [options]\n"
+    "usage: urial run -m MODEL.gguf --data FILE --out FILE [--urial NAME|FILE | --template NAME|auto |\n"
+    "                 --zero-shot | --retrieve POOL --k K] [--prefix-from FILE --prefix-words K] [options]\n"
     "Answer every instruction of a dataset, appending one JSON record per answer to --out.\n";
 
 static const char EPILOG[] =
     "Records: the input's fields, with \"id\", \"instruction\", \"output\" (the cleaned answer), \"generator\",\n"
     "\"input_index\", MT-Bench's \"turn\" (and \"history\", the earlier turns), \"config\" (model, prompt,\n"
-    "decoding: must match to resume) and \"stats\" (tokens, cached tokens, seconds, stop reason).\n"
+    "decoding: must match to resume) and \"stats\" (tokens, cached tokens, seconds, stop reason); with\n"
+    "--retrieve \"retrieved\" (the examples' ids, most similar first); with --prefix-from \"prefix\" and\n"
+    "\"continuation\" (\"output\" is prefix + \" \" + continuation). Baselines: docs/baselines.md.\n"
     "Kill it at any time and rerun the same command: finished records are kept, an incomplete last line\n"
     "is dropped, nothing is generated twice. urial merge joins shards into one JSON array.\n"
     "The sampling seed of an item is --seed mixed with its id: outputs do not depend on order or sharding.\n";
@@ -31,6 +34,23 @@ static char *default_generator(const char *model, const ur_chat *f) {
     ur_buf_put(&g, mb, ml > 5 && !strcmp(mb + ml - 5, ".gguf") ? ml - 5 : ml);
     if (ur_chat_kind(f) == UR_CHAT_URIAL) ur_buf_printf(&g, "+%s", ur_base_name(ur_chat_name(f)));
     return g.data;
+}
+
+/* --prefix-from: every selected item has an answer under its id, to the same
+ * instruction (the authors assert the same). 0, or -1 (printed). */
+static int check_prefixes(const ur_chat *f, const ur_dataset *ds, const ur_job_select *sel, const char *file) {
+    for (int i = 0; i < ds->n; i++) {
+        if (!ur_job_selects(sel, i)) continue;
+        const ur_item *it = &ds->items[i];
+        const char *ins = ur_chat_answer_instruction(f, it->id);
+        if (!ins)
+            return cli_fail("run: %s: no answer with id %.64s (item %d of %s); --prefix-from needs the aligned "
+                            "model's answers to the same items", file, it->id, it->index, ds->path), -1;
+        if (strcmp(ins, it->turns[0]))
+            return cli_fail("run: %s: the answer with id %.64s is to another instruction than item %d of %s", file,
+                            it->id, it->index, ds->path), -1;
+    }
+    return 0;
 }
 
 int cmd_run(int argc, char **argv) {
@@ -64,7 +84,7 @@ int cmd_run(int argc, char **argv) {
     if (a <= 0) return a < 0;
     if (!eng.model || !data || !out)
         return cli_fail("run: -m MODEL, --data FILE and --out FILE are required (see urial run --help)");
-    if (fmt.urial && fmt.tmpl) return cli_fail("run: give either --urial or --template, not both");
+    if (cli_format_check(&fmt, "run")) return 1;
     if (cli_cache_check(&cache, "run")) return 1;
     if (cache.off && parallel > 1)
         return cli_fail("run: --no-prefix-cache computes every prompt alone (the uncached reference): give --parallel 1");
@@ -85,10 +105,15 @@ int cmd_run(int argc, char **argv) {
         cli_fail("%s", err.msg);
         goto done;
     }
+    if (fmt.prefix_from && ds.format == UR_DATA_MT_BENCH) {
+        cli_fail("run: --prefix-from continues single answers; %s is MT-Bench (multi-turn)", data);
+        goto done;
+    }
     /* remote: no model here (--template auto reads -m's GGUF if it is a file) */
     if (!client && !(m = cli_load_model(eng.model))) goto done;
     if (!(f = cli_format_open(&fmt, "run", eng.model, m ? m->gguf : NULL))) goto done;
     cli_format_note_aligned(&fmt, m);
+    if (fmt.prefix_from && check_prefixes(f, &ds, &sel.sel, fmt.prefix_from)) goto done;
     cli_job_view view;
     cli_job_init_view(&view);
     if (client) {

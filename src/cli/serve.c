@@ -26,6 +26,8 @@ int cmd_serve(int argc, char **argv) {
     eng.opts[2].help = "threads of the engine's forward passes (default: all cores)";
     cli_format fmt;
     cli_format_init(&fmt);
+    fmt.refuse = CLI_FORMAT_NO_PREFIX;
+    fmt.why = "a server's requests have no aligned answers to continue (use urial run)";
     cli_cache cache;
     cli_cache_init(&cache, 0);
     const cli_opt opts[] = {
@@ -52,7 +54,7 @@ int cmd_serve(int argc, char **argv) {
     sp.cache_dir = cache.dir;
     sp.n_threads = eng.threads;
     if (!model) return cli_fail("serve: -m MODEL is required (see urial serve --help)");
-    if (fmt.urial && fmt.tmpl) return cli_fail("serve: give either --urial or --template, not both");
+    if (cli_format_check(&fmt, "serve")) return 1;
     if (keyenv) {
         if (sp.api_key) return cli_fail("serve: give either --api-key or --api-key-env, not both");
         if (!(sp.api_key = getenv(keyenv)) || !*sp.api_key)

@@ -188,6 +188,21 @@ static int open_prompt(const char *spec, const char *opt, const char *cmd, const
     return 0;
 }
 
+/* --urial-format: the URIAL prompts among the two (the aligned one given by --urial
+ * has it already). 0, or -1 (printed). */
+static int legacy_formats(ur_chat *fa, ur_chat *fb, int legacy, const char *cmd) {
+    ur_chat *fs[2] = {fa, fb};
+    int applied = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!fs[i] || strcmp(ur_chat_kind_name(fs[i]), "urial")) continue;
+        ur_err err = {{0}};
+        if (ur_chat_set_urial_format(fs[i], legacy, &err)) return cli_fail("%s: %s", cmd, err.msg), -1;
+        applied = 1;
+    }
+    if (!applied) return cli_fail("%s: --urial-format: neither prompt is a URIAL prompt", cmd), -1;
+    return 0;
+}
+
 static int run(int argc, char **argv, int prefix) {
     const char *name = prefix ? "tds prefix" : "tds";
     const char *base = NULL, *aligned = NULL, *data = NULL, *outputs = NULL, *out = NULL;
@@ -200,6 +215,13 @@ static int run(int argc, char **argv, int prefix) {
     cli_format_init(&fmt);
     fmt.opts[0].help = "the aligned model's prompt: a URIAL prompt (--aligned-prompt NAME|FILE)";
     fmt.opts[1].help = "the aligned model's prompt: this chat template (--aligned-prompt NAME|auto)";
+    fmt.opts[CLI_FORMAT_ZERO_SHOT].help = "the base model's prompt: the URIAL authors' zero-shot wrapper (a baseline)";
+    fmt.opts[CLI_FORMAT_RETRIEVE].help = "the base model's prompt: retrieval ICL, the --k examples of POOL most\n"
+                                         "similar to the query (BM25)";
+    if (prefix) fmt.opts[CLI_FORMAT_RETRIEVE] = (cli_opt)OPT_END; /* tds prefix has its own --k */
+    fmt.refuse = CLI_FORMAT_NO_PREFIX;
+    fmt.why = "tds scores given answers (tds prefix is the prefix experiment)";
+    int bprompt_given = 0;
     cli_select sel;
     cli_select_init(&sel);
     cli_remote rem;
@@ -220,9 +242,9 @@ static int run(int argc, char **argv, int prefix) {
         OPT_STR("aligned-prompt", 0, "P", &aprompt,
                 "what the aligned model reads before the answer (default: the TDS authors'\n"
                 "file: its rendered \"input\"; else auto, the aligned model's chat template)"),
-        OPT_STR("base-prompt", 0, "P", &bprompt,
-                "what the base model reads before the answer (default aligntds, the authors'\n"
-                "zero-shot wrapper of the query; same: the aligned model's input)"),
+        {.kind = CLI_STR, .name = "base-prompt", .arg = "P", .dst = &bprompt, .seen = &bprompt_given,
+         .help = "what the base model reads before the answer (default aligntds, the authors'\n"
+                 "zero-shot wrapper of the query; same: the aligned model's input)"},
         OPT_CHOICE("tokenize", 0, "joint|separate", &tokenize,
                    "joint (default): prompt + answer as one text, the seam as a reader sees it;\n"
                    "separate: the prompt, then the answer alone, as AlignTDS (HF encode) does"),
@@ -249,7 +271,14 @@ static int run(int argc, char **argv, int prefix) {
     if (a <= 0) return a < 0;
     if (!base || !aligned || !data || !out)
         return cli_fail("%s: --base, --aligned, --data and --out are required (see urial %s --help)", name, name);
-    if (fmt.urial && fmt.tmpl) return cli_fail("%s: give either --urial or --template, not both", name);
+    /* the group's --urial / --template are the aligned model's prompt, its baselines the base model's */
+    cli_format af = fmt, bf = fmt;
+    af.zero_shot = 0, af.retrieve = NULL, af.format_given = af.k_given = 0;
+    bf.urial = bf.tmpl = NULL, bf.format_given = 0;
+    if (cli_format_check(&af, name) || cli_format_check(&bf, name)) return 1;
+    const int base_kind = fmt.zero_shot || fmt.retrieve; /* the baselines are the base model's prompt */
+    if (base_kind && bprompt_given)
+        return cli_fail("%s: give either --base-prompt or --%s, not both", name, fmt.zero_shot ? "zero-shot" : "retrieve");
     if (aprompt && (fmt.urial || fmt.tmpl))
         return cli_fail("%s: give either --aligned-prompt or --%s, not both", name, fmt.urial ? "urial" : "template");
 
@@ -273,13 +302,19 @@ static int run(int argc, char **argv, int prefix) {
         goto done;
     }
     if (fmt.urial || fmt.tmpl) {
-        if (!(f = cli_format_open(&fmt, name, aligned, ma->gguf))) goto done;
+        if (!(f = cli_format_open(&af, name, aligned, ma->gguf))) goto done;
         pa = (ur_tds_prompt){UR_TDS_PROMPT_FORMAT, f};
     } else if (open_prompt(aprompt ? aprompt : ds.format == UR_DATA_ALIGNTDS ? "input" : "auto", "aligned-prompt", name,
                            ma, &ds, &pa, &f)) {
         goto done;
     }
-    if (open_prompt(bprompt, "base-prompt", name, ma, &ds, &pb, &fb)) goto done;
+    if (base_kind) {
+        if (!(fb = cli_format_open(&bf, name, base, NULL))) goto done;
+        pb = (ur_tds_prompt){UR_TDS_PROMPT_FORMAT, fb};
+    } else if (open_prompt(bprompt, "base-prompt", name, ma, &ds, &pb, &fb)) {
+        goto done;
+    }
+    if (fmt.format_given && legacy_formats(f, fb, fmt.legacy, name)) goto done;
     int da = cli_default_ctx(ma), db = mb ? cli_default_ctx(mb) : da;
     int n_ctx = eng.ctx ? eng.ctx : db < da ? db : da;
     cli_ctx_warn(ma, n_ctx);

@@ -61,6 +61,8 @@ struct ur_ctx {
  * soft-capping) over nb rows of x starting at xs. */
 void ur_layer_forward(ur_ctx *c, int l, int nb);
 void ur_output_forward(ur_ctx *c, const float *xs, int nb, float *logits);
+/* The final norm alone over nb rows of x (the "last hidden states"), into out [nb][dim]. */
+void ur_output_norm(ur_ctx *c, const float *xs, int nb, float *out);
 
 /* The cache row of position p in layer l of context c. */
 static inline size_t ur_kv_row(const struct ur_ctx *c, int l, int p) {

@@ -207,6 +207,35 @@ int ur_decode_last(ur_ctx *c, const int32_t *tokens, int n, float *logits, int n
     return 0;
 }
 
+int ur_decode_hidden(ur_ctx *c, const int32_t *tokens, int n, float *mean, float *rows, ur_err *err) {
+    const ur_model *m = c->m;
+    const int dim = m->hp.dim;
+    if (n <= 0) return ur_errf(err, "%s: nothing to decode (0 tokens)", m->gguf->path);
+    if (n > c->n_ctx - c->n_past)
+        return ur_errf(err, "%s: %d tokens do not fit: %d of the context's %d positions are free", m->gguf->path, n,
+                       c->n_ctx - c->n_past, c->n_ctx);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->hp.n_vocab)
+            return ur_errf(err, "%s: token id %d (position %d) is out of range", m->gguf->path, tokens[i], i);
+    replay(c);
+    double *acc = calloc((size_t)dim, sizeof *acc);
+    if (!acc) return ur_errf(err, "%s: out of memory", m->gguf->path);
+    const int pos0 = c->n_past;
+    for (int i0 = 0; i0 < n; i0 += c->n_batch) {
+        const int nb = n - i0 < c->n_batch ? n - i0 : c->n_batch;
+        forward_chunk(c, tokens + i0, nb, pos0 + i0, NULL, 0);
+        ur_output_norm(c, c->x, nb, c->xn); /* xn: free scratch after the layers */
+        for (int t = 0; t < nb; t++) {
+            const float *h = c->xn + (size_t)t * dim;
+            for (int d = 0; d < dim; d++) acc[d] += h[d];
+            if (rows) memcpy(rows + (size_t)(i0 + t) * dim, h, sizeof(float) * (size_t)dim);
+        }
+    }
+    for (int d = 0; d < dim; d++) mean[d] = (float)(acc[d] / n);
+    free(acc);
+    return 0;
+}
+
 int ur_decode(ur_ctx *c, const int32_t *tokens, int n, float *logits, int all, ur_err *err) {
     return ur_decode_last(c, tokens, n, logits, !logits ? 0 : all ? n : 1, err);
 }

@@ -236,6 +236,10 @@ static void softcap_body(void *arg, int64_t i0, int64_t i1, int tid) {
     for (int64_t i = i0; i < i1; i++) j->y[i] = tanhf(j->y[i] * inv) * cap;
 }
 
+void ur_output_norm(ur_ctx *c, const float *xs, int nb, float *out) {
+    rmsnorm_rows(c, out, xs, &c->m->output_norm, nb);
+}
+
 void ur_output_forward(ur_ctx *c, const float *xs, int nb, float *logits) {
     const ur_model *m = c->m;
     rmsnorm_rows(c, c->xn, xs, &m->output_norm, nb);

@@ -83,6 +83,17 @@ static json_t *load_outputs(const char *path, ur_err *err) {
     return map;
 }
 
+/* A prompt's baseline parameters (the pool and k, the legacy URIAL format), when it has any. */
+static void prompt_params(json_t *c, const char *key, const ur_tds_prompt *pr) {
+    if (pr->kind != UR_TDS_PROMPT_FORMAT || !pr->fmt) return;
+    ur_buf b = {0};
+    ur_chat_params_json(pr->fmt, &b);
+    json_t *o = json_loads(b.data, 0, NULL);
+    if (json_object_size(o)) json_object_set(c, key, o);
+    json_decref(o);
+    ur_buf_free(&b);
+}
+
 static json_t *make_config(const tds_run *r, const char *cmd) {
     const ur_tds_params *p = r->p;
     json_t *c = json_object();
@@ -99,6 +110,8 @@ static json_t *make_config(const tds_run *r, const char *cmd) {
     json_object_set_new(c, "aligned_size", json_integer((json_int_t)ur_ctx_model(p->aligned)->gguf->size));
     json_object_set_new(c, "aligned_prompt", json_string(ur_base_name(ur_tds_prompt_name(&p->aligned_prompt))));
     json_object_set_new(c, "base_prompt", json_string(ur_base_name(ur_tds_prompt_name(&p->base_prompt))));
+    prompt_params(c, "aligned_prompt_params", &p->aligned_prompt);
+    prompt_params(c, "base_prompt_params", &p->base_prompt);
     json_object_set_new(c, "tokenize", json_string(ur_tds_tokenize_name(p->tokenize)));
     if (!r->prefix) json_object_set_new(c, "rank", json_string(ur_tds_rank_name(p->rank)));
     json_object_set_new(c, "answers", json_string(p->outputs ? ur_base_name(p->outputs) : "greedy"));
