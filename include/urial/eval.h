@@ -165,6 +165,10 @@ typedef void (*ur_eval_progress_fn)(void *user, const ur_eval_progress *p);
 
 enum { UR_EVAL_AUTO = -1 };                                    /* mode: multi or safety by item */
 enum { UR_ONLY_ALL = 0, UR_ONLY_REGULAR = 1, UR_ONLY_RED_TEAM = 2 };
+/* pairwise: both orders judged and summed, or one judgment per pair in a seeded
+ * random order (the URIAL authors' evaluate/eval.py: random.seed(seed), then per
+ * item of the A file in order, random.random() < 0.5 shows A first) */
+enum { UR_ORDER_BOTH = 0, UR_ORDER_RANDOM = 1 };
 
 typedef struct ur_eval_params {
     int mode;                   /* UR_JUDGE_MULTI, UR_JUDGE_SAFETY, UR_EVAL_AUTO (score) */
@@ -176,6 +180,8 @@ typedef struct ur_eval_params {
     int limit;                  /* first N selected items; 0 = all */
     int shard_i, shard_n;       /* of those, the positions p with p % shard_n == shard_i (shard_n 0 or 1: all) */
     int reask;                  /* times an unparsable answer is asked again (default 2) */
+    int order;                  /* pairwise: UR_ORDER_* (default both) */
+    uint64_t seed;              /* UR_ORDER_RANDOM: Python's random.seed (default 42) */
     ur_eval_progress_fn progress;
     void (*note)(void *user, const char *msg); /* one-line notes (what resuming found); user: progress_user */
     void *progress_user;
@@ -188,8 +194,10 @@ void ur_eval_defaults(ur_eval_params *p);
  * error); records already appended stay. */
 int ur_eval_score(ur_judge *j, const ur_eval_params *p, ur_eval_progress *summary, ur_err *err);
 /* Pairwise: items of in and in_b matched by id (same instruction required); each
- * pair judged twice, A first then B first; the record has both answers and, per
- * aspect, "outcome" for A: "win", "tie" or "lose" (the two verdicts summed). */
+ * pair judged twice, A first then B first (UR_ORDER_BOTH; the two verdicts summed),
+ * or once in a seeded random order (UR_ORDER_RANDOM; "swapped" and "assignment"
+ * say which was shown first, the verdict mapped back to A); the record has both
+ * answers and, per aspect, "outcome" for A: "win", "tie" or "lose". */
 int ur_eval_pairwise(ur_judge *j, const ur_eval_params *p, ur_eval_progress *summary, ur_err *err);
 
 /* ---- reports -------------------------------------------------------------------------- */

@@ -13,7 +13,7 @@
 
 static const char HELP[] =
     "usage: urial eval score --in OUTPUTS --out JUDGED.jsonl [--mode multi|safety|auto] [options]\n"
-    "       urial eval pairwise --a A.json --b B.json --out JUDGED.jsonl [options]\n"
+    "       urial eval pairwise --a A.json --b B.json --out JUDGED.jsonl [--order both|random] [options]\n"
     "       urial eval report JUDGED... [--by dataset|category] [--format md|json|html] [--data OUTPUTS] [-o FILE]\n"
     "       urial eval style RESULTS... [--json OUT.json] [--records]\n"
     "Judge model outputs with an LLM judge the way just-eval does, and report the results\n"
@@ -23,7 +23,9 @@ static const char HELP[] =
     "the default), or on safety (--mode safety); --mode auto rates red-team items (just-eval's category\n"
     "\"safety\", or a red-team dataset) on safety and the others on the five aspects.\n"
     "pairwise: the outputs of A and B for the same ids are compared aspect by aspect, each pair twice (A shown\n"
-    "first, then B), and the two verdicts are summed into win / tie / lose for A.\n"
+    "first, then B), and the two verdicts are summed into win / tie / lose for A (--order both, the default);\n"
+    "--order random judges each pair once, shown in the order a seeded coin gives, as the URIAL authors'\n"
+    "evaluate/eval.py does (Python's random.seed(--seed), then random.random() < 0.5 per item: A first).\n"
     "report: per-aspect means (an \"N/A\" score counts as 5, as in just-eval), judged count, mean output length\n"
     "in words; several files side by side; pairwise files as win / tie / lose. --format json prints one object\n"
     "per file with just-eval's keys; --by needs \"dataset\"/\"category\" in the records or --data OUTPUTS.\n"
@@ -173,7 +175,7 @@ static int judge_files(const char *cmd, ur_judge *j, ur_eval_params *ep, int pai
 static int judge_cmd(int argc, char **argv, int pairwise) {
     const char *cmd = pairwise ? "eval pairwise" : "eval score";
     const char *in = NULL, *a = NULL, *b = NULL, *out = NULL, *tmpl = NULL, *stmpl = NULL;
-    int mode = 0, only = 0, quiet = 0, show_mode = -1;
+    int mode = 0, only = 0, quiet = 0, show_mode = -1, order = 0;
     ur_eval_params ep;
     ur_eval_defaults(&ep);
     judge_opts jo;
@@ -193,6 +195,13 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
                 "skipped, failed ones judged again"),
         pairwise ? (cli_opt)OPT_TEXT("") : (cli_opt)OPT_CHOICE("mode", 0, "multi|safety|auto", &mode,
                                                             "the five aspects (default), safety, or each by its item"),
+        pairwise ? (cli_opt)OPT_CHOICE("order", 0, "both|random", &order,
+                                       "judge each pair in both orders and sum (default), or once in a seeded\n"
+                                       "random order (the URIAL authors' protocol; the record says which was A)")
+                 : (cli_opt)OPT_TEXT(""),
+        pairwise ? (cli_opt)OPT_U64("seed", 0, "N", &ep.seed,
+                                    "--order random: Python's random.seed (default 42, as the URIAL authors)")
+                 : (cli_opt)OPT_TEXT(""),
         OPT_STR("template", 0, "FILE", &tmpl,
                 "a judge template (${instruction} ${candidate}, or ${candidate_A} ${candidate_B} for\n"
                 "pairwise; the URIAL authors' {$instruction} {$candidate_A} {$candidate_B} also work);\n"
@@ -229,6 +238,7 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
     ep.mode = pairwise ? UR_JUDGE_PAIRWISE : mode;
     ep.in = pairwise ? a : in;
     ep.in_b = b;
+    ep.order = order ? UR_ORDER_RANDOM : UR_ORDER_BOTH;
     ep.out = out;
     ep.tmpl = t;
     ep.tmpl_safety = ts;

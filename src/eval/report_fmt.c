@@ -189,12 +189,14 @@ static void pair_tables(const rp_file *fs, int n, ur_buf *o, int html) {
             pct(b, sizeof b, l, tot), t_set(&t, 3, "%s", b);
         }
         t_emit(&t, o, html);
-        char la[32], lb[32];
+        char la[32], lb[32], ca[32], cb[32];
         fmt_mean(la, sizeof la, f->n_gens > 0 ? rp_mean(&f->plens[0]) : NAN, "%.1f");
         fmt_mean(lb, sizeof lb, f->n_gens > 1 ? rp_mean(&f->plens[1]) : NAN, "%.1f");
-        ur_buf_printf(o, html ? "<p>%ld pairs judged, %ld failed; words (mean): %s %s, %s %s</p>\n"
-                              : "\n%ld pairs judged, %ld failed; words (mean): %s %s, %s %s\n",
-                      f->total, f->failed, ga, la, gb, lb);
+        fmt_mean(ca, sizeof ca, f->n_gens > 0 ? rp_mean(&f->pchars[0]) : NAN, "%.1f");
+        fmt_mean(cb, sizeof cb, f->n_gens > 1 ? rp_mean(&f->pchars[1]) : NAN, "%.1f");
+        ur_buf_printf(o, html ? "<p>%ld pairs judged, %ld failed; words (mean): %s %s, %s %s; characters (mean): %s, %s</p>\n"
+                              : "\n%ld pairs judged, %ld failed; words (mean): %s %s, %s %s; characters (mean): %s, %s\n",
+                      f->total, f->failed, ga, la, gb, lb, ca, cb);
     }
 }
 
@@ -233,6 +235,33 @@ static void score_stats_json(ur_buf *o, long total, const rp_vec *scores, char *
     }
     ur_buf_puts(o, ",\"avg_lens\":");
     jnum(o, rp_mean(lens));
+}
+
+/* The URIAL authors' show_table.py numbers for the first generator (A, or their
+ * model): per aspect win / tie / lose in percent, (count / total) * 100, and the
+ * mean length in characters of each generator's outputs. */
+static void pair_rates_json(ur_buf *o, const rp_file *f) {
+    ur_buf_puts(o, ",\"avg_chars\":{");
+    for (int g = 0; g < f->n_gens; g++) {
+        if (g) ur_buf_put(o, ",", 1);
+        jkey(o, f->gens[g], NULL);
+        jnum(o, rp_mean(&f->pchars[g]));
+    }
+    ur_buf_puts(o, "},\"rates\":{");
+    for (int a = 0; a < f->n_aspects; a++) {
+        long w = f->n_gens > 0 ? f->wins[a][0] : 0, l = f->n_gens > 1 ? f->wins[a][1] : 0, t = f->ties[a];
+        double tot = (double)(w + l + t);
+        if (a) ur_buf_put(o, ",", 1);
+        jkey(o, f->aspects[a], NULL);
+        ur_buf_puts(o, "{\"win\":");
+        jnum(o, tot > 0 ? (double)w / tot * 100 : NAN);
+        ur_buf_puts(o, ",\"tie\":");
+        jnum(o, tot > 0 ? (double)t / tot * 100 : NAN);
+        ur_buf_puts(o, ",\"lose\":");
+        jnum(o, tot > 0 ? (double)l / tot * 100 : NAN);
+        ur_buf_put(o, "}", 1);
+    }
+    ur_buf_put(o, "}", 1);
 }
 
 void rp_json(const rp_file *fs, int n, const ur_report_params *p, ur_buf *o) {
@@ -284,6 +313,7 @@ void rp_json(const rp_file *fs, int n, const ur_report_params *p, ur_buf *o) {
                 ur_buf_printf(o, "\"same\":%ld}", f->ties[a]);
             }
             ur_buf_put(o, "}", 1);
+            pair_rates_json(o, f);
         }
         if (f->failed) ur_buf_printf(o, ",\"failed\":%ld", f->failed);
         ur_buf_puts(o, "}\n");

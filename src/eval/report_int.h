@@ -41,7 +41,8 @@ typedef struct rp_file {
     /* pairwise: per aspect, wins of each generator and ties */
     int n_gens;
     char *gens[RP_MAX_GENS];
-    rp_vec plens[RP_MAX_GENS];
+    rp_vec plens[RP_MAX_GENS];  /* words */
+    rp_vec pchars[RP_MAX_GENS]; /* characters (Python's len), as the URIAL authors' show_table.py */
     long wins[RP_MAX_ASPECTS][RP_MAX_GENS];
     long ties[RP_MAX_ASPECTS];
 } rp_file;

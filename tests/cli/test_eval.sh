@@ -160,6 +160,44 @@ out=$("$URIAL" eval report --format json "$TMP/p.jsonl")
 [[ "$out" == *'"model-a":1,"model-b":0,"same":1,"total":2,'* ]] && pass pairwise_json || fail pairwise_json "$out"
 stop_judge
 
+# pairwise in the URIAL authors' random order (tests/ref/urial_pairwise/gen.py recorded their prompts, with
+# random.seed(42) swaps, and a judge's answers): the replay judge answers only prompts with their swaps, and
+# the report reproduces their show_table.py arithmetic, on our records and on theirs
+UP=tests/ref/urial_pairwise
+start_judge urial --records "$UP/records.json"
+J=(--judge-url "http://127.0.0.1:$PORT/v1" --judge-model m --quiet)
+ok pairwise_random "$URIAL" eval pairwise --order random --a "$UP/a.json" --b "$UP/b.json" --limit 11 \
+    --template "$JE/templates/pairwise_urial.md" --out "$TMP/pr.jsonl" "${J[@]}"
+swaps=$(jq -r 'if .swapped then "B" else "A" end' "$TMP/pr.jsonl" | tr -d '\n')
+[ "$swaps" = "$(jq -r '.model_first[:11]' "$UP/expected.json")" ] && pass pairwise_random_swaps || fail pairwise_random_swaps "$swaps"
+same_numbers() { # FILE: the report's rates, mean characters and count are expected.json's
+    "$URIAL" eval report --format json "$1" >"$TMP/rep.json" &&
+    jq -e -n --slurpfile e "$UP/expected.json" --slurpfile o "$TMP/rep.json" '$e[0] as $x | $o[0] as $y |
+        ([$x.rates | keys[] as $k | $x.rates[$k] == $y.rates[$k]] | all) and $x.avg_chars == $y.avg_chars and
+        $x.judged == $y.total' >/dev/null
+}
+same_numbers "$TMP/pr.jsonl" && pass pairwise_random_rates || fail pairwise_random_rates "$(cat "$TMP/rep.json")"
+same_numbers "$UP/records.json" && pass urial_records_rates || fail urial_records_rates "$(cat "$TMP/rep.json")"
+# resumed: nothing to judge again; another seed judges again exactly the pairs whose order changed
+ok pairwise_random_resume "$URIAL" eval pairwise --order random --a "$UP/a.json" --b "$UP/b.json" --limit 11 \
+    --template "$JE/templates/pairwise_urial.md" --out "$TMP/pr.jsonl" "${J[@]}"
+stop_judge
+[ "$(awk '{print $2}' "$TMP/urial.stats")" = 11 ] && pass pairwise_random_resumed || fail pairwise_random_resumed "$(cat "$TMP/urial.stats")"
+start_judge synth --synth
+J=(--judge-url "http://127.0.0.1:$PORT/v1" --judge-model m --quiet)
+cp "$TMP/pr.jsonl" "$TMP/pr7.jsonl"
+ok pairwise_seed7 "$URIAL" eval pairwise --order random --seed 7 --a "$UP/a.json" --b "$UP/b.json" --limit 11 \
+    --template "$JE/templates/pairwise_urial.md" --out "$TMP/pr7.jsonl" "${J[@]}"
+stop_judge
+requests=$(awk '{print $2}' "$TMP/synth.stats")
+s7=$(jq -r 'if .swapped then "B" else "A" end' "$TMP/pr7.jsonl" | sort | tr -d '\n')
+changed=$(paste -d' ' <(jq -r '"\(.id) \(.swapped)"' "$TMP/pr.jsonl" | sort -n) \
+                      <(jq -r '"\(.id) \(.swapped)"' "$TMP/pr7.jsonl" | sort -n) | awk '$2 != $4' | wc -l)
+[ "$requests" = "$changed" ] && [ "$changed" -gt 0 ] && [ "$(wc -l <"$TMP/pr7.jsonl")" = 11 ] &&
+    [ "$(jq -r .eval_config.seed "$TMP/pr7.jsonl" | grep -c '^7$')" = "$changed" ] \
+    && pass pairwise_seed_rejudges || fail pairwise_seed_rejudges "$requests requests, $changed changed ($s7)"
+fails_with pairwise_bad_order "--order must be both or random" "$URIAL" eval pairwise --order sometimes --a x --b y --out z
+
 # reports: several files side by side, HTML with an SVG chart, to a file
 out=$("$URIAL" eval report "$TMP/m.jsonl" "$JE/eval_outputs/0.score_multi.gpt-4.json" "$TMP/s.jsonl")
 [[ "$out" == *"| aspect | Llama-2-7b-chat-hf | K=0random//Llama-2-7b-hf.json | test |"* ]] && pass report_side_by_side || fail report_side_by_side "$out"
