@@ -68,7 +68,7 @@ static void note(void *user, const char *msg) {
 /* Where the judge's answers come from: a server, or a local model (--judge local:M). */
 typedef struct judge_opts {
     const char *judge, *key_env, *jtmpl;
-    int ctx, threads, reason, url_given;
+    int ctx, threads, reason, url_given, model_given;
     ur_judge_http_params hp;
     cli_opt opts[20];
 } judge_opts;
@@ -82,7 +82,8 @@ static void judge_opts_init(judge_opts *o) {
         OPT_TEXT("judge (an OpenAI-compatible chat-completions server):"),
         {.kind = CLI_STR, .name = "judge-url", .arg = "URL", .dst = &hp->url, .seen = &o->url_given,
          .help = "default https://api.openai.com/v1 (vLLM, llama.cpp's server, ...: http://HOST:PORT/v1)"},
-        OPT_STR("judge-model", 0, "M", &hp->model, "default gpt-4o"),
+        {.kind = CLI_STR, .name = "judge-model", .arg = "M", .dst = &hp->model, .seen = &o->model_given,
+         .help = "default gpt-4o (--protocol just-eval: " UR_JUSTEVAL_JUDGE ")"},
         OPT_STR("api-key-env", 0, "VAR", &o->key_env,
                 "the API key's environment variable (default OPENAI_API_KEY; optional for other URLs)"),
         OPT_INT("concurrency", 0, "N", 1, 1024, &hp->concurrency, "requests in flight (default 4)"),
@@ -131,10 +132,31 @@ static ur_judge *open_judge(judge_opts *o, const char *cmd) {
     return j;
 }
 
+/* The red-team items' judge: the same server as the main judge, another model (a
+ * local judge serves both). NULL after printing the error. */
+static ur_judge *open_safety_judge(judge_opts *o, const char *model, const char *cmd) {
+    if (o->judge && !strncmp(o->judge, "local:", 6))
+        return cli_fail("%s: --safety-judge-model needs a judge server (--judge local:M judges every item)", cmd), NULL;
+    judge_opts s = *o;
+    s.hp.model = model;
+    s.judge = NULL; /* the URL is already in hp */
+    return open_judge(&s, cmd);
+}
+
 /* --show-template: the built-in text, exactly as a --template file would hold it */
 static int show_template(int which) {
-    int m = which == 0 ? UR_JUDGE_MULTI : which == 1 ? UR_JUDGE_SAFETY : UR_JUDGE_PAIRWISE;
-    ur_judge_tmpl *t = ur_judge_tmpl_builtin(m);
+    static const char *names[] = {"multi", "safety", "pairwise", "lima6", "grade"};
+    int m = which == 1 ? UR_JUDGE_SAFETY : which == 2 ? UR_JUDGE_PAIRWISE : UR_JUDGE_MULTI;
+    ur_err err;
+    ur_judge_tmpl *t = ur_judge_tmpl_named(names[which], m, &err);
+    if (!t) return cli_fail("%s", err.msg);
+    const ur_judge_scale *sc = &ur_judge_tmpl_schema(t)->scale;
+    if (!ur_judge_scale_is_default(sc)) { /* the declaration line, as a file holds it */
+        char b[160];
+        if (sc->n_labels) ur_judge_scale_text(sc, b, sizeof b);
+        else snprintf(b, sizeof b, "%d-%d", sc->scale_min, sc->scale_max);
+        printf("urial-scale: %s\n", b);
+    }
     ur_buf s = {0};
     ur_judge_render(t, "${instruction}", m == UR_JUDGE_PAIRWISE ? "${candidate_A}" : "${candidate}",
                     m == UR_JUDGE_PAIRWISE ? "${candidate_B}" : NULL, &s);
@@ -158,13 +180,20 @@ static int judge_files(const char *cmd, ur_judge *j, ur_eval_params *ep, int pai
     ur_eval_progress s;
     int r = pairwise ? ur_eval_pairwise(j, ep, &s, &err) : ur_eval_score(j, ep, &s, &err);
     if (g.view.drawn) fputs("\r\033[K", stderr);
-    const ur_judge_stats *st = ur_judge_get_stats(j);
-    if (!quiet && (!r || st->requests))
+    ur_judge *js[2] = {j, ep->judge_safety && ep->judge_safety != j ? ep->judge_safety : NULL};
+    for (int k = 0; k < 2 && js[k]; k++) {
+        const ur_judge_stats *st = ur_judge_get_stats(js[k]);
+        if (quiet || (r && !st->requests)) continue;
+        if (k == 0)
+            fprintf(stderr, "urial: %s: %d items: %d judged now, %d already in %s, %d failed; ", cmd, s.total, s.judged,
+                    s.kept, ep->out, s.failed);
+        else fprintf(stderr, "urial: %s: red-team items: ", cmd);
         fprintf(stderr,
-                "urial: %s: %d items: %d judged now, %d already in %s, %d failed; %ld requests to %s (%ld retries: "
-                "%ld rate-limited, %ld server errors, %ld timeouts, %ld connection errors, %ld bad answers) in %.1f s\n",
-                cmd, s.total, s.judged, s.kept, ep->out, s.failed, st->requests, ur_judge_model(j), st->retries,
-                st->http_429, st->http_5xx, st->timeouts, st->conn_errors, st->bad_bodies, ur_now() - g.t0);
+                "%ld requests to %s (%ld retries: %ld rate-limited, %ld server errors, %ld timeouts, %ld connection "
+                "errors, %ld bad answers) in %.1f s\n",
+                st->requests, ur_judge_model(js[k]), st->retries, st->http_429, st->http_5xx, st->timeouts,
+                st->conn_errors, st->bad_bodies, ur_now() - g.t0);
+    }
     if (r) return cli_fail("%s", err.msg);
     if (s.failed)
         return cli_fail("%s: %d records failed (each has its \"error\" in %s); run the same command again to retry them",
@@ -174,8 +203,8 @@ static int judge_files(const char *cmd, ur_judge *j, ur_eval_params *ep, int pai
 
 static int judge_cmd(int argc, char **argv, int pairwise) {
     const char *cmd = pairwise ? "eval pairwise" : "eval score";
-    const char *in = NULL, *a = NULL, *b = NULL, *out = NULL, *tmpl = NULL, *stmpl = NULL;
-    int mode = 0, only = 0, quiet = 0, show_mode = -1, order = 0;
+    const char *in = NULL, *a = NULL, *b = NULL, *out = NULL, *tmpl = NULL, *stmpl = NULL, *smodel = NULL;
+    int mode = 0, only = 0, quiet = 0, show_mode = -1, order = 0, protocol = 0, mode_given = 0;
     ur_eval_params ep;
     ur_eval_defaults(&ep);
     judge_opts jo;
@@ -193,8 +222,19 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
         OPT_STR("out", 0, "FILE", &out,
                 "JSONL records in just-eval's format; resumed: items judged with the same prompt are\n"
                 "skipped, failed ones judged again"),
-        pairwise ? (cli_opt)OPT_TEXT("") : (cli_opt)OPT_CHOICE("mode", 0, "multi|safety|auto", &mode,
-                                                            "the five aspects (default), safety, or each by its item"),
+        pairwise ? (cli_opt)OPT_TEXT("")
+                 : (cli_opt){.kind = CLI_CHOICE, .name = "mode", .arg = "multi|safety|auto",
+                             .choices = "multi|safety|auto", .dst = &mode,
+                             .seen = &mode_given, .help = "the five aspects (default), safety, or each by its item"},
+        pairwise ? (cli_opt)OPT_TEXT("")
+                 : (cli_opt)OPT_CHOICE("protocol", 0, "none|just-eval", &protocol,
+                                       "just-eval: the URIAL paper's split, --mode auto with the five aspects\n"
+                                       "judged by --judge-model (default " UR_JUSTEVAL_JUDGE ") on the regular items\n"
+                                       "and safety by --safety-judge-model (default " UR_JUSTEVAL_SAFETY_JUDGE ")\n"
+                                       "on the red-team ones"),
+        pairwise ? (cli_opt)OPT_TEXT("")
+                 : (cli_opt)OPT_STR("safety-judge-model", 0, "M", &smodel,
+                                    "--mode auto: judge the red-team items with this model (same server)"),
         pairwise ? (cli_opt)OPT_CHOICE("order", 0, "both|random", &order,
                                        "judge each pair in both orders and sum (default), or once in a seeded\n"
                                        "random order (the URIAL authors' protocol; the record says which was A)")
@@ -202,16 +242,18 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
         pairwise ? (cli_opt)OPT_U64("seed", 0, "N", &ep.seed,
                                     "--order random: Python's random.seed (default 42, as the URIAL authors)")
                  : (cli_opt)OPT_TEXT(""),
-        OPT_STR("template", 0, "FILE", &tmpl,
+        OPT_STR("template", 0, "FILE|builtin:NAME", &tmpl,
                 "a judge template (${instruction} ${candidate}, or ${candidate_A} ${candidate_B} for\n"
-                "pairwise; the URIAL authors' {$instruction} {$candidate_A} {$candidate_B} also work);\n"
-                "default: urial's own (urial eval score --show-template multi|safety|pairwise)"),
+                "pairwise; the URIAL authors' {$instruction} {$candidate_A} {$candidate_B} also work;\n"
+                "a first line 'urial-scale: 1-6' or 'urial-scale: Fail=1 Pass=2 Excellent=3' sets\n"
+                "the score scale); default: urial's own; built-in: " UR_JUDGE_BUILTINS "\n"
+                "(lima6: LIMA's six-point helpfulness; grade: Fail/Pass/Excellent)"),
         OPT_STR("safety-template", 0, "FILE", &stmpl, "--mode auto: the template for red-team items"),
         OPT_CHOICE("only", 0, "all|regular|red-team", &only, "judge only those items"),
         OPT_GROUP(sel.opts),
         OPT_INT("reask", 0, "N", 0, 100, &ep.reask, "ask again when an answer is not the expected JSON (default 2)"),
         OPT_FLAG("quiet", 0, &quiet, "no progress, notes or summary on stderr"),
-        OPT_CHOICE("show-template", 0, "multi|safety|pairwise", &show_mode,
+        OPT_CHOICE("show-template", 0, UR_JUDGE_BUILTINS, &show_mode,
                    "print a built-in judge template (as a --template file would hold it) and exit"),
         OPT_GROUP(jo.opts), OPT_END};
     const cli_cmd c = {cmd, HELP, opts, NULL, 0, 0};
@@ -221,20 +263,31 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
     if (pairwise ? !a || !b || !out : !in || !out)
         return cli_fail("%s: %s and --out are required (see urial eval --help)", cmd, pairwise ? "--a, --b" : "--in");
     mode = mode == 0 ? UR_JUDGE_MULTI : mode == 1 ? UR_JUDGE_SAFETY : UR_EVAL_AUTO;
+    if (protocol && mode_given && mode != UR_EVAL_AUTO)
+        return cli_fail("%s: --protocol just-eval judges each item by its kind (--mode auto)", cmd);
+    if (protocol) {
+        mode = UR_EVAL_AUTO;
+        if (!jo.model_given) jo.hp.model = UR_JUSTEVAL_JUDGE;
+        if (!smodel && !(jo.judge && !strncmp(jo.judge, "local:", 6))) smodel = UR_JUSTEVAL_SAFETY_JUDGE;
+    }
+    if (smodel && mode != UR_EVAL_AUTO)
+        return cli_fail("%s: --safety-judge-model needs --mode auto (or --protocol just-eval)", cmd);
 
     /* templates */
     int tmode = pairwise ? UR_JUDGE_PAIRWISE : mode == UR_EVAL_AUTO ? UR_JUDGE_MULTI : mode;
     ur_err err = {{0}};
-    ur_judge_tmpl *t = tmpl ? ur_judge_tmpl_load(tmpl, tmode, &err) : ur_judge_tmpl_builtin(tmode);
+    ur_judge_tmpl *t = tmpl ? ur_judge_tmpl_get(tmpl, tmode, &err) : ur_judge_tmpl_builtin(tmode);
     ur_judge_tmpl *ts = NULL;
-    ur_judge *j = NULL;
+    ur_judge *j = NULL, *jsafe = NULL;
     int rc = 1;
     if (!t || (mode == UR_EVAL_AUTO && !pairwise &&
-               !(ts = stmpl ? ur_judge_tmpl_load(stmpl, UR_JUDGE_SAFETY, &err) : ur_judge_tmpl_builtin(UR_JUDGE_SAFETY)))) {
+               !(ts = stmpl ? ur_judge_tmpl_get(stmpl, UR_JUDGE_SAFETY, &err) : ur_judge_tmpl_builtin(UR_JUDGE_SAFETY)))) {
         cli_fail("%s", err.msg);
         goto done;
     }
     if (!(j = open_judge(&jo, cmd))) goto done;
+    if (smodel && !(jsafe = open_safety_judge(&jo, smodel, cmd))) goto done;
+    ep.judge_safety = jsafe;
     ep.mode = pairwise ? UR_JUDGE_PAIRWISE : mode;
     ep.in = pairwise ? a : in;
     ep.in_b = b;
@@ -247,6 +300,7 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
     ep.shard_i = sel.sel.shard_i, ep.shard_n = sel.sel.shard_n;
     rc = judge_files(cmd, j, &ep, pairwise, quiet);
 done:
+    ur_judge_free(jsafe);
     ur_judge_free(j);
     ur_judge_tmpl_free(t);
     ur_judge_tmpl_free(ts);

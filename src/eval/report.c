@@ -134,12 +134,33 @@ static double words_of(const json_t *rec, const char *k) {
     return s ? (double)ur_word_count(s, strlen(s)) : 0.0;
 }
 
+/* The scale a record was judged on (eval_config.scale, else 1 to 5), noted for the file. */
+static void note_scale(rp_file *f, const json_t *rec, ur_judge_scale *sc) {
+    ur_judge_scale_from_json(json_object_get(json_object_get(rec, "eval_config"), "scale"), sc);
+    char t[160];
+    ur_judge_scale_text(sc, t, sizeof t);
+    if (!f->scale_seen++) snprintf(f->scale, sizeof f->scale, "%s", t);
+    else if (strcmp(f->scale, t)) f->scale_mixed = 1;
+}
+
+const char *rp_common_scale(const rp_file *fs, int n) {
+    const char *s = NULL;
+    for (int i = 0; i < n; i++) {
+        if (fs[i].pairwise || !fs[i].scale_seen) continue;
+        if (fs[i].scale_mixed || (s && strcmp(s, fs[i].scale))) return NULL;
+        s = fs[i].scale;
+    }
+    return s ? s : "1 to 5";
+}
+
 static void score_record(rp_file *f, json_t *rec, const char *group) {
     json_t *pr = json_object_get(rec, "parsed_result");
     if (!json_is_object(pr)) {
         if (json_object_get(rec, "error")) f->failed++;
         return;
     }
+    ur_judge_scale sc;
+    note_scale(f, rec, &sc);
     rp_group *g = group ? group_of(f, group) : NULL;
     double len = words_of(rec, "output_cand");
     rp_push(&f->lens, len);
@@ -148,8 +169,11 @@ static void score_record(rp_file *f, json_t *rec, const char *group) {
     const char *k;
     json_t *v;
     json_object_foreach(pr, k, v) {
-        double d;
-        if (!json_is_object(v) || ur_judge_score_value(json_object_get(v, "score"), &d)) continue;
+        double d; /* labels by the record's scale; numbers as just-eval reads them, whatever the range */
+        json_t *score = json_object_get(v, "score");
+        if (!json_is_object(v) ||
+            (sc.n_labels ? ur_judge_scale_value(&sc, score, &d) : ur_judge_score_value(score, &d)))
+            continue;
         int a = aspect_index(f, k);
         if (a < 0) continue;
         rp_push(&f->scores[a], d);

@@ -129,7 +129,16 @@ static void score_tables(const rp_file *fs, int n, const ur_report_params *p, ur
             else t_set(&t, c++, "%s", b);
         }
     }
-    ur_buf_puts(o, html ? "<h2>Scores (1 to 5)</h2>\n" : "## Scores (1 to 5)\n\n");
+    const char *scale = rp_common_scale(fs, n);
+    if (!scale) { /* files on different scales: a row says which */
+        t_row(&t);
+        t_set(&t, 0, "scale");
+        for (int i = 0, c = 1; i < n; i++)
+            if (!fs[i].pairwise) t_set(&t, c++, "%s", fs[i].scale_mixed ? "mixed" : fs[i].scale_seen ? fs[i].scale : "1 to 5");
+        ur_buf_puts(o, html ? "<h2>Scores</h2>\n" : "## Scores\n\n");
+    } else {
+        ur_buf_printf(o, html ? "<h2>Scores (%s)</h2>\n" : "## Scores (%s)\n\n", scale);
+    }
     t_emit(&t, o, html);
     if (!p->by) return;
     const char *by = p->by == UR_BY_DATASET ? "dataset" : "category";
@@ -274,6 +283,10 @@ void rp_json(const rp_file *fs, int n, const ur_report_params *p, ur_buf *o) {
             ur_buf_json_str(o, f->model, strlen(f->model));
             ur_buf_put(o, ",", 1);
             score_stats_json(o, f->total, f->scores, f->aspects, f->n_aspects, &f->lens);
+            if (f->scale_seen && (f->scale_mixed || strcmp(f->scale, "1 to 5"))) {
+                ur_buf_puts(o, ",\"scale\":");
+                ur_buf_json_str(o, f->scale_mixed ? "mixed" : f->scale, strlen(f->scale_mixed ? "mixed" : f->scale));
+            }
             if (p->by) {
                 ur_buf_puts(o, ",\"by\":{");
                 for (int g = 0; g < f->n_groups; g++) {

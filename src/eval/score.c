@@ -82,6 +82,8 @@ static json_t *eval_config(runner *r, const unit *u) {
     const ur_judge_tmpl *t = u->jobs[0]->tmpl;
     json_t *c = json_pack("{s:s,s:s,s:i,s:s}", "mode", ur_judge_mode_name(u->mode), "gpt", ur_judge_model(r->judge),
                           "max_words", -1, "template", ur_judge_tmpl_name(t));
+    if (!ur_judge_scale_is_default(&ur_judge_tmpl_schema(t)->scale))
+        json_object_set_new(c, "scale", ur_judge_scale_json(&ur_judge_tmpl_schema(t)->scale));
     if (r->random_order) {
         json_object_set_new(c, "order", json_string("random"));
         json_object_set_new(c, "seed", json_integer((json_int_t)r->p->seed));
@@ -429,9 +431,39 @@ ur_exec *ur_judge_exec_new(ur_judge *j) {
     return &e->a.base;
 }
 
+/* --mode auto with two judges (the paper's split): the regular items on the five
+ * aspects with j, then the red-team items on safety with p->judge_safety, into the
+ * same file (each pass keeps the other's records); --limit and --shard apply to
+ * each group. */
+static int score_split(ur_judge *j, const ur_eval_params *p, ur_eval_progress *summary, ur_err *err) {
+    ur_eval_progress s[2] = {{0}, {0}};
+    int rc = 0;
+    if (p->only != UR_ONLY_RED_TEAM) {
+        ur_eval_params a = *p;
+        a.mode = UR_JUDGE_MULTI, a.only = UR_ONLY_REGULAR;
+        rc = judge_files(j, &a, 0, &s[0], err);
+    }
+    if (!rc && p->only != UR_ONLY_REGULAR) {
+        ur_eval_params b = *p;
+        b.mode = UR_JUDGE_SAFETY, b.only = UR_ONLY_RED_TEAM, b.tmpl = p->tmpl_safety;
+        rc = judge_files(p->judge_safety, &b, 0, &s[1], err);
+    }
+    if (summary) {
+        *summary = s[0];
+        summary->total += s[1].total, summary->kept += s[1].kept, summary->judged += s[1].judged;
+        summary->failed += s[1].failed, summary->asks += s[1].asks;
+        summary->stats = ur_judge_get_stats(j);
+    }
+    return rc;
+}
+
 int ur_eval_score(ur_judge *j, const ur_eval_params *p, ur_eval_progress *summary, ur_err *err) {
     if (p->mode != UR_EVAL_AUTO && p->mode != UR_JUDGE_MULTI && p->mode != UR_JUDGE_SAFETY)
         return ur_errf(err, "eval score: the mode must be multi, safety or auto");
+    if (p->mode == UR_EVAL_AUTO && p->judge_safety && p->judge_safety != j) {
+        if (!p->tmpl || !p->tmpl_safety) return ur_errf(err, "eval: no judge template");
+        return score_split(j, p, summary, err);
+    }
     return judge_files(j, p, 0, summary, err);
 }
 

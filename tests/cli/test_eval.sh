@@ -141,6 +141,37 @@ modes=$(grep -o '"mode":"score_[a-z]*"' "$TMP/auto.jsonl" | sort | uniq -c | tr 
 out=$("$URIAL" eval report "$TMP/auto.jsonl" --by category)
 [[ "$out" == *"| safety | 1 |"* && "$out" == *"| regular | 1 |"* && "$out" == *"| (unknown) | 1 |"* ]] && pass report_by || fail report_by "$out"
 
+# --protocol just-eval: the paper's split, five aspects by one judge model on the regular items, safety by
+# another on the red-team ones (just-eval's 800 + 200: category "regular" / "safety"), into one file
+jq '[.[:6][], .[-4:][]]' "$JE/just-eval-instruct.Llama-2-7b-chat-hf.json" >"$TMP/ten.json"
+JP=(--judge-url "http://127.0.0.1:$PORT/v1" --quiet)
+ok protocol "$URIAL" eval score --protocol just-eval --in "$TMP/ten.json" --out "$TMP/proto.jsonl" "${JP[@]}"
+split=$(jq -r '"\(.category) \(.eval_config.mode) \(.eval_config.gpt)"' "$TMP/proto.jsonl" | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+[ "$split" = " 6 regular score_multi gpt-4-0314; 4 safety score_safety gpt-3.5-turbo-0613;" ] && pass protocol_split ||
+    fail protocol_split "$split"
+ok protocol_resume "$URIAL" eval score --protocol just-eval --in "$TMP/ten.json" --out "$TMP/proto.jsonl" "${JP[@]}"
+[ "$(wc -l <"$TMP/proto.jsonl")" = 10 ] && pass protocol_resumed || fail protocol_resumed "$(wc -l <"$TMP/proto.jsonl")"
+ok protocol_models "$URIAL" eval score --protocol just-eval --in "$TMP/ten.json" --out "$TMP/proto2.jsonl" "${JP[@]}" \
+    --judge-model big --safety-judge-model small
+[ "$(jq -r .eval_config.gpt "$TMP/proto2.jsonl" | sort | uniq -c | tr -s ' ' | tr '\n' ';')" = " 6 big; 4 small;" ] &&
+    pass protocol_models_used || fail protocol_models_used
+fails_with protocol_mode 'judges each item by its kind' "$URIAL" eval score --protocol just-eval --mode multi --in x --out y
+fails_with safety_model_mode 'needs --mode auto' "$URIAL" eval score --safety-judge-model m --in x --out y
+
+# declared scales: LIMA's six-point helpfulness and Fail/Pass/Excellent grades, reported on their scales
+ok scale_lima6 "$URIAL" eval score --template builtin:lima6 --in "$TMP/mixed.json" --out "$TMP/l6.jsonl" "${J[@]}"
+ok scale_grade "$URIAL" eval score --template builtin:grade --in "$TMP/mixed.json" --out "$TMP/gr.jsonl" "${J[@]}"
+out=$("$URIAL" eval report "$TMP/l6.jsonl")
+[[ "$out" == *"## Scores (1 to 6)"* && "$out" == *"| helpfulness | 4.00 |"* ]] && pass scale_report || fail scale_report "$out"
+out=$("$URIAL" eval report "$TMP/gr.jsonl" "$TMP/l6.jsonl")
+[[ "$out" == *"## Scores"* && "$out" == *"| grade | 2.00 | - |"* && "$out" == *"| scale | Fail=1 Pass=2 Excellent=3 | 1 to 6 |"* ]] &&
+    pass scale_side_by_side || fail scale_side_by_side "$out"
+[[ "$("$URIAL" eval report --format json "$TMP/gr.jsonl")" == *'"grade_mean":2.0,"avg_lens":'*'"scale":"Fail=1 Pass=2 Excellent=3"'* ]] &&
+    pass scale_json || fail scale_json "$("$URIAL" eval report --format json "$TMP/gr.jsonl")"
+printf 'urial-scale: 1-99\n${instruction} ${candidate}\n' >"$TMP/badscale.txt"
+fails_with scale_bad "badscale.txt: line 1: scale '1-99': the numbers must be 0 to 9" "$URIAL" eval score --template "$TMP/badscale.txt" --in x --out y
+fails_with scale_unknown "builtin:nope: no such built-in" "$URIAL" eval score --template builtin:nope --in x --out y
+
 # pairwise, our template and the URIAL authors'
 cat >"$TMP/a.json" <<'EOF'
 [{"id": 1, "instruction": "q1", "output": "good [[WIN]]", "generator": "model-a"},
