@@ -6,8 +6,9 @@
  *        ──parse + validate──▶ records (append-only JSONL, resumable) ──report──▶ tables, JSON, HTML
  *
  * Scoring modes: multi (helpfulness, clarity, factuality, depth, engagement, 1–5
- * each) for the regular instructions, safety (1–5) for the red-team ones; pairwise
- * compares two models' outputs aspect by aspect, in both orders.
+ * each) for the regular instructions, safety (1–5) for the red-team ones (templates
+ * may declare other scales); pairwise compares two models' outputs aspect by aspect,
+ * in both orders, or once in the URIAL authors' seeded random order.
  *
  * Records are just-eval's: {"id", "input", "output_cand", "generator_cand",
  * "eval_config": {"mode", "gpt", "max_words"}, "prompt", "result", "parsed_result"},

@@ -336,18 +336,25 @@ void rp_json(const rp_file *fs, int n, const ur_report_params *p, ur_buf *o) {
 /* ---- HTML with SVG charts ---------------------------------------------------------------- */
 static const char *COLORS[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"};
 
-/* Grouped bars: one group per aspect, one bar per scoring file, the y axis 0 to 5. */
+/* Grouped bars: one group per aspect, one bar per scoring file, the y axis 0 to 5 (or to
+ * the largest mean, for scales beyond 5). */
 static void score_chart(const rp_file *fs, int n, ur_buf *o) {
     const char *names[RP_MAX_ASPECTS];
     int k = all_aspects(fs, n, names), m = 0;
     for (int i = 0; i < n; i++) m += !fs[i].pairwise;
     if (!k || !m) return;
     const int bw = 18, gap = 24, h = 200, top = 20, left = 40;
+    int ymax = 5;
+    for (int i = 0; i < n; i++)
+        for (int a = 0; !fs[i].pairwise && a < fs[i].n_aspects; a++) {
+            double v = rp_mean(&fs[i].scores[a]);
+            if (!isnan(v) && v > ymax) ymax = (int)ceil(v);
+        }
     int gw = m * bw + gap, w = left + k * gw + 20;
     ur_buf_printf(o, "<svg width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"mean score per aspect\">\n", w,
                   h + top + 60);
-    for (int y = 0; y <= 5; y++) {
-        int py = top + h - y * h / 5;
+    for (int y = 0; y <= ymax; y++) {
+        int py = top + h - y * h / ymax;
         ur_buf_printf(o, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>"
                          "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%d</text>\n",
                       left, w - 10, py, py, left - 6, py + 4, y);
@@ -359,7 +366,7 @@ static void score_chart(const rp_file *fs, int n, ur_buf *o) {
             int ai = find_aspect(&fs[i], names[a]);
             double v = ai < 0 ? NAN : rp_mean(&fs[i].scores[ai]);
             if (!isnan(v)) {
-                int bh = (int)lround(v / 5.0 * h);
+                int bh = (int)lround(v / ymax * h);
                 ur_buf_printf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>", x0 + j * bw,
                               top + h - bh, bw - 2, bh, COLORS[j % 8]);
                 put_escaped(o, fs[i].model, 1);

@@ -27,6 +27,7 @@ struct ur_judge_tmpl {
     char *text;
     size_t len;
     int mode, syntax;
+    int line0; /* lines before the text (a scale declaration), for messages */
     piece *pieces; /* SYN_TEMPLATE: the text cut at placeholders ("$$" is a one-byte literal) */
     int n_pieces;
     ur_judge_schema schema;
@@ -164,6 +165,7 @@ static int parse_template_syntax(ur_judge_tmpl *t, int used[P_N], ur_err *err) {
         }
         int line, col;
         line_col(s, i, &line, &col);
+        line += t->line0;
         if (!nlen)
             return ur_errf(err, "%s: line %d, column %d: invalid placeholder (write $$ for a dollar sign)", t->name,
                            line, col);
@@ -214,6 +216,7 @@ ur_judge_tmpl *ur_judge_tmpl_parse(const char *name, const char *text, size_t le
     t->text[len] = 0;
     t->len = len;
     t->mode = mode;
+    t->line0 = has_scale;
     int used[P_N] = {0};
     if (memchr(text, 0, len)) {
         ur_errf(err, "%s: the template contains a NUL byte", name);
