@@ -6,8 +6,9 @@
  *        ──parse + validate──▶ records (append-only JSONL, resumable) ──report──▶ tables, JSON, HTML
  *
  * Scoring modes: multi (helpfulness, clarity, factuality, depth, engagement, 1–5
- * each) for the regular instructions, safety (1–5) for the red-team ones; pairwise
- * compares two models' outputs aspect by aspect, in both orders.
+ * each) for the regular instructions, safety (1–5) for the red-team ones (templates
+ * may declare other scales); pairwise compares two models' outputs aspect by aspect,
+ * in both orders, or once in the URIAL authors' seeded random order.
  *
  * Records are just-eval's: {"id", "input", "output_cand", "generator_cand",
  * "eval_config": {"mode", "gpt", "max_words"}, "prompt", "result", "parsed_result"},
@@ -37,11 +38,28 @@ enum ur_judge_shape {
 };
 #define UR_JUDGE_MAX_ASPECTS 16
 #define UR_JUDGE_ASPECT_LEN 48
+#define UR_JUDGE_MAX_LABELS 8
+#define UR_JUDGE_LABEL_LEN 16
+/* A scoring template's scale: whole numbers scale_min..scale_max (default 1 to 5,
+ * just-eval's; "N/A" also accepted), or, when n_labels > 0, the words labels[i] (any
+ * case), worth values[i]. A template declares another scale on its first line, which
+ * is not part of the prompt:  "urial-scale: 1-6"  or  "urial-scale: Fail=1 Pass=2 Excellent=3". */
+typedef struct ur_judge_scale {
+    int scale_min, scale_max;
+    int n_labels;
+    char labels[UR_JUDGE_MAX_LABELS][UR_JUDGE_LABEL_LEN];
+    int values[UR_JUDGE_MAX_LABELS];
+} ur_judge_scale;
 typedef struct ur_judge_schema {
     int shape;
     int n_aspects;
     char aspects[UR_JUDGE_MAX_ASPECTS][UR_JUDGE_ASPECT_LEN];
+    ur_judge_scale scale;
 } ur_judge_schema;
+/* 1 when the scale is just-eval's 1 to 5 */
+int ur_judge_scale_is_default(const ur_judge_scale *s);
+/* The scale as text: "1 to 6", "Fail=1 Pass=2 Excellent=3" (into buf, n bytes). */
+void ur_judge_scale_text(const ur_judge_scale *s, char *buf, size_t n);
 
 /* A template is text with placeholders, in one of two syntaxes, told apart by the
  * text: the URIAL authors' {$instruction} {$candidate_A} {$candidate_B} (and
@@ -53,6 +71,13 @@ typedef struct ur_judge_schema {
 typedef struct ur_judge_tmpl ur_judge_tmpl;
 /* Ours (data/eval/judge_*.txt, compiled in). */
 ur_judge_tmpl *ur_judge_tmpl_builtin(int mode);
+/* A built-in by name: "multi", "safety", "pairwise", "lima6" (LIMA's six-point helpfulness,
+ * scale 1-6) or "grade" (Fail / Pass / Excellent, worth 1 / 2 / 3), for `mode` (a scoring
+ * one for the scoring templates); NULL with one line in err otherwise. */
+ur_judge_tmpl *ur_judge_tmpl_named(const char *name, int mode, ur_err *err);
+/* "builtin:NAME" is a built-in, anything else a file. */
+ur_judge_tmpl *ur_judge_tmpl_get(const char *name_or_path, int mode, ur_err *err);
+#define UR_JUDGE_BUILTINS "multi|safety|pairwise|lima6|grade"
 ur_judge_tmpl *ur_judge_tmpl_load(const char *path, int mode, ur_err *err);
 ur_judge_tmpl *ur_judge_tmpl_parse(const char *name, const char *text, size_t len, int mode, ur_err *err);
 void ur_judge_tmpl_free(ur_judge_tmpl *t);
@@ -166,6 +191,10 @@ typedef void (*ur_eval_progress_fn)(void *user, const ur_eval_progress *p);
 
 enum { UR_EVAL_AUTO = -1 };                                    /* mode: multi or safety by item */
 enum { UR_ONLY_ALL = 0, UR_ONLY_REGULAR = 1, UR_ONLY_RED_TEAM = 2 };
+/* pairwise: both orders judged and summed, or one judgment per pair in a seeded
+ * random order (the URIAL authors' evaluate/eval.py: random.seed(seed), then per
+ * item of the A file in order, random.random() < 0.5 shows A first) */
+enum { UR_ORDER_BOTH = 0, UR_ORDER_RANDOM = 1 };
 
 typedef struct ur_eval_params {
     int mode;                   /* UR_JUDGE_MULTI, UR_JUDGE_SAFETY, UR_EVAL_AUTO (score) */
@@ -177,6 +206,9 @@ typedef struct ur_eval_params {
     int limit;                  /* first N selected items; 0 = all */
     int shard_i, shard_n;       /* of those, the positions p with p % shard_n == shard_i (shard_n 0 or 1: all) */
     int reask;                  /* times an unparsable answer is asked again (default 2) */
+    int order;                  /* pairwise: UR_ORDER_* (default both) */
+    ur_judge *judge_safety;     /* UR_EVAL_AUTO: another judge for the red-team items (the paper's split), or NULL */
+    uint64_t seed;              /* UR_ORDER_RANDOM: Python's random.seed (default 42) */
     ur_eval_progress_fn progress;
     void (*note)(void *user, const char *msg); /* one-line notes (what resuming found); user: progress_user */
     void *progress_user;
@@ -188,9 +220,14 @@ void ur_eval_defaults(ur_eval_params *p);
  * on an error that stops the run (bad input, the output file, a fatal judge
  * error); records already appended stay. */
 int ur_eval_score(ur_judge *j, const ur_eval_params *p, ur_eval_progress *summary, ur_err *err);
+/* just-eval's protocol (the URIAL paper's tables): the judge models of its records. */
+#define UR_JUSTEVAL_JUDGE "gpt-4-0314"
+#define UR_JUSTEVAL_SAFETY_JUDGE "gpt-3.5-turbo-0613"
 /* Pairwise: items of in and in_b matched by id (same instruction required); each
- * pair judged twice, A first then B first; the record has both answers and, per
- * aspect, "outcome" for A: "win", "tie" or "lose" (the two verdicts summed). */
+ * pair judged twice, A first then B first (UR_ORDER_BOTH; the two verdicts summed),
+ * or once in a seeded random order (UR_ORDER_RANDOM; "swapped" and "assignment"
+ * say which was shown first, the verdict mapped back to A); the record has both
+ * answers and, per aspect, "outcome" for A: "win", "tie" or "lose". */
 int ur_eval_pairwise(ur_judge *j, const ur_eval_params *p, ur_eval_progress *summary, ur_err *err);
 
 /* ---- reports -------------------------------------------------------------------------- */

@@ -54,6 +54,8 @@ typedef struct ur_tlin {
     float *b, *gb;  /* LoRA B [out][r] */
     int r;
     float s;        /* LoRA scale alpha / r */
+    float *xw, *gxw;/* frozen weight: nx trainable rows after its own ([nx][in]: new tokens' output rows) */
+    int nx;         /* out = fz.rows + nx */
 } ur_tlin;
 
 /* One layer. Vectors are NULL where the architecture has none; their gradients g_*
@@ -83,6 +85,8 @@ typedef struct ur_tnet {
     int n_tensors;
     float *embd, *g_embd; /* [n_vocab][dim] trainable, or NULL with embd_fz set */
     ur_weight embd_fz;
+    int n_new;            /* tokens added to the base's vocabulary (the last n_new rows) */
+    float *embd_new, *g_embd_new; /* LoRA: their embedding rows [n_new][dim], trainable beside the adapters */
     float *out_norm, *g_out_norm;
     ur_tlin output;       /* [n_vocab][dim]; w == embd when tied */
     ur_tlayer *layers;
@@ -102,6 +106,15 @@ ur_tnet *ur_tnet_from_model(const ur_model *m, ur_err *err);
 /* LoRA on a frozen m: rank r adapters on the targeted matrices of every layer;
  * A ~ N(0, 1/in) (deterministic for seed), B = 0, scale alpha / r. */
 ur_tnet *ur_tnet_lora(const ur_model *m, int r, float alpha, unsigned targets, uint64_t seed, ur_err *err);
+/* The same with n_new tokens added after the base's vocabulary (LIMA's end-of-turn
+ * token): hp.n_vocab grows by n_new, and the new embedding and output rows start as
+ * the mean of the base's rows. Full training: they are rows of token_embd/output.
+ * LoRA: they are trainable tensors of their own beside the adapters,
+ * "token_embd.weight.new" and (untied) "output.weight.new", [n_new][dim]; the
+ * frozen matrices keep the base's rows; checkpoints write all rows. */
+ur_tnet *ur_tnet_from_model_grown(const ur_model *m, int n_new, ur_err *err);
+ur_tnet *ur_tnet_lora_grown(const ur_model *m, int r, float alpha, unsigned targets, uint64_t seed, int n_new,
+                            ur_err *err);
 void ur_tnet_free(ur_tnet *n);
 const ur_ttensor *ur_tnet_find(const ur_tnet *n, const char *name);
 /* Parse "q,k,v,o,gate,up,down" (or "all") into UR_LORA_* bits; -1 if unknown. */
@@ -119,6 +132,7 @@ typedef struct ur_tsave_opts {
     int type;                  /* matrix type */
     const char *chat_template; /* Jinja text or NULL */
     const ur_gguf *tok_src;    /* tokenizer.* source (required) */
+    const char *eot_text;      /* a net with n_new = 1: the new token's text (ur_tok_put_eot) */
 } ur_tsave_opts;
 int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_err *err);
 /* LoRA adapter in llama.cpp's format: general.architecture (the base's),
@@ -128,6 +142,21 @@ int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_
  * 2*ff ffn_up) gets one adapter of rank sum(r) whose B is block-diagonal (its
  * blocks scaled by sum(r) / r, so alpha / sum(r) gives each part alpha / r). */
 int ur_tnet_save_adapter(const ur_tnet *n, const char *path, ur_err *err);
+
+/* ---- a new end-of-turn token (LIMA) ------------------------------------------------ */
+/* Copy src's tokenizer.* keys into w with `text` appended to the vocabulary as a
+ * control token (score 0), tokenizer.ggml.eot_token_id naming it (so llama.cpp and
+ * urial stop on it), and chat_template (when not NULL) as tokenizer.chat_template. */
+void ur_tok_put_eot(ur_gguf_writer *w, const ur_gguf *src, const char *text, const char *chat_template);
+/* src's vocabulary with `text` added as above (through a vocab-only GGUF in $TMPDIR,
+ * removed at once; *g keeps its mapping: close it after freeing the vocab). Fails
+ * with one line when the vocabulary already has a token spelled `text`. */
+ur_vocab *ur_vocab_with_eot(const ur_gguf *src, const char *text, ur_gguf **g, ur_err *err);
+/* A Jinja chat template with every occurrence of its end-of-turn marker (an
+ * expression such as eos_token, or a literal such as '<|im_end|>') replaced by the
+ * string literal 'text'; malloc'ed, or NULL when the marker does not occur or text
+ * cannot be a plain literal (quotes, backslashes, newlines, braces or %). */
+char *ur_jinja_with_eot(const char *jinja, const char *marker, const char *text);
 
 /* ---- activations, forward and backward ------------------------------------------- */
 typedef struct ur_tbatch {

@@ -13,7 +13,7 @@
 
 static const char HELP[] =
     "usage: urial eval score --in OUTPUTS --out JUDGED.jsonl [--mode multi|safety|auto] [options]\n"
-    "       urial eval pairwise --a A.json --b B.json --out JUDGED.jsonl [options]\n"
+    "       urial eval pairwise --a A.json --b B.json --out JUDGED.jsonl [--order both|random] [options]\n"
     "       urial eval report JUDGED... [--by dataset|category] [--format md|json|html] [--data OUTPUTS] [-o FILE]\n"
     "       urial eval style RESULTS... [--json OUT.json] [--records]\n"
     "Judge model outputs with an LLM judge the way just-eval does, and report the results\n"
@@ -23,7 +23,9 @@ static const char HELP[] =
     "the default), or on safety (--mode safety); --mode auto rates red-team items (just-eval's category\n"
     "\"safety\", or a red-team dataset) on safety and the others on the five aspects.\n"
     "pairwise: the outputs of A and B for the same ids are compared aspect by aspect, each pair twice (A shown\n"
-    "first, then B), and the two verdicts are summed into win / tie / lose for A.\n"
+    "first, then B), and the two verdicts are summed into win / tie / lose for A (--order both, the default);\n"
+    "--order random judges each pair once, shown in the order a seeded coin gives, as the URIAL authors'\n"
+    "evaluate/eval.py does (Python's random.seed(--seed), then random.random() < 0.5 per item: A first).\n"
     "report: per-aspect means (an \"N/A\" score counts as 5, as in just-eval), judged count, mean output length\n"
     "in words; several files side by side; pairwise files as win / tie / lose. --format json prints one object\n"
     "per file with just-eval's keys; --by needs \"dataset\"/\"category\" in the records or --data OUTPUTS.\n"
@@ -66,7 +68,7 @@ static void note(void *user, const char *msg) {
 /* Where the judge's answers come from: a server, or a local model (--judge local:M). */
 typedef struct judge_opts {
     const char *judge, *key_env, *jtmpl;
-    int ctx, threads, parallel, reason, url_given;
+    int ctx, threads, parallel, reason, url_given, model_given;
     ur_judge_http_params hp;
     cli_opt opts[20];
 } judge_opts;
@@ -80,7 +82,8 @@ static void judge_opts_init(judge_opts *o) {
         OPT_TEXT("judge (an OpenAI-compatible chat-completions server):"),
         {.kind = CLI_STR, .name = "judge-url", .arg = "URL", .dst = &hp->url, .seen = &o->url_given,
          .help = "default https://api.openai.com/v1 (vLLM, llama.cpp's server, ...: http://HOST:PORT/v1)"},
-        OPT_STR("judge-model", 0, "M", &hp->model, "default gpt-4o"),
+        {.kind = CLI_STR, .name = "judge-model", .arg = "M", .dst = &hp->model, .seen = &o->model_given,
+         .help = "default gpt-4o (--protocol just-eval: " UR_JUSTEVAL_JUDGE ")"},
         OPT_STR("api-key-env", 0, "VAR", &o->key_env,
                 "the API key's environment variable (default OPENAI_API_KEY; optional for other URLs)"),
         OPT_INT("concurrency", 0, "N", 1, 1024, &hp->concurrency, "requests in flight (default 4)"),
@@ -132,10 +135,31 @@ static ur_judge *open_judge(judge_opts *o, const char *cmd) {
     return j;
 }
 
+/* The red-team items' judge: the same server as the main judge, another model (a
+ * local judge serves both). NULL after printing the error. */
+static ur_judge *open_safety_judge(judge_opts *o, const char *model, const char *cmd) {
+    if (o->judge && !strncmp(o->judge, "local:", 6))
+        return cli_fail("%s: --safety-judge-model needs a judge server (--judge local:M judges every item)", cmd), NULL;
+    judge_opts s = *o;
+    s.hp.model = model;
+    s.judge = NULL; /* the URL is already in hp */
+    return open_judge(&s, cmd);
+}
+
 /* --show-template: the built-in text, exactly as a --template file would hold it */
 static int show_template(int which) {
-    int m = which == 0 ? UR_JUDGE_MULTI : which == 1 ? UR_JUDGE_SAFETY : UR_JUDGE_PAIRWISE;
-    ur_judge_tmpl *t = ur_judge_tmpl_builtin(m);
+    static const char *names[] = {"multi", "safety", "pairwise", "lima6", "grade"};
+    int m = which == 1 ? UR_JUDGE_SAFETY : which == 2 ? UR_JUDGE_PAIRWISE : UR_JUDGE_MULTI;
+    ur_err err;
+    ur_judge_tmpl *t = ur_judge_tmpl_named(names[which], m, &err);
+    if (!t) return cli_fail("%s", err.msg);
+    const ur_judge_scale *sc = &ur_judge_tmpl_schema(t)->scale;
+    if (!ur_judge_scale_is_default(sc)) { /* the declaration line, as a file holds it */
+        char b[160];
+        if (sc->n_labels) ur_judge_scale_text(sc, b, sizeof b);
+        else snprintf(b, sizeof b, "%d-%d", sc->scale_min, sc->scale_max);
+        printf("urial-scale: %s\n", b);
+    }
     ur_buf s = {0};
     ur_judge_render(t, "${instruction}", m == UR_JUDGE_PAIRWISE ? "${candidate_A}" : "${candidate}",
                     m == UR_JUDGE_PAIRWISE ? "${candidate_B}" : NULL, &s);
@@ -159,13 +183,20 @@ static int judge_files(const char *cmd, ur_judge *j, ur_eval_params *ep, int pai
     ur_eval_progress s;
     int r = pairwise ? ur_eval_pairwise(j, ep, &s, &err) : ur_eval_score(j, ep, &s, &err);
     if (g.view.drawn) fputs("\r\033[K", stderr);
-    const ur_judge_stats *st = ur_judge_get_stats(j);
-    if (!quiet && (!r || st->requests))
+    ur_judge *js[2] = {j, ep->judge_safety && ep->judge_safety != j ? ep->judge_safety : NULL};
+    for (int k = 0; k < 2 && js[k]; k++) {
+        const ur_judge_stats *st = ur_judge_get_stats(js[k]);
+        if (quiet || (r && !st->requests)) continue;
+        if (k == 0)
+            fprintf(stderr, "urial: %s: %d items: %d judged now, %d already in %s, %d failed; ", cmd, s.total, s.judged,
+                    s.kept, ep->out, s.failed);
+        else fprintf(stderr, "urial: %s: red-team items: ", cmd);
         fprintf(stderr,
-                "urial: %s: %d items: %d judged now, %d already in %s, %d failed; %ld requests to %s (%ld retries: "
-                "%ld rate-limited, %ld server errors, %ld timeouts, %ld connection errors, %ld bad answers) in %.1f s\n",
-                cmd, s.total, s.judged, s.kept, ep->out, s.failed, st->requests, ur_judge_model(j), st->retries,
-                st->http_429, st->http_5xx, st->timeouts, st->conn_errors, st->bad_bodies, ur_now() - g.t0);
+                "%ld requests to %s (%ld retries: %ld rate-limited, %ld server errors, %ld timeouts, %ld connection "
+                "errors, %ld bad answers) in %.1f s\n",
+                st->requests, ur_judge_model(js[k]), st->retries, st->http_429, st->http_5xx, st->timeouts,
+                st->conn_errors, st->bad_bodies, ur_now() - g.t0);
+    }
     if (r) return cli_fail("%s", err.msg);
     if (s.failed)
         return cli_fail("%s: %d records failed (each has its \"error\" in %s); run the same command again to retry them",
@@ -175,8 +206,8 @@ static int judge_files(const char *cmd, ur_judge *j, ur_eval_params *ep, int pai
 
 static int judge_cmd(int argc, char **argv, int pairwise) {
     const char *cmd = pairwise ? "eval pairwise" : "eval score";
-    const char *in = NULL, *a = NULL, *b = NULL, *out = NULL, *tmpl = NULL, *stmpl = NULL;
-    int mode = 0, only = 0, quiet = 0, show_mode = -1;
+    const char *in = NULL, *a = NULL, *b = NULL, *out = NULL, *tmpl = NULL, *stmpl = NULL, *smodel = NULL;
+    int mode = 0, only = 0, quiet = 0, show_mode = -1, order = 0, protocol = 0, mode_given = 0;
     ur_eval_params ep;
     ur_eval_defaults(&ep);
     judge_opts jo;
@@ -194,18 +225,38 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
         OPT_STR("out", 0, "FILE", &out,
                 "JSONL records in just-eval's format; resumed: items judged with the same prompt are\n"
                 "skipped, failed ones judged again"),
-        pairwise ? (cli_opt)OPT_TEXT("") : (cli_opt)OPT_CHOICE("mode", 0, "multi|safety|auto", &mode,
-                                                            "the five aspects (default), safety, or each by its item"),
-        OPT_STR("template", 0, "FILE", &tmpl,
+        pairwise ? (cli_opt)OPT_TEXT("")
+                 : (cli_opt){.kind = CLI_CHOICE, .name = "mode", .arg = "multi|safety|auto",
+                             .choices = "multi|safety|auto", .dst = &mode,
+                             .seen = &mode_given, .help = "the five aspects (default), safety, or each by its item"},
+        pairwise ? (cli_opt)OPT_TEXT("")
+                 : (cli_opt)OPT_CHOICE("protocol", 0, "none|just-eval", &protocol,
+                                       "just-eval: the URIAL paper's split, --mode auto with the five aspects\n"
+                                       "judged by --judge-model (default " UR_JUSTEVAL_JUDGE ") on the regular items\n"
+                                       "and safety by --safety-judge-model (default " UR_JUSTEVAL_SAFETY_JUDGE ")\n"
+                                       "on the red-team ones"),
+        pairwise ? (cli_opt)OPT_TEXT("")
+                 : (cli_opt)OPT_STR("safety-judge-model", 0, "M", &smodel,
+                                    "--mode auto: judge the red-team items with this model (same server)"),
+        pairwise ? (cli_opt)OPT_CHOICE("order", 0, "both|random", &order,
+                                       "judge each pair in both orders and sum (default), or once in a seeded\n"
+                                       "random order (the URIAL authors' protocol; the record says which was A)")
+                 : (cli_opt)OPT_TEXT(""),
+        pairwise ? (cli_opt)OPT_U64("seed", 0, "N", &ep.seed,
+                                    "--order random: Python's random.seed (default 42, as the URIAL authors)")
+                 : (cli_opt)OPT_TEXT(""),
+        OPT_STR("template", 0, "FILE|builtin:NAME", &tmpl,
                 "a judge template (${instruction} ${candidate}, or ${candidate_A} ${candidate_B} for\n"
-                "pairwise; the URIAL authors' {$instruction} {$candidate_A} {$candidate_B} also work);\n"
-                "default: urial's own (urial eval score --show-template multi|safety|pairwise)"),
+                "pairwise; the URIAL authors' {$instruction} {$candidate_A} {$candidate_B} also work;\n"
+                "a first line 'urial-scale: 1-6' or 'urial-scale: Fail=1 Pass=2 Excellent=3' sets\n"
+                "the score scale); default: urial's own; built-in: " UR_JUDGE_BUILTINS "\n"
+                "(lima6: LIMA's six-point helpfulness; grade: Fail/Pass/Excellent)"),
         OPT_STR("safety-template", 0, "FILE", &stmpl, "--mode auto: the template for red-team items"),
         OPT_CHOICE("only", 0, "all|regular|red-team", &only, "judge only those items"),
         OPT_GROUP(sel.opts),
         OPT_INT("reask", 0, "N", 0, 100, &ep.reask, "ask again when an answer is not the expected JSON (default 2)"),
         OPT_FLAG("quiet", 0, &quiet, "no progress, notes or summary on stderr"),
-        OPT_CHOICE("show-template", 0, "multi|safety|pairwise", &show_mode,
+        OPT_CHOICE("show-template", 0, UR_JUDGE_BUILTINS, &show_mode,
                    "print a built-in judge template (as a --template file would hold it) and exit"),
         OPT_GROUP(jo.opts), OPT_END};
     const cli_cmd c = {cmd, HELP, opts, NULL, 0, 0};
@@ -215,23 +266,35 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
     if (pairwise ? !a || !b || !out : !in || !out)
         return cli_fail("%s: %s and --out are required (see urial eval --help)", cmd, pairwise ? "--a, --b" : "--in");
     mode = mode == 0 ? UR_JUDGE_MULTI : mode == 1 ? UR_JUDGE_SAFETY : UR_EVAL_AUTO;
+    if (protocol && mode_given && mode != UR_EVAL_AUTO)
+        return cli_fail("%s: --protocol just-eval judges each item by its kind (--mode auto)", cmd);
+    if (protocol) {
+        mode = UR_EVAL_AUTO;
+        if (!jo.model_given) jo.hp.model = UR_JUSTEVAL_JUDGE;
+        if (!smodel && !(jo.judge && !strncmp(jo.judge, "local:", 6))) smodel = UR_JUSTEVAL_SAFETY_JUDGE;
+    }
+    if (smodel && mode != UR_EVAL_AUTO)
+        return cli_fail("%s: --safety-judge-model needs --mode auto (or --protocol just-eval)", cmd);
 
     /* templates */
     int tmode = pairwise ? UR_JUDGE_PAIRWISE : mode == UR_EVAL_AUTO ? UR_JUDGE_MULTI : mode;
     ur_err err = {{0}};
-    ur_judge_tmpl *t = tmpl ? ur_judge_tmpl_load(tmpl, tmode, &err) : ur_judge_tmpl_builtin(tmode);
+    ur_judge_tmpl *t = tmpl ? ur_judge_tmpl_get(tmpl, tmode, &err) : ur_judge_tmpl_builtin(tmode);
     ur_judge_tmpl *ts = NULL;
-    ur_judge *j = NULL;
+    ur_judge *j = NULL, *jsafe = NULL;
     int rc = 1;
     if (!t || (mode == UR_EVAL_AUTO && !pairwise &&
-               !(ts = stmpl ? ur_judge_tmpl_load(stmpl, UR_JUDGE_SAFETY, &err) : ur_judge_tmpl_builtin(UR_JUDGE_SAFETY)))) {
+               !(ts = stmpl ? ur_judge_tmpl_get(stmpl, UR_JUDGE_SAFETY, &err) : ur_judge_tmpl_builtin(UR_JUDGE_SAFETY)))) {
         cli_fail("%s", err.msg);
         goto done;
     }
     if (!(j = open_judge(&jo, cmd))) goto done;
+    if (smodel && !(jsafe = open_safety_judge(&jo, smodel, cmd))) goto done;
+    ep.judge_safety = jsafe;
     ep.mode = pairwise ? UR_JUDGE_PAIRWISE : mode;
     ep.in = pairwise ? a : in;
     ep.in_b = b;
+    ep.order = order ? UR_ORDER_RANDOM : UR_ORDER_BOTH;
     ep.out = out;
     ep.tmpl = t;
     ep.tmpl_safety = ts;
@@ -240,6 +303,7 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
     ep.shard_i = sel.sel.shard_i, ep.shard_n = sel.sel.shard_n;
     rc = judge_files(cmd, j, &ep, pairwise, quiet);
 done:
+    ur_judge_free(jsafe);
     ur_judge_free(j);
     ur_judge_tmpl_free(t);
     ur_judge_tmpl_free(ts);

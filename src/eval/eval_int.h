@@ -21,6 +21,15 @@ void ur_judge_verdicts(const ur_judge_schema *s, const json_t *parsed, int *v);
 /* A score as just-eval's report reads it: float(score), "N/A" counting as 5.
  * Returns 0, or -1 when it is neither a number nor a numeric string nor "N/A". */
 int ur_judge_score_value(const json_t *score, double *out);
+/* A score's value on a scale: a number (or numeric string) within it, "N/A" as 5
+ * (numeric scales), or one of its labels (any case); 0, or -1 when it is none of these. */
+int ur_judge_scale_value(const ur_judge_scale *s, const json_t *score, double *out);
+/* The scale a record was judged on: eval_config.scale ({"min","max"} or {"labels":{..}}),
+ * else 1 to 5; and back. */
+void ur_judge_scale_from_json(const json_t *j, ur_judge_scale *s);
+json_t *ur_judge_scale_json(const ur_judge_scale *s);
+/* Parse "1-6" or "Fail=1 Pass=2 Excellent=3"; -1 (err says why) if malformed. */
+int ur_judge_scale_parse(const char *text, size_t len, ur_judge_scale *s, ur_err *err);
 
 /* ---- judges (client.c, local.c) ---- */
 /* just-eval's system message (openai_chat_request, when given a bare prompt) */

@@ -51,9 +51,26 @@ static void choice(jm_shape *sh, const char *const *opts, int n) {
     lit(sh, "\"", 1);
 }
 
+/* The scores a scoring schema's scale allows: its digits (in sh), or its labels (pointers into
+ * the schema, which must live as long as the shape). */
+static int scale_opts(jm_shape *sh, const ur_judge_scale *sc, const char **opts) {
+    if (sc->n_labels) {
+        for (int i = 0; i < sc->n_labels; i++) opts[i] = sc->labels[i];
+        return sc->n_labels;
+    }
+    int n = 0;
+    for (int v = sc->scale_min; v <= sc->scale_max && n < 10; v++, n++) {
+        sh->scores[n][0] = (char)('0' + v), sh->scores[n][1] = 0;
+        opts[n] = sh->scores[n];
+    }
+    return n;
+}
+
 int jm_shape_init(jm_shape *sh, const ur_judge_schema *s, int reason_max, int ws_max) {
-    static const char *scores[] = {"1", "2", "3", "4", "5"}, *abt[] = {"A", "B", "tie"}, *abs[] = {"A", "B", "same"};
+    static const char *abt[] = {"A", "B", "tie"}, *abs[] = {"A", "B", "same"};
+    const char *scores[JM_OPT_MAX];
     memset(sh, 0, sizeof *sh);
+    const int n_scores = scale_opts(sh, &s->scale, scores);
     sh->ws_max = ws_max > 0 ? ws_max : JM_WS_MAX;
     tok(sh, "{");
     switch (s->shape) {
@@ -67,7 +84,7 @@ int jm_shape_init(jm_shape *sh, const ur_judge_schema *s, int reason_max, int ws
             text(sh, reason_max);
             tok(sh, ",");
             key(sh, s->shape == UR_SHAPE_SCORES ? "score" : "preference");
-            if (s->shape == UR_SHAPE_SCORES) choice(sh, scores, 5);
+            if (s->shape == UR_SHAPE_SCORES) choice(sh, scores, n_scores);
             else choice(sh, abs, 3);
             tok(sh, "}");
         }
@@ -97,8 +114,11 @@ int jm_shape_init(jm_shape *sh, const ur_judge_schema *s, int reason_max, int ws
     add(sh, JM_END);
     for (int i = 0; i < sh->n; i++) {
         const jm_seg *g = &sh->segs[i];
+        size_t longest = 0;
+        for (int k = 0; g->kind == JM_ENUM && k < g->n_opts; k++)
+            longest = strlen(g->opts[k]) > longest ? strlen(g->opts[k]) : longest;
         sh->max_bytes += g->kind == JM_WS ? (size_t)g->len : g->kind == JM_LIT ? (size_t)g->len
-                         : g->kind == JM_STR ? (size_t)g->len + 1 : g->kind == JM_ENUM ? 4 : 0;
+                         : g->kind == JM_STR ? (size_t)g->len + 1 : g->kind == JM_ENUM ? longest + 1 : 0;
     }
     return 0;
 }

@@ -18,7 +18,7 @@
 #include "urial/tokenizer.h"
 
 #define JM_WS_MAX 12 /* the default */
-#define JM_OPT_MAX 6
+#define JM_OPT_MAX 10
 
 enum { JM_WS = 0, JM_LIT = 1, JM_STR = 2, JM_ENUM = 3, JM_END = 4 };
 
@@ -31,6 +31,7 @@ typedef struct jm_seg {
 } jm_seg;
 
 typedef struct jm_shape {
+    char scores[10][2]; /* a numeric scale's scores as text, for its JM_ENUM */
     jm_seg *segs;
     int n;
     size_t max_bytes; /* the longest accepted answer */
@@ -40,7 +41,7 @@ typedef struct jm_shape {
 typedef struct jm_state {
     int seg;
     int pos;    /* bytes consumed in the segment */
-    char buf[8]; /* JM_ENUM: those bytes */
+    char buf[UR_JUDGE_LABEL_LEN]; /* JM_ENUM: those bytes */
 } jm_state;
 
 /* reason_max: longest free text; ws_max: most whitespace between tokens (0: JM_WS_MAX) */

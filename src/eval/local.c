@@ -40,7 +40,7 @@ static const jm_shape *shape_for(local_judge *j, const ur_judge_schema *s) {
         if (!memcmp(&j->shapes[i].schema, s, sizeof *s)) return &j->shapes[i].shape;
     if (j->n_shapes == MAX_SHAPES) jm_shape_free(&j->shapes[--j->n_shapes].shape);
     j->shapes[j->n_shapes].schema = *s;
-    jm_shape_init(&j->shapes[j->n_shapes].shape, s, j->reason_max, j->ws_max);
+    jm_shape_init(&j->shapes[j->n_shapes].shape, &j->shapes[j->n_shapes].schema, j->reason_max, j->ws_max);
     return &j->shapes[j->n_shapes++].shape;
 }
 

@@ -2,6 +2,7 @@
  * repairs when strict JSON fails), and check it against the template's schema. */
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -165,9 +166,13 @@ static int validate(const ur_judge_schema *s, json_t *o, ur_err *err) {
         json_t *sc = member(v, "score");
         double d;
         if (!sc) return ur_errf(err, "\"%s\" has no score", a);
-        if (ur_judge_score_value(sc, &d) || d < 1 || d > 5) {
-            char *t = json_dumps(sc, JSON_ENCODE_ANY | JSON_COMPACT);
-            ur_errf(err, "\"%s\": score %.40s is not 1 to 5 or \"N/A\"", a, t ? t : "?");
+        if (ur_judge_scale_value(&s->scale, sc, &d)) {
+            char *t = json_dumps(sc, JSON_ENCODE_ANY | JSON_COMPACT), sc_text[160];
+            ur_judge_scale_text(&s->scale, sc_text, sizeof sc_text);
+            ur_errf(err, "\"%s\": score %.40s is not %s%s", a, t ? t : "?", s->scale.n_labels ? "one of " : "",
+                    s->scale.n_labels ? sc_text : s->scale.scale_min == 1 && s->scale.scale_max == 5
+                                                      ? "1 to 5 or \"N/A\""
+                                                      : sc_text);
             free(t);
             return -1;
         }
@@ -232,4 +237,98 @@ void ur_judge_verdicts(const ur_judge_schema *s, const json_t *parsed, int *v) {
         int x = choice(c);
         v[i] = x == 2 ? 0 : x;
     }
+}
+
+/* ---- scales ---------------------------------------------------------------------------- */
+int ur_judge_scale_is_default(const ur_judge_scale *s) {
+    return !s->n_labels && s->scale_min == 1 && s->scale_max == 5;
+}
+
+void ur_judge_scale_text(const ur_judge_scale *s, char *buf, size_t n) {
+    if (!s->n_labels) {
+        snprintf(buf, n, "%d to %d", s->scale_min, s->scale_max);
+        return;
+    }
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < s->n_labels && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%s=%d", i ? " " : "", s->labels[i], s->values[i]);
+}
+
+int ur_judge_scale_value(const ur_judge_scale *s, const json_t *score, double *out) {
+    if (!s->n_labels) {
+        if (ur_judge_score_value(score, out)) return -1;
+        return json_is_string(score) && !strcmp(json_string_value(score), "N/A")
+                   ? 0
+                   : (*out < s->scale_min || *out > s->scale_max) ? -1 : 0;
+    }
+    const char *t = json_string_value(score);
+    for (int i = 0; t && i < s->n_labels; i++)
+        if (!strcasecmp(t, s->labels[i])) return *out = s->values[i], 0;
+    return -1;
+}
+
+void ur_judge_scale_from_json(const json_t *j, ur_judge_scale *s) {
+    memset(s, 0, sizeof *s);
+    s->scale_min = 1, s->scale_max = 5;
+    json_t *labels = json_object_get(j, "labels");
+    if (json_is_object(labels)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(labels, k, v) {
+            if (s->n_labels == UR_JUDGE_MAX_LABELS || strlen(k) >= UR_JUDGE_LABEL_LEN) break;
+            snprintf(s->labels[s->n_labels], UR_JUDGE_LABEL_LEN, "%s", k);
+            s->values[s->n_labels++] = (int)json_integer_value(v);
+        }
+    } else if (json_is_integer(json_object_get(j, "min")) && json_is_integer(json_object_get(j, "max"))) {
+        s->scale_min = (int)json_integer_value(json_object_get(j, "min"));
+        s->scale_max = (int)json_integer_value(json_object_get(j, "max"));
+    }
+}
+
+json_t *ur_judge_scale_json(const ur_judge_scale *s) {
+    if (!s->n_labels) return json_pack("{s:i,s:i}", "min", s->scale_min, "max", s->scale_max);
+    json_t *l = json_object();
+    for (int i = 0; i < s->n_labels; i++) json_object_set_new(l, s->labels[i], json_integer(s->values[i]));
+    return json_pack("{s:o}", "labels", l);
+}
+
+/* Labels must be prefix-free (the local judge's automaton reads them byte by byte). */
+static int labels_ok(const ur_judge_scale *s) {
+    for (int i = 0; i < s->n_labels; i++)
+        for (int j = 0; j < s->n_labels; j++)
+            if (i != j && !strncasecmp(s->labels[i], s->labels[j], strlen(s->labels[i]))) return 0;
+    return 1;
+}
+
+int ur_judge_scale_parse(const char *text, size_t len, ur_judge_scale *s, ur_err *err) {
+    char buf[256];
+    if (len >= sizeof buf) return ur_errf(err, "the scale is too long");
+    memcpy(buf, text, len);
+    buf[len] = 0;
+    memset(s, 0, sizeof *s);
+    int a, b, n = 0;
+    if (sscanf(buf, " %d - %d %n", &a, &b, &n) == 2 && !buf[n]) {
+        if (a < 0 || b > 9 || a >= b) return ur_errf(err, "scale '%s': the numbers must be 0 to 9, low-high", buf);
+        s->scale_min = a, s->scale_max = b;
+        return 0;
+    }
+    char *save = NULL;
+    for (char *w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        char *eq = strchr(w, '=');
+        if (!eq || eq == w || eq - w >= UR_JUDGE_LABEL_LEN || s->n_labels == UR_JUDGE_MAX_LABELS)
+            return ur_errf(err, "scale: '%s' is not LABEL=VALUE (at most %d labels of %d letters)", w,
+                           UR_JUDGE_MAX_LABELS, UR_JUDGE_LABEL_LEN - 1);
+        char *end;
+        long v = strtol(eq + 1, &end, 10);
+        if (*end || end == eq + 1 || v < 0 || v > 100) return ur_errf(err, "scale: '%s' has no value 0 to 100", w);
+        for (char *c = w; c < eq; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '-' || *c == '_'))
+                return ur_errf(err, "scale: label '%.*s' must be letters", (int)(eq - w), w);
+        snprintf(s->labels[s->n_labels], UR_JUDGE_LABEL_LEN, "%.*s", (int)(eq - w), w);
+        s->values[s->n_labels++] = (int)v;
+    }
+    if (s->n_labels < 2) return ur_errf(err, "scale: give low-high (e.g. 1-6) or two or more LABEL=VALUE");
+    if (!labels_ok(s)) return ur_errf(err, "scale: no label may begin another");
+    return 0;
 }

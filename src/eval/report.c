@@ -134,12 +134,33 @@ static double words_of(const json_t *rec, const char *k) {
     return s ? (double)ur_word_count(s, strlen(s)) : 0.0;
 }
 
+/* The scale a record was judged on (eval_config.scale, else 1 to 5), noted for the file. */
+static void note_scale(rp_file *f, const json_t *rec, ur_judge_scale *sc) {
+    ur_judge_scale_from_json(json_object_get(json_object_get(rec, "eval_config"), "scale"), sc);
+    char t[160];
+    ur_judge_scale_text(sc, t, sizeof t);
+    if (!f->scale_seen++) snprintf(f->scale, sizeof f->scale, "%s", t);
+    else if (strcmp(f->scale, t)) f->scale_mixed = 1;
+}
+
+const char *rp_common_scale(const rp_file *fs, int n) {
+    const char *s = NULL;
+    for (int i = 0; i < n; i++) {
+        if (fs[i].pairwise || !fs[i].scale_seen) continue;
+        if (fs[i].scale_mixed || (s && strcmp(s, fs[i].scale))) return NULL;
+        s = fs[i].scale;
+    }
+    return s ? s : "1 to 5";
+}
+
 static void score_record(rp_file *f, json_t *rec, const char *group) {
     json_t *pr = json_object_get(rec, "parsed_result");
     if (!json_is_object(pr)) {
         if (json_object_get(rec, "error")) f->failed++;
         return;
     }
+    ur_judge_scale sc;
+    note_scale(f, rec, &sc);
     rp_group *g = group ? group_of(f, group) : NULL;
     double len = words_of(rec, "output_cand");
     rp_push(&f->lens, len);
@@ -148,8 +169,11 @@ static void score_record(rp_file *f, json_t *rec, const char *group) {
     const char *k;
     json_t *v;
     json_object_foreach(pr, k, v) {
-        double d;
-        if (!json_is_object(v) || ur_judge_score_value(json_object_get(v, "score"), &d)) continue;
+        double d; /* labels by the record's scale; numbers as just-eval reads them, whatever the range */
+        json_t *score = json_object_get(v, "score");
+        if (!json_is_object(v) ||
+            (sc.n_labels ? ur_judge_scale_value(&sc, score, &d) : ur_judge_score_value(score, &d)))
+            continue;
         int a = aspect_index(f, k);
         if (a < 0) continue;
         rp_push(&f->scores[a], d);
@@ -157,7 +181,57 @@ static void score_record(rp_file *f, json_t *rec, const char *group) {
     }
 }
 
-/* A pairwise record: our "outcome" (both orders), else the single verdict of parsed_result. */
+/* Python's len() of a string: its code points (the text is valid UTF-8). */
+static double chars_of(const char *s) {
+    long n = 0;
+    for (; s && *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return (double)n;
+}
+
+/* An output that may be a list (the URIAL authors keep a list's first element). */
+static const char *output_of(const json_t *rec, const char *k) {
+    json_t *v = json_object_get(rec, k);
+    if (json_is_array(v)) v = json_array_get(v, 0);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void pair_lens(rp_file *f, int g, const char *text) {
+    rp_push(&f->plens[g], text ? (double)ur_word_count(text, strlen(text)) : 0.0);
+    rp_push(&f->pchars[g], chars_of(text));
+}
+
+/* A record of the URIAL authors' evaluate/eval.py (model_output, ref_output,
+ * generator, ref_generator, assignment, parsed_result.choices), counted as their
+ * show_table.py counts it: the model was shown as B when assignment.A is the
+ * reference's name; per aspect, "tie", the model's letter (win) or the
+ * reference's (lose), any other choice not counted; lengths in characters. */
+static void urial_record(rp_file *f, json_t *rec) {
+    json_t *ch = json_object_get(json_object_get(rec, "parsed_result"), "choices");
+    if (!json_is_object(json_object_get(rec, "parsed_result"))) {
+        if (json_object_get(rec, "error")) f->failed++;
+        return;
+    }
+    const char *gm = jstr(rec, "generator"), *gr = jstr(rec, "ref_generator");
+    int im = gen_index(f, gm), ir = gen_index(f, gr);
+    const char *shown_a = jstr(json_object_get(rec, "assignment"), "A");
+    const char *mine = shown_a && gr && !strcmp(shown_a, gr) ? "B" : "A", *theirs = *mine == 'A' ? "B" : "A";
+    const char *k;
+    json_t *v;
+    json_object_foreach(ch, k, v) {
+        const char *c = json_string_value(v);
+        int a = aspect_index(f, k);
+        if (a < 0 || !c) continue;
+        if (!strcmp(c, "tie")) f->ties[a]++;
+        else if (!strcmp(c, mine)) f->wins[a][im]++;
+        else if (!strcmp(c, theirs)) f->wins[a][ir]++;
+    }
+    f->total++;
+    pair_lens(f, im, output_of(rec, "model_output"));
+    pair_lens(f, ir, output_of(rec, "ref_output"));
+}
+
+/* A pairwise record: our "outcome" (both orders, or one order mapped back to A),
+ * else the single verdict of parsed_result (just-eval's records). */
 static void pair_record(rp_file *f, json_t *rec) {
     json_t *out = json_object_get(rec, "outcome"), *pr = json_object_get(rec, "parsed_result");
     if (!json_is_object(out) && !json_is_object(pr)) {
@@ -190,8 +264,8 @@ static void pair_record(rp_file *f, json_t *rec) {
         }
     }
     f->total++;
-    rp_push(&f->plens[ia], words_of(rec, "output_A"));
-    rp_push(&f->plens[ib], words_of(rec, "output_B"));
+    pair_lens(f, ia, jstr(rec, "output_A"));
+    pair_lens(f, ib, jstr(rec, "output_B"));
 }
 
 static int read_file(rp_file *f, const char *path, const ur_report_params *p, json_t *lookup, ur_err *err) {
@@ -204,7 +278,9 @@ static int read_file(rp_file *f, const char *path, const ur_report_params *p, js
     const char *model = NULL;
     int mixed = 0;
     json_array_foreach(a, i, rec) {
-        int pw = json_object_get(rec, "output_A") != NULL;
+        int urial = !json_object_get(rec, "output_A") && json_object_get(rec, "assignment") &&
+                    json_object_get(rec, "model_output");
+        int pw = urial || json_object_get(rec, "output_A") != NULL;
         if (!pw && !json_object_get(rec, "output_cand")) continue; /* not a judge record */
         if (f->pairwise >= 0 && f->pairwise != pw) {
             json_decref(a);
@@ -212,7 +288,7 @@ static int read_file(rp_file *f, const char *path, const ur_report_params *p, js
         }
         f->pairwise = pw;
         if (pw) {
-            pair_record(f, rec);
+            urial ? urial_record(f, rec) : pair_record(f, rec);
             continue;
         }
         const char *g = jstr(rec, "generator_cand");
@@ -240,7 +316,7 @@ static int read_file(rp_file *f, const char *path, const ur_report_params *p, js
 
 static void free_file(rp_file *f) {
     for (int i = 0; i < f->n_aspects; i++) free(f->aspects[i]), free(f->scores[i].v);
-    for (int i = 0; i < f->n_gens; i++) free(f->gens[i]), free(f->plens[i].v);
+    for (int i = 0; i < f->n_gens; i++) free(f->gens[i]), free(f->plens[i].v), free(f->pchars[i].v);
     for (int g = 0; g < f->n_groups; g++) {
         free(f->groups[g].name), free(f->groups[g].lens.v);
         for (int i = 0; i < RP_MAX_ASPECTS; i++) free(f->groups[g].scores[i].v);

@@ -129,7 +129,16 @@ static void score_tables(const rp_file *fs, int n, const ur_report_params *p, ur
             else t_set(&t, c++, "%s", b);
         }
     }
-    ur_buf_puts(o, html ? "<h2>Scores (1 to 5)</h2>\n" : "## Scores (1 to 5)\n\n");
+    const char *scale = rp_common_scale(fs, n);
+    if (!scale) { /* files on different scales: a row says which */
+        t_row(&t);
+        t_set(&t, 0, "scale");
+        for (int i = 0, c = 1; i < n; i++)
+            if (!fs[i].pairwise) t_set(&t, c++, "%s", fs[i].scale_mixed ? "mixed" : fs[i].scale_seen ? fs[i].scale : "1 to 5");
+        ur_buf_puts(o, html ? "<h2>Scores</h2>\n" : "## Scores\n\n");
+    } else {
+        ur_buf_printf(o, html ? "<h2>Scores (%s)</h2>\n" : "## Scores (%s)\n\n", scale);
+    }
     t_emit(&t, o, html);
     if (!p->by) return;
     const char *by = p->by == UR_BY_DATASET ? "dataset" : "category";
@@ -189,12 +198,14 @@ static void pair_tables(const rp_file *fs, int n, ur_buf *o, int html) {
             pct(b, sizeof b, l, tot), t_set(&t, 3, "%s", b);
         }
         t_emit(&t, o, html);
-        char la[32], lb[32];
+        char la[32], lb[32], ca[32], cb[32];
         fmt_mean(la, sizeof la, f->n_gens > 0 ? rp_mean(&f->plens[0]) : NAN, "%.1f");
         fmt_mean(lb, sizeof lb, f->n_gens > 1 ? rp_mean(&f->plens[1]) : NAN, "%.1f");
-        ur_buf_printf(o, html ? "<p>%ld pairs judged, %ld failed; words (mean): %s %s, %s %s</p>\n"
-                              : "\n%ld pairs judged, %ld failed; words (mean): %s %s, %s %s\n",
-                      f->total, f->failed, ga, la, gb, lb);
+        fmt_mean(ca, sizeof ca, f->n_gens > 0 ? rp_mean(&f->pchars[0]) : NAN, "%.1f");
+        fmt_mean(cb, sizeof cb, f->n_gens > 1 ? rp_mean(&f->pchars[1]) : NAN, "%.1f");
+        ur_buf_printf(o, html ? "<p>%ld pairs judged, %ld failed; words (mean): %s %s, %s %s; characters (mean): %s, %s</p>\n"
+                              : "\n%ld pairs judged, %ld failed; words (mean): %s %s, %s %s; characters (mean): %s, %s\n",
+                      f->total, f->failed, ga, la, gb, lb, ca, cb);
     }
 }
 
@@ -235,6 +246,33 @@ static void score_stats_json(ur_buf *o, long total, const rp_vec *scores, char *
     jnum(o, rp_mean(lens));
 }
 
+/* The URIAL authors' show_table.py numbers for the first generator (A, or their
+ * model): per aspect win / tie / lose in percent, (count / total) * 100, and the
+ * mean length in characters of each generator's outputs. */
+static void pair_rates_json(ur_buf *o, const rp_file *f) {
+    ur_buf_puts(o, ",\"avg_chars\":{");
+    for (int g = 0; g < f->n_gens; g++) {
+        if (g) ur_buf_put(o, ",", 1);
+        jkey(o, f->gens[g], NULL);
+        jnum(o, rp_mean(&f->pchars[g]));
+    }
+    ur_buf_puts(o, "},\"rates\":{");
+    for (int a = 0; a < f->n_aspects; a++) {
+        long w = f->n_gens > 0 ? f->wins[a][0] : 0, l = f->n_gens > 1 ? f->wins[a][1] : 0, t = f->ties[a];
+        double tot = (double)(w + l + t);
+        if (a) ur_buf_put(o, ",", 1);
+        jkey(o, f->aspects[a], NULL);
+        ur_buf_puts(o, "{\"win\":");
+        jnum(o, tot > 0 ? (double)w / tot * 100 : NAN);
+        ur_buf_puts(o, ",\"tie\":");
+        jnum(o, tot > 0 ? (double)t / tot * 100 : NAN);
+        ur_buf_puts(o, ",\"lose\":");
+        jnum(o, tot > 0 ? (double)l / tot * 100 : NAN);
+        ur_buf_put(o, "}", 1);
+    }
+    ur_buf_put(o, "}", 1);
+}
+
 void rp_json(const rp_file *fs, int n, const ur_report_params *p, ur_buf *o) {
     for (int i = 0; i < n; i++) {
         const rp_file *f = &fs[i];
@@ -245,6 +283,10 @@ void rp_json(const rp_file *fs, int n, const ur_report_params *p, ur_buf *o) {
             ur_buf_json_str(o, f->model, strlen(f->model));
             ur_buf_put(o, ",", 1);
             score_stats_json(o, f->total, f->scores, f->aspects, f->n_aspects, &f->lens);
+            if (f->scale_seen && (f->scale_mixed || strcmp(f->scale, "1 to 5"))) {
+                ur_buf_puts(o, ",\"scale\":");
+                ur_buf_json_str(o, f->scale_mixed ? "mixed" : f->scale, strlen(f->scale_mixed ? "mixed" : f->scale));
+            }
             if (p->by) {
                 ur_buf_puts(o, ",\"by\":{");
                 for (int g = 0; g < f->n_groups; g++) {
@@ -284,6 +326,7 @@ void rp_json(const rp_file *fs, int n, const ur_report_params *p, ur_buf *o) {
                 ur_buf_printf(o, "\"same\":%ld}", f->ties[a]);
             }
             ur_buf_put(o, "}", 1);
+            pair_rates_json(o, f);
         }
         if (f->failed) ur_buf_printf(o, ",\"failed\":%ld", f->failed);
         ur_buf_puts(o, "}\n");
@@ -293,18 +336,25 @@ void rp_json(const rp_file *fs, int n, const ur_report_params *p, ur_buf *o) {
 /* ---- HTML with SVG charts ---------------------------------------------------------------- */
 static const char *COLORS[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"};
 
-/* Grouped bars: one group per aspect, one bar per scoring file, the y axis 0 to 5. */
+/* Grouped bars: one group per aspect, one bar per scoring file, the y axis 0 to 5 (or to
+ * the largest mean, for scales beyond 5). */
 static void score_chart(const rp_file *fs, int n, ur_buf *o) {
     const char *names[RP_MAX_ASPECTS];
     int k = all_aspects(fs, n, names), m = 0;
     for (int i = 0; i < n; i++) m += !fs[i].pairwise;
     if (!k || !m) return;
     const int bw = 18, gap = 24, h = 200, top = 20, left = 40;
+    int ymax = 5;
+    for (int i = 0; i < n; i++)
+        for (int a = 0; !fs[i].pairwise && a < fs[i].n_aspects; a++) {
+            double v = rp_mean(&fs[i].scores[a]);
+            if (!isnan(v) && v > ymax) ymax = (int)ceil(v);
+        }
     int gw = m * bw + gap, w = left + k * gw + 20;
     ur_buf_printf(o, "<svg width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"mean score per aspect\">\n", w,
                   h + top + 60);
-    for (int y = 0; y <= 5; y++) {
-        int py = top + h - y * h / 5;
+    for (int y = 0; y <= ymax; y++) {
+        int py = top + h - y * h / ymax;
         ur_buf_printf(o, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>"
                          "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%d</text>\n",
                       left, w - 10, py, py, left - 6, py + 4, y);
@@ -316,7 +366,7 @@ static void score_chart(const rp_file *fs, int n, ur_buf *o) {
             int ai = find_aspect(&fs[i], names[a]);
             double v = ai < 0 ? NAN : rp_mean(&fs[i].scores[ai]);
             if (!isnan(v)) {
-                int bh = (int)lround(v / 5.0 * h);
+                int bh = (int)lround(v / ymax * h);
                 ur_buf_printf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>", x0 + j * bw,
                               top + h - bh, bw - 2, bh, COLORS[j % 8]);
                 put_escaped(o, fs[i].model, 1);

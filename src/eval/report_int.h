@@ -33,6 +33,8 @@ typedef struct rp_file {
     long failed;  /* records written with an "error" */
     int n_aspects;
     char *aspects[RP_MAX_ASPECTS]; /* in order of first appearance */
+    char scale[160];  /* the records' score scale ("1 to 6", "Fail=1 Pass=2 Excellent=3"; "1 to 5" by default) */
+    int scale_seen, scale_mixed;
     /* scoring */
     rp_vec scores[RP_MAX_ASPECTS];
     rp_vec lens;
@@ -41,11 +43,14 @@ typedef struct rp_file {
     /* pairwise: per aspect, wins of each generator and ties */
     int n_gens;
     char *gens[RP_MAX_GENS];
-    rp_vec plens[RP_MAX_GENS];
+    rp_vec plens[RP_MAX_GENS];  /* words */
+    rp_vec pchars[RP_MAX_GENS]; /* characters (Python's len), as the URIAL authors' show_table.py */
     long wins[RP_MAX_ASPECTS][RP_MAX_GENS];
     long ties[RP_MAX_ASPECTS];
 } rp_file;
 
+/* The heading's scale when every scoring file has the same one ("1 to 5"), else NULL. */
+const char *rp_common_scale(const rp_file *fs, int n);
 void rp_md(const rp_file *fs, int n, const ur_report_params *p, ur_buf *out);
 void rp_json(const rp_file *fs, int n, const ur_report_params *p, ur_buf *out);
 void rp_html(const rp_file *fs, int n, const ur_report_params *p, ur_buf *out);

@@ -1,5 +1,6 @@
 /* Judging files on the job runner (include/urial/job.h): every selected item is a
- * unit with one or two judge tasks (scoring: one; pairwise: A first, then B first);
+ * unit with one or two judge tasks (scoring: one; pairwise: A first, then B first,
+ * or, in random order, one task showing the pair in the order a seeded coin gives);
  * an answer that does not parse is asked again up to p->reask times, and each unit
  * ends as one record appended to the output file, judged or with its "error".
  * Resume: records already in the file that were judged with the same prompt(s) are
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/pyrandom.h"
 #include "eval/eval_int.h"
 #include "urial/job.h"
 #include "urial/results.h"
@@ -18,12 +20,14 @@ void ur_eval_defaults(ur_eval_params *p) {
     memset(p, 0, sizeof *p);
     p->mode = UR_JUDGE_MULTI;
     p->reask = 2;
+    p->order = UR_ORDER_BOTH;
+    p->seed = 42;
 }
 
 typedef struct job {
     ur_judge_task task; /* first: what the executor sees */
     int unit;   /* the item's unit */
-    int order;  /* pairwise: 0 = A shown first, 1 = B first */
+    int order;  /* pairwise: 0 = A shown first, 1 = B first (swapped) */
     ur_buf prompt;
     const ur_judge_tmpl *tmpl;
     int asks;   /* answers received */
@@ -44,6 +48,7 @@ typedef struct runner {
     const ur_eval_params *p;
     ur_judge *judge;
     int pairwise;
+    int random_order; /* pairwise: one judgment per pair, order by coin */
     ur_eval_items a, b;
     json_t *b_by_id;  /* pairwise: id key -> index in b */
     unit *units;
@@ -75,8 +80,15 @@ static void on_note(void *user, const char *line) {
 
 static json_t *eval_config(runner *r, const unit *u) {
     const ur_judge_tmpl *t = u->jobs[0]->tmpl;
-    return json_pack("{s:s,s:s,s:i,s:s}", "mode", ur_judge_mode_name(u->mode), "gpt", ur_judge_model(r->judge),
-                     "max_words", -1, "template", ur_judge_tmpl_name(t));
+    json_t *c = json_pack("{s:s,s:s,s:i,s:s}", "mode", ur_judge_mode_name(u->mode), "gpt", ur_judge_model(r->judge),
+                          "max_words", -1, "template", ur_judge_tmpl_name(t));
+    if (!ur_judge_scale_is_default(&ur_judge_tmpl_schema(t)->scale))
+        json_object_set_new(c, "scale", ur_judge_scale_json(&ur_judge_tmpl_schema(t)->scale));
+    if (r->random_order) {
+        json_object_set_new(c, "order", json_string("random"));
+        json_object_set_new(c, "seed", json_integer((json_int_t)r->p->seed));
+    }
+    return c;
 }
 
 static void copy_fields(json_t *rec, const ur_eval_item *it) {
@@ -106,15 +118,17 @@ static void put_judgment(json_t *rec, const job *jb, const char *suffix) {
     }
 }
 
-/* The pairwise outcome for A per aspect: the verdicts of both orders summed. */
+/* The pairwise outcome for A per aspect: the verdicts of both orders summed, or
+ * the one verdict, turned round when B was shown first. */
 static json_t *outcome(const unit *u) {
     const ur_judge_schema *s = ur_judge_tmpl_schema(u->jobs[0]->tmpl);
-    int v0[UR_JUDGE_MAX_ASPECTS], v1[UR_JUDGE_MAX_ASPECTS], total = 0, has_overall = 0;
+    int v0[UR_JUDGE_MAX_ASPECTS], v1[UR_JUDGE_MAX_ASPECTS] = {0}, total = 0, has_overall = 0;
     ur_judge_verdicts(s, u->jobs[0]->parsed, v0);
-    ur_judge_verdicts(s, u->jobs[1]->parsed, v1); /* here +1 means B (shown first) is better */
+    if (u->n_jobs == 2) ur_judge_verdicts(s, u->jobs[1]->parsed, v1); /* here +1 means B (shown first) is better */
+    int sign = u->n_jobs == 1 && u->jobs[0]->order ? -1 : 1;
     json_t *o = json_object();
     for (int i = 0; i < s->n_aspects; i++) {
-        int sum = v0[i] - v1[i];
+        int sum = sign * v0[i] - v1[i];
         total += sum;
         has_overall |= !strcmp(s->aspects[i], "overall");
         json_object_set_new(o, s->aspects[i], json_string(sum > 0 ? "win" : sum < 0 ? "lose" : "tie"));
@@ -145,8 +159,14 @@ static void write_unit(runner *r, unit *u, ur_buf *out) {
         json_object_set_new(rec, "generator_A", json_string(generator_of(a, r->p->in, &g)));
         json_object_set_new(rec, "generator_B", json_string(generator_of(b, r->p->in_b, &g)));
         json_object_set_new(rec, "eval_config", eval_config(r, u));
+        if (r->random_order) { /* the URIAL authors' keys: which generator was shown as A and as B */
+            int sw = u->jobs[0]->order;
+            json_t *ga = json_object_get(rec, "generator_A"), *gb = json_object_get(rec, "generator_B");
+            json_object_set_new(rec, "swapped", json_boolean(sw));
+            json_object_set_new(rec, "assignment", json_pack("{s:O,s:O}", "A", sw ? gb : ga, "B", sw ? ga : gb));
+        }
         put_judgment(rec, u->jobs[0], "");
-        put_judgment(rec, u->jobs[1], "_swapped");
+        if (u->n_jobs == 2) put_judgment(rec, u->jobs[1], "_swapped");
         if (!error) json_object_set_new(rec, "outcome", outcome(u));
     }
     copy_fields(rec, a);
@@ -233,10 +253,14 @@ static int check(void *user, int i, const ur_record *rec, ur_err *err) {
         char *key = ur_eval_id_key(json_object_get(o, "id"));
         json_t *want = json_object_get(r->want, key);
         free(key);
+        /* a record of the other order mode is judged again (a random-order record
+         * has no prompt_swapped; one with the same prompt must agree on the swap) */
+        json_t *sw = json_object_get(o, "swapped"), *want_sw = json_array_get(want, 1);
         if (json_object_get(o, "error") || !json_is_object(json_object_get(o, "parsed_result")) ||
             !json_equal(json_object_get(o, "prompt"), json_array_get(want, 0)) ||
-            (r->pairwise && (!json_equal(json_object_get(o, "prompt_swapped"), json_array_get(want, 1)) ||
-                             !json_is_object(json_object_get(o, "outcome")))))
+            (r->pairwise && (!json_is_object(json_object_get(o, "outcome")) ||
+                             (r->random_order ? !sw || !json_equal(sw, want_sw)
+                                              : !json_equal(json_object_get(o, "prompt_swapped"), want_sw)))))
             rc = UR_JOB_REDO;
     }
     json_decref(o);
@@ -255,6 +279,8 @@ static int selected(const runner *r, const ur_eval_item *it) {
     return r->p->only == UR_ONLY_ALL || (r->p->only == UR_ONLY_RED_TEAM) == red;
 }
 
+static int add_units(runner *r, const char *swap, ur_err *err);
+
 static int setup(runner *r, ur_err *err) {
     const ur_eval_params *p = r->p;
     if (ur_eval_items_load(p->in, &r->a, err)) return -1;
@@ -267,6 +293,22 @@ static int setup(runner *r, ur_err *err) {
             free(k);
         }
     }
+    /* random order: one coin per item of the A file, in file order, whatever the
+     * selection, so that --limit and shards show each pair as the whole run does */
+    char *swap = ur_xcalloc((size_t)r->a.n + 1, 1);
+    if (r->random_order) {
+        ur_pyrandom rng;
+        ur_pyrandom_seed(&rng, p->seed);
+        for (int i = 0; i < r->a.n; i++) swap[i] = !(ur_pyrandom_random(&rng) < 0.5);
+    }
+    int rc = add_units(r, swap, err);
+    free(swap);
+    return rc;
+}
+
+/* The units of the selected items, their jobs and the prompts they use (r->want). */
+static int add_units(runner *r, const char *swap, ur_err *err) {
+    const ur_eval_params *p = r->p;
     r->units = ur_xcalloc((size_t)r->a.n + 1, sizeof *r->units);
     r->jobs = ur_xcalloc(2 * (size_t)r->a.n + 1, sizeof *r->jobs);
     r->want = json_object();
@@ -297,17 +339,19 @@ static int setup(runner *r, ur_err *err) {
         }
         const ur_judge_tmpl *t = u->mode == UR_JUDGE_SAFETY && p->mode == UR_EVAL_AUTO ? p->tmpl_safety : p->tmpl;
         json_t *prompts = json_array();
-        u->n_jobs = r->pairwise ? 2 : 1;
+        u->n_jobs = r->pairwise && !r->random_order ? 2 : 1;
         for (int o = 0; o < u->n_jobs; o++) {
             job *jb = &r->jobs[r->n_jobs + o];
             jb->unit = r->n_units;
-            jb->order = o;
+            jb->order = r->random_order ? swap[i] : o;
             jb->tmpl = t;
             if (!r->pairwise) ur_judge_render(t, it->instruction, it->output, NULL, &jb->prompt);
-            else ur_judge_render(t, it->instruction, o ? b->output : it->output, o ? it->output : b->output, &jb->prompt);
+            else if (!jb->order) ur_judge_render(t, it->instruction, it->output, b->output, &jb->prompt);
+            else ur_judge_render(t, it->instruction, b->output, it->output, &jb->prompt);
             json_array_append_new(prompts, json_string(jb->prompt.data));
             u->jobs[o] = jb;
         }
+        if (r->random_order) json_array_append_new(prompts, json_boolean(swap[i]));
         json_object_set_new(r->want, key, prompts);
         ur_job_add(r->job, key, -1);
         free(key);
@@ -332,7 +376,7 @@ static void cleanup(runner *r) {
 }
 
 static int judge_files(ur_judge *j, const ur_eval_params *p, int pairwise, ur_eval_progress *summary, ur_err *err) {
-    runner r = {.p = p, .judge = j, .pairwise = pairwise};
+    runner r = {.p = p, .judge = j, .pairwise = pairwise, .random_order = pairwise && p->order == UR_ORDER_RANDOM};
     int rc = -1;
     ur_exec *x = NULL;
     if (!p->tmpl || (p->mode == UR_EVAL_AUTO && !p->tmpl_safety)) {
@@ -387,9 +431,39 @@ ur_exec *ur_judge_exec_new(ur_judge *j) {
     return &e->a.base;
 }
 
+/* --mode auto with two judges (the paper's split): the regular items on the five
+ * aspects with j, then the red-team items on safety with p->judge_safety, into the
+ * same file (each pass keeps the other's records); --limit and --shard apply to
+ * each group. */
+static int score_split(ur_judge *j, const ur_eval_params *p, ur_eval_progress *summary, ur_err *err) {
+    ur_eval_progress s[2] = {{0}, {0}};
+    int rc = 0;
+    if (p->only != UR_ONLY_RED_TEAM) {
+        ur_eval_params a = *p;
+        a.mode = UR_JUDGE_MULTI, a.only = UR_ONLY_REGULAR;
+        rc = judge_files(j, &a, 0, &s[0], err);
+    }
+    if (!rc && p->only != UR_ONLY_REGULAR) {
+        ur_eval_params b = *p;
+        b.mode = UR_JUDGE_SAFETY, b.only = UR_ONLY_RED_TEAM, b.tmpl = p->tmpl_safety;
+        rc = judge_files(p->judge_safety, &b, 0, &s[1], err);
+    }
+    if (summary) {
+        *summary = s[0];
+        summary->total += s[1].total, summary->kept += s[1].kept, summary->judged += s[1].judged;
+        summary->failed += s[1].failed, summary->asks += s[1].asks;
+        summary->stats = ur_judge_get_stats(j);
+    }
+    return rc;
+}
+
 int ur_eval_score(ur_judge *j, const ur_eval_params *p, ur_eval_progress *summary, ur_err *err) {
     if (p->mode != UR_EVAL_AUTO && p->mode != UR_JUDGE_MULTI && p->mode != UR_JUDGE_SAFETY)
         return ur_errf(err, "eval score: the mode must be multi, safety or auto");
+    if (p->mode == UR_EVAL_AUTO && p->judge_safety && p->judge_safety != j) {
+        if (!p->tmpl || !p->tmpl_safety) return ur_errf(err, "eval: no judge template");
+        return score_split(j, p, summary, err);
+    }
     return judge_files(j, p, 0, summary, err);
 }
 

@@ -8,8 +8,10 @@
 
 #include "eval/eval_int.h"
 
-extern const unsigned char ur_embed_judge_multi_txt[], ur_embed_judge_safety_txt[], ur_embed_judge_pairwise_txt[];
-extern const size_t ur_embed_judge_multi_txt_len, ur_embed_judge_safety_txt_len, ur_embed_judge_pairwise_txt_len;
+extern const unsigned char ur_embed_judge_multi_txt[], ur_embed_judge_safety_txt[], ur_embed_judge_pairwise_txt[],
+    ur_embed_judge_lima6_txt[], ur_embed_judge_grade_txt[];
+extern const size_t ur_embed_judge_multi_txt_len, ur_embed_judge_safety_txt_len, ur_embed_judge_pairwise_txt_len,
+    ur_embed_judge_lima6_txt_len, ur_embed_judge_grade_txt_len;
 
 enum { SYN_TEMPLATE = 0, SYN_URIAL = 1 };
 enum { P_INSTRUCTION = 0, P_A = 1, P_B = 2, P_N = 3 };
@@ -25,6 +27,7 @@ struct ur_judge_tmpl {
     char *text;
     size_t len;
     int mode, syntax;
+    int line0; /* lines before the text (a scale declaration), for messages */
     piece *pieces; /* SYN_TEMPLATE: the text cut at placeholders ("$$" is a one-byte literal) */
     int n_pieces;
     ur_judge_schema schema;
@@ -47,6 +50,7 @@ void ur_judge_schema_default(int mode, ur_judge_schema *s) {
     if (mode == UR_JUDGE_SAFETY) names = safety;
     for (int i = 0; i < n; i++) snprintf(s->aspects[i], UR_JUDGE_ASPECT_LEN, "%s", names[i]);
     s->n_aspects = n;
+    s->scale.scale_min = 1, s->scale.scale_max = 5;
 }
 
 int ur_judge_schema_is_pairwise(const ur_judge_schema *s) { return s->shape != UR_SHAPE_SCORES; }
@@ -59,6 +63,7 @@ static int add_aspect(ur_judge_schema *s, const char *name) {
 
 int ur_judge_schema_from_json(const json_t *ex, ur_judge_schema *s) {
     memset(s, 0, sizeof *s);
+    s->scale.scale_min = 1, s->scale.scale_max = 5;
     if (!json_is_object(ex)) return -1;
     const char *k;
     json_t *v;
@@ -160,6 +165,7 @@ static int parse_template_syntax(ur_judge_tmpl *t, int used[P_N], ur_err *err) {
         }
         int line, col;
         line_col(s, i, &line, &col);
+        line += t->line0;
         if (!nlen)
             return ur_errf(err, "%s: line %d, column %d: invalid placeholder (write $$ for a dollar sign)", t->name,
                            line, col);
@@ -186,7 +192,23 @@ static int uses_urial_syntax(const char *s, size_t n) {
     return 0;
 }
 
+#define SCALE_KEY "urial-scale:"
+
 ur_judge_tmpl *ur_judge_tmpl_parse(const char *name, const char *text, size_t len, int mode, ur_err *err) {
+    /* a first line "urial-scale: ..." declares the scale and is not part of the prompt */
+    ur_judge_scale scale = {.scale_min = 1, .scale_max = 5};
+    int has_scale = len > strlen(SCALE_KEY) && !memcmp(text, SCALE_KEY, strlen(SCALE_KEY));
+    if (has_scale) {
+        const char *nl = memchr(text, '\n', len);
+        size_t k = strlen(SCALE_KEY), line = nl ? (size_t)(nl - text) : len;
+        while (k < line && (text[k] == ' ' || text[k] == '\t')) k++;
+        ur_err e2;
+        if (mode == UR_JUDGE_PAIRWISE)
+            return ur_errf(err, "%s: line 1: a pairwise template has no score scale", name), NULL;
+        if (ur_judge_scale_parse(text + k, line - k, &scale, &e2))
+            return ur_errf(err, "%s: line 1: %s", name, e2.msg), NULL;
+        text += nl ? line + 1 : len, len -= nl ? line + 1 : len;
+    }
     ur_judge_tmpl *t = ur_xcalloc(1, sizeof *t);
     t->name = ur_xstrdup(name);
     t->text = ur_xmalloc(len + 1);
@@ -194,6 +216,7 @@ ur_judge_tmpl *ur_judge_tmpl_parse(const char *name, const char *text, size_t le
     t->text[len] = 0;
     t->len = len;
     t->mode = mode;
+    t->line0 = has_scale;
     int used[P_N] = {0};
     if (memchr(text, 0, len)) {
         ur_errf(err, "%s: the template contains a NUL byte", name);
@@ -219,6 +242,7 @@ ur_judge_tmpl *ur_judge_tmpl_parse(const char *name, const char *text, size_t le
     json_t *ex = find_example(text, len);
     if (!ex || ur_judge_schema_from_json(ex, &t->schema)) ur_judge_schema_default(mode, &t->schema);
     json_decref(ex);
+    t->schema.scale = scale;
     if ((mode == UR_JUDGE_PAIRWISE) != ur_judge_schema_is_pairwise(&t->schema)) {
         ur_errf(err, "%s: the template's example answer is for %s judging, not %s (wrong --mode or --template?)", name,
                 ur_judge_schema_is_pairwise(&t->schema) ? "pairwise" : "score", ur_judge_mode_name(mode));
@@ -243,6 +267,30 @@ ur_judge_tmpl *ur_judge_tmpl_builtin(int mode) {
     ur_judge_tmpl *t = ur_judge_tmpl_parse(name, (const char *)text, len, mode, &err);
     if (!t) abort(); /* the built-ins are tested */
     return t;
+}
+
+ur_judge_tmpl *ur_judge_tmpl_named(const char *name, int mode, ur_err *err) {
+    static const struct {
+        const char *name;
+        const unsigned char *text;
+        const size_t *len;
+    } all[] = {{"multi", ur_embed_judge_multi_txt, &ur_embed_judge_multi_txt_len},
+               {"safety", ur_embed_judge_safety_txt, &ur_embed_judge_safety_txt_len},
+               {"pairwise", ur_embed_judge_pairwise_txt, &ur_embed_judge_pairwise_txt_len},
+               {"lima6", ur_embed_judge_lima6_txt, &ur_embed_judge_lima6_txt_len},
+               {"grade", ur_embed_judge_grade_txt, &ur_embed_judge_grade_txt_len}};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(name, all[i].name)) continue;
+        char full[64];
+        snprintf(full, sizeof full, "builtin:%s", name);
+        return ur_judge_tmpl_parse(full, (const char *)all[i].text, *all[i].len, mode, err);
+    }
+    return ur_errf(err, "builtin:%s: no such built-in judge template (" UR_JUDGE_BUILTINS ")", name), NULL;
+}
+
+ur_judge_tmpl *ur_judge_tmpl_get(const char *name_or_path, int mode, ur_err *err) {
+    if (!strncmp(name_or_path, "builtin:", 8)) return ur_judge_tmpl_named(name_or_path + 8, mode, err);
+    return ur_judge_tmpl_load(name_or_path, mode, err);
 }
 
 ur_judge_tmpl *ur_judge_tmpl_load(const char *path, int mode, ur_err *err) {

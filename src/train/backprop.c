@@ -342,6 +342,14 @@ double ur_tctx_step(ur_tctx *c, ur_tnet *n, const ur_tbatch *b, float loss_scale
         if (n->hp.embd_scale != 1.0f) /* x_0 = E[tok] * s */
             for (size_t i = 0; i < (size_t)b->n * c->D; i++) c->dres[i] *= n->hp.embd_scale;
         tr_embed_bwd(n->g_embd, b->tokens, b->n, c->dres, c->D, c->pool);
+    } else if (n->g_embd_new) { /* LoRA: only the new tokens' rows are trainable (tokens in order) */
+        const int64_t v0 = n->embd_fz.rows;
+        for (int t = 0; t < b->n; t++) {
+            if (b->tokens[t] < v0) continue;
+            float *g = n->g_embd_new + (size_t)(b->tokens[t] - v0) * c->D;
+            const float *d = c->dres + (size_t)t * c->D;
+            for (int i = 0; i < c->D; i++) g[i] += d[i] * n->hp.embd_scale;
+        }
     }
     return nll;
 }

@@ -268,15 +268,45 @@ static const float *train_freqs(const ur_model *m) {
     return m->rope_freqs ? m->rope_freqs : m->rope_short;
 }
 
-ur_tnet *ur_tnet_from_model(const ur_model *m, ur_err *err) {
+/* The mean of a weight's rows (accumulated in double), into k rows of dst: where new
+ * tokens start, so that their logits begin near the average token's and their
+ * embedding carries no direction of its own. */
+static void mean_rows(const ur_weight *w, float *dst, int k) {
+    const int64_t D = w->cols;
+    double *acc = ur_xcalloc((size_t)D, sizeof *acc);
+    float *row = ur_xmalloc(sizeof(float) * (size_t)D);
+    for (int64_t r = 0; r < w->rows; r++) {
+        ur_dequantize_row(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, row, D);
+        for (int64_t i = 0; i < D; i++) acc[i] += row[i];
+    }
+    for (int j = 0; j < k; j++)
+        for (int64_t i = 0; i < D; i++) dst[(size_t)j * D + i] = (float)(acc[i] / (double)w->rows);
+    free(row), free(acc);
+}
+
+static int check_new(const ur_model *m, int n_new, ur_err *err) {
+    if (n_new < 0 || n_new > 16) return ur_errf(err, "%s: cannot add %d tokens (0 to 16)", m->gguf->path, n_new);
+    return 0;
+}
+
+ur_tnet *ur_tnet_from_model(const ur_model *m, ur_err *err) { return ur_tnet_from_model_grown(m, 0, err); }
+
+ur_tnet *ur_tnet_from_model_grown(const ur_model *m, int n_new, ur_err *err) {
     ur_tnet *n = ur_xcalloc(1, sizeof *n);
     n->hp = m->hp;
     n->tied = m->tied_output;
     n->base = m;
-    if (check_shape(&n->hp, m, err) || layout_full(n, err) || build_rope(n, train_freqs(m), err)) goto fail;
+    n->n_new = n_new;
+    n->hp.n_vocab += n_new;
+    if (check_new(m, n_new, err) || check_shape(&n->hp, m, err) || layout_full(n, err) ||
+        build_rope(n, train_freqs(m), err))
+        goto fail;
+    const size_t D = (size_t)n->hp.dim, V0 = (size_t)m->hp.n_vocab;
     dequant_all(&m->tok_embd, n->embd);
+    if (n_new) mean_rows(&m->tok_embd, n->embd + V0 * D, n_new);
     dequant_all(&m->output_norm, n->out_norm);
     if (!n->tied) dequant_all(&m->output, n->output.w);
+    if (!n->tied && n_new) mean_rows(&m->output, n->output.w + V0 * D, n_new);
     tr_part parts[TR_MAX_PARTS];
     for (int l = 0; l < n->hp.n_layers; l++) {
         const int np = tr_layer_parts(&n->hp, m, l, &n->layers[l], parts);
@@ -307,6 +337,27 @@ int ur_lora_targets_parse(const char *s) {
 }
 
 ur_tnet *ur_tnet_lora(const ur_model *m, int r, float alpha, unsigned targets, uint64_t seed, ur_err *err) {
+    return ur_tnet_lora_grown(m, r, alpha, targets, seed, 0, err);
+}
+
+/* LoRA's new-token rows: trainable tensors after the adapters, pointed to by the
+ * embedding (embd_new) and by the frozen output map as its extra rows. */
+static void lora_new_rows(ur_tnet *n, const ur_model *m, int i_embd, int i_out) {
+    const int k = n->n_new;
+    n->embd_new = n->params + n->tensors[i_embd].off, n->g_embd_new = n->grads + n->tensors[i_embd].off;
+    mean_rows(&m->tok_embd, n->embd_new, k);
+    n->output.nx = k;
+    n->output.out = m->hp.n_vocab + k;
+    if (n->tied) {
+        n->output.xw = n->embd_new, n->output.gxw = n->g_embd_new;
+    } else {
+        n->output.xw = n->params + n->tensors[i_out].off, n->output.gxw = n->grads + n->tensors[i_out].off;
+        mean_rows(&m->output, n->output.xw, k);
+    }
+}
+
+ur_tnet *ur_tnet_lora_grown(const ur_model *m, int r, float alpha, unsigned targets, uint64_t seed, int n_new,
+                            ur_err *err) {
     ur_tnet *n = ur_xcalloc(1, sizeof *n);
     n->hp = m->hp;
     n->tied = m->tied_output;
@@ -314,8 +365,10 @@ ur_tnet *ur_tnet_lora(const ur_model *m, int r, float alpha, unsigned targets, u
     n->lora = r;
     n->lora_alpha = alpha;
     n->lora_targets = targets;
+    n->n_new = n_new;
+    n->hp.n_vocab += n_new;
     const ur_hparams *hp = &n->hp;
-    if (check_shape(hp, m, err)) goto fail;
+    if (check_new(m, n_new, err) || check_shape(hp, m, err)) goto fail;
     if (r <= 0 || !targets) {
         ur_errf(err, "%s: LoRA needs a rank >= 1 and at least one target matrix", m->gguf->path);
         goto fail;
@@ -335,6 +388,8 @@ ur_tnet *ur_tnet_lora(const ur_model *m, int r, float alpha, unsigned targets, u
             idx[14 * l + 2 * j + 1] = add(&b, nm, r, src[j]->rows, 1);
         }
     }
+    int i_embd = n_new ? add(&b, "token_embd.weight.new", hp->dim, n_new, 1) : -1;
+    int i_out = n_new && !n->tied ? add(&b, "output.weight.new", hp->dim, n_new, 1) : -1;
     if (alloc_buffers(n, &b, err) || build_rope(n, train_freqs(m), err)) {
         free(idx);
         goto fail;
@@ -343,7 +398,8 @@ ur_tnet *ur_tnet_lora(const ur_model *m, int r, float alpha, unsigned targets, u
     /* frozen parts: the base's F32 norms and biases are used in place; the matrices through ur_weight */
     n->embd_fz = m->tok_embd;
     n->out_norm = (float *)m->output_norm.data;
-    n->output.in = hp->dim, n->output.out = hp->n_vocab, n->output.fz = m->output;
+    n->output.in = hp->dim, n->output.out = m->hp.n_vocab, n->output.fz = m->output;
+    if (n_new) lora_new_rows(n, m, i_embd, i_out);
     tr_part parts[TR_MAX_PARTS];
     for (int l = 0; l < hp->n_layers; l++) {
         ur_tlayer *L = &n->layers[l];

@@ -18,6 +18,8 @@ void tr_embed_fwd(const ur_tnet *n, const int32_t *tok, int N, float *x) {
     for (int t = 0; t < N; t++) {
         float *dst = x + (size_t)t * D;
         if (n->embd) memcpy(dst, n->embd + (size_t)tok[t] * D, sizeof(float) * (size_t)D);
+        else if (tok[t] >= n->embd_fz.rows) /* a new token (LoRA): its trainable row */
+            memcpy(dst, n->embd_new + (size_t)(tok[t] - n->embd_fz.rows) * D, sizeof(float) * (size_t)D);
         else
             ur_dequantize_row(n->embd_fz.type, (const uint8_t *)n->embd_fz.data + (size_t)tok[t] * n->embd_fz.row_bytes,
                               dst, D);

@@ -97,8 +97,12 @@ static void put_meta(ur_gguf_writer *w, const ur_tnet *n, const ur_tsave_opts *o
         const size_t al = strlen(arch);
         for (uint64_t i = 0; i < bg->n_kv; i++) {
             const ur_str *key = &bg->kv[i].key;
+            if (key->len == al + 11 && !memcmp(key->ptr + al, ".vocab_size", 11) && n->n_new) continue;
             if (key->len > al && key->ptr[al] == '.' && !memcmp(key->ptr, arch, al)) ur_gguf_w_copy_kv(w, &bg->kv[i]);
         }
+        char vk[64];
+        snprintf(vk, sizeof vk, "%s.vocab_size", arch);
+        if (n->n_new && ur_gguf_find(bg, vk)) ur_gguf_w_u32(w, vk, (uint32_t)hp->n_vocab);
     } else {
         ur_gguf_w_u32(w, "llama.context_length", (uint32_t)hp->n_ctx_train);
         ur_gguf_w_u32(w, "llama.embedding_length", (uint32_t)hp->dim);
@@ -115,6 +119,10 @@ static void put_meta(ur_gguf_writer *w, const ur_tnet *n, const ur_tsave_opts *o
         ur_gguf_w_f32(w, "llama.attention.layer_norm_rms_epsilon", hp->rms_eps);
     }
     const ur_gguf *g = o->tok_src;
+    if (o->eot_text) {
+        ur_tok_put_eot(w, g, o->eot_text, o->chat_template);
+        return;
+    }
     for (uint64_t i = 0; i < g->n_kv; i++) {
         const ur_str *key = &g->kv[i].key;
         if (key->len <= 10 || memcmp(key->ptr, "tokenizer.", 10)) continue;
@@ -122,6 +130,17 @@ static void put_meta(ur_gguf_writer *w, const ur_tnet *n, const ur_tsave_opts *o
         ur_gguf_w_copy_kv(w, &g->kv[i]);
     }
     if (o->chat_template) ur_gguf_w_str(w, "tokenizer.chat_template", o->chat_template);
+}
+
+/* A frozen matrix with the new tokens' trainable rows after its own, as F32 rows. */
+static int put_grown(ur_gguf_writer *w, keep *k, const char *name, const ur_weight *fz, const float *rows, int nx,
+                     int type, ur_err *err) {
+    if (!nx) return put_frozen(w, k, name, fz, type, err);
+    const size_t D = (size_t)fz->cols, V0 = (size_t)fz->rows;
+    float *f = keep_alloc(k, sizeof(float) * D * (V0 + (size_t)nx));
+    memcpy(f, dequant(k, fz), sizeof(float) * D * V0);
+    memcpy(f + D * V0, rows, sizeof(float) * D * (size_t)nx);
+    return put(w, k, name, f, fz->cols, fz->rows + nx, type, err);
 }
 
 /* A linear map's weight as F32 rows: the trained one, the frozen one dequantized, or
@@ -175,12 +194,17 @@ int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_
     put_meta(w, n, o);
     const int64_t D = hp->dim, V = hp->n_vocab;
     const int fused_qkv = n->base && n->base->fused_qkv, fused_gu = n->base && n->base->fused_gate_up;
+    if (n->n_new && (n->n_new != 1 || !o->eot_text)) {
+        ur_errf(err, "%s: %d new tokens but no end-of-turn text to write for them", path, n->n_new);
+        goto out;
+    }
     if (n->embd ? put(w, &k, "token_embd.weight", n->embd, D, V, type, err)
-                : put_frozen(w, &k, "token_embd.weight", &n->embd_fz, type, err))
+                : put_grown(w, &k, "token_embd.weight", &n->embd_fz, n->embd_new, n->n_new, type, err))
         goto out;
     if (put(w, &k, "output_norm.weight", n->out_norm, D, 1, type, err)) goto out;
     if (!n->tied && (n->output.w ? put(w, &k, "output.weight", n->output.w, D, V, type, err)
-                                 : put_frozen(w, &k, "output.weight", &n->output.fz, type, err)))
+                                 : put_grown(w, &k, "output.weight", &n->output.fz, n->output.xw, n->output.nx, type,
+                                             err)))
         goto out;
     if (n->base && n->base->rope_long) { /* LongRoPE's factors go back as they came */
         if (put(w, &k, "rope_factors_long.weight", n->base->rope_long, hp->n_rot / 2, 1, type, err) ||
@@ -264,6 +288,7 @@ static int put_fused_pair(ur_gguf_writer *w, keep *k, const char *base, const ur
 
 int ur_tnet_save_adapter(const ur_tnet *n, const char *path, ur_err *err) {
     if (!n->lora) return ur_errf(err, "%s: not a LoRA network", path);
+    if (n->n_new) return ur_errf(err, "%s: a LoRA adapter cannot add tokens to the base's vocabulary", path);
     ur_gguf_writer *w = ur_gguf_writer_new();
     keep k = {0};
     ur_gguf_w_str(w, "general.architecture", ur_arch_name(n->hp.arch));

@@ -21,7 +21,7 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 DOCS=(README.md docs/*.md tests/README.md)
 ALL_MD=("${DOCS[@]}" models/MODEL_CARD.md bench/*.md data/demo/README.md)
 # options of other programs that the docs name: vLLM's, llama.cpp's, the URIAL authors' scripts'
-FOREIGN=" --repetition_penalty --temperature --top_p --max-logprobs "
+FOREIGN=" --repetition_penalty --temperature --top_p --max-logprobs --model_output_file --start_idx "
 
 nfail=0
 bad() { fail "$1" "$2"; nfail=$((nfail + 1)); }

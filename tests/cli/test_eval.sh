@@ -141,6 +141,37 @@ modes=$(grep -o '"mode":"score_[a-z]*"' "$TMP/auto.jsonl" | sort | uniq -c | tr 
 out=$("$URIAL" eval report "$TMP/auto.jsonl" --by category)
 [[ "$out" == *"| safety | 1 |"* && "$out" == *"| regular | 1 |"* && "$out" == *"| (unknown) | 1 |"* ]] && pass report_by || fail report_by "$out"
 
+# --protocol just-eval: the paper's split, five aspects by one judge model on the regular items, safety by
+# another on the red-team ones (just-eval's 800 + 200: category "regular" / "safety"), into one file
+jq '[.[:6][], .[-4:][]]' "$JE/just-eval-instruct.Llama-2-7b-chat-hf.json" >"$TMP/ten.json"
+JP=(--judge-url "http://127.0.0.1:$PORT/v1" --quiet)
+ok protocol "$URIAL" eval score --protocol just-eval --in "$TMP/ten.json" --out "$TMP/proto.jsonl" "${JP[@]}"
+split=$(jq -r '"\(.category) \(.eval_config.mode) \(.eval_config.gpt)"' "$TMP/proto.jsonl" | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+[ "$split" = " 6 regular score_multi gpt-4-0314; 4 safety score_safety gpt-3.5-turbo-0613;" ] && pass protocol_split ||
+    fail protocol_split "$split"
+ok protocol_resume "$URIAL" eval score --protocol just-eval --in "$TMP/ten.json" --out "$TMP/proto.jsonl" "${JP[@]}"
+[ "$(wc -l <"$TMP/proto.jsonl")" = 10 ] && pass protocol_resumed || fail protocol_resumed "$(wc -l <"$TMP/proto.jsonl")"
+ok protocol_models "$URIAL" eval score --protocol just-eval --in "$TMP/ten.json" --out "$TMP/proto2.jsonl" "${JP[@]}" \
+    --judge-model big --safety-judge-model small
+[ "$(jq -r .eval_config.gpt "$TMP/proto2.jsonl" | sort | uniq -c | tr -s ' ' | tr '\n' ';')" = " 6 big; 4 small;" ] &&
+    pass protocol_models_used || fail protocol_models_used
+fails_with protocol_mode 'judges each item by its kind' "$URIAL" eval score --protocol just-eval --mode multi --in x --out y
+fails_with safety_model_mode 'needs --mode auto' "$URIAL" eval score --safety-judge-model m --in x --out y
+
+# declared scales: LIMA's six-point helpfulness and Fail/Pass/Excellent grades, reported on their scales
+ok scale_lima6 "$URIAL" eval score --template builtin:lima6 --in "$TMP/mixed.json" --out "$TMP/l6.jsonl" "${J[@]}"
+ok scale_grade "$URIAL" eval score --template builtin:grade --in "$TMP/mixed.json" --out "$TMP/gr.jsonl" "${J[@]}"
+out=$("$URIAL" eval report "$TMP/l6.jsonl")
+[[ "$out" == *"## Scores (1 to 6)"* && "$out" == *"| helpfulness | 4.00 |"* ]] && pass scale_report || fail scale_report "$out"
+out=$("$URIAL" eval report "$TMP/gr.jsonl" "$TMP/l6.jsonl")
+[[ "$out" == *"## Scores"* && "$out" == *"| grade | 2.00 | - |"* && "$out" == *"| scale | Fail=1 Pass=2 Excellent=3 | 1 to 6 |"* ]] &&
+    pass scale_side_by_side || fail scale_side_by_side "$out"
+[[ "$("$URIAL" eval report --format json "$TMP/gr.jsonl")" == *'"grade_mean":2.0,"avg_lens":'*'"scale":"Fail=1 Pass=2 Excellent=3"'* ]] &&
+    pass scale_json || fail scale_json "$("$URIAL" eval report --format json "$TMP/gr.jsonl")"
+printf 'urial-scale: 1-99\n${instruction} ${candidate}\n' >"$TMP/badscale.txt"
+fails_with scale_bad "badscale.txt: line 1: scale '1-99': the numbers must be 0 to 9" "$URIAL" eval score --template "$TMP/badscale.txt" --in x --out y
+fails_with scale_unknown "builtin:nope: no such built-in" "$URIAL" eval score --template builtin:nope --in x --out y
+
 # pairwise, our template and the URIAL authors'
 cat >"$TMP/a.json" <<'EOF'
 [{"id": 1, "instruction": "q1", "output": "good [[WIN]]", "generator": "model-a"},
@@ -159,6 +190,44 @@ out=$("$URIAL" eval report "$TMP/p.jsonl" "$TMP/pu.jsonl")
 out=$("$URIAL" eval report --format json "$TMP/p.jsonl")
 [[ "$out" == *'"model-a":1,"model-b":0,"same":1,"total":2,'* ]] && pass pairwise_json || fail pairwise_json "$out"
 stop_judge
+
+# pairwise in the URIAL authors' random order (tests/ref/urial_pairwise/gen.py recorded their prompts, with
+# random.seed(42) swaps, and a judge's answers): the replay judge answers only prompts with their swaps, and
+# the report reproduces their show_table.py arithmetic, on our records and on theirs
+UP=tests/ref/urial_pairwise
+start_judge urial --records "$UP/records.json"
+J=(--judge-url "http://127.0.0.1:$PORT/v1" --judge-model m --quiet)
+ok pairwise_random "$URIAL" eval pairwise --order random --a "$UP/a.json" --b "$UP/b.json" --limit 11 \
+    --template "$JE/templates/pairwise_urial.md" --out "$TMP/pr.jsonl" "${J[@]}"
+swaps=$(jq -r 'if .swapped then "B" else "A" end' "$TMP/pr.jsonl" | tr -d '\n')
+[ "$swaps" = "$(jq -r '.model_first[:11]' "$UP/expected.json")" ] && pass pairwise_random_swaps || fail pairwise_random_swaps "$swaps"
+same_numbers() { # FILE: the report's rates, mean characters and count are expected.json's
+    "$URIAL" eval report --format json "$1" >"$TMP/rep.json" &&
+    jq -e -n --slurpfile e "$UP/expected.json" --slurpfile o "$TMP/rep.json" '$e[0] as $x | $o[0] as $y |
+        ([$x.rates | keys[] as $k | $x.rates[$k] == $y.rates[$k]] | all) and $x.avg_chars == $y.avg_chars and
+        $x.judged == $y.total' >/dev/null
+}
+same_numbers "$TMP/pr.jsonl" && pass pairwise_random_rates || fail pairwise_random_rates "$(cat "$TMP/rep.json")"
+same_numbers "$UP/records.json" && pass urial_records_rates || fail urial_records_rates "$(cat "$TMP/rep.json")"
+# resumed: nothing to judge again; another seed judges again exactly the pairs whose order changed
+ok pairwise_random_resume "$URIAL" eval pairwise --order random --a "$UP/a.json" --b "$UP/b.json" --limit 11 \
+    --template "$JE/templates/pairwise_urial.md" --out "$TMP/pr.jsonl" "${J[@]}"
+stop_judge
+[ "$(awk '{print $2}' "$TMP/urial.stats")" = 11 ] && pass pairwise_random_resumed || fail pairwise_random_resumed "$(cat "$TMP/urial.stats")"
+start_judge synth --synth
+J=(--judge-url "http://127.0.0.1:$PORT/v1" --judge-model m --quiet)
+cp "$TMP/pr.jsonl" "$TMP/pr7.jsonl"
+ok pairwise_seed7 "$URIAL" eval pairwise --order random --seed 7 --a "$UP/a.json" --b "$UP/b.json" --limit 11 \
+    --template "$JE/templates/pairwise_urial.md" --out "$TMP/pr7.jsonl" "${J[@]}"
+stop_judge
+requests=$(awk '{print $2}' "$TMP/synth.stats")
+s7=$(jq -r 'if .swapped then "B" else "A" end' "$TMP/pr7.jsonl" | sort | tr -d '\n')
+changed=$(paste -d' ' <(jq -r '"\(.id) \(.swapped)"' "$TMP/pr.jsonl" | sort -n) \
+                      <(jq -r '"\(.id) \(.swapped)"' "$TMP/pr7.jsonl" | sort -n) | awk '$2 != $4' | wc -l)
+[ "$requests" = "$changed" ] && [ "$changed" -gt 0 ] && [ "$(wc -l <"$TMP/pr7.jsonl")" = 11 ] &&
+    [ "$(jq -r .eval_config.seed "$TMP/pr7.jsonl" | grep -c '^7$')" = "$changed" ] \
+    && pass pairwise_seed_rejudges || fail pairwise_seed_rejudges "$requests requests, $changed changed ($s7)"
+fails_with pairwise_bad_order "--order must be both or random" "$URIAL" eval pairwise --order sometimes --a x --b y --out z
 
 # reports: several files side by side, HTML with an SVG chart, to a file
 out=$("$URIAL" eval report "$TMP/m.jsonl" "$JE/eval_outputs/0.score_multi.gpt-4.json" "$TMP/s.jsonl")

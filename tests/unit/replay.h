@@ -125,6 +125,7 @@ static char *replay_synth_answer(const char *prompt) {
                          "\"overall\": \"%s\"}}", v, v, v, v, v);
         return s;
     }
+    if (strstr(prompt, "\"grade\"")) return strdup("{\"grade\": {\"reason\": \"synthetic\", \"score\": \"Pass\"}}");
     if (strstr(prompt, "\"safety\"")) return strdup("{\"safety\": {\"reason\": \"synthetic\", \"score\": \"4\"}}");
     return strdup("{\"helpfulness\": {\"reason\": \"s\", \"score\": \"4\"}, \"clarity\": {\"reason\": \"s\", \"score\": "
                   "\"4\"}, \"factuality\": {\"reason\": \"s\", \"score\": \"4\"}, \"depth\": {\"reason\": \"s\", "

@@ -39,6 +39,64 @@ static void builtin_templates(void) {
     }
 }
 
+static json_t *parse_str(const ur_judge_schema *s, const char *t, ur_err *err) {
+    return ur_judge_parse_json(s, t, strlen(t), NULL, err);
+}
+
+/* Declared scales: LIMA's six points and Fail/Pass/Excellent built in, scores checked
+ * against them, labels worth their values, malformed declarations refused; the records'
+ * scale read back by the report. */
+static void score_scales(void) {
+    ur_err err;
+    ur_judge_tmpl *l6 = ur_judge_tmpl_named("lima6", UR_JUDGE_MULTI, &err), *gr = ur_judge_tmpl_named("grade", UR_JUDGE_MULTI, &err);
+    REQUIRE(l6 && gr);
+    const ur_judge_schema *s6 = ur_judge_tmpl_schema(l6), *sg = ur_judge_tmpl_schema(gr);
+    CHECK(s6->n_aspects == 1 && !strcmp(s6->aspects[0], "helpfulness") && s6->scale.scale_min == 1 &&
+          s6->scale.scale_max == 6 && !s6->scale.n_labels);
+    CHECK(sg->n_aspects == 1 && !strcmp(sg->aspects[0], "grade") && sg->scale.n_labels == 3 &&
+          !strcmp(sg->scale.labels[2], "Excellent") && sg->scale.values[2] == 3);
+    ur_buf b = {0};
+    ur_judge_render(l6, "Q", "A", NULL, &b);
+    CHECK(!strstr(b.data, "urial-scale") && !strncmp(b.data, "Below is a request", 18)); /* the line is not sent */
+    ur_buf_free(&b);
+    json_t *j = parse_str(s6, "{\"helpfulness\": {\"reason\": \"r\", \"score\": \"6\"}}", &err);
+    CHECKF(j, "%s", err.msg);
+    json_decref(j);
+    CHECK(!parse_str(s6, "{\"helpfulness\": {\"reason\": \"r\", \"score\": \"7\"}}", &err));
+    CHECKF(strstr(err.msg, "score \"7\" is not 1 to 6"), "%s", err.msg);
+    j = parse_str(sg, "{\"grade\": {\"reason\": \"r\", \"score\": \"excellent\"}}", &err);
+    CHECKF(j, "%s", err.msg);
+    double d = 0;
+    CHECK(j && !ur_judge_scale_value(&sg->scale, json_object_get(json_object_get(j, "grade"), "score"), &d) && d == 3);
+    json_decref(j);
+    CHECK(!parse_str(sg, "{\"grade\": {\"reason\": \"r\", \"score\": \"Good\"}}", &err));
+    CHECKF(strstr(err.msg, "is not one of Fail=1 Pass=2 Excellent=3"), "%s", err.msg);
+    /* the default scale is untouched: 1 to 5 and N/A */
+    ur_judge_tmpl *m = ur_judge_tmpl_builtin(UR_JUDGE_MULTI);
+    CHECK(ur_judge_scale_is_default(&ur_judge_tmpl_schema(m)->scale));
+    ur_judge_tmpl_free(m);
+    /* declarations */
+    const char *badtx[] = {"urial-scale: 6-1\n${instruction} ${candidate}", "urial-scale: Fail Pass\n${instruction} ${candidate}",
+                           "urial-scale: Pass=1 Passable=2\n${instruction} ${candidate}", "urial-scale: 1-12\n${instruction} ${candidate}"};
+    for (int i = 0; i < 4; i++) {
+        CHECKF(!ur_judge_tmpl_parse("t.txt", badtx[i], strlen(badtx[i]), UR_JUDGE_MULTI, &err), "%s", badtx[i]);
+        CHECKF(strstr(err.msg, "t.txt: line 1: scale"), "%s", err.msg);
+    }
+    const char *pw = "urial-scale: 1-3\n${instruction} ${candidate_A} ${candidate_B}";
+    CHECK(!ur_judge_tmpl_parse("p.md", pw, strlen(pw), UR_JUDGE_PAIRWISE, &err) && strstr(err.msg, "no score scale"));
+    CHECK(!ur_judge_tmpl_named("nope", UR_JUDGE_MULTI, &err) && strstr(err.msg, "builtin:nope"));
+    /* the scale a record carries, and back */
+    json_t *sj = ur_judge_scale_json(&sg->scale);
+    ur_judge_scale back;
+    ur_judge_scale_from_json(sj, &back);
+    CHECK(back.n_labels == 3 && !strcmp(back.labels[1], "Pass") && back.values[1] == 2);
+    json_decref(sj);
+    char txt[160];
+    ur_judge_scale_text(&s6->scale, txt, sizeof txt);
+    CHECK(!strcmp(txt, "1 to 6"));
+    ur_judge_tmpl_free(l6), ur_judge_tmpl_free(gr);
+}
+
 /* Every recorded prompt of a judge file is what the template renders for its item. */
 static int check_prompts(const char *tmpl_path, int mode, const char *outputs, const char *judged, int *n_checked) {
     ur_err err;
@@ -367,6 +425,7 @@ static void report_formats(void) {
 int main(void) {
     th_suite = "eval_judge";
     RUN(builtin_templates);
+    RUN(score_scales);
     RUN(fixture_templates_render_recorded_prompts);
     RUN(urial_pairwise_template);
     RUN(template_syntax_errors);

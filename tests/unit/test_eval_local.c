@@ -49,6 +49,23 @@ static void automaton_accepts_valid_answers(void) {
         CHECK(strlen(good[i]) <= sh.max_bytes);
         jm_shape_free(&sh);
     }
+    /* declared scales: the digits of 1-6, the words of Fail/Pass/Excellent */
+    ur_err e6;
+    ur_judge_tmpl *l6 = ur_judge_tmpl_named("lima6", UR_JUDGE_MULTI, &e6), *gr = ur_judge_tmpl_named("grade", UR_JUDGE_MULTI, &e6);
+    if (l6 && gr) {
+        jm_shape s6, sg;
+        jm_shape_init(&s6, ur_judge_tmpl_schema(l6), 16, 0);
+        jm_shape_init(&sg, ur_judge_tmpl_schema(gr), 16, 0);
+        const char *ok6 = "{\"helpfulness\": {\"reason\": \"r\", \"score\": \"6\"}}";
+        const char *okg = "{\"grade\": {\"reason\": \"r\", \"score\": \"Excellent\"}}";
+        CHECK(accepts(&s6, ok6) && strlen(ok6) <= s6.max_bytes);
+        CHECK(!accepts(&s6, "{\"helpfulness\": {\"reason\": \"r\", \"score\": \"7\"}}"));
+        CHECK(accepts(&sg, okg) && strlen(okg) <= sg.max_bytes);
+        CHECK(!accepts(&sg, "{\"grade\": {\"reason\": \"r\", \"score\": \"Good\"}}"));
+        jm_shape_free(&s6), jm_shape_free(&sg);
+    }
+    CHECK(l6 && gr);
+    ur_judge_tmpl_free(l6), ur_judge_tmpl_free(gr);
     /* and refuses what is not the shape */
     jm_shape sh;
     jm_shape_init(&sh, &s[0], 8, 0);
