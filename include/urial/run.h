@@ -63,6 +63,9 @@ ur_exec *ur_exec_gen_engine_new(const ur_model *m, const ur_chat *fmt, const str
  * task's decoding; the answer is cleaned here. model: the name on the server. The
  * client (borrowed) keeps its concurrency of requests in flight. */
 ur_exec *ur_exec_gen_remote_new(struct ur_remote *client, const char *model, const ur_chat *fmt);
+/* fmt NULL (--backend openai-chat), here and below: the conversation goes to
+ * /v1/chat/completions as messages, the server applies the model's chat template
+ * and its stop rules, and its answer is taken as it comes. */
 /* The same two steps for one request sent by the caller (urial chat --backend openai):
  * the request body (malloc'ed; NULL with err when the conversation cannot be
  * rendered), then the task's result from the server's answer. */
@@ -75,7 +78,7 @@ typedef struct ur_run_params {
     const char *out;         /* the JSONL file: created, or resumed */
     ur_job_select sel;
     int mt_turns;            /* MT-Bench: answer the first N turns (0: all) */
-    const ur_chat *fmt;
+    const ur_chat *fmt;      /* NULL: a chat API applies the model's template (config "backend":"openai-chat") */
     ur_gen_params gp;        /* max_tokens and the sampler (its seed is mixed with each unit's key) */
     const char *generator;   /* the records' "generator" */
     const char *model;       /* the model file (its base name goes in the config), or its name on a server */

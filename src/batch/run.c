@@ -32,11 +32,11 @@ static json_t *make_config(const ur_run_params *p, const ur_gen_params *gp) {
     json_t *c = json_object();
     json_object_set_new(c, "model", json_string(ur_base_name(p->model)));
     if (p->model_size) json_object_set_new(c, "model_size", json_integer((json_int_t)p->model_size));
-    else json_object_set_new(c, "backend", json_string("openai")); /* model: the name on the server */
-    json_object_set_new(c, "prompt", json_string(ur_base_name(ur_chat_name(p->fmt))));
+    else json_object_set_new(c, "backend", json_string(p->fmt ? "openai" : "openai-chat")); /* model: the server's name */
     size_t plen;
-    const char *ptext = ur_chat_urial_prompt(p->fmt, &plen);
-    json_object_set_new(c, "prompt_kind", json_string(ptext ? "urial" : "template"));
+    const char *ptext = p->fmt ? ur_chat_urial_prompt(p->fmt, &plen) : NULL;
+    json_object_set_new(c, "prompt", json_string(p->fmt ? ur_base_name(ur_chat_name(p->fmt)) : "server"));
+    json_object_set_new(c, "prompt_kind", json_string(ptext ? "urial" : p->fmt ? "template" : "chat-api"));
     if (ptext) {
         char hex[20];
         snprintf(hex, sizeof hex, "%016llx", (unsigned long long)ur_hash64(ptext, plen, UR_HASH64_INIT));
@@ -56,7 +56,7 @@ static json_t *make_config(const ur_run_params *p, const ur_gen_params *gp) {
 
 static ur_gen_params resolved(const ur_run_params *p) {
     ur_gen_params gp = p->gp;
-    ur_chat_decoding(p->fmt, &gp.sampler);
+    if (p->fmt) ur_chat_decoding(p->fmt, &gp.sampler); /* a chat API: the server's defaults */
     return gp;
 }
 

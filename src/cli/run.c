@@ -29,7 +29,7 @@ static char *default_generator(const char *model, const ur_chat *f) {
     const char *mb = ur_base_name(model);
     size_t ml = strlen(mb);
     ur_buf_put(&g, mb, ml > 5 && !strcmp(mb + ml - 5, ".gguf") ? ml - 5 : ml);
-    if (ur_chat_kind(f) == UR_CHAT_URIAL) ur_buf_printf(&g, "+%s", ur_base_name(ur_chat_name(f)));
+    if (f && ur_chat_kind(f) == UR_CHAT_URIAL) ur_buf_printf(&g, "+%s", ur_base_name(ur_chat_name(f)));
     return g.data;
 }
 
@@ -80,6 +80,10 @@ int cmd_run(int argc, char **argv) {
     ur_exec *x = NULL;
     int n_ctx = 0;
     char *genbuf = NULL;
+    const int chat_api = rem.on == CLI_BACKEND_OPENAI_CHAT; /* the server applies the template */
+    if (chat_api && (fmt.urial || fmt.tmpl))
+        return cli_fail("run: --backend openai-chat: the server applies the model's chat template; --urial and "
+                        "--template do not apply (use --backend openai to send a prompt rendered here)");
     if (rem.on && !(client = cli_remote_open(&rem, "run", eng.model))) return 1;
     if (ur_dataset_load(data, &ds, &err)) {
         cli_fail("%s", err.msg);
@@ -87,8 +91,8 @@ int cmd_run(int argc, char **argv) {
     }
     /* remote: no model here (--template auto reads -m's GGUF if it is a file) */
     if (!client && !(m = cli_load_model(eng.model))) goto done;
-    if (!(f = cli_format_open(&fmt, "run", eng.model, m ? m->gguf : NULL))) goto done;
-    cli_format_note_aligned(&fmt, m);
+    if (!chat_api && !(f = cli_format_open(&fmt, "run", eng.model, m ? m->gguf : NULL))) goto done;
+    if (f) cli_format_note_aligned(&fmt, m);
     cli_job_view view;
     cli_job_init_view(&view);
     if (client) {
