@@ -101,4 +101,11 @@ char *ur_run_config(const ur_run_params *p);
  * engine error); records already appended stay. */
 int ur_run(const ur_run_params *p, ur_exec *x, ur_job_progress *summary, ur_err *err);
 
+/* MT-Bench in FastChat's format (fastchat/llm_judge's model_answer JSONL: question_id,
+ * answer_id, model_id = p->generator, choices [{index 0, turns}], tstamp), rebuilt at
+ * `out` from the run's per-turn records in turns_path (the resumable state): one line
+ * per selected question whose turns are all answered, sorted by question_id. *n_written
+ * gets the count. -1 with err when the data is not MT-Bench or out cannot be written. */
+int ur_run_fastchat(const ur_run_params *p, const char *turns_path, const char *out, int *n_written, ur_err *err);
+
 #endif
