@@ -61,8 +61,7 @@ for _ in $(seq 1 3000); do
     [ -f "$K" ] && [ "$(grep -c '' "$K")" -ge 3 ] && break
     sleep 0.01
 done
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
+{ kill -9 $pid; wait $pid; } 2>/dev/null
 at_kill=$(grep -c '' "$K")
 "$URIAL" "${RUN[@]}" --backend openai-chat --base-url "$URL" --out "$K" >/dev/null 2>"$TMP/k.err"
 rc=$?

@@ -323,6 +323,53 @@ static void close_to_f32(void) {
     free(ref);
 }
 
+/* The streaming writer: a fill that fails ends the write with its message and leaves no file;
+ * fills are called in tensor order with the bytes the shape needs. */
+static int fill_count(void *arg, void *dst, uint64_t nbytes, ur_err *err) {
+    int *calls = arg;
+    (void)err;
+    memset(dst, (*calls)++, (size_t)nbytes);
+    return 0;
+}
+static int fill_fail(void *arg, void *dst, uint64_t nbytes, ur_err *err) {
+    (void)arg, (void)dst, (void)nbytes;
+    return ur_errf(err, "tensor b: the source is gone");
+}
+
+static void fill_writer(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/fill.gguf", th_tmpdir());
+    ur_err er = {{0}};
+    int calls = 0;
+    const int64_t ne[2] = {64, 3};
+    ur_gguf_writer *w = ur_gguf_writer_new();
+    REQUIRE(ur_gguf_w_tensor_fill(w, "a", UR_TYPE_Q8_0, 2, ne, fill_count, &calls, &er) == 0);
+    REQUIRE(ur_gguf_w_tensor_fill(w, "b", UR_TYPE_F32, 1, ne, fill_count, &calls, &er) == 0);
+    CHECK(ur_gguf_w_tensor_fill(w, "c", UR_TYPE_Q4_K, 2, ne, fill_count, &calls, &er) == -1 && strstr(er.msg, "q4_K"));
+    REQUIRE(ur_gguf_write(w, path, &er) == 0);
+    ur_gguf_writer_free(w);
+    CHECK(calls == 2);
+    ur_gguf *g = ur_gguf_open(path, &er);
+    REQUIRE(g);
+    const ur_gguf_tensor *a = ur_gguf_find_tensor(g, "a"), *b = ur_gguf_find_tensor(g, "b");
+    CHECK(a && a->nbytes == 3 * 68 && ((const uint8_t *)a->data)[100] == 0);
+    CHECK(b && b->nbytes == 64 * 4 && ((const uint8_t *)b->data)[10] == 1);
+    ur_gguf_close(g);
+    remove(path);
+    w = ur_gguf_writer_new();
+    REQUIRE(ur_gguf_w_tensor_fill(w, "a", UR_TYPE_F32, 1, ne, fill_count, &calls, &er) == 0);
+    REQUIRE(ur_gguf_w_tensor_fill(w, "b", UR_TYPE_F32, 1, ne, fill_fail, NULL, &er) == 0);
+    CHECK(ur_gguf_write(w, path, &er) == -1 && !strcmp(er.msg, "tensor b: the source is gone"));
+    ur_gguf_writer_free(w);
+    FILE *f = fopen(path, "r");
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *ft = fopen(tmp, "r");
+    CHECK(!f && !ft);
+    if (f) fclose(f);
+    if (ft) fclose(ft);
+}
+
 static void file_errors(void) {
     ur_err er = {{0}};
     ur_qmix mix;
@@ -345,6 +392,7 @@ int main(void) {
     RUN(mixture_rules);
     RUN(close_to_f32);
     RUN(matches_llamacpp);
+    RUN(fill_writer);
     RUN(file_errors);
     TEST_MAIN_END();
 }
