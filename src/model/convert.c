@@ -23,7 +23,8 @@
 typedef struct hf_cfg {
     int arch, hd, swa, tied;
     ur_synth_params p;
-    float *rope_freqs; /* llama3 rope scaling: hd/2 divisors, or NULL */
+    float *rope_freqs;            /* llama3 rope scaling: hd/2 divisors, or NULL */
+    float *rope_long, *rope_short; /* Phi-3's LongRoPE factors (hd/2 each), or NULL */
 } hf_cfg;
 
 static const struct {
@@ -60,6 +61,31 @@ static float *llama3_freqs(json_t *rs, int hd, double base) {
     return f;
 }
 
+/* LongRoPE's factor list `key` of rs: hd/2 numbers, or NULL. */
+static float *factor_list(json_t *rs, const char *key, int half) {
+    json_t *a = json_object_get(rs, key);
+    if (!json_is_array(a) || (int)json_array_size(a) != half) return NULL;
+    float *f = ur_xmalloc(sizeof(float) * (size_t)half);
+    for (int i = 0; i < half; i++) {
+        json_t *v = json_array_get(a, (size_t)i);
+        if (!json_is_number(v) || !(json_number_value(v) > 0)) return free(f), NULL;
+        f[i] = (float)json_number_value(v);
+    }
+    return f;
+}
+
+/* Phi-3's LongRoPE ("longrope", formerly "su"): rope_factors_long/short and the original
+ * context, from which the attention factor sqrt(1 + ln(ctx/orig) / ln(orig)) follows. */
+static int longrope(hf_cfg *h, json_t *c, json_t *rs, const char *path, ur_err *err) {
+    h->p.longrope_orig = cfg_int(c, "original_max_position_embeddings", 0);
+    h->rope_long = factor_list(rs, "long_factor", h->hd / 2);
+    h->rope_short = factor_list(rs, "short_factor", h->hd / 2);
+    if (h->p.longrope_orig <= 0 || !h->rope_long || !h->rope_short)
+        return ur_errf(err, "%s: longrope needs original_max_position_embeddings and long_factor/short_factor lists "
+                            "of head_dim/2 = %d positive numbers", path, h->hd / 2);
+    return 0;
+}
+
 static int rope_scaling(hf_cfg *h, json_t *c, const char *path, ur_err *err) {
     json_t *rs = json_object_get(c, "rope_scaling");
     if (!json_is_object(rs)) return 0;
@@ -73,9 +99,10 @@ static int rope_scaling(hf_cfg *h, json_t *c, const char *path, ur_err *err) {
         h->rope_freqs = llama3_freqs(rs, h->hd, h->p.rope_base);
         return 0;
     }
+    if (t && (!strcmp(t, "longrope") || !strcmp(t, "su")) && h->arch == UR_ARCH_PHI3) return longrope(h, c, rs, path, err);
     if (t && !strcmp(t, "default")) return 0;
-    return ur_errf(err, "%s: rope_scaling type '%s' is not supported by urial convert (linear; llama3 for llama)", path,
-                   t ? t : "?");
+    return ur_errf(err, "%s: rope_scaling type '%s' is not supported by urial convert (linear; llama3 for llama; "
+                        "longrope for phi3)", path, t ? t : "?");
 }
 
 static int read_config(const char *dir, hf_cfg *h, ur_err *err) {
@@ -275,14 +302,21 @@ static int put_tokenizer(ur_gguf_writer *w, const char *dir, const char *out, co
 
 /* The plans of every tensor, in file order; -1 with err on an unknown tensor. */
 static plan *make_plans(const hf_cfg *h, const st_set *s, int *n, const char *dir, ur_err *err) {
-    plan *pl = ur_xcalloc((size_t)st_count(s) + 2, sizeof *pl);
+    plan *pl = ur_xcalloc((size_t)st_count(s) + 4, sizeof *pl);
     int k = 0;
     const int gemma = h->arch == UR_ARCH_GEMMA2 || h->arch == UR_ARCH_GEMMA3;
-    if (h->rope_freqs) {
-        snprintf(pl[k].name, sizeof pl[k].name, "rope_freqs.weight");
-        pl[k].fixed = h->rope_freqs, pl[k].layer = -1, pl[k].type = UR_TYPE_F32;
-        k++;
-    }
+    const struct {
+        const char *name;
+        const float *f;
+    } fixed[3] = {{"rope_freqs.weight", h->rope_freqs},
+                  {"rope_factors_long.weight", h->rope_long},
+                  {"rope_factors_short.weight", h->rope_short}};
+    for (int i = 0; i < 3; i++)
+        if (fixed[i].f) {
+            snprintf(pl[k].name, sizeof pl[k].name, "%s", fixed[i].name);
+            pl[k].fixed = fixed[i].f, pl[k].layer = -1, pl[k].type = UR_TYPE_F32;
+            k++;
+        }
     for (int i = 0; i < st_count(s); i++) {
         const st_tensor *t = st_get(s, i);
         plan *p = &pl[k];
@@ -322,9 +356,11 @@ int ur_hf_convert(const char *hf_dir, const char *out, const ur_hf_convert_opts 
     hf_cfg h;
     ur_qmix mix;
     if (ur_qmix_init(&mix, o && o->type ? o->type : "f16", 0, err)) return -1;
-    if (read_config(hf_dir, &h, err)) return free(h.rope_freqs), -1;
-    st_set *s = st_open_dir(hf_dir, err);
-    if (!s) return free(h.rope_freqs), -1;
+    st_set *s = NULL;
+    if (read_config(hf_dir, &h, err) || !(s = st_open_dir(hf_dir, err))) {
+        free(h.rope_freqs), free(h.rope_long), free(h.rope_short);
+        return -1;
+    }
     ur_gguf_writer *w = ur_gguf_writer_new();
     conv_ctx c = {.h = &h};
     int n = 0, rc = -1;
@@ -371,6 +407,6 @@ out:
     free(jobs);
     free(pl);
     st_close(s);
-    free(h.rope_freqs);
+    free(h.rope_freqs), free(h.rope_long), free(h.rope_short);
     return rc;
 }

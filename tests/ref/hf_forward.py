@@ -11,7 +11,7 @@ files use, written out here: RMSNorm (Gemma's with 1 + w), rotate_half RoPE on t
 unpermuted q/k rows (Llama-3's frequency scaling), grouped-query attention with a causal
 mask, Qwen2's q/k/v biases, Qwen3's and Gemma-3's per-head q/k norms, OLMo-2's q/k norms
 over the whole projection and its norms after attention and MLP, Phi-3's fused qkv and
-gate_up, Gemma's sqrt(hidden) embedding scale, GELU-tanh gates, query_pre_attn_scalar and
+gate_up and LongRoPE, Gemma's sqrt(hidden) embedding scale, GELU-tanh gates, query_pre_attn_scalar and
 soft-capping, and Gemma-3's local/global rope bases. The test sequence (48 tokens) is
 shorter than every sliding window, so windows play no part.
 """
@@ -76,10 +76,21 @@ def inv_freq(cfg, hd, base):
     return f
 
 
-def rope(x, pos, f):
+def rope(x, pos, f, mscale=1.0):
     ang = pos[:, None] * f[None, :]
     emb = torch.cat((ang, ang), dim=-1)
-    return x * emb.cos()[:, None, :] + rotate_half(x) * emb.sin()[:, None, :]
+    return x * (emb.cos() * mscale)[:, None, :] + rotate_half(x) * (emb.sin() * mscale)[:, None, :]
+
+
+def longrope(cfg, hd, base, T):
+    """Phi-3's LongRoPE: per-pair divisors (long factors beyond the original context, as
+    transformers picks them by sequence length) and the attention factor on cos and sin."""
+    rs = cfg["rope_scaling"]
+    orig = cfg["original_max_position_embeddings"]
+    ext = torch.tensor(rs["long_factor"] if T > orig else rs["short_factor"], dtype=torch.float64)
+    f = 1.0 / (ext * base ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    scale = cfg["max_position_embeddings"] / orig
+    return f, math.sqrt(1 + math.log(scale) / math.log(orig)) if scale > 1 else 1.0
 
 
 def forward(d):
@@ -105,7 +116,9 @@ def forward(d):
         base = cfg.get("rope_theta", 10000.0)
         if arch == "Gemma3ForCausalLM" and (l + 1) % cfg.get("sliding_window_pattern", 6):
             base = cfg.get("rope_local_base_freq", 10000.0)
-        f = inv_freq(cfg, hd, base)
+        f, mscale = inv_freq(cfg, hd, base), 1.0
+        if (cfg.get("rope_scaling") or {}).get("type") in ("longrope", "su"):
+            f, mscale = longrope(cfg, hd, base, T)
         a_in = x if arch == "Olmo2ForCausalLM" else rms(x, g("input_layernorm.weight"), eps, gemma)
         if arch == "Phi3ForCausalLM":
             qkv = a_in @ g("self_attn.qkv_proj.weight").T
@@ -122,7 +135,7 @@ def forward(d):
         if arch in ("Qwen3ForCausalLM", "Gemma3ForCausalLM"):
             q = rms(q, g("self_attn.q_norm.weight"), eps, gemma)
             k = rms(k, g("self_attn.k_norm.weight"), eps, gemma)
-        q, k = rope(q, pos, f), rope(k, pos, f)
+        q, k = rope(q, pos, f, mscale), rope(k, pos, f, mscale)
         rep = H // KV
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
         s = torch.einsum("thd,shd->hts", q, k) * scale
