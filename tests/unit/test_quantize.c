@@ -265,7 +265,9 @@ static void matches_llamacpp(void) {
         /* the bound of test_reference.c for quantized weights: the weights are the same
          * bytes, only the activations' rounding differs */
         CHECKF(worst <= 3e-2, "%s: relative logit difference %.2e", e->d_name, worst);
-        CHECKF(agree * 100 >= r->n_tok * 95, "%s: argmax agrees at %d of %d positions", e->d_name, agree, r->n_tok);
+        /* random weights leave near-ties at the top, which last-bit differences flip: the
+         * per-group floor of test_reference.c */
+        CHECKF(agree * 100 >= r->n_tok * 90, "%s: argmax agrees at %d of %d positions", e->d_name, agree, r->n_tok);
         nfiles++;
     }
     closedir(d);
