@@ -283,7 +283,8 @@ static int fill_tensor(void *arg, void *dst, uint64_t nbytes, ur_err *err) {
 
 /* ---- the file -------------------------------------------------------------------------------- */
 /* tokenizer.* from tokenizer.json, through the tokenizer converter's file. */
-static int put_tokenizer(ur_gguf_writer *w, const char *dir, const char *out, const hf_cfg *h, ur_err *err) {
+static int put_tokenizer(ur_gguf_writer *w, const char *dir, const char *out, const hf_cfg *h, int64_t *n_tokens,
+                         ur_err *err) {
     ur_buf tj = {0}, tmp = {0};
     ur_buf_printf(&tj, "%s/tokenizer.json", dir);
     ur_buf_printf(&tmp, "%s.vocab.tmp", out);
@@ -291,6 +292,8 @@ static int put_tokenizer(ur_gguf_writer *w, const char *dir, const char *out, co
     int rc = ur_tokenizer_convert(tj.data, &co, tmp.data, err);
     ur_gguf *g = rc ? NULL : ur_gguf_open(tmp.data, err);
     if (!rc && !g) rc = -1;
+    const ur_gguf_kv *toks = NULL;
+    *n_tokens = g && !ur_gguf_get_arr(g, "tokenizer.ggml.tokens", UR_GGUF_STRING, &toks, NULL) ? (int64_t)toks->arr_n : 0;
     for (uint64_t i = 0; g && i < g->n_kv; i++)
         if (g->kv[i].key.len > 10 && !memcmp(g->kv[i].key.ptr, "tokenizer.", 10)) ur_gguf_w_copy_kv(w, &g->kv[i]);
     ur_gguf_close(g);
@@ -369,10 +372,21 @@ int ur_hf_convert(const char *hf_dir, const char *out, const ur_hf_convert_opts 
     if (!pl) goto out;
     const char *arch = ur_arch_info_get(h.arch)->name;
     ur_gguf_w_str(w, "general.architecture", arch);
-    ur_gguf_w_str(w, "general.name", o && o->name ? o->name : ur_base_name(hf_dir));
+    ur_buf dname = {0}; /* the directory's name, without trailing slashes */
+    ur_buf_puts(&dname, hf_dir);
+    while (dname.len > 1 && dname.data[dname.len - 1] == '/') dname.data[--dname.len] = 0;
+    ur_gguf_w_str(w, "general.name", o && o->name ? o->name : ur_base_name(dname.data));
+    ur_buf_free(&dname);
     ur_gguf_w_u32(w, "general.alignment", 32);
     ur_arch_put_hparams(w, &h.p, h.arch, h.hd, h.swa);
-    if (put_tokenizer(w, hf_dir, out, &h, err)) goto out;
+    int64_t n_tokens = 0;
+    if (put_tokenizer(w, hf_dir, out, &h, &n_tokens, err)) goto out;
+    const st_tensor *emb = st_find(s, "model.embed_tokens.weight");
+    if (emb && emb->n_dims == 2 && n_tokens != emb->shape[0]) {
+        ur_errf(err, "%s: tokenizer.json gives %lld tokens (with config.json's vocab_size) but embed_tokens has %lld rows",
+                hf_dir, (long long)n_tokens, (long long)emb->shape[0]);
+        goto out;
+    }
     ur_gguf_w_u32(w, "general.file_type", (uint32_t)mix.ftype);
     if (ur_type_block(mix.base) > 1) ur_gguf_w_u32(w, "general.quantization_version", 2);
     int has_output = 0;

@@ -493,6 +493,26 @@ static void errors(void) {
     snprintf(p, sizeof p, "%s/tokenizer.json", dir);
     remove(p);
     CHECK(ur_hf_convert(dir, out, NULL, &st, &er) == -1 && strstr(er.msg, "tokenizer.json"));
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    write_tokenizer(dir);
+    {
+        json_t *c = json_load_file(p, 0, NULL);
+        json_object_set_new(c, "vocab_size", json_integer(400));
+        json_dump_file(c, p, 0);
+        json_decref(c);
+    }
+    CHECK(ur_hf_convert(dir, out, NULL, &st, &er) == -1 && strstr(er.msg, "tokenizer.json gives 400 tokens") &&
+          strstr(er.msg, "embed_tokens has 320 rows"));
+    write_config(dir, &SPECS[0]);
+    /* a trailing slash: general.name is still the directory's name */
+    char slash[700];
+    snprintf(slash, sizeof slash, "%s/", dir);
+    REQUIRE(ur_hf_convert(slash, out, NULL, &st, &er) == 0);
+    ur_gguf *g = ur_gguf_open(out, &er);
+    ur_str nm = {0};
+    CHECK(g && ur_gguf_get_str(g, "general.name", &nm, &er) == 0 && nm.len == 3 && !memcmp(nm.ptr, "bad", 3));
+    ur_gguf_close(g);
+    remove(out);
     ur_hf_convert_opts o = {.type = "q3_K"};
     CHECK(ur_hf_convert(dir, out, &o, &st, &er) == -1 && strstr(er.msg, "unknown type 'q3_K'"));
     CHECK(access(out, F_OK) != 0);
