@@ -125,7 +125,8 @@ int ur_run_fastchat(const ur_run_params *p, const char *turns_path, const char *
     const ur_dataset *ds = p->ds;
     *n_written = 0;
     if (ds->format != UR_DATA_MT_BENCH)
-        return ur_errf(err, "run: %s: --format fastchat needs MT-Bench questions (\"question_id\", \"turns\")", ds->path);
+        return ur_errf(err, "run: %s: --format fastchat needs MT-Bench questions (\"question_id\", \"turns\")",
+                       ds->path);
     json_t *answers = read_turns(turns_path, err);
     int *order = ur_xmalloc(sizeof(int) * (size_t)(ds->n + 1)), n = 0;
     for (int i = 0; i < ds->n; i++)

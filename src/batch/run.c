@@ -32,7 +32,8 @@ static json_t *make_config(const ur_run_params *p, const ur_gen_params *gp) {
     json_t *c = json_object();
     json_object_set_new(c, "model", json_string(ur_base_name(p->model)));
     if (p->model_size) json_object_set_new(c, "model_size", json_integer((json_int_t)p->model_size));
-    else json_object_set_new(c, "backend", json_string(p->fmt ? "openai" : "openai-chat")); /* model: the server's name */
+    else /* model: the name on the server */
+        json_object_set_new(c, "backend", json_string(p->fmt ? "openai" : "openai-chat"));
     size_t plen;
     const char *ptext = p->fmt ? ur_chat_urial_prompt(p->fmt, &plen) : NULL;
     json_object_set_new(c, "prompt", json_string(p->fmt ? ur_base_name(ur_chat_name(p->fmt)) : "server"));

@@ -153,8 +153,8 @@ char *urial_tds(const void *base, const void *aligned, const char *prompt_base, 
     ur_tds_pos *pos = NULL;
     char *out = NULL;
     if (ur_tds_same_vocab(bm, am, &e) ||
-        ur_tds_seq_text(bm->vocab, prompt_base, strlen(prompt_base), answer, strlen(answer), ur_vocab_add_bos(bm->vocab),
-                        0, 0, UR_TDS_JOINT, &b, &e) ||
+        ur_tds_seq_text(bm->vocab, prompt_base, strlen(prompt_base), answer, strlen(answer),
+                        ur_vocab_add_bos(bm->vocab), 0, 0, UR_TDS_JOINT, &b, &e) ||
         ur_tds_seq_text(am->vocab, prompt_aligned, strlen(prompt_aligned), answer, strlen(answer),
                         ur_vocab_add_bos(am->vocab), 0, 0, UR_TDS_JOINT, &a, &e))
         goto done;

@@ -123,7 +123,8 @@ int cmd_run(int argc, char **argv) {
         n_ctx = ep.n_ctx;
         x = ur_exec_gen_engine_new(m, f, &ep, cli_job_note, &view);
     }
-    ur_run_params p = {.ds = &ds, .out = format == 1 ? turns_out.data : out, .sel = sel.sel, .mt_turns = turns, .fmt = f, .gp = dec.gp,
+    ur_run_params p = {.ds = &ds, .out = format == 1 ? turns_out.data : out, .sel = sel.sel, .mt_turns = turns,
+                       .fmt = f, .gp = dec.gp,
                        .generator = gen ? gen : (genbuf = default_generator(eng.model, f)),
                        .model = client ? rem.model : eng.model, .model_size = m ? m->gguf->size : 0,
                        .n_ctx = ctx ? ur_ctx_n_ctx(ctx) : n_ctx,
