@@ -1,5 +1,5 @@
 # urial — build, test, demo. See README.md and docs/.
-#   make                 build/urial and build/liburial.a
+#   make                 build/urial, build/liburial.a and build/liburial.so (python/urial loads it)
 #   make test            every test; last line "N passed, N failed"
 #   make test SANITIZE=1 the same suite under ASan + UBSan (build in build/san)
 #   make fuzz            libFuzzer target for the GGUF reader (clang), FUZZ_SECONDS=600
@@ -50,11 +50,18 @@ endif
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test fuzz fuzz-jinja fuzz-seeds demo demo-models demo-eval bench clean
-all: $(BUILD)/urial $(BUILD)/liburial.a
+all: $(BUILD)/urial $(BUILD)/liburial.a $(BUILD)/liburial.so
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The shared library's objects: the same sources with -fPIC, kept apart so that -fPIC (which
+# stops gcc from inlining functions other modules could interpose) never changes the binary's
+# code, its speed or its last bits.
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
 
 $(BUILD)/version.stamp: FORCE
 	@mkdir -p $(dir $@)
@@ -65,6 +72,7 @@ FORCE:
 
 # The training ops are loops over rows that gcc vectorises only with its full cost model.
 $(BUILD)/obj/src/train/%.o: CFLAGS += -fvect-cost-model=dynamic
+$(BUILD)/pic/src/train/%.o: CFLAGS += -fvect-cost-model=dynamic
 
 $(BUILD)/gen/embed.c: $(EMBED_SRC) tools/embed.sh
 	@mkdir -p $(dir $@)
@@ -73,9 +81,18 @@ $(BUILD)/gen/embed.c: $(EMBED_SRC) tools/embed.sh
 $(EMBED_OBJ): $(BUILD)/gen/embed.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/pic/gen/embed.o: $(BUILD)/gen/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
 $(BUILD)/liburial.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# the shared library for bindings (include/urial/capi.h; python/urial)
+PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o) $(BUILD)/pic/gen/embed.o
+$(BUILD)/liburial.so: $(PIC_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
 
 $(BUILD)/urial: $(CLI_OBJ) $(BUILD)/liburial.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/liburial.a $(LDLIBS)
@@ -147,7 +164,7 @@ $(BUILD)/bench_matmul: bench/bench_matmul.c $(BUILD)/liburial.a
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)
 
 # training throughput benchmark (not part of `make test`): bench/train.sh compares it with PyTorch
 $(BUILD)/bench_train: bench/bench_train.c $(BUILD)/liburial.a

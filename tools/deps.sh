@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages urial needs when they are missing: to build (build), to run its tests
-# (test), to rebuild the demo models (demo-models: the corpus sources, sentencepiece, python3).
+# (test: jq, and python3 for the Python binding), to rebuild the demo models (demo-models: the corpus sources, sentencepiece, python3).
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 # usage: tools/deps.sh [build|test|demo-models]
 set -euo pipefail
 PKGS="build-essential make gcc libc6-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev"
 case "${1:-build}" in
 build) ;;
-test) PKGS="$PKGS jq" ;;
+test) PKGS="$PKGS jq python3" ;;  # python3: the Python binding's test (tests/cli/test_python.sh)
 demo-models) PKGS="python3 sentencepiece wordnet-base dict-gcide dict-foldoc jargon-text fortunes" ;;
 *) echo "deps: unknown set '$1' (build, test or demo-models)" >&2; exit 1 ;;
 esac

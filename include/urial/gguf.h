@@ -123,6 +123,13 @@ void ur_gguf_w_copy_kv(ur_gguf_writer *w, const ur_gguf_kv *kv);
  * must equal the type's row size times the row count. Returns -1 on bad shape. */
 int ur_gguf_w_tensor(ur_gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne,
                      const void *data, uint64_t nbytes, ur_err *err);
+/* A tensor whose bytes are produced at write time, one tensor at a time (streaming:
+ * a writer of such tensors holds one tensor's bytes at once, not the model's):
+ * fill(arg, dst, nbytes, err) writes the nbytes the shape and type imply into dst
+ * and returns 0, or -1 with err set, which ends ur_gguf_write with that error. */
+typedef int (*ur_gguf_fill_fn)(void *arg, void *dst, uint64_t nbytes, ur_err *err);
+int ur_gguf_w_tensor_fill(ur_gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne,
+                          ur_gguf_fill_fn fill, void *arg, ur_err *err);
 /* Write a GGUF v3 file with alignment general.alignment (default 32). */
 int ur_gguf_write(ur_gguf_writer *w, const char *path, ur_err *err);
 

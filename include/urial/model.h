@@ -227,6 +227,7 @@ typedef struct ur_synth_params {
     int longrope_orig;     /* phi3: > 0 adds rope_factors_long/short, original context = this, attn factor */
     int unfused;           /* phi3: separate attn_q/k/v instead of attn_qkv (its gate/up stay one 2*ff ffn_up) */
     float scale;           /* weight standard deviation, ~0.02 */
+    float rms_eps;         /* attention.layer_norm_rms_epsilon; 0: the architecture's usual */
     uint64_t seed;
     const char *vocab_path;/* copy tokenizer.* from this GGUF; NULL = built-in byte vocab */
 } ur_synth_params;

@@ -66,6 +66,10 @@ int ur_remote_run(ur_remote *r, ur_remote_next_fn next, ur_remote_done_fn done, 
 
 /* The request's JSON body (malloc'ed). gp->stop[0..n_stop) are sent as "stop". */
 char *ur_remote_completion_body(const char *model, const char *prompt, size_t len, const ur_gen_params *gp);
+/* --backend openai-chat: the conversation itself as "messages" for /v1/chat/completions
+ * (the server applies the model's chat template), with the same decoding fields. */
+#include "urial/chat.h"
+char *ur_remote_chat_body(const char *model, const ur_msg *msgs, int n, const ur_gen_params *gp);
 
 typedef struct ur_remote_answer {
     ur_buf text;            /* the generated text (the stop string excluded) */
@@ -74,6 +78,8 @@ typedef struct ur_remote_answer {
 } ur_remote_answer;
 /* Read a completions response (text_completion). -1 with one line when it is not one. */
 int ur_remote_completion_parse(const char *json, size_t len, ur_remote_answer *out, ur_err *err);
+/* Read a chat completions response (choices[0].message.content). */
+int ur_remote_chat_parse(const char *json, size_t len, ur_remote_answer *out, ur_err *err);
 void ur_remote_answer_free(ur_remote_answer *a);
 
 /* One request, waited for: POST body to path; *out gets the response body (a

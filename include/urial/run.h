@@ -65,6 +65,9 @@ ur_exec *ur_exec_gen_engine_new(const ur_model *m, const ur_chat *fmt, const str
  * task's decoding; the answer is cleaned here. model: the name on the server. The
  * client (borrowed) keeps its concurrency of requests in flight. */
 ur_exec *ur_exec_gen_remote_new(struct ur_remote *client, const char *model, const ur_chat *fmt);
+/* fmt NULL (--backend openai-chat), here and below: the conversation goes to
+ * /v1/chat/completions as messages, the server applies the model's chat template
+ * and its stop rules, and its answer is taken as it comes. */
 /* The same two steps for one request sent by the caller (urial chat --backend openai):
  * the request body (malloc'ed; NULL with err when the conversation cannot be
  * rendered), then the task's result from the server's answer. */
@@ -77,7 +80,7 @@ typedef struct ur_run_params {
     const char *out;         /* the JSONL file: created, or resumed */
     ur_job_select sel;
     int mt_turns;            /* MT-Bench: answer the first N turns (0: all) */
-    const ur_chat *fmt;
+    const ur_chat *fmt;      /* NULL: a chat API applies the model's template (config "backend":"openai-chat") */
     ur_gen_params gp;        /* max_tokens and the sampler (its seed is mixed with each unit's key) */
     const char *generator;   /* the records' "generator" */
     const char *model;       /* the model file (its base name goes in the config), or its name on a server */
@@ -100,5 +103,12 @@ char *ur_run_config(const ur_run_params *p);
  * skipped: see summary), -1 with err on a fatal error (the file cannot be used, an
  * engine error); records already appended stay. */
 int ur_run(const ur_run_params *p, ur_exec *x, ur_job_progress *summary, ur_err *err);
+
+/* MT-Bench in FastChat's format (fastchat/llm_judge's model_answer JSONL: question_id,
+ * answer_id, model_id = p->generator, choices [{index 0, turns}], tstamp), rebuilt at
+ * `out` from the run's per-turn records in turns_path (the resumable state): one line
+ * per selected question whose turns are all answered, sorted by question_id. *n_written
+ * gets the count. -1 with err when the data is not MT-Bench or out cannot be written. */
+int ur_run_fastchat(const ur_run_params *p, const char *turns_path, const char *out, int *n_written, ur_err *err);
 
 #endif

@@ -52,7 +52,8 @@ uint16_t ur_f32_to_bf16(float f);
  * Works for every weight type and for Q8_K. */
 void ur_dequantize_row(int type, const void *src, float *dst, int64_t n);
 /* Encode n floats as `type`: F32, F16, BF16, Q8_0, Q4_0, Q8_K (as llama.cpp's
- * reference quantizers do). Returns -1 for a type that cannot be produced. */
+ * reference quantizers do), Q4_K, Q5_K, Q6_K (urial's encoders, quant_k.c). Returns -1
+ * for a type that cannot be produced or n not a whole number of blocks. */
 int ur_quantize_row(int type, const float *src, void *dst, int64_t n);
 
 /* The activation type a weight type's dot products take (see above). */

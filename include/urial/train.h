@@ -129,7 +129,8 @@ int ur_lora_targets_parse(const char *s);
  * them). A LoRA net writes its merged weights W + s B A. */
 typedef struct ur_tsave_opts {
     const char *name;          /* general.name */
-    int type;                  /* matrix type */
+    int type;                  /* matrix type (every matrix; vectors stay F32) */
+    const char *mix;           /* or a file type name (quantize.h: "q4_K_M", ...): llama.cpp's mixture */
     const char *chat_template; /* Jinja text or NULL */
     const ur_gguf *tok_src;    /* tokenizer.* source (required) */
     const char *eot_text;      /* a net with n_new = 1: the new token's text (ur_tok_put_eot) */

@@ -243,6 +243,7 @@ ur_exec *ur_exec_gen_engine_new(const ur_model *m, const ur_chat *fmt, const ur_
 
 /* ---- remote --------------------------------------------------------------------------------- */
 char *ur_gen_task_body(const ur_chat *fmt, const char *model, const ur_gen_task *t, ur_err *err) {
+    if (!fmt) return ur_remote_chat_body(model, t->msgs, t->n_msgs, &t->gp); /* the server's template */
     ur_buf prompt = {0};
     if (ur_chat_render(fmt, t->msgs, t->n_msgs, 1, &prompt, err)) {
         ur_buf_free(&prompt);
@@ -258,9 +259,10 @@ char *ur_gen_task_body(const ur_chat *fmt, const char *model, const ur_gen_task 
 
 int ur_gen_task_answer(const ur_chat *fmt, ur_gen_task *t, const char *json, size_t len, ur_err *err) {
     ur_remote_answer a;
-    if (ur_remote_completion_parse(json, len, &a, err)) return -1;
+    if (fmt ? ur_remote_completion_parse(json, len, &a, err) : ur_remote_chat_parse(json, len, &a, err)) return -1;
     t->text.len = 0;
-    ur_chat_clean(fmt, a.text.data ? a.text.data : "", a.text.len, &t->text);
+    if (fmt) ur_chat_clean(fmt, a.text.data ? a.text.data : "", a.text.len, &t->text);
+    else ur_buf_put(&t->text, a.text.data ? a.text.data : "", a.text.len); /* the server cleaned it */
     ur_buf_put(&t->text, "", 0);
     t->n_prompt = a.n_prompt;
     t->n_cached = a.n_cached;
@@ -290,7 +292,7 @@ static int r_next(void *user, long *tag, const char **path, const char **body) {
             continue;
         }
         t->t_request = ur_now(); /* the start, until the answer comes */
-        *path = "/completions";
+        *path = e->fmt ? "/completions" : "/chat/completions";
         *body = t->body;
         return 1;
     }

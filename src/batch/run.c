@@ -32,23 +32,27 @@ static json_t *make_config(const ur_run_params *p, const ur_gen_params *gp) {
     json_t *c = json_object();
     json_object_set_new(c, "model", json_string(ur_base_name(p->model)));
     if (p->model_size) json_object_set_new(c, "model_size", json_integer((json_int_t)p->model_size));
-    else json_object_set_new(c, "backend", json_string("openai")); /* model: the name on the server */
-    json_object_set_new(c, "prompt", json_string(ur_base_name(ur_chat_name(p->fmt))));
+    else /* model: the name on the server */
+        json_object_set_new(c, "backend", json_string(p->fmt ? "openai" : "openai-chat"));
     size_t plen;
-    const char *ptext = ur_chat_urial_prompt(p->fmt, &plen), *kind = ur_chat_kind_name(p->fmt);
+    const char *ptext = p->fmt ? ur_chat_urial_prompt(p->fmt, &plen) : NULL;
+    const char *kind = p->fmt ? ur_chat_kind_name(p->fmt) : "chat-api";
+    json_object_set_new(c, "prompt", json_string(p->fmt ? ur_base_name(ur_chat_name(p->fmt)) : "server"));
     json_object_set_new(c, "prompt_kind", json_string(kind));
-    if (!strcmp(kind, "urial")) {
+    if (ptext && !strcmp(kind, "urial")) {
         char hex[20];
         snprintf(hex, sizeof hex, "%016llx", (unsigned long long)ur_hash64(ptext, plen, UR_HASH64_INIT));
         json_object_set_new(c, "prompt_hash", json_string(hex));
     }
     /* the baselines' parameters: the legacy format, the pool and k, the answer prefixes */
-    ur_buf params = {0};
-    ur_chat_params_json(p->fmt, &params);
-    json_t *pj = json_loads(params.data, 0, NULL);
-    json_object_update(c, pj);
-    json_decref(pj);
-    ur_buf_free(&params);
+    if (p->fmt) {
+        ur_buf params = {0};
+        ur_chat_params_json(p->fmt, &params);
+        json_t *pj = json_loads(params.data, 0, NULL);
+        json_object_update(c, pj);
+        json_decref(pj);
+        ur_buf_free(&params);
+    }
     const ur_sampler_params *s = &gp->sampler;
     json_object_set_new(c, "temp", ur_json_real6(s->temp));
     json_object_set_new(c, "top_k", json_integer(s->top_k));
@@ -63,7 +67,7 @@ static json_t *make_config(const ur_run_params *p, const ur_gen_params *gp) {
 
 static ur_gen_params resolved(const ur_run_params *p) {
     ur_gen_params gp = p->gp;
-    ur_chat_decoding(p->fmt, &gp.sampler);
+    if (p->fmt) ur_chat_decoding(p->fmt, &gp.sampler); /* a chat API: the server's defaults */
     return gp;
 }
 

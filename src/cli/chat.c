@@ -91,7 +91,7 @@ static int answer_remote(ur_remote *client, const char *model, const ur_chat *f,
     ur_err err = {{0}};
     double t0 = ur_now();
     char *body = ur_gen_task_body(f, model, &t, &err);
-    int rc = !body || ur_remote_request(client, "/completions", body, &resp, &err) ||
+    int rc = !body || ur_remote_request(client, f ? "/completions" : "/chat/completions", body, &resp, &err) ||
                      ur_gen_task_answer(f, &t, resp.data, resp.len, &err)
                  ? -1
                  : 0;
@@ -141,7 +141,8 @@ static int command(chatter *c, const char *cmd) {
         ur_conv_truncate(&c->conv, 0);
         fprintf(stderr, "urial: new conversation\n");
     } else if (!strcmp(cmd, "/prompt")) {
-        print_prompt(c->f, &c->conv);
+        if (c->f) print_prompt(c->f, &c->conv);
+        else fprintf(stderr, "urial: --backend openai-chat: the server renders the prompt with the model's template\n");
     } else if (!strcmp(cmd, "/help")) {
         fprintf(stderr, "urial: /reset starts a new conversation, /prompt prints the rendered prompt so far, "
                         "/quit leaves; a line ending in \\ continues\n");
@@ -255,6 +256,10 @@ int cmd_chat(int argc, char **argv) {
     if (!model) return cli_fail("chat: -m MODEL is required (see urial chat --help)");
     if (cli_format_check(&fmt, "chat")) return 1;
 
+    const int chat_api = rem.on == CLI_BACKEND_OPENAI_CHAT; /* the server applies the template */
+    if (chat_api && (fmt.urial || fmt.tmpl))
+        return cli_fail("chat: --backend openai-chat: the server applies the model's chat template; --urial and "
+                        "--template do not apply (use --backend openai to send a prompt rendered here)");
     const int tty = isatty(0) && isatty(1);
     ur_remote *client = NULL;
     if (rem.on && !(client = cli_remote_open(&rem, "chat", model))) return 1;
@@ -262,13 +267,13 @@ int cmd_chat(int argc, char **argv) {
     if (!m && !client) return 1;
     int rc = 1;
     ur_err err = {{0}};
-    ur_chat *f = cli_format_open(&fmt, "chat", model, m ? m->gguf : NULL);
+    ur_chat *f = chat_api ? NULL : cli_format_open(&fmt, "chat", model, m ? m->gguf : NULL);
     cli_format_note_aligned(&fmt, m);
     ur_ctx *ctx = f && m ? cli_new_ctx(m, eng.ctx, eng.threads, 0) : NULL;
     ur_session_params sp = {UR_REUSE_ALL, cache.dir};
     ur_session *s = ctx ? ur_session_new(ctx, f, &sp, &err) : NULL;
     if (ctx && !s) cli_fail("%s", err.msg);
-    if (!s && !(client && f)) goto out;
+    if (!s && !(client && (f || chat_api))) goto out;
 
     /* the prefix is computed (or loaded) before the first message, so that the first
      * answer is as quick as the others */
@@ -285,7 +290,8 @@ int cmd_chat(int argc, char **argv) {
                 ur_chat_name(f), ur_now() - t0);
     if (tty)
         fprintf(stderr, "urial: chatting with %s (%s %s); /help lists the commands\n", m ? m->name : rem.model,
-                ur_chat_kind(f) == UR_CHAT_URIAL ? "URIAL prompt" : "template", ur_chat_name(f));
+                !f ? "the server's" : ur_chat_kind(f) == UR_CHAT_URIAL ? "URIAL prompt" : "template",
+                f ? ur_chat_name(f) : "chat template");
     chatter c = {.f = f, .s = s, .client = client, .remote_model = rem.model, .gp = dec.gp, .quiet = quiet,
                  .n_ctx = ctx ? ur_ctx_n_ctx(ctx) : 0};
     chat_loop(&c, tty);

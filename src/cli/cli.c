@@ -210,9 +210,10 @@ int cli_cache_check(const cli_cache *c, const char *cmd) {
 }
 
 static int parse_backend(void *dst, const char *v) {
-    if (!strcmp(v, "openai")) *(int *)dst = 1;
-    else if (!strcmp(v, "local")) *(int *)dst = 0;
-    else return cli_fail("--backend '%s': give local or openai", v), -1;
+    if (!strcmp(v, "openai")) *(int *)dst = CLI_BACKEND_OPENAI;
+    else if (!strcmp(v, "openai-chat")) *(int *)dst = CLI_BACKEND_OPENAI_CHAT;
+    else if (!strcmp(v, "local")) *(int *)dst = CLI_BACKEND_LOCAL;
+    else return cli_fail("--backend '%s': give local, openai or openai-chat", v), -1;
     return 0;
 }
 
@@ -223,7 +224,10 @@ void cli_remote_init(cli_remote *r, const char *what) {
     r->retries = 8;
     cli_opt *o = r->opts;
     *o++ = (cli_opt)OPT_TEXT(what);
-    *o++ = (cli_opt)OPT_FN("backend", 0, "local|openai", parse_backend, &r->on, "where the model runs (default local)");
+    *o++ = (cli_opt)OPT_FN("backend", 0, "local|openai|openai-chat", parse_backend, &r->on,
+                           "where the model runs (default local); openai sends the prompt rendered here\n"
+                           "to /v1/completions, openai-chat the messages to /v1/chat/completions (the\n"
+                           "server applies the model's chat template: GPT-class APIs, vLLM's chat models)");
     *o++ = (cli_opt)OPT_STR("base-url", 0, "URL", &r->url,
                             "the server's API, e.g. http://127.0.0.1:8000/v1 (vLLM's default port); -m is\n"
                             "the model's name there (a path ending in .gguf: its base name, as urial\n"
@@ -238,8 +242,9 @@ void cli_remote_init(cli_remote *r, const char *what) {
 }
 
 struct ur_remote *cli_remote_open(cli_remote *r, const char *cmd, const char *model) {
-    if (!r->url) return cli_fail("%s: --backend openai needs --base-url URL (e.g. http://127.0.0.1:8000/v1)", cmd), NULL;
-    if (!model) return cli_fail("%s: --backend openai needs -m NAME, the model's name on the server", cmd), NULL;
+    const char *b = r->on == CLI_BACKEND_OPENAI_CHAT ? "openai-chat" : "openai";
+    if (!r->url) return cli_fail("%s: --backend %s needs --base-url URL (e.g. http://127.0.0.1:8000/v1)", cmd, b), NULL;
+    if (!model) return cli_fail("%s: --backend %s needs -m NAME, the model's name on the server", cmd, b), NULL;
     size_t n = strlen(model);
     if (n > 5 && !strcmp(model + n - 5, ".gguf")) { /* a GGUF path: urial serve's name for it */
         const char *b = ur_base_name(model);

@@ -32,6 +32,8 @@ int cmd_merge(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tds(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* Print "urial: <fmt>" on one line to stderr and return 1 (the exit code). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -98,12 +100,14 @@ typedef struct cli_cache {
 void cli_cache_init(cli_cache *c, int with_off);
 int cli_cache_check(const cli_cache *c, const char *cmd); /* 0, or -1 (printed) when both are given */
 
-/* The remote backend: --backend local|openai, --base-url URL, --api-key-env VAR,
+/* The remote backend: --backend local|openai|openai-chat, --base-url URL, --api-key-env VAR,
  * --concurrency N, --timeout S, --retries N. With --backend openai, -m names the
  * model on the server (a path ending in .gguf: its base name, as urial serve names
  * it). */
+enum { CLI_BACKEND_LOCAL = 0, CLI_BACKEND_OPENAI = 1, CLI_BACKEND_OPENAI_CHAT = 2 };
 typedef struct cli_remote {
-    int on; /* --backend openai */
+    int on; /* CLI_BACKEND_*: --backend openai (/v1/completions, the prompt rendered here) or openai-chat
+               (/v1/chat/completions, the server's template) */
     const char *url, *key_env;
     int concurrency, retries;
     double timeout;

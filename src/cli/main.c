@@ -19,6 +19,8 @@ static const struct {
     {"generate", cmd_generate, "continue a prompt, streaming the text"},
     {"logits", cmd_logits, "teacher-forced top next-token logits at every position"},
     {"bench", cmd_bench, "prefill and decode speed"},
+    {"convert", cmd_convert, "write a Hugging Face checkpoint (safetensors) as a GGUF model"},
+    {"quantize", cmd_quantize, "re-encode a model's weights: q8_0, q4_0, q4_K_M, q5_K_M, q6_K, ..."},
     {"synth", cmd_synth, "write a random-weight model (smoke tests, cross-checks)"},
     {"defaults", cmd_defaults, "show or record the URIAL prompt and decoding a model is meant for"},
     {"prompt", cmd_prompt, "print the exact prompt a URIAL prompt or chat template gives for a query"},

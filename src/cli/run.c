@@ -32,7 +32,7 @@ static char *default_generator(const char *model, const ur_chat *f) {
     const char *mb = ur_base_name(model);
     size_t ml = strlen(mb);
     ur_buf_put(&g, mb, ml > 5 && !strcmp(mb + ml - 5, ".gguf") ? ml - 5 : ml);
-    if (ur_chat_kind(f) == UR_CHAT_URIAL) ur_buf_printf(&g, "+%s", ur_base_name(ur_chat_name(f)));
+    if (f && ur_chat_kind(f) == UR_CHAT_URIAL) ur_buf_printf(&g, "+%s", ur_base_name(ur_chat_name(f)));
     return g.data;
 }
 
@@ -55,7 +55,7 @@ static int check_prefixes(const ur_chat *f, const ur_dataset *ds, const ur_job_s
 
 int cmd_run(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *gen = NULL;
-    int turns = 0, parallel = 0;
+    int turns = 0, parallel = 0, format = 0;
     cli_engine eng;
     cli_engine_init(&eng, "the model (with --backend openai: its name on the server)", NULL);
     cli_format fmt;
@@ -74,6 +74,11 @@ int cmd_run(int argc, char **argv) {
                 "(array without ids: the id is the position, 0-based), MT-Bench JSONL\n"
                 "(\"question_id\", \"turns\"), or JSONL with \"instruction\" and optionally \"id\""),
         OPT_STR("out", 0, "FILE", &out, "JSONL results: created, or resumed (records already there are skipped)"),
+        OPT_CHOICE("format", 0, "records|fastchat", &format,
+                   "records (default): one record per answer; fastchat (MT-Bench): --out is FastChat's\n"
+                   "model_answer JSONL (question_id, answer_id, model_id, choices[0].turns, tstamp) that\n"
+                   "its judge reads, rebuilt after every run from the resumable turn records in\n"
+                   "FILE.turns.jsonl"),
         OPT_GROUP(eng.opts), OPT_GROUP(fmt.opts), OPT_GROUP(sel.opts),
         OPT_INT("mt-turns", 0, "N", 1, 64, &turns, "MT-Bench: answer the first N turns (default: all)"),
         OPT_STR("generator", 0, "NAME", &gen, "the records' \"generator\" (default MODEL+PROMPT, or MODEL with a template)"),
@@ -100,6 +105,11 @@ int cmd_run(int argc, char **argv) {
     ur_exec *x = NULL;
     int n_ctx = 0;
     char *genbuf = NULL;
+    ur_buf turns_out = {0};
+    const int chat_api = rem.on == CLI_BACKEND_OPENAI_CHAT; /* the server applies the template */
+    if (chat_api && (fmt.urial || fmt.tmpl))
+        return cli_fail("run: --backend openai-chat: the server applies the model's chat template; --urial and "
+                        "--template do not apply (use --backend openai to send a prompt rendered here)");
     if (rem.on && !(client = cli_remote_open(&rem, "run", eng.model))) return 1;
     if (ur_dataset_load(data, &ds, &err)) {
         cli_fail("%s", err.msg);
@@ -109,11 +119,17 @@ int cmd_run(int argc, char **argv) {
         cli_fail("run: --prefix-from continues single answers; %s is MT-Bench (multi-turn)", data);
         goto done;
     }
+    if (format == 1 && ds.format != UR_DATA_MT_BENCH) {
+        cli_fail("run: %s: --format fastchat needs MT-Bench questions (\"question_id\", \"turns\"), not %s", data,
+                 ur_data_format_name(ds.format));
+        goto done;
+    }
+    if (format == 1) ur_buf_printf(&turns_out, "%s.turns.jsonl", out);
     /* remote: no model here (--template auto reads -m's GGUF if it is a file) */
     if (!client && !(m = cli_load_model(eng.model))) goto done;
-    if (!(f = cli_format_open(&fmt, "run", eng.model, m ? m->gguf : NULL))) goto done;
-    cli_format_note_aligned(&fmt, m);
-    if (fmt.prefix_from && check_prefixes(f, &ds, &sel.sel, fmt.prefix_from)) goto done;
+    if (!chat_api && !(f = cli_format_open(&fmt, "run", eng.model, m ? m->gguf : NULL))) goto done;
+    if (f) cli_format_note_aligned(&fmt, m);
+    if (f && fmt.prefix_from && check_prefixes(f, &ds, &sel.sel, fmt.prefix_from)) goto done;
     cli_job_view view;
     cli_job_init_view(&view);
     if (client) {
@@ -132,7 +148,8 @@ int cmd_run(int argc, char **argv) {
         n_ctx = ep.n_ctx;
         x = ur_exec_gen_engine_new(m, f, &ep, cli_job_note, &view);
     }
-    ur_run_params p = {.ds = &ds, .out = out, .sel = sel.sel, .mt_turns = turns, .fmt = f, .gp = dec.gp,
+    ur_run_params p = {.ds = &ds, .out = format == 1 ? turns_out.data : out, .sel = sel.sel, .mt_turns = turns,
+                       .fmt = f, .gp = dec.gp,
                        .generator = gen ? gen : (genbuf = default_generator(eng.model, f)),
                        .model = client ? rem.model : eng.model, .model_size = m ? m->gguf->size : 0,
                        .n_ctx = ctx ? ur_ctx_n_ctx(ctx) : n_ctx,
@@ -145,7 +162,14 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     fprintf(stderr, "urial: run: %d of %d done (%d generated now, %d skipped) in %.1f s; %ld tokens at %.1f tok/s; %s\n",
-            pg.kept + pg.recorded, pg.total, pg.recorded, pg.skipped, ur_now() - pg.t0, pg.tokens, cli_job_rate(&pg), out);
+            pg.kept + pg.recorded, pg.total, pg.recorded, pg.skipped, ur_now() - pg.t0, pg.tokens, cli_job_rate(&pg),
+            p.out);
+    int n_fc = 0;
+    if (format == 1 && ur_run_fastchat(&p, p.out, out, &n_fc, &err)) {
+        cli_fail("%s", err.msg);
+        goto done;
+    }
+    if (format == 1) fprintf(stderr, "urial: run: %d questions with every turn answered in %s (FastChat)\n", n_fc, out);
     rc = pg.kept + pg.recorded == pg.total ? 0 : 1;
 done:
     ur_exec_free(x);
@@ -156,5 +180,6 @@ done:
     ur_remote_free(client);
     ur_dataset_free(&ds);
     free(genbuf);
+    ur_buf_free(&turns_out);
     return rc;
 }

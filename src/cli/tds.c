@@ -291,6 +291,8 @@ static int run(int argc, char **argv, int prefix) {
     ur_chat *f = NULL, *fb = NULL;
     ur_tds_prompt pa = {0}, pb = {0};
     /* the base on a server: its options are checked before anything is read */
+    if (rem.on == CLI_BACKEND_OPENAI_CHAT)
+        return cli_fail("%s: --backend openai-chat gives no logprobs of given text: use --backend openai", name);
     if (rem.on && !(client = cli_remote_open(&rem, name, base))) return 1;
     if (ur_dataset_load(data, &ds, &err)) {
         cli_fail("%s", err.msg);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "urial/quantize.h"
 #include "urial/tensor.h"
 
 static int parse_sched(void *dst, const char *v) {
@@ -13,11 +14,14 @@ static int parse_sched(void *dst, const char *v) {
     return 0;
 }
 
+/* A file type of `urial quantize` (the same code writes the checkpoints). */
 static int parse_save_type(void *dst, const char *v) {
-    int t = cli_type_from_name(v);
-    if (t != UR_TYPE_F32 && t != UR_TYPE_F16 && t != UR_TYPE_BF16 && t != UR_TYPE_Q8_0 && t != UR_TYPE_Q4_0)
-        return cli_fail("--save-type: '%s' is not f32, f16, bf16, q8_0 or q4_0", v), -1;
-    *(int *)dst = t;
+    ur_tsave_opts *s = dst;
+    ur_qmix m;
+    ur_err err = {{0}};
+    if (ur_qmix_init(&m, v, 0, &err)) return cli_fail("--save-type: %s", err.msg), -1;
+    s->type = m.base;
+    s->mix = v;
     return 0;
 }
 
@@ -53,8 +57,9 @@ void cli_train_init(cli_train *t) {
         {.kind = CLI_FLOAT, .name = "dropout", .arg = "X", .min = 0, .max = 0.95, .dst = &o->dropout,
          .seen = &t->dropout_set, .help = "residual dropout at the top layer, rising linearly from 0 at the bottom"},
         OPT_U64("seed", 0, "N", &o->seed, "data order and dropout masks (default 1)"),
-        OPT_FN("save-type", 0, "T", parse_save_type, &o->save.type,
-               "checkpoint weights: f32 (default), f16, bf16, q8_0, q4_0 (norms stay f32)"),
+        OPT_FN("save-type", 0, "T", parse_save_type, &o->save,
+               "checkpoint weights: f32 (default), f16, bf16, q8_0, q4_0, q4_K_M, q5_K_M, q6_K, ...\n"
+               "(the types and mixtures of urial quantize; norms stay f32)"),
         OPT_STR("name", 0, "NAME", &o->save.name, "general.name of the checkpoints"),
         OPT_INT("samples", 0, "N", 0, 10000, &o->n_samples, "greedy sample generations per checkpoint in the report"),
         OPT_INT("sample-tokens", 0, "N", 1, 1 << 20, &o->sample_tokens, "tokens per sample (default 200)"),

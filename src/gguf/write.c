@@ -34,6 +34,8 @@ typedef struct {
     int64_t ne[4];
     const void *data;
     uint64_t nbytes;
+    ur_gguf_fill_fn fill; /* or NULL: data */
+    void *arg;
 } wtensor;
 
 struct ur_gguf_writer {
@@ -200,8 +202,9 @@ ur_gguf_writer *ur_gguf_writer_from(const ur_gguf *g, ur_err *err) {
 }
 
 /* ---- tensors ------------------------------------------------------------------- */
-int ur_gguf_w_tensor(ur_gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne,
-                     const void *data, uint64_t nbytes, ur_err *err) {
+/* The shape checks; need = the bytes the shape takes. */
+static int check_tensor(const ur_gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne,
+                        uint64_t *need, ur_err *err) {
     size_t nlen = name ? strlen(name) : 0;
     char nb[300];
     if (!nlen || nlen > MAX_NAME)
@@ -213,7 +216,7 @@ int ur_gguf_w_tensor(ur_gguf_writer *w, const char *name, int type, int n_dims, 
         return ur_errf(err, "tensor '%s': type %s (%d) cannot be written to a model file", nb, ur_type_name(type),
                        type);
     if (n_dims < 1 || n_dims > 4) return ur_errf(err, "tensor '%s': rank %d (expected 1..4)", nb, n_dims);
-    uint64_t n = 1, rowb, need;
+    uint64_t n = 1, rowb;
     for (int d = 0; d < n_dims; d++) {
         if (ne[d] < 1) return ur_errf(err, "tensor '%s': dimension %d is %lld (expected >= 1)", nb, d,
                                       (long long)ne[d]);
@@ -224,11 +227,11 @@ int ur_gguf_w_tensor(ur_gguf_writer *w, const char *name, int type, int n_dims, 
         return ur_errf(err, "tensor '%s': ne[0] = %lld is not a multiple of the %s block size %d", nb,
                        (long long)ne[0], ur_type_name(type), ur_type_block(type));
     rowb = ur_row_size(type, ne[0]);
-    if (ur_mul_size(rowb, n / (uint64_t)ne[0], &need) || need != nbytes)
-        return ur_errf(err, "tensor '%s': %llu bytes given, but %lld x %llu rows of %s need %llu", nb,
-                       (unsigned long long)nbytes, (long long)ne[0], (unsigned long long)(n / (uint64_t)ne[0]),
-                       ur_type_name(type), (unsigned long long)need);
-    if (!data && nbytes) return ur_errf(err, "tensor '%s': no data", nb);
+    if (ur_mul_size(rowb, n / (uint64_t)ne[0], need)) return ur_errf(err, "tensor '%s': too many bytes", nb);
+    return 0;
+}
+
+static wtensor *add_tensor(ur_gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne) {
     if (w->n_t == w->cap_t) {
         w->cap_t = w->cap_t ? 2 * w->cap_t : 64;
         w->t = ur_xrealloc(w->t, w->cap_t * sizeof *w->t);
@@ -239,8 +242,32 @@ int ur_gguf_w_tensor(ur_gguf_writer *w, const char *name, int type, int n_dims, 
     t->type = type;
     t->n_dims = n_dims;
     for (int d = 0; d < 4; d++) t->ne[d] = d < n_dims ? ne[d] : 1;
+    return t;
+}
+
+int ur_gguf_w_tensor(ur_gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne,
+                     const void *data, uint64_t nbytes, ur_err *err) {
+    uint64_t need;
+    if (check_tensor(w, name, type, n_dims, ne, &need, err)) return -1;
+    if (need != nbytes)
+        return ur_errf(err, "tensor '%.*s': %llu bytes given, but %lld x %lld rows of %s need %llu", MAX_NAME, name,
+                       (unsigned long long)nbytes, (long long)ne[0], (long long)(ne[0] ? need / ur_row_size(type, ne[0]) : 0),
+                       ur_type_name(type), (unsigned long long)need);
+    if (!data && nbytes) return ur_errf(err, "tensor '%.*s': no data", MAX_NAME, name);
+    wtensor *t = add_tensor(w, name, type, n_dims, ne);
     t->data = data;
     t->nbytes = nbytes;
+    return 0;
+}
+
+int ur_gguf_w_tensor_fill(ur_gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne,
+                          ur_gguf_fill_fn fill, void *arg, ur_err *err) {
+    uint64_t need;
+    if (check_tensor(w, name, type, n_dims, ne, &need, err)) return -1;
+    wtensor *t = add_tensor(w, name, type, n_dims, ne);
+    t->fill = fill;
+    t->arg = arg;
+    t->nbytes = need;
     return 0;
 }
 
@@ -340,15 +367,27 @@ int ur_gguf_write(ur_gguf_writer *w, const char *path, ur_err *err) {
     char *tmp = ur_xrealloc(NULL, plen + 5);
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    int rc = -1;
+    int rc = -1, filled_err = 0;
+    void *fill = NULL;
+    uint64_t fillcap = 0;
     const char *step = "create";
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) goto out;
     step = "write";
     if (write_all(fd, h.data, h.len)) goto out;
-    for (size_t i = 0; i < w->n_t; i++)
-        if (write_all(fd, w->t[i].data, w->t[i].nbytes) || write_zeros(fd, pad_to(w->t[i].nbytes, align)))
-            goto out;
+    for (size_t i = 0; i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        const void *data = t->data;
+        if (t->fill) {
+            if (t->nbytes > fillcap) fill = ur_xrealloc(fill, (size_t)(fillcap = t->nbytes));
+            if (t->fill(t->arg, fill, t->nbytes, err)) {
+                filled_err = 1;
+                goto out;
+            }
+            data = fill;
+        }
+        if (write_all(fd, data, t->nbytes) || write_zeros(fd, pad_to(t->nbytes, align))) goto out;
+    }
     step = "fsync";
     if (fsync(fd)) goto out;
     step = "close";
@@ -361,11 +400,12 @@ int ur_gguf_write(ur_gguf_writer *w, const char *path, ur_err *err) {
     rc = 0;
 out:
     if (rc) {
-        ur_errf(err, "%s: cannot %s %s: %s", path, step, tmp, strerror(errno));
+        if (!filled_err) ur_errf(err, "%s: cannot %s %s: %s", path, step, tmp, strerror(errno));
         if (fd >= 0) close(fd);
         unlink(tmp);
     }
     free(tmp);
+    free(fill);
     ur_buf_free(&h);
     return rc;
 }

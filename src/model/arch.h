@@ -43,4 +43,9 @@ int ur_arch_lookup(const char *name);
 /* Fill m->hp from the metadata and allocate m->layers with their swa flags. */
 int ur_arch_load_hparams(ur_model *m, ur_err *err);
 
+/* The <arch>.* hyperparameter keys llama.cpp reads, from p's shape (synth.c; urial
+ * convert fills p from config.json): hd the head size, swa the sliding window (0: none). */
+#include "urial/gguf.h"
+void ur_arch_put_hparams(ur_gguf_writer *w, const ur_synth_params *p, int arch, int hd, int swa);
+
 #endif

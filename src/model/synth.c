@@ -232,8 +232,9 @@ static void tensor_list(const ur_synth_params *p, const ur_arch_info *ai, int ar
     }
 }
 
-/* The hyperparameter keys llama.cpp reads for the architecture. */
-static void put_hparams(ur_gguf_writer *w, const ur_synth_params *p, const ur_arch_info *ai, int arch, int hd, int swa) {
+/* The hyperparameter keys llama.cpp reads for the architecture (also `urial convert`'s). */
+void ur_arch_put_hparams(ur_gguf_writer *w, const ur_synth_params *p, int arch, int hd, int swa) {
+    const ur_arch_info *ai = ur_arch_info_get(arch);
     const char *a = ai->name;
     char key[128];
 #define KEY(s) (snprintf(key, sizeof key, "%s.%s", a, s), key)
@@ -249,7 +250,7 @@ static void put_hparams(ur_gguf_writer *w, const ur_synth_params *p, const ur_ar
     }
     ur_gguf_w_u32(w, KEY("rope.dimension_count"), (uint32_t)hd);
     ur_gguf_w_f32(w, KEY("rope.freq_base"), p->rope_base);
-    ur_gguf_w_f32(w, KEY("attention.layer_norm_rms_epsilon"), ai->rms_eps);
+    ur_gguf_w_f32(w, KEY("attention.layer_norm_rms_epsilon"), p->rms_eps > 0 ? p->rms_eps : ai->rms_eps);
     if (p->rope_scale > 1) {
         ur_gguf_w_str(w, KEY("rope.scaling.type"), "linear");
         ur_gguf_w_f32(w, KEY("rope.scaling.factor"), p->rope_scale);
@@ -304,7 +305,7 @@ int ur_synth_write(const ur_synth_params *p, const char *path, ur_err *err) {
     ur_gguf_w_str(w, "general.architecture", ai->name);
     ur_gguf_w_str(w, "general.name", name);
     ur_gguf_w_u32(w, "general.alignment", 32);
-    put_hparams(w, p, ai, arch, hd, swa);
+    ur_arch_put_hparams(w, p, arch, hd, swa);
     int n_vocab = 0, rc = -1;
     ur_gguf *vg = NULL;
     tlist tl = {0};

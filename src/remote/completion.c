@@ -1,4 +1,5 @@
-/* /v1/completions requests and responses for the remote backends (include/urial/remote.h). */
+/* /v1/completions and /v1/chat/completions requests and responses for the remote
+ * backends (include/urial/remote.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +10,9 @@
 #include "urial/remote.h"
 
 
-char *ur_remote_completion_body(const char *model, const char *prompt, size_t len, const ur_gen_params *gp) {
+/* The decoding fields both kinds of request share. */
+static void put_decoding(json_t *o, const ur_gen_params *gp) {
     const ur_sampler_params *s = &gp->sampler;
-    json_t *o = json_object();
-    if (model && *model) json_object_set_new(o, "model", json_string(model));
-    json_t *p = json_stringn(prompt, len);
-    json_object_set_new(o, "prompt", p ? p : json_string(""));
     json_object_set_new(o, "max_tokens", json_integer(gp->max_tokens >= 0 ? gp->max_tokens : 1 << 20));
     json_object_set_new(o, "temperature", ur_json_real6(s->temp));
     json_object_set_new(o, "top_p", ur_json_real6(s->top_p));
@@ -31,18 +29,46 @@ char *ur_remote_completion_body(const char *model, const char *prompt, size_t le
         for (int i = 0; i < gp->n_stop; i++) json_array_append_new(st, json_string(gp->stop[i]));
         json_object_set_new(o, "stop", st);
     }
+}
+
+char *ur_remote_completion_body(const char *model, const char *prompt, size_t len, const ur_gen_params *gp) {
+    json_t *o = json_object();
+    if (model && *model) json_object_set_new(o, "model", json_string(model));
+    json_t *p = json_stringn(prompt, len);
+    json_object_set_new(o, "prompt", p ? p : json_string(""));
+    put_decoding(o, gp);
     char *t = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(o);
     return t;
 }
 
-int ur_remote_completion_parse(const char *json, size_t len, ur_remote_answer *out, ur_err *err) {
+char *ur_remote_chat_body(const char *model, const ur_msg *msgs, int n, const ur_gen_params *gp) {
+    json_t *o = json_object(), *ms = json_array();
+    if (model && *model) json_object_set_new(o, "model", json_string(model));
+    for (int i = 0; i < n; i++) {
+        json_t *m = json_object(), *c = json_stringn(msgs[i].content, msgs[i].len);
+        json_object_set_new(m, "role", json_string(ur_role_name(msgs[i].role)));
+        json_object_set_new(m, "content", c ? c : json_string(""));
+        json_array_append_new(ms, m);
+    }
+    json_object_set_new(o, "messages", ms);
+    put_decoding(o, gp);
+    char *t = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    json_decref(o);
+    return t;
+}
+
+/* Both kinds of answer: choices[0].text (completion) or choices[0].message.content (chat). */
+static int parse_answer(const char *json, size_t len, int chat, ur_remote_answer *out, ur_err *err) {
     memset(out, 0, sizeof *out);
     json_t *o = json_loadb(json, len, 0, NULL);
     json_t *c = json_array_get(json_object_get(o, "choices"), 0);
-    json_t *text = json_object_get(c, "text");
+    json_t *text = chat ? json_object_get(json_object_get(c, "message"), "content") : json_object_get(c, "text");
     if (!json_is_string(text)) {
         json_decref(o);
+        if (chat)
+            return ur_errf(err, "the server's answer is not a chat completion (no choices[0].message.content): %.80s",
+                           json);
         return ur_errf(err, "the server's answer is not a text completion (no choices[0].text): %.80s", json);
     }
     ur_buf_put(&out->text, json_string_value(text), json_string_length(text));
@@ -54,6 +80,14 @@ int ur_remote_completion_parse(const char *json, size_t len, ur_remote_answer *o
     out->n_cached = (int)json_integer_value(json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
     json_decref(o);
     return 0;
+}
+
+int ur_remote_completion_parse(const char *json, size_t len, ur_remote_answer *out, ur_err *err) {
+    return parse_answer(json, len, 0, out, err);
+}
+
+int ur_remote_chat_parse(const char *json, size_t len, ur_remote_answer *out, ur_err *err) {
+    return parse_answer(json, len, 1, out, err);
 }
 
 void ur_remote_answer_free(ur_remote_answer *a) { ur_buf_free(&a->text); }

@@ -1,6 +1,7 @@
 /* Scalar reference: decode every block format to float, and encode float rows as
  * F32/F16/BF16/Q8_0/Q4_0/Q8_K exactly as llama.cpp's reference quantizers do
- * (same formulas, same float operations in the same order, so the same bytes).
+ * (same formulas, same float operations in the same order, so the same bytes);
+ * Q4_K/Q5_K/Q6_K with urial's own encoders (quant_k.c).
  * Layouts: quant.h. */
 #include <math.h>
 #include <string.h>
@@ -182,6 +183,9 @@ int ur_quantize_row(int type, const float *src, void *dst, int64_t n) {
     case UR_TYPE_Q4_0: quant_q4_0(src, dst, nb); return 0;
     case UR_TYPE_Q8_0: quant_q8_0(src, dst, nb); return 0;
     case UR_TYPE_Q8_K: quant_q8_K(src, dst, nb); return 0;
+    case UR_TYPE_Q4_K: ur_quant_q4_K(src, dst, nb); return 0;
+    case UR_TYPE_Q5_K: ur_quant_q5_K(src, dst, nb); return 0;
+    case UR_TYPE_Q6_K: ur_quant_q6_K(src, dst, nb); return 0;
     default: return -1;
     }
 }

@@ -52,6 +52,11 @@ static inline void kq_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m
     }
 }
 
+/* The k-quant encoders (quant_k.c): nb super-blocks of 256 floats into dst. */
+void ur_quant_q4_K(const float *x, void *dst, int64_t nb);
+void ur_quant_q5_K(const float *x, void *dst, int64_t nb);
+void ur_quant_q6_K(const float *x, void *dst, int64_t nb);
+
 /* Round to nearest, ties to even, through the float mantissa (|f| < 2^22): ggml's
  * nearest_int, and what _mm*_round_ps(_MM_FROUND_TO_NEAREST_INT) gives. */
 static inline int ur_nearest_int(float f) {

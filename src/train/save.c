@@ -6,15 +6,18 @@
 
 #include "train/gemm.h"
 #include "train/internal.h"
+#include "urial/quantize.h"
 #include "urial/tensor.h"
 #include "urial/train.h"
 
-/* A save's working state: the buffers kept until the file is written, and the
- * threads (all cores, for the save only) that quantize them. */
+/* A save's working state: the buffers kept until the file is written, the
+ * threads (all cores, for the save only) that quantize them, and the file type
+ * that picks each matrix's type (quantize.h: the code `urial quantize` uses). */
 typedef struct keep {
     void **p;
     int n, cap;
     ur_pool *pool;
+    ur_qmix mix;
 } keep;
 
 static void *keep_alloc(keep *k, size_t bytes) {
@@ -31,25 +34,10 @@ static void keep_free(keep *k) {
     free(k->p);
 }
 
-typedef struct quant_job {
-    const float *f;
-    uint8_t *q;
-    int64_t cols;
-    uint64_t rb;
-    int type;
-} quant_job;
-
-static void quant_body(void *arg, int64_t r0, int64_t r1, int tid) {
-    const quant_job *j = arg;
-    (void)tid;
-    for (int64_t r = r0; r < r1; r++)
-        ur_quantize_row(j->type, j->f + (size_t)r * j->cols, j->q + (size_t)r * j->rb, j->cols);
-}
-
-/* Add tensor `name` ([rows][cols] floats in f) as `type` (vectors stay F32). */
-static int put(ur_gguf_writer *w, keep *k, const char *name, const float *f, int64_t cols, int64_t rows, int type,
-               ur_err *err) {
+/* Add tensor `name` ([rows][cols] floats in f) as the file type gives it (vectors stay F32). */
+static int put(ur_gguf_writer *w, keep *k, const char *name, const float *f, int64_t cols, int64_t rows, ur_err *err) {
     int64_t ne[2] = {cols, rows};
+    const int type = ur_qmix_type(&k->mix, name, rows == 1 ? 1 : 2, cols, UR_TYPE_F32);
     if (rows == 1 || type == UR_TYPE_F32)
         return ur_gguf_w_tensor(w, name, UR_TYPE_F32, rows == 1 ? 1 : 2, ne, f, sizeof(float) * (size_t)(cols * rows),
                                 err);
@@ -58,8 +46,7 @@ static int put(ur_gguf_writer *w, keep *k, const char *name, const float *f, int
                        (long long)cols, ur_type_name(type), ur_type_block(type));
     const uint64_t rb = ur_row_size(type, cols);
     uint8_t *q = keep_alloc(k, rb * (size_t)rows);
-    quant_job j = {f, q, cols, rb, type};
-    ur_pool_for(k->pool, rows, 0, quant_body, &j);
+    ur_quantize_rows(k->pool, type, f, q, rows, cols);
     return ur_gguf_w_tensor(w, name, type, 2, ne, q, rb * (size_t)rows, err);
 }
 
@@ -73,14 +60,16 @@ static float *dequant(keep *k, const ur_weight *wt) {
 }
 
 /* A frozen weight as it is when its type is the one asked for, else converted. */
-static int put_frozen(ur_gguf_writer *w, keep *k, const char *name, const ur_weight *wt, int type, ur_err *err) {
-    const int want = wt->rows == 1 ? UR_TYPE_F32 : type;
+static int put_frozen(ur_gguf_writer *w, keep *k, const char *name, const ur_weight *wt, ur_err *err) {
+    ur_qmix probe = k->mix; /* put() counts the tensor when it converts it */
+    const int want = wt->rows == 1 ? UR_TYPE_F32 : ur_qmix_type(&probe, name, 2, wt->cols, wt->type);
     if (wt->type == want) {
+        k->mix = probe;
         int64_t ne[2] = {wt->cols, wt->rows};
         return ur_gguf_w_tensor(w, name, want, wt->rows == 1 ? 1 : 2, ne, wt->data, wt->row_bytes * (size_t)wt->rows,
                                 err);
     }
-    return put(w, k, name, dequant(k, wt), wt->cols, wt->rows, type, err);
+    return put(w, k, name, dequant(k, wt), wt->cols, wt->rows, err);
 }
 
 /* general.*, the hyperparameters and the tokenizer. A net from a base model keeps the
@@ -134,13 +123,13 @@ static void put_meta(ur_gguf_writer *w, const ur_tnet *n, const ur_tsave_opts *o
 
 /* A frozen matrix with the new tokens' trainable rows after its own, as F32 rows. */
 static int put_grown(ur_gguf_writer *w, keep *k, const char *name, const ur_weight *fz, const float *rows, int nx,
-                     int type, ur_err *err) {
-    if (!nx) return put_frozen(w, k, name, fz, type, err);
+                     ur_err *err) {
+    if (!nx) return put_frozen(w, k, name, fz, err);
     const size_t D = (size_t)fz->cols, V0 = (size_t)fz->rows;
     float *f = keep_alloc(k, sizeof(float) * D * (V0 + (size_t)nx));
     memcpy(f, dequant(k, fz), sizeof(float) * D * V0);
     memcpy(f + D * V0, rows, sizeof(float) * D * (size_t)nx);
-    return put(w, k, name, f, fz->cols, fz->rows + nx, type, err);
+    return put(w, k, name, f, fz->cols, fz->rows + nx, err);
 }
 
 /* A linear map's weight as F32 rows: the trained one, the frozen one dequantized, or
@@ -153,16 +142,15 @@ static const float *lin_f32(keep *k, const ur_tlin *t) {
 }
 
 /* One linear map, as it is when frozen and unadapted (bytes copied), else as F32 rows in `type`. */
-static int put_lin(ur_gguf_writer *w, keep *k, const char *name, const ur_tlin *t, int type, ur_err *err) {
-    if (!t->w && !t->r) return put_frozen(w, k, name, &t->fz, type, err);
-    return put(w, k, name, lin_f32(k, t), t->in, t->out, type, err);
+static int put_lin(ur_gguf_writer *w, keep *k, const char *name, const ur_tlin *t, ur_err *err) {
+    if (!t->w && !t->r) return put_frozen(w, k, name, &t->fz, err);
+    return put(w, k, name, lin_f32(k, t), t->in, t->out, err);
 }
 
 /* Several linear maps stored as one matrix of their rows in order (phi3's attn_qkv and
  * ffn_up): the base's bytes when all are frozen and unadapted (their views are the
  * fused tensor's consecutive rows), else their F32 rows concatenated. */
-static int put_fused(ur_gguf_writer *w, keep *k, const char *name, const ur_tlin *const *ts, int nt, int type,
-                     ur_err *err) {
+static int put_fused(ur_gguf_writer *w, keep *k, const char *name, const ur_tlin *const *ts, int nt, ur_err *err) {
     int64_t rows = 0;
     int untouched = 1;
     for (int i = 0; i < nt; i++) rows += ts[i]->out, untouched &= !ts[i]->w && !ts[i]->r;
@@ -170,7 +158,7 @@ static int put_fused(ur_gguf_writer *w, keep *k, const char *name, const ur_tlin
     if (untouched) {
         ur_weight all = ts[0]->fz;
         all.rows = rows;
-        return put_frozen(w, k, name, &all, type, err);
+        return put_frozen(w, k, name, &all, err);
     }
     float *f = keep_alloc(k, sizeof(float) * (size_t)rows * (size_t)in);
     int64_t r0 = 0;
@@ -178,39 +166,39 @@ static int put_fused(ur_gguf_writer *w, keep *k, const char *name, const ur_tlin
         memcpy(f + (size_t)r0 * in, lin_f32(k, ts[i]), sizeof(float) * (size_t)ts[i]->out * (size_t)in);
         r0 += ts[i]->out;
     }
-    return put(w, k, name, f, in, rows, type, err);
+    return put(w, k, name, f, in, rows, err);
 }
 
 int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_err *err) {
     const ur_hparams *hp = &n->hp;
-    const int type = o->type;
-    if (type != UR_TYPE_F32 && type != UR_TYPE_F16 && type != UR_TYPE_BF16 && type != UR_TYPE_Q8_0 &&
-        type != UR_TYPE_Q4_0)
-        return ur_errf(err, "%s: cannot write weights as %s (f32, f16, bf16, q8_0 or q4_0)", path, ur_type_name(type));
+    keep k = {0};
+    if (ur_qmix_init(&k.mix, o->mix ? o->mix : ur_type_name(o->type), !o->mix, err))
+        return ur_errf(err, "%s: cannot write weights: %s", path, err->msg);
     if (!o->tok_src) return ur_errf(err, "%s: no tokenizer to copy", path);
+    ur_qmix_begin(&k.mix, hp->n_layers, !n->tied);
     ur_gguf_writer *w = ur_gguf_writer_new();
-    keep k = {.pool = ur_pool_new(0, NULL)}; /* NULL (no threads to be had): quantize on this thread */
+    k.pool = ur_pool_new(0, NULL); /* NULL (no threads to be had): quantize on this thread */
     int rc = -1;
     put_meta(w, n, o);
+    ur_gguf_w_u32(w, "general.file_type", (uint32_t)k.mix.ftype);
     const int64_t D = hp->dim, V = hp->n_vocab;
     const int fused_qkv = n->base && n->base->fused_qkv, fused_gu = n->base && n->base->fused_gate_up;
     if (n->n_new && (n->n_new != 1 || !o->eot_text)) {
         ur_errf(err, "%s: %d new tokens but no end-of-turn text to write for them", path, n->n_new);
         goto out;
     }
-    if (n->embd ? put(w, &k, "token_embd.weight", n->embd, D, V, type, err)
-                : put_grown(w, &k, "token_embd.weight", &n->embd_fz, n->embd_new, n->n_new, type, err))
+    if (n->embd ? put(w, &k, "token_embd.weight", n->embd, D, V, err)
+                : put_grown(w, &k, "token_embd.weight", &n->embd_fz, n->embd_new, n->n_new, err))
         goto out;
-    if (put(w, &k, "output_norm.weight", n->out_norm, D, 1, type, err)) goto out;
-    if (!n->tied && (n->output.w ? put(w, &k, "output.weight", n->output.w, D, V, type, err)
-                                 : put_grown(w, &k, "output.weight", &n->output.fz, n->output.xw, n->output.nx, type,
-                                             err)))
+    if (put(w, &k, "output_norm.weight", n->out_norm, D, 1, err)) goto out;
+    if (!n->tied && (n->output.w ? put(w, &k, "output.weight", n->output.w, D, V, err)
+                                 : put_grown(w, &k, "output.weight", &n->output.fz, n->output.xw, n->output.nx, err)))
         goto out;
     if (n->base && n->base->rope_long) { /* LongRoPE's factors go back as they came */
-        if (put(w, &k, "rope_factors_long.weight", n->base->rope_long, hp->n_rot / 2, 1, type, err) ||
-            put(w, &k, "rope_factors_short.weight", n->base->rope_short, hp->n_rot / 2, 1, type, err))
+        if (put(w, &k, "rope_factors_long.weight", n->base->rope_long, hp->n_rot / 2, 1, err) ||
+            put(w, &k, "rope_factors_short.weight", n->base->rope_short, hp->n_rot / 2, 1, err))
             goto out;
-    } else if (n->rope_freqs && put(w, &k, "rope_freqs.weight", n->rope_freqs, hp->n_rot / 2, 1, type, err)) {
+    } else if (n->rope_freqs && put(w, &k, "rope_freqs.weight", n->rope_freqs, hp->n_rot / 2, 1, err)) {
         goto out;
     }
     tr_part parts[TR_MAX_PARTS];
@@ -222,19 +210,19 @@ int ur_tnet_save(const ur_tnet *n, const ur_tsave_opts *o, const char *path, ur_
             char nm[96];
             snprintf(nm, sizeof nm, "blk.%d.%.31s", l, pt->name);
             int r = 0;
-            if (!pt->lin) r = put(w, &k, nm, *pt->p, pt->ne0, 1, type, err);
+            if (!pt->lin) r = put(w, &k, nm, *pt->p, pt->ne0, 1, err);
             else if (fused_qkv && pt->lin == &L->q) {
                 const ur_tlin *ts[3] = {&L->q, &L->k, &L->v};
                 snprintf(nm, sizeof nm, "blk.%d.attn_qkv.weight", l);
-                r = put_fused(w, &k, nm, ts, 3, type, err);
+                r = put_fused(w, &k, nm, ts, 3, err);
             } else if (fused_gu && pt->lin == &L->gate) {
                 const ur_tlin *ts[2] = {&L->gate, &L->up};
                 snprintf(nm, sizeof nm, "blk.%d.ffn_up.weight", l);
-                r = put_fused(w, &k, nm, ts, 2, type, err);
+                r = put_fused(w, &k, nm, ts, 2, err);
             } else if ((fused_qkv && (pt->lin == &L->k || pt->lin == &L->v)) || (fused_gu && pt->lin == &L->up)) {
                 continue; /* written with the fused tensor */
             } else {
-                r = put_lin(w, &k, nm, pt->lin, type, err);
+                r = put_lin(w, &k, nm, pt->lin, err);
             }
             if (r) goto out;
         }

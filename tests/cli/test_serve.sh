@@ -13,10 +13,10 @@ MT=$FIX/urial/mt-bench-question.jsonl
 BROWSER=$(cd "$(dirname "$0")/../browser" && pwd)
 "$URIAL" serve --help | grep -q "usage: urial serve" && pass help_serve || fail help_serve
 "$URIAL" --help | grep -q "^  serve " && pass listed_serve || fail listed_serve
-"$URIAL" run --help | grep -q -- "--backend local|openai" && pass help_run_backend || fail help_run_backend
+"$URIAL" run --help | grep -q -- "--backend local|openai|openai-chat" && pass help_run_backend || fail help_run_backend
 fails_with serve_needs_model "serve: -m MODEL is required" "$URIAL" serve
 fails_with run_backend_needs_url "run: --backend openai needs --base-url" "$URIAL" run -m x --data x --out x --backend openai
-fails_with run_backend_bad "--backend 'vllm': give local or openai" "$URIAL" run -m x --data x --out x --backend vllm
+fails_with run_backend_bad "--backend 'vllm': give local, openai or openai-chat" "$URIAL" run -m x --data x --out x --backend vllm
 if [ ! -f "$V" ] || [ ! -f "$JE" ]; then
     skip serve_suite "no fixtures at $FIX"
     exit 0

@@ -48,7 +48,9 @@ static void type_table(void) {
     CHECK(strcmp(ur_type_name(UR_TYPE_Q4_K), "q4_K") == 0 && strcmp(ur_type_name(99), "unknown") == 0);
     CHECK(ur_act_type(UR_TYPE_Q4_0) == UR_TYPE_Q8_0 && ur_act_type(UR_TYPE_Q6_K) == UR_TYPE_Q8_K);
     CHECK(ur_act_type(UR_TYPE_BF16) == UR_TYPE_BF16 && ur_act_type(UR_TYPE_Q8_K) == -1);
-    CHECK(ur_quantize_row(UR_TYPE_Q4_K, (float[256]){0}, (uint8_t[256]){0}, 256) == -1);
+    CHECK(ur_quantize_row(7, (float[256]){0}, (uint8_t[256]){0}, 256) == -1);           /* no such type */
+    CHECK(ur_quantize_row(UR_TYPE_Q4_K, (float[256]){0}, (uint8_t[256]){0}, 200) == -1); /* not whole blocks */
+    CHECK(ur_quantize_row(UR_TYPE_Q4_K, (float[256]){0}, (uint8_t[256]){0}, 256) == 0);  /* quant_k.c */
     CHECK(ur_quantize_row(UR_TYPE_Q8_0, (float[40]){0}, (uint8_t[64]){0}, 40) == -1);
 }
 
