@@ -30,6 +30,7 @@ int cmd_run(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tds(int argc, char **argv);
+int cmd_study(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 /* Print "urial: <fmt>" on one line to stderr and return 1 (the exit code). */
