@@ -54,6 +54,7 @@ struct ur_remote;
 enum { UR_STUDY_BY_CATEGORY = 0, UR_STUDY_BY_DATASET = 1, UR_STUDY_BY_TAG = 2 };
 typedef struct ur_study_params {
     const char *base, *aligned; /* GGUF files, or (client) the models' names on the server */
+    const char *aligned_template; /* the aligned methods' chat template (NULL: "auto", the model's own) */
     const char *data;           /* the instructions: just-eval-instruct, AlpacaEval, JSONL */
     const char *out_dir;        /* created */
     const ur_study_method *methods;

@@ -39,6 +39,7 @@ int cmd_study(int argc, char **argv) {
     const cli_opt opts[] = {
         OPT_STR("base", 0, "BASE.gguf", &p.base, "the base model"),
         OPT_STR("aligned", 0, "ALIGNED.gguf", &p.aligned, "the aligned model (answers under its own chat template)"),
+        OPT_STR("template", 0, "NAME|auto", &p.aligned_template, "the aligned model's chat template (default auto)"),
         OPT_STR("data", 0, "FILE", &p.data, "the instructions: just-eval-instruct JSON, AlpacaEval JSON, or JSONL"),
         OPT_STR("out", 0, "DIR", &p.out_dir, "the study's directory (created; resumed when it holds a study)"),
         OPT_STR("methods", 0, "LIST", &methods, "the base model's methods and aligned (see above)"),

@@ -34,10 +34,10 @@ void chart_esc(ur_buf *o, const char *s) {
 
 static int text_w(const char *s, int px) { return (int)(0.6 * px * (double)ur_utf8_len(s, strlen(s))) + 2; }
 
-static void head(ur_buf *o, const char *id, const char *title, int w, int h) {
+static void head(ur_buf *o, const char *id, const char *title, int w, int h, int ns) {
     ur_buf_puts(o, "<figure class=\"chart\" id=\"");
     chart_esc(o, id);
-    ur_buf_puts(o, "\"><figcaption>");
+    ur_buf_printf(o, "\" data-series=\"%d\"><figcaption>", ns);
     chart_esc(o, title);
     ur_buf_printf(o, "</figcaption>\n<svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"", w,
                   h, w, h);
@@ -71,7 +71,7 @@ void chart_bars(ur_buf *o, const char *id, const char *title, const char *xlabel
     int gw = ns * bw + gap, rot = maxc > gw - 4, w = left + nc * gw + 16;
     int cat_h = rot ? (int)(maxc * 0.71) + 16 : 18, h = top + ph + cat_h + 24;
     if (w < text_w(xlabel, 12) + left + 16) w = text_w(xlabel, 12) + left + 16;
-    head(o, id, title, w, h);
+    head(o, id, title, w, h, ns);
     for (int t = 0; t <= 5; t++) {
         int py = top + ph - t * ph / 5;
         char lab[32];
@@ -115,7 +115,7 @@ void chart_radar(ur_buf *o, const char *id, const char *title, const char *const
     int maxl = 0;
     for (int a = 0; a < na; a++) maxl = text_w(axes[a], 12) > maxl ? text_w(axes[a], 12) : maxl;
     const int r = 90, pad = maxl + 10, cx = r + pad, cy = r + 30, w = 2 * (r + pad), h = 2 * r + 60;
-    head(o, id, title, w, h);
+    head(o, id, title, w, h, ns);
     for (int ring = 1; ring <= 5; ring++) { /* the scale's rings, 1 to 5 of rmax / 5 */
         ur_buf_puts(o, "<polygon fill=\"none\" stroke=\"#ddd\" points=\"");
         for (int a = 0; a < na; a++) {
@@ -159,7 +159,7 @@ void chart_stack(ur_buf *o, const char *id, const char *title, const char *const
     for (int i = 0; i < nr; i++) maxl = text_w(rows[i], 12) > maxl ? text_w(rows[i], 12) : maxl;
     const int bw = 400, bh = 18, left = maxl + 12, top = 8, w = left + bw + 20, ph = nr * (bh + 6);
     const int h = top + ph + 40;
-    head(o, id, title, w, h);
+    head(o, id, title, w, h, 3);
     for (int r = 0; r < nr; r++) {
         const long *v = counts + 3 * r;
         long tot = v[0] + v[1] + v[2];

@@ -80,6 +80,8 @@ static ur_chat *open_format(const study *s, const ur_study_method *me, const ur_
     ur_chat *f = NULL;
     if (me->prompt == UR_STUDY_URIAL) {
         f = ur_chat_urial(me->arg, err);
+    } else if (me->model == UR_STUDY_ALIGNED && s->p->aligned_template && strcmp(s->p->aligned_template, "auto")) {
+        f = ur_chat_template(s->p->aligned_template, err);
     } else if (!strcmp(me->arg, "auto")) {
         if (!m) {
             ur_errf(err, "study: method %s: --template auto reads the model's GGUF; a model on a server has none here",
