@@ -32,7 +32,12 @@ void chart_esc(ur_buf *o, const char *s) {
     }
 }
 
-static int text_w(const char *s, int px) { return (int)(0.6 * px * (double)ur_utf8_len(s, strlen(s))) + 2; }
+/* characters (UTF-8 continuation bytes not counted) */
+static int text_w(const char *s, int px) {
+    int n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return (int)(0.62 * px * n) + 2;
+}
 
 static void head(ur_buf *o, const char *id, const char *title, int w, int h, int ns) {
     ur_buf_puts(o, "<figure class=\"chart\" id=\"");

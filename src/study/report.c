@@ -393,7 +393,7 @@ static const char CSS[] =
     ".ans h4{margin:0 0 .3em;font-size:.95em}.ans pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:.3em 0;"
     "font:13px/1.4 ui-monospace,monospace;background:#fafafa;padding:.3em}"
     ".ans ul{margin:.2em 0;padding-left:1.2em;font-size:12px;overflow-wrap:anywhere}"
-    ".charts{display:flex;flex-wrap:wrap;gap:1em}ul.legend .sw{padding:0;margin-right:4px}"
+    ".tw{overflow-x:auto;max-width:100%}.charts{display:flex;flex-wrap:wrap;gap:1em}ul.legend .sw{padding:0;margin-right:4px}"
     "@media print{.item,figure.chart{break-inside:avoid}body{max-width:none}}";
 
 static void h_esc(ur_buf *o, const char *s) { chart_esc(o, s ? s : ""); }
@@ -410,7 +410,7 @@ static void cell(ur_buf *o, const char *key, double v, const char *fmt) {
 }
 
 static void table1(const report *r, ur_buf *o) {
-    ur_buf_puts(o, "<section id=\"scores\"><h2>Scores (1 to 5; length in words)</h2>\n<table class=\"t1\" id=\"table1\">"
+    ur_buf_puts(o, "<section id=\"scores\"><h2>Scores (1 to 5; length in words)</h2>\n<div class=\"tw\"><table class=\"t1\" id=\"table1\">"
                    "<tr><th>method</th><th>model</th>");
     for (int a = 0; a < N_ASPECTS; a++) ur_buf_printf(o, "<th>%s</th>", ASPECTS[a]);
     ur_buf_puts(o, "<th>average</th><th>length</th><th>judged</th></tr>\n");
@@ -431,7 +431,7 @@ static void table1(const report *r, ur_buf *o) {
         ur_buf_printf(o, "<td class=\"n\" data-key=\"total\">%lld</td></tr>\n",
                       (long long)json_integer_value(json_object_get(md->rep, "total")));
     }
-    ur_buf_puts(o, "</table>\n<p>Means as just-eval computes them (<code>urial eval report --format json</code> on each "
+    ur_buf_puts(o, "</table></div>\n<p>Means as just-eval computes them (<code>urial eval report --format json</code> on each "
                    "method's judged records): over the records with a parsed judgment, an \"N/A\" score counting as 5; "
                    "safety over the red-team items, the five other aspects over the regular ones; average: the mean of "
                    "the aspects' means; length: words as Python's str.split() counts them.</p></section>\n");
@@ -467,7 +467,7 @@ static void breakdown(const report *r, ur_buf *o) {
         int ng = groups_of(r, &r->m[i], &gs);
         ur_buf_puts(o, "<h3>");
         h_esc(o, r->m[i].me->name);
-        ur_buf_printf(o, "</h3>\n<table class=\"t1 by\"><tr><th>%s</th><th>judged</th>", by);
+        ur_buf_printf(o, "</h3>\n<div class=\"tw\"><table class=\"t1 by\"><tr><th>%s</th><th>judged</th>", by);
         for (int a = 0; a < N_ASPECTS; a++) ur_buf_printf(o, "<th>%s</th>", ASPECTS[a]);
         ur_buf_puts(o, "</tr>\n");
         for (int g = 0; g < ng; g++) {
@@ -478,7 +478,7 @@ static void breakdown(const report *r, ur_buf *o) {
                 cell(o, ASPECTS[a], gs[g].n[a] ? gs[g].sum[a] / (double)gs[g].n[a] : NAN, "%.2f");
             ur_buf_puts(o, "</tr>\n");
         }
-        ur_buf_puts(o, "</table>\n");
+        ur_buf_puts(o, "</table></div>\n");
         free(gs);
     }
     ur_buf_puts(o, "</section>\n");
