@@ -9,11 +9,11 @@
  *
  * Every step is a job of the job runner (urial/job.h) writing its own JSONL under
  * DIR, so a study killed anywhere resumes where it stopped when the same command
- * runs again: nothing recomputed, nothing lost. Files (SFX: "" or, with --shard I/N,
- * ".shard-I-of-N"; a study's shards may share one DIR and its report counts them all):
- *   DIR/gen/METHOD SFX.jsonl     urial run's records
- *   DIR/judge/METHOD SFX.jsonl   urial eval score's records (--mode auto)
- *   DIR/tds SFX/tokens.jsonl     urial tds's records (the aligned method's answers)
+ * runs again: nothing recomputed, nothing lost. Files (W: DIR, or with --shard I/N
+ * DIR/shard-I-of-N; a study's shards may share one DIR and its report counts them all):
+ *   W/gen/METHOD.jsonl           urial run's records
+ *   W/judge/METHOD.jsonl         urial eval score's records (--mode auto)
+ *   W/tds/tokens.jsonl           urial tds's records (the aligned method's answers)
  *   DIR/tds/summary.json         TDS summary of all shards
  *   DIR/study.json, DIR/report.html */
 #ifndef URIAL_STUDY_H

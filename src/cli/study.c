@@ -21,7 +21,7 @@ static const char USAGE[] =
 static const char EPILOG[] =
     "Files: DIR/gen/METHOD.jsonl (urial run), DIR/judge/METHOD.jsonl (urial eval score --mode auto),\n"
     "DIR/tds/tokens.jsonl and summary.json (urial tds), DIR/study.json, DIR/report.html; with --shard I/N\n"
-    "the step files are named METHOD.shard-I-of-N.jsonl and tds.shard-I-of-N/. docs/study.md has the details.\n";
+    "the step files are under DIR/shard-I-of-N/ (gen/, judge/, tds/). docs/study.md has the details.\n";
 
 int cmd_study(int argc, char **argv) {
     ur_study_params p = {.sel = UR_JOB_SELECT_ALL};

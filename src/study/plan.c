@@ -121,7 +121,7 @@ int study_plan(const ur_study_params *p, const ur_dataset *ds, const char *sfx, 
     }
     if (study_aligned_method(p) && !p->client) {
         ur_buf f = {0};
-        ur_buf_printf(&f, "%s/tds%s/tokens.jsonl", p->out_dir, sfx);
+        ur_buf_printf(&f, "%s%s/tds/tokens.jsonl", p->out_dir, sfx);
         /* both models read ~(256 + max_tokens) tokens per answer in a batch */
         double tps = 1.0 / (1.0 / sp[0].prompt_tps + 1.0 / sp[1].prompt_tps);
         double t = step_line(o, ++k, "TDS between the pair", f.data, n, done_in(f.data, NULL), 256.0 + mt / 2.0, tps);

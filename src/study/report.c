@@ -44,13 +44,13 @@ typedef struct report {
 } report;
 
 /* ---- reading the step files --------------------------------------------------------- */
-/* The step's files of a method: NAME.jsonl and NAME.shard-I-of-N.jsonl. */
+/* The step's files of a method: DIR/STEP/NAME.jsonl and DIR/shard-I-of-N/STEP/NAME.jsonl. */
 static int step_files(const char *dir, const char *step, const char *name, glob_t *g) {
     ur_buf pat = {0};
     ur_buf_printf(&pat, "%s/%s/%s.jsonl", dir, step, name);
     int r = glob(pat.data, 0, NULL, g);
     pat.len = 0;
-    ur_buf_printf(&pat, "%s/%s/%s.shard-*-of-*.jsonl", dir, step, name);
+    ur_buf_printf(&pat, "%s/shard-*-of-*/%s/%s.jsonl", dir, step, name);
     r = glob(pat.data, r ? 0 : GLOB_APPEND, NULL, g);
     ur_buf_free(&pat);
     return (int)g->gl_pathc;
@@ -154,7 +154,7 @@ static int read_tds(report *r, ur_err *err) {
     ur_buf_printf(&pat, "%s/tds/tokens.jsonl", r->p->out_dir);
     int gr = glob(pat.data, 0, NULL, &g);
     pat.len = 0;
-    ur_buf_printf(&pat, "%s/tds.shard-*-of-*/tokens.jsonl", r->p->out_dir);
+    ur_buf_printf(&pat, "%s/shard-*-of-*/tds/tokens.jsonl", r->p->out_dir);
     glob(pat.data, gr ? 0 : GLOB_APPEND, NULL, &g);
     const char **lines = NULL;
     ur_results **res = ur_xcalloc(g.gl_pathc + 1, sizeof *res);

@@ -21,13 +21,13 @@
 
 /* ---- paths -------------------------------------------------------------------------- */
 void study_suffix(const ur_job_select *sel, char *buf, size_t n) {
-    if (sel->shard_n > 1) snprintf(buf, n, ".shard-%d-of-%d", sel->shard_i, sel->shard_n);
+    if (sel->shard_n > 1) snprintf(buf, n, "/shard-%d-of-%d", sel->shard_i, sel->shard_n);
     else buf[0] = 0;
 }
 
 char *study_path(const char *out_dir, const char *step, const char *name, const char *sfx, const char *ext) {
     ur_buf b = {0};
-    ur_buf_printf(&b, "%s/%s/%s%s%s", out_dir, step, name, sfx ? sfx : "", ext ? ext : "");
+    ur_buf_printf(&b, "%s%s/%s/%s%s", out_dir, sfx ? sfx : "", step, name, ext ? ext : "");
     return b.data;
 }
 
@@ -211,7 +211,7 @@ static int tds_step(study *s, const ur_study_method *me, ur_err *err) {
     ur_ctx *ca = cb ? ur_ctx_new(ma, (ur_ctx_params){.n_ctx = nb < na ? nb : na, .n_threads = p->threads}, err) : NULL;
     char *outputs = study_path(p->out_dir, "gen", me->name, s->sfx, ".jsonl");
     ur_buf dir = {0};
-    ur_buf_printf(&dir, "%s/tds%s", p->out_dir, s->sfx);
+    ur_buf_printf(&dir, "%s%s/tds", p->out_dir, s->sfx);
     if (ca) {
         ur_tds_params tp = {.ds = &s->ds, .outputs = outputs, .aligned_prompt = {UR_TDS_PROMPT_FORMAT, f},
                             .base_prompt = {UR_TDS_PROMPT_ALIGNTDS, NULL}, .tokenize = UR_TDS_JOINT,
@@ -247,11 +247,24 @@ static int check_params(const ur_study_params *p, ur_err *err) {
     return 0;
 }
 
+/* Every method's prompt file or template opens (before any step runs). */
+static int check_methods(const ur_study_params *p, ur_err *err) {
+    for (int i = 0; i < p->n_methods; i++) {
+        const ur_study_method *me = &p->methods[i];
+        const char *t = me->model == UR_STUDY_ALIGNED && p->aligned_template ? p->aligned_template : me->arg;
+        if (me->prompt == UR_STUDY_TEMPLATE && !strcmp(t, "auto")) continue;
+        ur_chat *f = me->prompt == UR_STUDY_URIAL ? ur_chat_urial(me->arg, err) : ur_chat_template(t, err);
+        if (!f) return -1;
+        ur_chat_free(f);
+    }
+    return 0;
+}
+
 static int open_study(study *s, const ur_study_params *p, ur_err *err) {
     memset(s, 0, sizeof *s);
     s->p = p;
     study_suffix(&p->sel, s->sfx, sizeof s->sfx);
-    if (check_params(p, err) || ur_dataset_load(p->data, &s->ds, err)) return -1;
+    if (check_params(p, err) || check_methods(p, err) || ur_dataset_load(p->data, &s->ds, err)) return -1;
     if (s->ds.format == UR_DATA_MT_BENCH)
         return ur_errf(err, "%s: study: MT-Bench (multi-turn) is not supported; give single-turn instructions", p->data);
     return 0;
@@ -265,10 +278,10 @@ static void close_study(study *s) {
 
 static int run_steps(study *s, ur_err *err) {
     const ur_study_params *p = s->p;
-    const char *dirs[] = {"", "/gen", "/judge"};
-    for (int i = 0; i < 3; i++) {
+    const char *dirs[] = {"", "", "/gen", "/judge"};
+    for (int i = 0; i < 4; i++) {
         ur_buf d = {0};
-        ur_buf_printf(&d, "%s%s", p->out_dir, dirs[i]);
+        ur_buf_printf(&d, "%s%s%s", p->out_dir, i ? s->sfx : "", dirs[i]);
         int r = make_dir(d.data, err);
         ur_buf_free(&d);
         if (r) return -1;

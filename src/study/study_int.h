@@ -8,9 +8,10 @@
 #include "urial/dataset.h"
 #include "urial/study.h"
 
-/* ".shard-I-of-N" with --shard I/N (N > 1), else "". */
+/* "/shard-I-of-N" with --shard I/N (N > 1), else "": a shard's steps write under
+ * DIR/shard-I-of-N/, so that its files have the same names as an unsharded study's. */
 void study_suffix(const ur_job_select *sel, char *buf, size_t n);
-/* OUT_DIR/STEP/NAME SFX EXT (malloc'ed). */
+/* OUT_DIR SFX/STEP/NAME EXT (malloc'ed). */
 char *study_path(const char *out_dir, const char *step, const char *name, const char *sfx, const char *ext);
 /* A model's name: the file's base name without ".gguf". */
 void study_stem(const char *model, char *buf, size_t n);
