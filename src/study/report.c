@@ -392,7 +392,7 @@ static const char CSS[] =
     ".ans{border:1px solid #eee;border-radius:4px;padding:.4em;min-width:0}"
     ".ans h4{margin:0 0 .3em;font-size:.95em}.ans pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:.3em 0;"
     "font:13px/1.4 ui-monospace,monospace;background:#fafafa;padding:.3em}"
-    ".ans ul{margin:.2em 0;padding-left:1.2em;font-size:12px;overflow-wrap:anywhere}"
+    ".ans ul{margin:.2em 0;padding-left:1.2em;font:12px/1.35 system-ui,sans-serif;overflow-wrap:anywhere}"
     ".tw{overflow-x:auto;max-width:100%}.charts{display:flex;flex-wrap:wrap;gap:1em}ul.legend .sw{padding:0;margin-right:4px}"
     "@media print{.item,figure.chart{break-inside:avoid}body{max-width:none}}";
 
@@ -491,7 +491,10 @@ static void answer_card(const report *r, const method_data *md, int i, ur_buf *o
     const char *out = json_string_value(json_object_get(j ? j : g, j ? "output_cand" : "output"));
     ur_buf_puts(o, "<div class=\"ans\"><h4>");
     h_esc(o, md->me->name);
-    ur_buf_puts(o, "</h4><ul>");
+    ur_buf_puts(o, "</h4><pre>");
+    if (out) h_esc(o, out);
+    else ur_buf_puts(o, "(no answer)");
+    ur_buf_puts(o, "</pre><ul>");
     json_t *pr = json_object_get(j, "parsed_result"), *v;
     const char *k;
     json_object_foreach(pr, k, v) {
@@ -507,10 +510,7 @@ static void answer_card(const report *r, const method_data *md, int i, ur_buf *o
     }
     if (j && !pr) ur_buf_puts(o, "<li>not judged: "), h_esc(o, json_string_value(json_object_get(j, "error"))), ur_buf_puts(o, "</li>");
     if (!j) ur_buf_puts(o, "<li>not judged yet</li>");
-    ur_buf_puts(o, "</ul><pre>");
-    if (out) h_esc(o, out);
-    else ur_buf_puts(o, "(no answer)");
-    ur_buf_puts(o, "</pre></div>\n");
+    ur_buf_puts(o, "</ul></div>\n");
 }
 
 static void answers(const report *r, ur_buf *o) {
@@ -520,7 +520,10 @@ static void answers(const report *r, ur_buf *o) {
         for (int m = 0; m < r->p->n_methods; m++) any |= r->m[m].gen[i] || r->m[m].judged[i];
         if (!r->sel[i] || !any) continue;
         ur_buf_puts(o, "<div class=\"item\"><h3>");
-        h_esc(o, r->ds.items[i].id);
+        const char *id = r->ds.items[i].id; /* JSON: a string without its quotes */
+        json_t *js = id[0] == '"' ? json_loads(id, JSON_DECODE_ANY, NULL) : NULL;
+        h_esc(o, js ? json_string_value(js) : id);
+        json_decref(js);
         ur_buf_puts(o, ": ");
         h_esc(o, r->ds.items[i].turns[0]);
         ur_buf_puts(o, "</h3><div class=\"side\">\n");
