@@ -25,7 +25,7 @@ static const char EPILOG[] =
 
 int cmd_study(int argc, char **argv) {
     ur_study_params p = {.sel = UR_JOB_SELECT_ALL};
-    const char *methods = NULL, *key_env = NULL;
+    const char *methods = NULL, *key_env = NULL, *aligned_url = NULL;
     int by = 0;
     cli_engine eng;
     cli_engine_init(&eng, NULL, NULL);
@@ -52,7 +52,8 @@ int cmd_study(int argc, char **argv) {
         OPT_CHOICE("by", 0, "category|dataset|tag", &by, "the report's breakdown (tag: the items' \"tags\")"),
         OPT_FLAG("plan", 0, &p.plan, "print the steps and the estimated time on this machine; run nothing"),
         OPT_INT("parallel", 0, "N", 1, 256, &p.parallel, CLI_PARALLEL_HELP),
-        OPT_GROUP(sel.opts), OPT_GROUP(eng.opts), OPT_GROUP(dec.opts), OPT_GROUP(rem.opts), OPT_END};
+        OPT_GROUP(sel.opts), OPT_GROUP(eng.opts), OPT_GROUP(dec.opts), OPT_GROUP(rem.opts),
+        OPT_STR("aligned-url", 0, "URL", &aligned_url, "the aligned model's server, when not --base-url's"), OPT_END};
     ur_buf help = {0};
     ur_buf_printf(&help, "%s", USAGE);
     ur_study_methods_help(&help);
@@ -67,6 +68,11 @@ int cmd_study(int argc, char **argv) {
     p.api_key = getenv(key_env ? key_env : "OPENAI_API_KEY");
     if (key_env && !p.api_key) return cli_fail("study: --judge-key-env %s: the environment variable is not set", key_env);
     if (rem.on && !(p.client = cli_remote_open(&rem, "study", p.base ? p.base : "base"))) return 1;
+    if (aligned_url && !rem.on) return cli_fail("study: --aligned-url needs --backend openai"), ur_remote_free(p.client), 1;
+    cli_remote rem_a = rem;
+    rem_a.url = aligned_url;
+    if (rem.on && aligned_url && !(p.client_aligned = cli_remote_open(&rem_a, "study", p.aligned ? p.aligned : "a")))
+        return ur_remote_free(p.client), 1;
     p.sel = sel.sel, p.gp = dec.gp, p.threads = eng.threads, p.n_ctx = eng.ctx, p.by = by;
     cli_job_view view;
     cli_job_init_view(&view);
@@ -75,7 +81,7 @@ int cmd_study(int argc, char **argv) {
     double t0 = ur_now();
     int r = ur_study_run(&p, &plan, &err);
     cli_job_end_view(&view);
-    ur_remote_free(p.client);
+    ur_remote_free(p.client), ur_remote_free(p.client_aligned);
     if (plan.len) fputs(plan.data, stdout);
     ur_buf_free(&plan);
     if (r) return cli_fail("%s", err.msg);

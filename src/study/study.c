@@ -51,7 +51,7 @@ typedef struct study {
     char sfx[64];
     ur_model *m[2]; /* base, aligned (loaded when first needed) */
     ur_judge *judge;
-    int failed_judged;
+    int failed_judged, skipped; /* judge records with an "error"; answers not generated */
 } study;
 
 static void note(const study *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -97,12 +97,21 @@ static ur_chat *open_format(const study *s, const ur_study_method *me, const ur_
 }
 
 /* ---- step: generate --------------------------------------------------------------------- */
-static ur_exec *gen_exec(study *s, const ur_model *m, const ur_chat *f, const char *model, int *n_ctx) {
+/* A model's name on its server: a GGUF path's stem (as urial serve names it), else as given. */
+static void remote_name(const char *model, char *buf, size_t n) {
+    size_t l = strlen(model);
+    if (l > 5 && !strcmp(model + l - 5, ".gguf")) study_stem(model, buf, n);
+    else snprintf(buf, n, "%s", model);
+}
+
+static ur_exec *gen_exec(study *s, const ur_study_method *me, const ur_model *m, const ur_chat *f, const char *model,
+                         int *n_ctx) {
     const ur_study_params *p = s->p;
     if (p->client) {
         char name[256];
-        study_stem(model, name, sizeof name);
-        return ur_exec_gen_remote_new(p->client, name, f);
+        remote_name(model, name, sizeof name);
+        int al = me->model == UR_STUDY_ALIGNED && p->client_aligned;
+        return ur_exec_gen_remote_new(al ? p->client_aligned : p->client, name, f);
     }
     ur_engine_params ep;
     ur_engine_defaults(&ep);
@@ -123,19 +132,21 @@ static int gen_step(study *s, const ur_study_method *me, ur_err *err) {
     ur_chat *f = open_format(s, me, m, err);
     if (!f) return -1;
     char *out = study_path(p->out_dir, "gen", me->name, s->sfx, ".jsonl");
-    char stem[256], gen[400];
+    char stem[256], gen[400], name[256];
     study_stem(model, stem, sizeof stem);
+    remote_name(model, name, sizeof name);
     snprintf(gen, sizeof gen, "%s+%s", stem, me->name);
     int n_ctx = 0;
-    ur_exec *x = gen_exec(s, m, f, model, &n_ctx);
+    ur_exec *x = gen_exec(s, me, m, f, model, &n_ctx);
     ur_run_params rp = {.ds = &s->ds, .out = out, .sel = p->sel, .fmt = f, .gp = p->gp, .generator = gen,
-                        .model = p->client ? stem : model, .model_size = m ? m->gguf->size : 0, .n_ctx = n_ctx,
+                        .model = p->client ? name : model, .model_size = m ? m->gguf->size : 0, .n_ctx = n_ctx,
                         .progress = p->progress, .note = p->note, .hook_user = p->hook_user};
     ur_job_progress pg;
     int rc = ur_run(&rp, x, &pg, err);
     if (!rc)
         note(s, "study: generate %s: %d of %d answers in %s (%d now, %d skipped)", me->name, pg.kept + pg.recorded,
              pg.total, out, pg.recorded, pg.skipped);
+    s->skipped += rc ? 0 : pg.skipped;
     ur_exec_free(x);
     ur_chat_free(f);
     free(out);
@@ -163,8 +174,26 @@ static void judge_note(void *user, const char *msg) {
     note(s, "%s", msg);
 }
 
+/* Records in a step's file (0: missing or empty). */
+static int records_in(const char *path) {
+    ur_err e = {{0}};
+    struct stat st;
+    if (stat(path, &st) || !st.st_size) return 0;
+    ur_results *r = ur_results_open(path, UR_RESULTS_READ, &e);
+    int n = r ? ur_results_count(r) : 0;
+    ur_results_close(r);
+    return n;
+}
+
 static int judge_step(study *s, const ur_study_method *me, ur_err *err) {
     const ur_study_params *p = s->p;
+    char *gen = study_path(p->out_dir, "gen", me->name, s->sfx, ".jsonl");
+    int n = records_in(gen);
+    free(gen);
+    if (!n) {
+        note(s, "study: judge %s: no answers to judge yet", me->name);
+        return 0;
+    }
     if (!s->judge) {
         if (!(s->judge = open_judge(p, err))) return -1;
         if (ur_judge_note(s->judge)) note(s, "%s", ur_judge_note(s->judge));
@@ -198,6 +227,13 @@ const ur_study_method *study_aligned_method(const ur_study_params *p) {
 
 static int tds_step(study *s, const ur_study_method *me, ur_err *err) {
     const ur_study_params *p = s->p;
+    char *gen = study_path(p->out_dir, "gen", me->name, s->sfx, ".jsonl");
+    int n = records_in(gen);
+    free(gen);
+    if (!n) {
+        note(s, "study: TDS: no answers of %s yet", me->name);
+        return 0;
+    }
     ur_model *mb = model_of(s, UR_STUDY_BASE, err), *ma = mb ? model_of(s, UR_STUDY_ALIGNED, err) : NULL;
     if (!ma) return -1;
     if (ur_tds_same_vocab(mb, ma, err)) {
@@ -316,13 +352,16 @@ int ur_study_run(const ur_study_params *p, ur_buf *plan, ur_err *err) {
     int rc = open_study(&s, p, err);
     if (!rc && p->plan) rc = study_plan(p, &s.ds, s.sfx, plan, err);
     else if (!rc) rc = run_steps(&s, err);
-    int failed = s.failed_judged;
+    int failed = s.failed_judged, skipped = s.skipped;
     close_study(&s);
     if (rc || p->plan) return rc;
     char *html = NULL;
     if (ur_study_report(p, &html, err)) return -1;
     note(&s, "study: wrote %s/study.json and %s", p->out_dir, html);
     free(html);
+    if (skipped)
+        return ur_errf(err, "study: %d answers were not generated (the notes above say why); run the same command "
+                            "again to retry them", skipped);
     if (failed)
         return ur_errf(err, "study: %d judge records failed (each has its \"error\" in %s/judge/); run the same command "
                             "again to retry them", failed, p->out_dir);

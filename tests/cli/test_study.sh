@@ -25,7 +25,7 @@ start_judge() { # NAME ARGS...: sets PORT
     PORT=$(cat "$TMP/$name.port")
 }
 
-SYNTH=(synth --ctx 4096 --dim 192 --layers 2 --heads 4 --kv-heads 2 --ff 384 --scale 0.3)
+SYNTH=(synth --ctx 4096 --dim 192 --layers 2 --heads 4 --kv-heads 2 --ff 384 --scale 0.3 --type q8_0)
 "$URIAL" "${SYNTH[@]}" --seed 1 "$TMP/base.gguf" >/dev/null 2>&1 && "$URIAL" "${SYNTH[@]}" --seed 2 "$TMP/aligned.gguf" >/dev/null 2>&1 ||
     { fail synth "cannot write the test models"; exit 0; }
 # 24 items: every sixth a red-team one (category "safety": judged on safety), tags for --by tag
@@ -163,6 +163,43 @@ ok shard1 "$URIAL" "${STUDY[@]}" --out "$S" --shard 1/2
 table1() { sed -n '/id="table1"/,/<\/table>/p' "$1" | grep -o 'data-value="[^"]*"'; }
 [ -n "$(table1 "$R/report.html")" ] && [ "$(table1 "$R/report.html")" = "$(table1 "$S/report.html")" ] &&
     pass shards_report_table1_same || fail shards_report_table1_same
+
+# ---- generation on servers: urial serve with each model, the same answers as here ------------------------
+# (the bundled demo pair: a random model's bytes are not always UTF-8, which the completion parser refuses)
+# serve_model NAME MODEL: a server in the background; sets PORT
+serve_model() {
+    "$URIAL" serve -m "$2" --template zephyr --port 0 -t 1 --parallel 2 2>"$TMP/$1.serve" &
+    local pid=$!
+    PIDS+=($pid)
+    PORT=
+    for _ in $(seq 400); do
+        PORT=$(grep -oE 'on http://127\.0\.0\.1:[0-9]+/' "$TMP/$1.serve" | grep -oE '[0-9]+/$' | tr -d /)
+        [ -n "$PORT" ] && break
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.05
+    done
+    [ -n "$PORT" ] || { fail "serve_$1" "$(cat "$TMP/$1.serve")"; PORT=9; }
+}
+DB=models/urial-demo-base.gguf DA=models/urial-demo-chat.gguf
+serve_model sb "$DB"; PB=$PORT
+serve_model sa "$DA"; PA=$PORT
+DSTUDY=(study --base "$DB" --aligned "$DA" --data data/demo/heldout.jsonl --limit 6 --methods urial-k0,aligned --template zephyr
+        -n 24 -t 1 --parallel 2 --repeat-penalty 1.2 --repeat-last-n 24 --judge "$JUDGE" --judge-model replay)
+fails_with aligned_url_needs_backend '--aligned-url needs --backend openai' "$URIAL" "${DSTUDY[@]}" --out "$TMP/x" --aligned-url "http://127.0.0.1:$PA/v1"
+"$URIAL" "${DSTUDY[@]}" --out "$TMP/dlocal" >/dev/null 2>&1
+"$URIAL" "${DSTUDY[@]}" --out "$TMP/dremote" --retries 1 --timeout 60 --backend openai --base-url "http://127.0.0.1:$PB/v1" \
+    --aligned-url "http://127.0.0.1:$PA/v1" >/dev/null 2>"$TMP/err4"
+rc=$?
+same=1
+for m in urial-k0 aligned; do
+    cmp -s <(outs "$TMP/dlocal/gen/$m.jsonl") <(outs "$TMP/dremote/gen/$m.jsonl") && [ "$(count "$TMP/dremote/gen/$m.jsonl")" = 6 ] || same=0
+done
+[ $rc = 0 ] && [ $same = 1 ] && grep -q 'TDS skipped: it needs both models here' "$TMP/err4" && grep -q '"backend":"openai"' "$TMP/dremote/gen/aligned.jsonl" &&
+    [ -s "$TMP/dremote/report.html" ] && grep -q '"tds": null' "$TMP/dremote/study.json" && pass remote_generation_same ||
+    fail remote_generation_same "rc $rc: $(grep -v '^urial: run' "$TMP/err4" | tail -3)"
+# an answer the server could not give: the study says so and exits 1; the next run generates it
+"$URIAL" "${DSTUDY[@]}" --out "$TMP/dfail" --retries 0 --timeout 60 --backend openai --base-url "http://127.0.0.1:9/v1" >/dev/null 2>"$TMP/err5"
+[ $? = 1 ] && grep -q 'answers were not generated' "$TMP/err5" && pass remote_failures_exit_1 || fail remote_failures_exit_1 "$(tail -2 "$TMP/err5")"
 
 # ---- pairwise results added by the user appear in the report ------------------------------------------
 mkdir -p "$R/pairwise"
