@@ -104,12 +104,11 @@ static void remote_name(const char *model, char *buf, size_t n) {
     else snprintf(buf, n, "%s", model);
 }
 
-static ur_exec *gen_exec(study *s, const ur_study_method *me, const ur_model *m, const ur_chat *f, const char *model,
+/* name: the model's name on a server (borrowed by the remote executor: it must outlive it) */
+static ur_exec *gen_exec(study *s, const ur_study_method *me, const ur_model *m, const ur_chat *f, const char *name,
                          int *n_ctx) {
     const ur_study_params *p = s->p;
     if (p->client) {
-        char name[256];
-        remote_name(model, name, sizeof name);
         int al = me->model == UR_STUDY_ALIGNED && p->client_aligned;
         return ur_exec_gen_remote_new(al ? p->client_aligned : p->client, name, f);
     }
@@ -137,7 +136,7 @@ static int gen_step(study *s, const ur_study_method *me, ur_err *err) {
     remote_name(model, name, sizeof name);
     snprintf(gen, sizeof gen, "%s+%s", stem, me->name);
     int n_ctx = 0;
-    ur_exec *x = gen_exec(s, me, m, f, model, &n_ctx);
+    ur_exec *x = gen_exec(s, me, m, f, name, &n_ctx);
     ur_run_params rp = {.ds = &s->ds, .out = out, .sel = p->sel, .fmt = f, .gp = p->gp, .generator = gen,
                         .model = p->client ? name : model, .model_size = m ? m->gguf->size : 0, .n_ctx = n_ctx,
                         .progress = p->progress, .note = p->note, .hook_user = p->hook_user};
