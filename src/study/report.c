@@ -264,11 +264,11 @@ static const char *BY_NAME[3] = {"category", "dataset", "tag"};
 
 /* The groups an item is in: its category / dataset, or each of its tags (just-eval's
  * "tags", "task_types" or "topics": a string or a list of strings). */
-static int item_groups(const report *r, int i, const char **out, int max, json_t **hold) {
+static int item_groups(const report *r, int by, int i, const char **out, int max, json_t **hold) {
     json_t *f = *hold = json_loads(r->ds.items[i].fields, 0, NULL);
     int n = 0;
-    if (r->p->by != UR_STUDY_BY_TAG) {
-        json_t *v = json_object_get(f, BY_NAME[r->p->by]);
+    if (by != UR_STUDY_BY_TAG) {
+        json_t *v = json_object_get(f, BY_NAME[by]);
         out[n++] = json_is_string(v) ? json_string_value(v) : "(none)";
         return n;
     }
@@ -299,13 +299,13 @@ typedef struct group {
 } group;
 
 /* Per group and method: the aspect means and the number of judged answers. */
-static int groups_of(const report *r, const method_data *md, group **gs) {
+static int groups_of(const report *r, int by, const method_data *md, group **gs) {
     int ng = 0;
     for (int i = 0; i < r->ds.n; i++) {
         json_t *rec = md->judged[i], *hold = NULL;
         if (!r->sel[i] || !rec || !json_object_get(rec, "parsed_result")) continue;
         const char *names[32];
-        int k = item_groups(r, i, names, 32, &hold);
+        int k = item_groups(r, by, i, names, 32, &hold);
         for (int j = 0; j < k; j++) {
             int g = 0;
             while (g < ng && strncmp((*gs)[g].name, names[j], sizeof (*gs)[g].name - 1)) g++;
@@ -355,7 +355,7 @@ static void study_json(const report *r, ur_buf *o) {
         md->judge_file ? jstr(o, md->judge_file) : ur_buf_puts(o, "null");
         ur_buf_printf(o, ",\n     \"eval_report\": %s,\n     \"by\": {", md->report ? md->report : "null");
         group *gs = NULL;
-        int ng = groups_of(r, md, &gs);
+        int ng = groups_of(r, r->p->by, md, &gs);
         for (int g = 0; g < ng; g++) {
             ur_buf_puts(o, g ? ", " : ""), jstr(o, gs[g].name);
             ur_buf_printf(o, ": {\"judged\": %ld", gs[g].n[N_ASPECTS]);
@@ -459,12 +459,13 @@ static void charts(const report *r, ur_buf *o) {
     free(names), free(vals);
 }
 
-static void breakdown(const report *r, ur_buf *o) {
-    const char *by = BY_NAME[r->p->by];
-    ur_buf_printf(o, "<section id=\"breakdown\"><h2>By %s</h2>\n", by);
+/* One table per method of its scores by category, dataset or tag. */
+static void breakdown_by(const report *r, int kind, ur_buf *o) {
+    const char *by = BY_NAME[kind];
+    ur_buf_printf(o, "<h2 id=\"by-%s\">By %s</h2>\n", by, by);
     for (int i = 0; i < r->p->n_methods; i++) {
         group *gs = NULL;
-        int ng = groups_of(r, &r->m[i], &gs);
+        int ng = groups_of(r, kind, &r->m[i], &gs);
         ur_buf_puts(o, "<h3>");
         h_esc(o, r->m[i].me->name);
         ur_buf_printf(o, "</h3>\n<div class=\"tw\"><table class=\"t1 by\"><tr><th>%s</th><th>judged</th>", by);
@@ -481,6 +482,26 @@ static void breakdown(const report *r, ur_buf *o) {
         ur_buf_puts(o, "</table></div>\n");
         free(gs);
     }
+}
+
+/* Does any selected item have a value for this kind of group? */
+static int has_groups(const report *r, int kind) {
+    for (int i = 0; i < r->ds.n; i++) {
+        const char *names[4];
+        json_t *hold = NULL;
+        int k = r->sel[i] ? item_groups(r, kind, i, names, 4, &hold) : 0, real = k && strcmp(names[0], "(none)");
+        json_decref(hold);
+        if (real) return 1;
+    }
+    return 0;
+}
+
+/* --by's breakdown first, then the other kinds the items have. */
+static void breakdown(const report *r, ur_buf *o) {
+    ur_buf_puts(o, "<section id=\"breakdown\">\n");
+    breakdown_by(r, r->p->by, o);
+    for (int k = 0; k < 3; k++)
+        if (k != r->p->by && has_groups(r, k)) breakdown_by(r, k, o);
     ur_buf_puts(o, "</section>\n");
 }
 

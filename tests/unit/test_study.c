@@ -152,7 +152,8 @@ static void report(void) {
     /* the page: escaped reasons, a row per method, a radar per method */
     CHECK(strstr(h1, "&lt;b&gt;") && !strstr(h1, "<b><b>"));
     CHECK(count(h1, "<tr class=\"base\" data-method=\"m\">") == 1 && count(h1, "data-method=\"aligned\"") == 1);
-    CHECK(strstr(h1, "id=\"radar-m\"") && strstr(h1, "id=\"radar-aligned\"") && strstr(h1, "<h2>By tag</h2>"));
+    CHECK(strstr(h1, "id=\"radar-m\"") && strstr(h1, "id=\"radar-aligned\"") && strstr(h1, "<h2 id=\"by-tag\">By tag</h2>") &&
+          strstr(h1, "id=\"by-category\"") && !strstr(h1, "id=\"by-dataset\""));
     CHECK(count(h1, "class=\"item\"") == 6 && count(h1, "not judged yet") == 6);
     free(j1), free(j2), free(h1), free(h2);
     ur_buf_free(&ev), ur_buf_free(&want), ur_buf_free(&dtext), ur_buf_free(&all), ur_buf_free(&s0), ur_buf_free(&s1);
