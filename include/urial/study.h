@@ -64,6 +64,7 @@ typedef struct ur_study_params {
     int threads, n_ctx, parallel; /* the local engine (0: defaults) */
     const char *cache_dir;      /* prefix KV cache files, or NULL */
     struct ur_remote *client;   /* generation on an OpenAI-compatible server, or NULL (borrowed) */
+    struct ur_remote *client_aligned; /* the aligned model's server when it is another one, or NULL */
     /* the judge: "local:MODEL.gguf" or a URL; judge_model, api_key for a URL */
     const char *judge, *judge_model, *api_key;
     int judge_parallel, judge_ctx, judge_reason_max; /* a local judge (0: defaults) */
