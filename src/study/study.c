@@ -274,6 +274,9 @@ static int check_params(const ur_study_params *p, ur_err *err) {
     if (!p->plan && !p->judge) return ur_errf(err, "study: --judge URL|local:MODEL.gguf is required (the just-eval judge)");
     if (p->judge && !strncmp(p->judge, "local:", 6) && !p->judge[6])
         return ur_errf(err, "study: --judge local: needs a model file (local:MODEL.gguf)");
+    struct stat js;
+    if (p->judge && !strncmp(p->judge, "local:", 6) && stat(p->judge + 6, &js))
+        return ur_errf(err, "%s: --judge local: %s", p->judge + 6, strerror(errno));
     for (int w = 0; w < 2 && !p->client; w++) {
         const char *f = w ? p->aligned : p->base;
         struct stat st;

@@ -48,6 +48,8 @@ fails_with twice_method "--methods: 'aligned' is given twice" "$URIAL" "${STUDY[
 fails_with bad_name "--methods: 'a b=x' is not NAME=FILE" "$URIAL" "${STUDY[@]}" --out "$TMP/x" --methods "a b=x"
 fails_with no_base 'nope.gguf: --base: No such file' "$URIAL" "${STUDY[@]/$TMP\/base.gguf/$TMP/nope.gguf}" --out "$TMP/x"
 fails_with bad_data 'nodata.jsonl' "$URIAL" "${STUDY[@]/$TMP\/data.jsonl/$TMP/nodata.jsonl}" --out "$TMP/x"
+fails_with no_local_judge 'nojudge.gguf: --judge local: No such file' "$URIAL" "${STUDY[@]/$JUDGE/local:$TMP/nojudge.gguf}" --out "$TMP/x"
+[ ! -e "$TMP/x/gen" ] && pass refused_before_any_step || fail refused_before_any_step "$(ls -R "$TMP/x")"
 fails_with bad_shard "--shard '2/2' is not I/N" "$URIAL" "${STUDY[@]}" --out "$TMP/x" --shard 2/2
 fails_with bad_prompt_file 'missing.txt' "$URIAL" "${STUDY[@]}" --out "$TMP/x" --methods "m=$TMP/missing.txt"
 rm -rf "$TMP/x"
