@@ -437,25 +437,37 @@ static void table1(const report *r, ur_buf *o) {
                    "the aspects' means; length: words as Python's str.split() counts them.</p></section>\n");
 }
 
+/* The charts draw the aspects some method has a mean for (no safety axis without red-team items). */
 static void charts(const report *r, ur_buf *o) {
     const int n = r->p->n_methods;
-    const char **names = ur_xcalloc((size_t)n, sizeof *names);
+    const char **names = ur_xcalloc((size_t)n, sizeof *names), *axes[N_ASPECTS];
     double *vals = ur_xcalloc((size_t)n * N_ASPECTS, sizeof *vals);
+    int k = 0;
+    for (int a = 0; a < N_ASPECTS; a++) {
+        int any = 0;
+        for (int i = 0; i < n; i++) any |= !isnan(r->m[i].mean[a]);
+        if (!any) continue;
+        for (int i = 0; i < n; i++) vals[i * N_ASPECTS + k] = r->m[i].mean[a];
+        axes[k++] = ASPECTS[a];
+    }
     for (int i = 0; i < n; i++) {
         names[i] = r->m[i].me->name;
-        for (int a = 0; a < N_ASPECTS; a++) vals[i * N_ASPECTS + a] = r->m[i].mean[a];
+        memmove(vals + i * k, vals + i * N_ASPECTS, sizeof *vals * (size_t)k); /* rows of k values */
     }
-    ur_buf_puts(o, "<section id=\"charts\"><h2>Charts</h2><div class=\"charts\">\n");
-    chart_bars(o, "bars-aspects", "Mean score per aspect", "aspect", "mean score (1 to 5)", 5, ASPECTS, N_ASPECTS, names,
-               vals, n);
-    chart_radar(o, "radar-all", "All methods", ASPECTS, N_ASPECTS, 5, names, vals, n);
-    for (int i = 0; i < n; i++) {
+    ur_buf_puts(o, "<section id=\"charts\"><h2>Charts</h2>\n");
+    if (!k) ur_buf_puts(o, "<p>Nothing judged yet.</p>\n");
+    else ur_buf_puts(o, "<div class=\"charts\">\n");
+    for (int c = 0; k && c <= n + 1; c++) {
         ur_buf id = {0};
-        ur_buf_printf(&id, "radar-%s", names[i]);
-        chart_radar(o, id.data, names[i], ASPECTS, N_ASPECTS, 5, names + i, vals + i * N_ASPECTS, 1);
+        ur_buf_printf(&id, "radar-%s", c < 2 ? "all" : names[c - 2]);
+        if (c == 0)
+            chart_bars(o, "bars-aspects", "Mean score per aspect", "aspect", "mean score (1 to 5)", 5, axes, k, names, vals, n);
+        else if (k >= 3)
+            chart_radar(o, id.data, c == 1 ? "All methods" : names[c - 2], axes, k, 5, c == 1 ? names : names + c - 2,
+                        c == 1 ? vals : vals + (c - 2) * k, c == 1 ? n : 1);
         ur_buf_free(&id);
     }
-    ur_buf_puts(o, "</div></section>\n");
+    ur_buf_puts(o, k ? "</div></section>\n" : "</section>\n");
     free(names), free(vals);
 }
 
