@@ -7,6 +7,7 @@
 #   make demo            the bundled demo models: URIAL vs the SFT twin on 3 questions, then TDS
 #   make demo-models     rebuild models/*.gguf from scratch (corpus, tokenizer, pretraining, SFT; ~45 min)
 #   make demo-eval       the model card's figures (style over 50 held-out prompts, TDS)
+#   make demo-study      urial study on the demo pair: methods, offline judge, TDS, one report
 #   make bench           speed against llama.cpp (see docs/bench.md)
 
 CC      ?= cc
@@ -49,7 +50,7 @@ ifneq ($(GIT_DESC),)
 endif
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test fuzz fuzz-jinja fuzz-seeds demo demo-models demo-eval bench clean
+.PHONY: all test fuzz fuzz-jinja fuzz-seeds demo demo-models demo-eval demo-study bench clean
 all: $(BUILD)/urial $(BUILD)/liburial.a $(BUILD)/liburial.so
 
 $(BUILD)/obj/%.o: %.c
@@ -152,6 +153,9 @@ demo-models: all
 
 demo-eval: all
 	@tools/demo_eval.sh $(BUILD)
+
+demo-study: all
+	@tools/demo_study.sh $(BUILD)
 
 bench: all
 	@bench/run.sh

@@ -203,6 +203,12 @@ void ur_tds_tokens_json(const ur_vocab *v, const ur_tds_pos *pos, int n, ur_buf 
 int ur_tds_summarize(const char *name, const char *const *records, int n, ur_buf *summary, ur_buf *html,
                      ur_err *err);
 
+/* The same numbers (summary.json into *summary) and, into *html, only the report's
+ * numbers table and figures (no page head, answers or script: for another page,
+ * e.g. urial study's report, which includes ur_tds_report_css in its style). */
+int ur_tds_figures(const char *name, const char *const *records, int n, ur_buf *summary, ur_buf *html, ur_err *err);
+const char *ur_tds_report_css(size_t *len);
+
 /* Several pairs (or runs) in one report, side by side: each pair's records, a label
  * for the page and a name for messages. summaries[i] gets pair i's summary.json. */
 typedef struct ur_tds_pair_records {

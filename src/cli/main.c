@@ -30,6 +30,7 @@ static const struct {
     {"run", cmd_run, "generate answers for a dataset into resumable JSONL (shards, prefix cache)"},
     {"merge", cmd_merge, "join JSONL shards into the JSON array just-eval and AlpacaEval read"},
     {"eval", cmd_eval, "judge outputs with an LLM judge (scores, pairwise) and report, as just-eval; style counts"},
+    {"study", cmd_study, "the paper's whole experiment for a pair: methods, judge, TDS, one report (resumable)"},
     {"tds", cmd_tds, "token distribution shift of a base/aligned pair: JSONL, summary, HTML report"},
     {"serve", cmd_serve, "an OpenAI-compatible server (URIAL for a base model) with a web chat page"},
 };

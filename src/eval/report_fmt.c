@@ -1,11 +1,12 @@
 /* Report formats: Markdown tables, JSON with just-eval's key names, and a
- * self-contained HTML page with an SVG bar chart. */
+ * self-contained HTML page with SVG charts (src/eval/chart.c, shared with urial study). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/chart.h"
 #include "eval/report_int.h"
 
 /* ---- tables (the same cells as Markdown or HTML) ------------------------------------ */
@@ -129,17 +130,24 @@ static void score_tables(const rp_file *fs, int n, const ur_report_params *p, ur
             else t_set(&t, c++, "%s", b);
         }
     }
-    const char *scale = rp_common_scale(fs, n);
-    if (!scale) { /* files on different scales: a row says which */
-        t_row(&t);
-        t_set(&t, 0, "scale");
-        for (int i = 0, c = 1; i < n; i++)
-            if (!fs[i].pairwise) t_set(&t, c++, "%s", fs[i].scale_mixed ? "mixed" : fs[i].scale_seen ? fs[i].scale : "1 to 5");
-        ur_buf_puts(o, html ? "<h2>Scores</h2>\n" : "## Scores\n\n");
+    if (html) { /* the page has its own table (series merged, named uniquely): rp_html */
+        ur_buf scratch = {0};
+        t_emit(&t, &scratch, 1);
+        ur_buf_free(&scratch);
     } else {
-        ur_buf_printf(o, html ? "<h2>Scores (%s)</h2>\n" : "## Scores (%s)\n\n", scale);
+        const char *scale = rp_common_scale(fs, n);
+        if (!scale) { /* files on different scales: a row says which */
+            t_row(&t);
+            t_set(&t, 0, "scale");
+            for (int i = 0, c = 1; i < n; i++)
+                if (!fs[i].pairwise)
+                    t_set(&t, c++, "%s", fs[i].scale_mixed ? "mixed" : fs[i].scale_seen ? fs[i].scale : "1 to 5");
+            ur_buf_puts(o, "## Scores\n\n");
+        } else {
+            ur_buf_printf(o, "## Scores (%s)\n\n", scale);
+        }
+        t_emit(&t, o, 0);
     }
-    t_emit(&t, o, html);
     if (!p->by) return;
     const char *by = p->by == UR_BY_DATASET ? "dataset" : "category";
     for (int i = 0; i < n; i++) {
@@ -334,98 +342,137 @@ void rp_json(const rp_file *fs, int n, const ur_report_params *p, ur_buf *o) {
 }
 
 /* ---- HTML with SVG charts ---------------------------------------------------------------- */
-static const char *COLORS[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"};
+/* A series of the page: one model's means. Scoring files with the same generator whose
+ * aspects do not overlap (a multi-aspect file and a safety file of one model) are one
+ * series; names that still clash get the file's name added (chart_unique_names). */
+typedef struct series {
+    const char *model, *file;
+    double mean[RP_MAX_ASPECTS]; /* per page aspect, NAN when absent */
+    long total;
+    double words;
+} series;
 
-/* Grouped bars: one group per aspect, one bar per scoring file, the y axis 0 to 5 (or to
- * the largest mean, for scales beyond 5). */
-static void score_chart(const rp_file *fs, int n, ur_buf *o) {
-    const char *names[RP_MAX_ASPECTS];
-    int k = all_aspects(fs, n, names), m = 0;
-    for (int i = 0; i < n; i++) m += !fs[i].pairwise;
-    if (!k || !m) return;
-    const int bw = 18, gap = 24, h = 200, top = 20, left = 40;
-    int ymax = 5;
-    for (int i = 0; i < n; i++)
-        for (int a = 0; !fs[i].pairwise && a < fs[i].n_aspects; a++) {
-            double v = rp_mean(&fs[i].scores[a]);
-            if (!isnan(v) && v > ymax) ymax = (int)ceil(v);
+static int make_series(const rp_file *fs, int n, const char **names, int k, series *sv) {
+    int ns = 0;
+    for (int i = 0; i < n; i++) {
+        const rp_file *f = &fs[i];
+        if (f->pairwise) continue;
+        int into = -1;
+        for (int j = 0; j < ns && into < 0; j++) {
+            int overlap = 0;
+            for (int a = 0; a < k; a++) overlap |= !isnan(sv[j].mean[a]) && find_aspect(f, names[a]) >= 0;
+            if (!strcmp(sv[j].model, f->model) && !overlap) into = j;
         }
-    int gw = m * bw + gap, w = left + k * gw + 20;
-    ur_buf_printf(o, "<svg width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"mean score per aspect\">\n", w,
-                  h + top + 60);
-    for (int y = 0; y <= ymax; y++) {
-        int py = top + h - y * h / ymax;
-        ur_buf_printf(o, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>"
-                         "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%d</text>\n",
-                      left, w - 10, py, py, left - 6, py + 4, y);
-    }
-    for (int a = 0; a < k; a++) {
-        int x0 = left + a * gw + gap / 2;
-        for (int i = 0, j = 0; i < n; i++) {
-            if (fs[i].pairwise) continue;
-            int ai = find_aspect(&fs[i], names[a]);
-            double v = ai < 0 ? NAN : rp_mean(&fs[i].scores[ai]);
-            if (!isnan(v)) {
-                int bh = (int)lround(v / ymax * h);
-                ur_buf_printf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>", x0 + j * bw,
-                              top + h - bh, bw - 2, bh, COLORS[j % 8]);
-                put_escaped(o, fs[i].model, 1);
-                ur_buf_printf(o, " %s %.2f</title></rect>\n", names[a], v);
-            }
-            j++;
+        if (into < 0) {
+            into = ns++;
+            sv[into] = (series){.model = f->model, .file = ur_base_name(f->file), .words = rp_mean(&f->lens)};
+            for (int a = 0; a < k; a++) sv[into].mean[a] = NAN;
         }
-        ur_buf_printf(o, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">", x0 + m * bw / 2,
-                      top + h + 16);
-        put_escaped(o, names[a], 1);
-        ur_buf_puts(o, "</text>\n");
+        for (int a = 0; a < k; a++) {
+            int j = find_aspect(f, names[a]);
+            if (j >= 0) sv[into].mean[a] = rp_mean(&f->scores[j]);
+        }
+        sv[into].total += f->total;
     }
-    for (int i = 0, j = 0, lx = left; i < n; i++) {
-        if (fs[i].pairwise) continue;
-        ur_buf_printf(o, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"%d\" y=\"%d\" "
-                         "font-size=\"12\">", lx, top + h + 32, COLORS[j % 8], lx + 16, top + h + 43);
-        put_escaped(o, fs[i].model, 1);
-        ur_buf_puts(o, "</text>\n");
-        lx += 30 + 7 * (int)strlen(fs[i].model);
-        j++;
-    }
-    ur_buf_puts(o, "</svg>\n");
+    return ns;
 }
 
-/* Pairwise: one 100% bar per aspect, A wins / tie / B wins. */
-static void pair_chart(const rp_file *f, ur_buf *o) {
-    const int w = 400, bh = 18, left = 110;
-    ur_buf_printf(o, "<svg width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"win, tie, lose per aspect\">\n",
-                  left + w + 20, f->n_aspects * (bh + 6) + 10);
-    for (int a = 0; a < f->n_aspects; a++) {
-        long v[3] = {f->wins[a][0], f->ties[a], f->n_gens > 1 ? f->wins[a][1] : 0};
-        long tot = v[0] + v[1] + v[2];
-        int y = 5 + a * (bh + 6), x = left;
-        ur_buf_printf(o, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"end\">", left - 6, y + 13);
-        put_escaped(o, f->aspects[a], 1);
-        ur_buf_puts(o, "</text>\n");
-        static const char *col[] = {"#59a14f", "#bab0ac", "#e15759"};
-        for (int s = 0; s < 3 && tot; s++) {
-            int ww = (int)lround((double)v[s] * w / (double)tot);
-            ur_buf_printf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>%ld</title></rect>\n",
-                          x, y, ww, bh, col[s], v[s]);
-            x += ww;
+static double series_avg(const series *s, int k) {
+    double t = 0;
+    int m = 0;
+    for (int a = 0; a < k; a++)
+        if (!isnan(s->mean[a])) t += s->mean[a], m++;
+    return m ? t / m : NAN;
+}
+
+static void series_table(const series *sv, char **labels, int ns, const char **names, int k, ur_buf *o) {
+    table t;
+    char b[64];
+    t_init(&t, ns + 1);
+    t_row(&t);
+    t_set(&t, 0, "aspect");
+    for (int s = 0; s < ns; s++) t_set(&t, s + 1, "%s", labels[s]);
+    for (int a = 0; a <= k + 2; a++) {
+        t_row(&t);
+        t_set(&t, 0, "%s", a < k ? names[a] : a == k ? "average" : a == k + 1 ? "judged" : "words (mean)");
+        for (int s = 0; s < ns; s++) {
+            double v = a < k ? sv[s].mean[a] : a == k ? series_avg(&sv[s], k) : a == k + 2 ? sv[s].words : NAN;
+            if (a == k + 1) t_set(&t, s + 1, "%ld", sv[s].total);
+            else fmt_mean(b, sizeof b, v, a == k + 2 ? "%.1f" : "%.2f"), t_set(&t, s + 1, "%s", b);
         }
     }
-    ur_buf_puts(o, "</svg>\n");
+    ur_buf_puts(o, "<h2>Scores (1 to 5)</h2>\n");
+    t_emit(&t, o, 1);
+}
+
+static void score_charts(const rp_file *fs, int n, ur_buf *o) {
+    const char *names[RP_MAX_ASPECTS];
+    int k = all_aspects(fs, n, names);
+    series *sv = ur_xcalloc((size_t)n + 1, sizeof *sv);
+    int ns = make_series(fs, n, names, k, sv);
+    if (!ns || !k) {
+        free(sv);
+        return;
+    }
+    const char **base = ur_xcalloc((size_t)ns, sizeof *base), **files = ur_xcalloc((size_t)ns, sizeof *files);
+    char **labels = ur_xcalloc((size_t)ns, sizeof *labels);
+    double *vals = ur_xcalloc((size_t)ns * (size_t)k, sizeof *vals);
+    for (int s = 0; s < ns; s++) {
+        base[s] = sv[s].model, files[s] = sv[s].file;
+        for (int a = 0; a < k; a++) vals[s * k + a] = sv[s].mean[a];
+    }
+    chart_unique_names(base, files, ns, labels);
+    /* the axis: 1 to 5, or the files' common declared scale (e.g. LIMA's 1 to 6) */
+    const char *scale = rp_common_scale(fs, n);
+    double ymax = 5;
+    for (int i = 0; i < ns * k; i++)
+        if (!isnan(vals[i]) && vals[i] > ymax) ymax = ceil(vals[i]);
+    char ylabel[96];
+    snprintf(ylabel, sizeof ylabel, "mean score (%s)", scale ? scale : "scales differ");
+    ur_buf_puts(o, "<div class=\"charts\">\n");
+    chart_bars(o, "scores-bars", "Mean score per aspect", "aspect", ylabel, ymax, names, k, (const char *const *)labels,
+               vals, ns);
+    if (k >= 3)
+        chart_radar(o, "scores-radar", "Aspects (radar)", names, k, ymax, (const char *const *)labels, vals, ns);
+    ur_buf_puts(o, "</div>\n");
+    series_table(sv, labels, ns, names, k, o);
+    for (int s = 0; s < ns; s++) free(labels[s]);
+    free(labels), free(base), free(files), free(vals), free(sv);
+}
+
+/* Pairwise: one 100% bar per aspect, A wins / tie / B wins, with its legend. */
+static void pair_chart(const rp_file *f, int i, ur_buf *o) {
+    const char *rows[RP_MAX_ASPECTS];
+    long counts[RP_MAX_ASPECTS * 3];
+    for (int a = 0; a < f->n_aspects; a++) {
+        rows[a] = f->aspects[a];
+        counts[3 * a] = f->wins[a][0], counts[3 * a + 1] = f->ties[a];
+        counts[3 * a + 2] = f->n_gens > 1 ? f->wins[a][1] : 0;
+    }
+    ur_buf ta = {0}, tb = {0}, id = {0};
+    ur_buf_printf(&ta, "%s wins", f->n_gens > 0 ? f->gens[0] : "A");
+    ur_buf_printf(&tb, "%s wins", f->n_gens > 1 ? f->gens[1] : "B");
+    ur_buf_printf(&id, "pairwise-%d", i);
+    const char *parts[3] = {ta.data, "tie", tb.data};
+    chart_stack(o, id.data, "Win, tie, lose per aspect", rows, f->n_aspects, parts, counts);
+    ur_buf_free(&ta), ur_buf_free(&tb), ur_buf_free(&id);
 }
 
 void rp_html(const rp_file *fs, int n, const ur_report_params *p, ur_buf *o) {
-    ur_buf_puts(o, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>urial eval report</title>\n"
-                   "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
-                   "td,th{border:1px solid #ccc;padding:3px 8px}td.n{text-align:right}</style></head><body>\n"
-                   "<h1>Judged outputs</h1>\n");
-    score_chart(fs, n, o);
+    ur_buf_printf(o, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>urial eval report</title>\n"
+                     "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+                     "td,th{border:1px solid #ccc;padding:3px 8px}td.n{text-align:right}"
+                     ".charts{display:flex;flex-wrap:wrap;gap:1em}%s</style></head><body>\n"
+                     "<h1>Judged outputs</h1>\n",
+                  CHART_CSS);
+    score_charts(fs, n, o);
     score_tables(fs, n, p, o, 1);
     for (int i = 0; i < n; i++)
         if (fs[i].pairwise) {
             pair_tables(&fs[i], 1, o, 1);
-            pair_chart(&fs[i], o);
+            pair_chart(&fs[i], i, o);
         }
     ur_buf_puts(o, "<p>Means as just-eval computes them: over the records with a parsed judgment, an \"N/A\" score "
-                   "counting as 5; words as Python's str.split() counts them.</p>\n</body></html>\n");
+                   "counting as 5; words as Python's str.split() counts them. A multi-aspect file and a safety file "
+                   "of the same generator are one column; average: the mean of its aspects' means.</p>\n</body></html>\n");
 }

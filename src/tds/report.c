@@ -299,8 +299,7 @@ static void page_data(ur_buf *b, const tds_pair *p, int n) {
     ur_buf_free(&d);
 }
 
-void tds_report_finish(const tds_pair *p, int n, ur_buf *b) {
-    page_head(b, p, n);
+void tds_report_figures(const tds_pair *p, int n, ur_buf *b) {
     ur_buf_puts(b, "<h2>Summary</h2>\n");
     numbers_table(b, p, n);
     tds_fig_lines(b, p, n);
@@ -323,6 +322,11 @@ void tds_report_finish(const tds_pair *p, int n, ur_buf *b) {
         token_list(b, p[i].a, UR_TDS_UNSHIFTED, "unshifted (η = 1)");
         ur_buf_puts(b, "</div></section>\n");
     }
+}
+
+void tds_report_finish(const tds_pair *p, int n, ur_buf *b) {
+    page_head(b, p, n);
+    tds_report_figures(p, n, b);
     ur_buf_puts(b, "<h2>Answers</h2>\n<div id=\"controls\">");
     ur_buf_puts(b, n > 1 ? "<label>pair <select id=\"pair\">" : "<label hidden>pair <select id=\"pair\">");
     for (int i = 0; i < n; i++) {
@@ -340,4 +344,9 @@ void tds_report_finish(const tds_pair *p, int n, ur_buf *b) {
     ur_buf_puts(b, "</script>\n<script>\n");
     ur_buf_put(b, ur_embed_report_js, ur_embed_report_js_len);
     ur_buf_puts(b, "</script>\n</body></html>\n");
+}
+
+const char *ur_tds_report_css(size_t *len) {
+    *len = ur_embed_report_css_len;
+    return (const char *)ur_embed_report_css;
 }

@@ -451,7 +451,8 @@ static int summarize_one(const ur_tds_pair_records *pr, tds_agg *a, json_t **con
     return rc;
 }
 
-int ur_tds_summarize_pairs(const ur_tds_pair_records *pairs, int np, ur_buf *summaries, ur_buf *html, ur_err *err) {
+static int summarize(const ur_tds_pair_records *pairs, int np, ur_buf *summaries, ur_buf *html, int figures_only,
+                     ur_err *err) {
     tds_agg *a = ur_xcalloc((size_t)(np ? np : 1), sizeof *a);
     tds_pair *tp = ur_xcalloc((size_t)(np ? np : 1), sizeof *tp);
     ur_buf *labels = ur_xcalloc((size_t)(np ? np : 1), sizeof *labels);
@@ -466,7 +467,7 @@ int ur_tds_summarize_pairs(const ur_tds_pair_records *pairs, int np, ur_buf *sum
             tp[i].label = labels[i].data;
         }
     }
-    if (!rc && html) tds_report_finish(tp, np, html);
+    if (!rc && html) (figures_only ? tds_report_figures : tds_report_finish)(tp, np, html);
     for (int i = 0; i < np; i++) {
         tds_report_free(tp[i].r);
         json_decref(tp[i].config);
@@ -475,6 +476,15 @@ int ur_tds_summarize_pairs(const ur_tds_pair_records *pairs, int np, ur_buf *sum
     }
     free(a), free(tp), free(labels);
     return rc;
+}
+
+int ur_tds_summarize_pairs(const ur_tds_pair_records *pairs, int np, ur_buf *summaries, ur_buf *html, ur_err *err) {
+    return summarize(pairs, np, summaries, html, 0, err);
+}
+
+int ur_tds_figures(const char *name, const char *const *records, int n, ur_buf *summary, ur_buf *html, ur_err *err) {
+    ur_tds_pair_records p = {NULL, name, records, n};
+    return summarize(&p, 1, summary, html, 1, err);
 }
 
 int ur_tds_summarize(const char *name, const char *const *records, int n, ur_buf *summary, ur_buf *html,

@@ -92,6 +92,8 @@ typedef struct tds_pair {
 } tds_pair;
 /* The whole page. */
 void tds_report_finish(const tds_pair *pairs, int n, ur_buf *html);
+/* The page's numbers and figures alone (no head, answers or script), for other pages. */
+void tds_report_figures(const tds_pair *pairs, int n, ur_buf *html);
 
 /* figures.c: the paper's figures as inline SVG, one series per pair. */
 void tds_fig_classes(ur_buf *b, const tds_agg *a, int pair);        /* stacked class ratios by position */
