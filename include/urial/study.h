@@ -28,10 +28,10 @@ enum ur_study_model { UR_STUDY_BASE = 0, UR_STUDY_ALIGNED = 1 };
 enum ur_study_prompt {
     UR_STUDY_URIAL = 0,    /* a URIAL prompt: built-in name or file (ur_chat_urial) */
     UR_STUDY_TEMPLATE = 1, /* a chat template name, or "auto": the model's own */
-    /* TODO(baselines): the prompt kinds of `urial run` on branch baselines plug in here,
-     * one enum value and one METHODS entry (src/study/methods.c) each: zero-shot
-     * (--zero-shot), the legacy URIAL format (--urial-format legacy), retrieval ICL
-     * (--retrieve POOL --k K) and prefix (--prefix-from OUTPUTS --prefix-words K). */
+    UR_STUDY_ZERO_SHOT = 2,    /* the query alone in the authors' zero-shot wrapper (--zero-shot) */
+    UR_STUDY_URIAL_LEGACY = 3, /* a URIAL prompt in the paper-era format (--urial-format legacy) */
+    /* Left: retrieval ICL (--retrieve POOL --k K: a pool to name) and prefix decoding
+     * (--prefix-from: the aligned method's outputs of this very study) as entries. */
 };
 typedef struct ur_study_method {
     char name[64];   /* the file names and the report's row: "urial-k3", "aligned" */

@@ -12,11 +12,9 @@ static const ur_study_method METHODS[] = {
     {"urial-k8", UR_STUDY_BASE, UR_STUDY_URIAL, "urial-k8", "base model, URIAL with 8 examples (K=8)"},
     {"urial-k3-safe", UR_STUDY_BASE, UR_STUDY_URIAL, "urial-k3-safe", "base model, URIAL K=3 with a refusal example"},
     {"aligned", UR_STUDY_ALIGNED, UR_STUDY_TEMPLATE, "auto", "aligned model, its own chat template"},
-    /* TODO(baselines): when `urial run` has them (branch baselines), one entry each:
-     * {"zero-shot", UR_STUDY_BASE, UR_STUDY_ZERO_SHOT, "", "base model, the query alone"},
-     * {"urial-legacy", UR_STUDY_BASE, UR_STUDY_URIAL_LEGACY, "urial-k3", "URIAL K=3, the legacy format"},
-     * {"retrieve-k3", UR_STUDY_BASE, UR_STUDY_RETRIEVE, "POOL", "retrieval ICL, 3 examples"},
-     * {"prefix-10", UR_STUDY_BASE, UR_STUDY_PREFIX, "aligned", "the aligned answer's first 10 words"}, */
+    {"zero-shot", UR_STUDY_BASE, UR_STUDY_ZERO_SHOT, "", "base model, the query alone in the zero-shot wrapper"},
+    {"urial-legacy", UR_STUDY_BASE, UR_STUDY_URIAL_LEGACY, "urial-k3", "base model, URIAL K=3 in the paper-era format"},
+    /* retrieval ICL and prefix decoding: see enum ur_study_prompt */
 };
 #define N_METHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 static const char DEFAULT[] = "urial-k0,urial-k1,urial-k3,aligned";

@@ -78,8 +78,11 @@ static int default_ctx(const study *s, const ur_model *m) {
 /* The method's chat format (m: the model, NULL when it is on a server). */
 static ur_chat *open_format(const study *s, const ur_study_method *me, const ur_model *m, ur_err *err) {
     ur_chat *f = NULL;
-    if (me->prompt == UR_STUDY_URIAL) {
+    if (me->prompt == UR_STUDY_URIAL || me->prompt == UR_STUDY_URIAL_LEGACY) {
         f = ur_chat_urial(me->arg, err);
+        if (f && me->prompt == UR_STUDY_URIAL_LEGACY && ur_chat_set_urial_format(f, 1, err)) ur_chat_free(f), f = NULL;
+    } else if (me->prompt == UR_STUDY_ZERO_SHOT) {
+        f = ur_chat_zero_shot();
     } else if (me->model == UR_STUDY_ALIGNED && s->p->aligned_template && strcmp(s->p->aligned_template, "auto")) {
         f = ur_chat_template(s->p->aligned_template, err);
     } else if (!strcmp(me->arg, "auto")) {
@@ -291,7 +294,8 @@ static int check_methods(const ur_study_params *p, ur_err *err) {
         const ur_study_method *me = &p->methods[i];
         const char *t = me->model == UR_STUDY_ALIGNED && p->aligned_template ? p->aligned_template : me->arg;
         if (me->prompt == UR_STUDY_TEMPLATE && !strcmp(t, "auto")) continue;
-        ur_chat *f = me->prompt == UR_STUDY_URIAL ? ur_chat_urial(me->arg, err) : ur_chat_template(t, err);
+        if (me->prompt == UR_STUDY_ZERO_SHOT) continue;
+        ur_chat *f = me->prompt == UR_STUDY_TEMPLATE ? ur_chat_template(t, err) : ur_chat_urial(me->arg, err);
         if (!f) return -1;
         ur_chat_free(f);
     }

@@ -221,6 +221,16 @@ grep '"score_multi"' "$R/judge/aligned.jsonl" >"$TMP/multi.jsonl"; grep '"score_
 [ "$(grep -o '<ul class="legend"><li>[^/]*' "$TMP/eval2.html" | head -1 | grep -o '<li>' | wc -l)" = 1 ] && grep -q '<td>safety</td>' "$TMP/eval2.html" &&
     pass eval_html_merged_column || fail eval_html_merged_column
 
+# ---- the paper's baselines as methods: zero-shot and the paper-era URIAL format -------------------------
+"$URIAL" study --base "$TMP/base.gguf" --aligned "$TMP/aligned.gguf" --data "$TMP/data.jsonl" --template zephyr \
+    --methods "zero-shot,urial-legacy" -n 8 -t 1 --ctx 8192 --judge "$JUDGE" --judge-model replay --limit 2 --out "$TMP/bl" >"$TMP/bl.out" 2>&1
+if [ "$(count "$TMP/bl/gen/zero-shot.jsonl")" = 2 ] && [ "$(count "$TMP/bl/gen/urial-legacy.jsonl")" = 2 ] &&
+   grep -q '"prompt_kind":"zero-shot"' "$TMP/bl/gen/zero-shot.jsonl" && grep -q '"urial_format":"legacy"' "$TMP/bl/gen/urial-legacy.jsonl"; then
+    pass baseline_methods
+else
+    fail baseline_methods "$(tail -5 "$TMP/bl.out"; head -c 400 "$TMP/bl/gen/urial-legacy.jsonl" 2>/dev/null)"
+fi
+
 # ---- the report in headless Chromium ----------------------------------------------------------------------
 BROWSER=tests/browser
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
