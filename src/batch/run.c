@@ -144,9 +144,10 @@ static void put_output(runner *r, const run_task *t, json_t *rec) {
     const ur_msg *q = &t->conv.msgs[t->conv.n - 1];
     const char *text = g->text.data ? g->text.data : "";
     ur_buf b = {0};
-    if (ur_chat_retrieved(r->p->fmt, q->content, q->len, &b)) json_object_set_new(rec, "retrieved", json_loads(b.data, 0, NULL));
+    const ur_chat *f = r->p->fmt; /* NULL: a chat API formats the prompt */
+    if (f && ur_chat_retrieved(f, q->content, q->len, &b)) json_object_set_new(rec, "retrieved", json_loads(b.data, 0, NULL));
     b.len = 0;
-    if (ur_chat_answer_prefix(r->p->fmt, q->content, q->len, &b) == 1) {
+    if (f && ur_chat_answer_prefix(f, q->content, q->len, &b) == 1) {
         ur_buf joined = {0};
         ur_chat_join_answer(b.data, b.len, text, g->text.len, &joined);
         json_object_set_new(rec, "output", ur_json_text(joined.data, joined.len));
