@@ -72,6 +72,7 @@ char *urial_generate(const void *model, const char *prompt, const char *urial_pr
     gp.max_tokens = max_tokens;
     gp.sampler.temp = temp, gp.sampler.top_k = top_k, gp.sampler.top_p = top_p, gp.sampler.seed = seed;
     gp.sampler.repeat_penalty = repeat_penalty;
+    gp.sampler.repeat_last_n = UR_LAST_N_DEFAULT; /* the format's or the model's recorded one, else -1 */
     ur_chat *f = NULL;
     ur_buf text = {0};
     int32_t *ids = NULL;
@@ -85,6 +86,7 @@ char *urial_generate(const void *model, const char *prompt, const char *urial_pr
         add_bos &= ur_chat_add_bos(f);
         special = ur_chat_parse_special(f);
         gp.stop = ur_chat_stops(f, &gp.n_stop);
+        ur_chat_recorded_decoding(f, m->gguf); /* as the urial commands: the model's recorded decoding */
         ur_chat_decoding(f, &gp.sampler);
     }
     int n = ur_tokenize_alloc(m->vocab, prompt, strlen(prompt), add_bos, special, &ids, &e);
