@@ -133,6 +133,7 @@ typedef struct ur_judge_local_params {
                                   none), or "raw" (system + "\n\n" + prompt) */
     int n_ctx;                 /* 0: the model's, at most 8192 */
     int n_threads;             /* 0: all cores */
+    int max_tokens;            /* the answer's length at most (0: what the JSON shape allows) */
     int parallel;              /* answers decoded together (a chat template only; 0: ur_engine_default_parallel) */
     int reason_max;            /* longest "reason"/"rationale" text in bytes (0: 400) */
     int ws_max;                /* most whitespace bytes between two JSON tokens (0: 12) */

@@ -118,7 +118,7 @@ static ur_judge *open_judge(judge_opts *o, const char *cmd) {
     ur_judge *j;
     if (local) {
         ur_judge_local_params lp = {.model_path = local, .chat_template = o->jtmpl, .n_ctx = o->ctx,
-                                    .n_threads = o->threads, .parallel = o->parallel, .reason_max = o->reason};
+                                    .n_threads = o->threads, .max_tokens = o->hp.max_tokens, .parallel = o->parallel, .reason_max = o->reason};
         j = ur_judge_local_new(&lp, &err);
     } else {
         const char *var = o->key_env ? o->key_env : "OPENAI_API_KEY";

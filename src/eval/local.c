@@ -27,6 +27,8 @@ typedef struct local_judge {
     ur_chat *fmt;   /* NULL: plain text */
     jm_mask mask;   /* the token tables (and the plain path's state) */
     int parallel, n_ctx;
+    int max_tokens; /* the answer's cap (0: the JSON shape's length) */
+    int judged_any; /* a prompt fitted: later ones that do not fail alone */
     int reason_max, ws_max;
     struct {
         ur_judge_schema schema;
@@ -81,7 +83,16 @@ static int stop_when_complete(void *user, const char *text, size_t len) {
     return jm_complete(m->shape, &m->st);
 }
 
-/* The prompt's tokens, or -1 (err: fatal) / -2 (why: this item cannot be judged). */
+/* The longest answer: what the JSON shape allows (every allowed token spells at least
+ * one byte), capped by --max-tokens. */
+static int answer_max(const local_judge *j, const jm_shape *sh) {
+    const int shape = (int)sh->max_bytes + 1;
+    return j->max_tokens > 0 && j->max_tokens < shape ? j->max_tokens : shape;
+}
+
+/* The prompt's tokens, or -1 (err: fatal; also when the very first prompt cannot fit,
+ * so a job that cannot judge stops before it starts) / -2 (why: this item cannot be
+ * judged). */
 static int prepare(local_judge *j, const char *prompt, const jm_shape *sh, int32_t **ids, char *why, size_t why_len,
                    ur_err *err) {
     ur_buf text = {0};
@@ -92,18 +103,27 @@ static int prepare(local_judge *j, const char *prompt, const jm_shape *sh, int32
         free(*ids), *ids = NULL;
         return -1;
     }
-    if (n + (int)sh->max_bytes + 2 > j->n_ctx) {
+    const int answer = answer_max(j, sh);
+    if (n + answer + 1 > j->n_ctx) {
         free(*ids), *ids = NULL;
-        snprintf(why, why_len, "%s: the prompt has %d tokens and the answer may take %zu: more than the context of %d (--ctx)",
-                 j->m->gguf->path, n, sh->max_bytes, j->n_ctx);
+        const int need = n + answer + 1;
+        if (!j->judged_any) { /* the first prompt cannot be judged: stop before anything runs */
+            ur_errf(err, "%s: the judge prompt has %d tokens and its answer may take %d: more than the context of %d; "
+                    "give --ctx %d or more (the model was trained on %d), or a smaller --reason-max / --max-tokens",
+                    j->m->gguf->path, n, answer, j->n_ctx, need, j->m->hp.n_ctx_train);
+            return -1;
+        }
+        snprintf(why, why_len, "%s: the prompt has %d tokens and the answer may take %d: more than the context of %d (--ctx)",
+                 j->m->gguf->path, n, answer, j->n_ctx);
         return -2;
     }
+    j->judged_any = 1;
     return n;
 }
 
-static void gen_params(const jm_shape *sh, jm_mask *mask, ur_gen_params *gp) {
+static void gen_params(const local_judge *j, const jm_shape *sh, jm_mask *mask, ur_gen_params *gp) {
     ur_gen_defaults(gp);
-    gp->max_tokens = (int)sh->max_bytes + 1; /* every allowed token spells at least one byte */
+    gp->max_tokens = answer_max(j, sh);
     gp->mask = &mask->hook;
     jm_mask_start(mask, sh);
 }
@@ -125,7 +145,7 @@ static int run_plain(local_judge *j, ur_judge_next_fn next, ur_judge_done_fn don
             continue;
         }
         ur_gen_params gp;
-        gen_params(sh, &j->mask, &gp);
+        gen_params(j, sh, &j->mask, &gp);
         ur_gen_result res;
         int rc = ur_generate(j->ctx, ids, n, &gp, stop_when_complete, &j->mask, &res, err);
         free(ids);
@@ -205,7 +225,7 @@ static int run_engine(local_judge *j, ur_judge_next_fn next, ur_judge_done_fn do
             while (out[k].job) k++;
             ur_engine_job *job = ur_engine_job_new();
             job->prompt = ids, job->n_prompt = n, job->logprobs = -1;
-            gen_params(sh, &out[k].mask, &job->gp);
+            gen_params(j, sh, &out[k].mask, &job->gp);
             job->until = stop_when_complete, job->until_user = &out[k].mask;
             if (ur_engine_submit(j->e, job)) {
                 ur_engine_job_release(NULL, job);
@@ -275,6 +295,7 @@ ur_judge *ur_judge_local_new(const ur_judge_local_params *p, ur_err *err) {
         return NULL;
     }
     j->base.note = note.data;
+    j->max_tokens = p->max_tokens;
     j->n_ctx = p->n_ctx > 0 ? p->n_ctx : m->hp.n_ctx_train < 8192 ? m->hp.n_ctx_train : 8192;
     jm_mask_init(&j->mask, m->vocab);
     if (j->fmt) {

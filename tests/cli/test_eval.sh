@@ -259,6 +259,13 @@ M=$TMP/judge.gguf
 "$URIAL" synth "$M" --dim 64 --layers 1 --heads 2 --kv-heads 1 --ff 128 --ctx 2048 --vocab "$FIX/tokenizer/llama-spm/vocab-llama-spm.gguf" 2>/dev/null
 ok local_judge "$URIAL" eval score --in "$TMP/mixed.json" --mode auto --out "$TMP/local.jsonl" --judge "local:$M" --reason-max 16 -t 1 --quiet
 [ "$(grep -c '"parsed_result":{' "$TMP/local.jsonl")" = 3 ] && pass local_parsed || fail local_parsed "$(cat "$TMP/local.jsonl")"
+# a judge whose context cannot hold the first prompt and its answer stops before judging anything, with
+# the numbers and what to change; --max-tokens caps the answer in that estimate
+fails_with local_judge_fails_fast 'judge prompt has [0-9]* tokens and its answer may take 1024: more than the context of 300; give --ctx [0-9]* or more' \
+    "$URIAL" eval score --in "$TMP/mixed.json" --mode multi --out "$TMP/ff.jsonl" --judge "local:$M" --ctx 300 -t 1 --quiet
+[ ! -s "$TMP/ff.jsonl" ] && pass local_judge_fails_fast_nothing_written || fail local_judge_fails_fast_nothing_written
+fails_with local_judge_max_tokens 'its answer may take 40: more than the context of 300' \
+    "$URIAL" eval score --in "$TMP/mixed.json" --mode multi --out "$TMP/ff.jsonl" --judge "local:$M" --ctx 300 --max-tokens 40 -t 1 --quiet
 # with a chat template the answers run on the engine, several decoded together: the
 # records do not depend on --parallel (nor on the order the answers finish in)
 for P in 1 3; do
