@@ -91,6 +91,7 @@ int cmd_run(int argc, char **argv) {
     cli_format_note_aligned(&fmt, m);
     cli_job_view view;
     cli_job_init_view(&view);
+    view.name = "run", view.every = sel.progress_every;
     if (client) {
         x = ur_exec_gen_remote_new(client, rem.model, f);
     } else if (cache.off) { /* the uncached reference: each prompt computed in full, one at a time */
