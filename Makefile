@@ -8,6 +8,8 @@
 #   make demo-models     rebuild models/*.gguf from scratch (corpus, tokenizer, pretraining, SFT; ~45 min)
 #   make demo-eval       the model card's figures (style over 50 held-out prompts, TDS)
 #   make bench           speed against llama.cpp (see docs/bench.md)
+#   make install         PREFIX=/usr/local (DESTDIR too): bin/urial, lib/liburial.a, include/urial/*.h,
+#                        lib/pkgconfig/urial.pc, share/urial/ (the demo models and data); make uninstall
 
 CC      ?= cc
 SANITIZE ?=
@@ -49,7 +51,7 @@ ifneq ($(GIT_DESC),)
 endif
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test fuzz fuzz-jinja fuzz-seeds demo demo-models demo-eval bench clean
+.PHONY: all test fuzz fuzz-jinja fuzz-seeds demo demo-models demo-eval bench clean install uninstall
 all: $(BUILD)/urial $(BUILD)/liburial.a
 
 $(BUILD)/obj/%.o: %.c
@@ -146,6 +148,30 @@ $(BUILD)/bench_matmul: bench/bench_matmul.c $(BUILD)/liburial.a
 
 clean:
 	rm -rf build
+
+# ---- install ------------------------------------------------------------------------------
+PREFIX  ?= /usr/local
+DESTDIR ?=
+I_BIN   = $(DESTDIR)$(PREFIX)/bin
+I_LIB   = $(DESTDIR)$(PREFIX)/lib
+I_INC   = $(DESTDIR)$(PREFIX)/include/urial
+I_SHARE = $(DESTDIR)$(PREFIX)/share/urial
+HEADERS := $(sort $(wildcard include/urial/*.h))
+DEMO_FILES := models/urial-demo-base.gguf models/urial-demo-chat.gguf models/MODEL_CARD.md $(wildcard data/demo/*)
+install: all
+	install -d $(I_BIN) $(I_LIB)/pkgconfig $(I_INC) $(I_SHARE)/models $(I_SHARE)/data/demo
+	install -m 755 $(BUILD)/urial $(I_BIN)/urial
+	install -m 644 $(BUILD)/liburial.a $(I_LIB)/liburial.a
+	install -m 644 $(HEADERS) $(I_INC)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell cat VERSION)|' tools/urial.pc.in >$(I_LIB)/pkgconfig/urial.pc
+	install -m 644 $(filter models/%,$(DEMO_FILES)) $(I_SHARE)/models/
+	install -m 644 $(filter data/%,$(DEMO_FILES)) $(I_SHARE)/data/demo/
+
+uninstall:
+	rm -f $(I_BIN)/urial $(I_LIB)/liburial.a $(I_LIB)/pkgconfig/urial.pc $(addprefix $(I_INC)/,$(notdir $(HEADERS)))
+	rm -f $(addprefix $(I_SHARE)/models/,$(notdir $(filter models/%,$(DEMO_FILES))))
+	rm -f $(addprefix $(I_SHARE)/data/demo/,$(notdir $(filter data/%,$(DEMO_FILES))))
+	-rmdir $(I_INC) $(I_SHARE)/models $(I_SHARE)/data/demo $(I_SHARE)/data $(I_SHARE) 2>/dev/null
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
