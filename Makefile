@@ -4,6 +4,9 @@
 #   make test SANITIZE=1 the same suite under ASan + UBSan (build in build/san)
 #   make fuzz            libFuzzer target for the GGUF reader (clang), FUZZ_SECONDS=600
 #   make fuzz-jinja      the same for the Jinja interpreter (chat templates)
+#   make fuzz-model      a parsed GGUF on into the model loader, the tokenizer and the chat template
+#   make fuzz-data       the JSON/JSONL readers: datasets, results, outputs, conversations
+#   make fuzz-api        urial serve: the API handlers, and raw HTTP to a server on loopback
 #   make demo            the bundled demo models: URIAL vs the SFT twin on 3 questions, then TDS
 #   make demo-models     rebuild models/*.gguf from scratch (corpus, tokenizer, pretraining, SFT; ~45 min)
 #   make demo-eval       the model card's figures (style over 50 held-out prompts, TDS)
@@ -51,7 +54,7 @@ ifneq ($(GIT_DESC),)
 endif
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test fuzz fuzz-jinja fuzz-seeds demo demo-models demo-eval bench clean install uninstall
+.PHONY: all test fuzz fuzz-jinja fuzz-model fuzz-data fuzz-api fuzz-seeds demo demo-models demo-eval bench clean install uninstall
 all: $(BUILD)/urial $(BUILD)/liburial.a
 
 $(BUILD)/obj/%.o: %.c
@@ -109,7 +112,7 @@ fuzz: build/fuzz/fuzz_gguf
 
 build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/gguf/*.c src/gguf/*.h src/base/*.c src/tensor/types.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lm
+	clang $(FUZZ_CFLAGS) -pthread -o $@ $(filter %.c,$^) -ljansson -lm
 
 # the Jinja interpreter (seeds: the built-in templates' reference texts)
 fuzz-jinja: build/fuzz/fuzz_jinja
@@ -118,7 +121,36 @@ fuzz-jinja: build/fuzz/fuzz_jinja
 
 build/fuzz/fuzz_jinja: tests/fuzz/fuzz_jinja.c src/chat/jinja*.c src/chat/jinja*.h src/base/*.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lm
+	clang $(FUZZ_CFLAGS) -pthread -o $@ $(filter %.c,$^) -ljansson -lm
+
+# The whole library built for libFuzzer (ASan + UBSan, coverage), for the targets past the reader.
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/embed.o
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_CFLAGS)) -pthread -c $< -o $@
+build/fuzz/obj/embed.o: $(BUILD)/gen/embed.c
+	@mkdir -p $(dir $@)
+	clang $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_CFLAGS)) -c $< -o $@
+build/fuzz/liburial.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liburial.a
+	clang $(FUZZ_CFLAGS) -pthread -o $@ $< build/fuzz/liburial.a -lcurl -ljansson -lmicrohttpd -lm
+
+fuzz-model: build/fuzz/fuzz_model
+	@mkdir -p build/fuzz/corpus-model
+	build/fuzz/fuzz_model -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -timeout=20 -rss_limit_mb=2048 \
+	    build/fuzz/corpus-model tests/fuzz/seeds-model tests/fuzz/seeds
+
+fuzz-data: build/fuzz/fuzz_data
+	@mkdir -p build/fuzz/corpus-data
+	build/fuzz/fuzz_data -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
+	    build/fuzz/corpus-data tests/fuzz/seeds-data
+
+fuzz-api: build/fuzz/fuzz_api
+	@mkdir -p build/fuzz/corpus-api
+	build/fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=20 -rss_limit_mb=2048 \
+	    build/fuzz/corpus-api tests/fuzz/seeds-api
 
 # Rewrite the fuzz seeds with our own writer (they are committed; rerun after format changes).
 fuzz-seeds: $(BUILD)/liburial.a
