@@ -19,13 +19,13 @@ static const char EPILOG[] = "Memory: (parallel + a little) KV caches of --ctx t
 /* The key in the first line of a file (kept out of argv, where other users see it). */
 static const char *read_key(const char *path, ur_buf *b) {
     ur_err err = {{0}};
-    if (ur_read_file(path, "API key file", 4096, b, &err)) return cli_fail("%s", err.msg), NULL;
+    if (ur_read_file(path, "API key file", 4096, b, &err)) return ur_buf_free(b), cli_fail("%s", err.msg), NULL;
     b->data[strcspn(b->data, "\r\n")] = 0;
     char *k = b->data;
     while (*k == ' ' || *k == '\t') k++;
     size_t n = strlen(k);
     while (n && (k[n - 1] == ' ' || k[n - 1] == '\t')) k[--n] = 0;
-    if (!*k) return cli_fail("serve: --api-key-file %s: the first line is empty", path), NULL;
+    if (!*k) return ur_buf_free(b), cli_fail("serve: --api-key-file %s: the first line is empty", path), NULL;
     return k;
 }
 
@@ -77,6 +77,9 @@ int cmd_serve(int argc, char **argv) {
     if (fmt.urial && fmt.tmpl) return cli_fail("serve: give either --urial or --template, not both");
     if (!!sp.api_key + !!keyenv + !!keyfile > 1)
         return cli_fail("serve: give one of --api-key, --api-key-env and --api-key-file");
+    if (sp.api_key)
+        fprintf(stderr, "urial: note: --api-key shows the key to every user of this machine (ps); --api-key-file FILE "
+                        "or --api-key-env VAR keep it out of the command line\n");
     if (keyenv && (!(sp.api_key = getenv(keyenv)) || !*sp.api_key))
         return cli_fail("serve: --api-key-env %s: the environment variable is not set", keyenv);
     if (keyfile && !(sp.api_key = read_key(keyfile, &keybuf))) return 1;

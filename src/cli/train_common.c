@@ -139,11 +139,11 @@ void cli_train_print_plan(const ur_tnet *n, const ur_train_opts *o, const ur_tda
 }
 
 int cli_train_go(cli_train *t, ur_tnet *n, ur_tdata *tr, ur_tdata *dev, int argc, char **argv) {
+    ur_err err = {{0}};
+    if (ur_train_check_out(&t->o, &err)) return cli_fail("%s", err.msg);
     ur_buf title = {0};
     for (int i = 0; i < argc; i++) ur_buf_printf(&title, "%s%s", i ? " " : "urial ", argv[i]);
     t->o.title = title.data;
-    ur_err err = {{0}};
-    if (ur_train_check_out(&t->o, &err)) return cli_fail("%s", err.msg);
     cli_train_print_plan(n, &t->o, tr, dev);
     int rc = ur_train_run(n, tr, dev, &t->o, cli_train_progress, t, &err) ? cli_fail("%s", err.msg) : 0;
     t->o.title = NULL;

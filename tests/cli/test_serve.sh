@@ -207,3 +207,10 @@ kill $pid 2>/dev/null
 wait $pid 2>/dev/null
 grep -q "urial: warning: serving on 0.0.0.0 without an API key" "$TMP/open.err" && pass open_host_warns ||
     fail open_host_warns "$(cat "$TMP/open.err")"
+"$URIAL" serve -m "$M" --port 0 -t 1 --api-key k 2>"$TMP/argv.err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "serving" "$TMP/argv.err" && break; sleep 0.05; done
+kill $pid 2>/dev/null
+wait $pid 2>/dev/null
+grep -q "urial: note: --api-key shows the key to every user of this machine" "$TMP/argv.err" && pass api_key_argv_note ||
+    fail api_key_argv_note "$(cat "$TMP/argv.err")"
