@@ -30,7 +30,10 @@
 /* flags: JSON_DECODE_INT_AS_REAL for tokenizer_config.json, whose model_max_length is often 1e30 */
 static json_t *load_json(const char *path, int required, size_t flags, ur_err *err, int *failed) {
     json_error_t je;
-    if (!required && access(path, F_OK)) return NULL;
+    if (access(path, F_OK)) { /* absent: fine for the optional files */
+        if (required) ur_errf(err, "%s: cannot open", path), *failed = 1;
+        return NULL;
+    }
     const int fd = ur_open_input(path, "tokenizer file", 0, err);
     FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
