@@ -32,6 +32,9 @@ typedef struct ur_err {
 /* printf into err->msg (if err is non-NULL); always returns -1 so that callers
  * can write `return ur_errf(err, "%s: bad thing", path);`. */
 int ur_errf(ur_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Control characters (a newline in a quoted input, a parser's message about one) become
+ * spaces, so that a message stays one line; ur_errf applies it. */
+void ur_one_line(char *s);
 
 /* Overflow-checked size arithmetic: return 0 and set *out, or return -1 on overflow. */
 static inline int ur_mul_size(uint64_t a, uint64_t b, uint64_t *out) {

@@ -17,8 +17,14 @@ int ur_errf(ur_err *err, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        ur_one_line(err->msg);
     }
     return -1;
+}
+
+void ur_one_line(char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = ' ';
 }
 
 _Noreturn void ur_oom(size_t n) {

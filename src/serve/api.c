@@ -27,6 +27,7 @@ int srv_fail(srv_error *e, int status, const char *type, const char *code, const
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    ur_one_line(e->msg); /* a field or parser message quoted from the body may hold a newline */
     return -1;
 }
 

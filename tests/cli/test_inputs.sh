@@ -58,3 +58,8 @@ if "$URIAL" merge "$TMP/m3.json" "$TMP/empty.jsonl" 2>"$TMP/err" && [ "$(jq leng
 else
     fail merge_no_records "$(cat "$TMP/err")"
 fi
+# a parser's message quoting a newline from the input stays one line (found by fuzz-data and fuzz-api)
+printf '[{"role":"user","content":"a\\\n"}]' >"$TMP/nl.json"
+fails_with conv_newline_one_line "nl.json: not valid JSON: invalid escape" "$URIAL" prompt --history "$TMP/nl.json" --query hi
+printf '{"instruction":"a\\\n"}\n' >"$TMP/nl.jsonl"
+fails_with dataset_newline_one_line "nl.jsonl" "$URIAL" run -m "$M" --template zephyr --data "$TMP/nl.jsonl" --out "$TMP/nl-out.jsonl"

@@ -521,6 +521,14 @@ static void test_strict_type_and_405(void) {
     ur_buf_free(&b);
 }
 
+/* a parser message quoting a raw newline of the body stays one line (found by fuzz-api) */
+static void test_error_one_line(void) {
+    resp r = req(PORT, "/v1/chat/completions", "{\"stop\":[\"\\\n\"],\"messages\":[]}", NULL);
+    const char *m = str_at(r.json, "error.message");
+    CHECKF(r.status == 400 && m && !strchr(m, '\n'), "%ld %s", r.status, r.body.data);
+    resp_free(&r);
+}
+
 static void test_unknown_model_404(void) {
     resp r = req(PORT, "/v1/chat/completions", "{\"model\":\"gpt-4\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
                  NULL);
@@ -626,6 +634,7 @@ int main(void) {
     RUN(test_host_allow_list);
     RUN(test_strict_type_and_405);
     RUN(test_unknown_model_404);
+    RUN(test_error_one_line);
     RUN(test_auth_before_body);
     RUN(test_deadlines);
     ur_server_stop(S);
