@@ -145,12 +145,12 @@ fuzz-model: build/fuzz/fuzz_model
 fuzz-data: build/fuzz/fuzz_data
 	@mkdir -p build/fuzz/corpus-data
 	build/fuzz/fuzz_data -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
-	    build/fuzz/corpus-data tests/fuzz/seeds-data
+	    build/fuzz/corpus-data tests/fuzz/seeds-data tests/fuzz/regress
 
 fuzz-api: build/fuzz/fuzz_api
 	@mkdir -p build/fuzz/corpus-api
 	build/fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=20 -rss_limit_mb=2048 \
-	    build/fuzz/corpus-api tests/fuzz/seeds-api
+	    build/fuzz/corpus-api tests/fuzz/seeds-api tests/fuzz/regress
 
 # Rewrite the fuzz seeds with our own writer (they are committed; rerun after format changes).
 fuzz-seeds: $(BUILD)/liburial.a
