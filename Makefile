@@ -4,11 +4,16 @@
 #   make test SANITIZE=1 the same suite under ASan + UBSan (build in build/san)
 #   make fuzz            libFuzzer target for the GGUF reader (clang), FUZZ_SECONDS=600
 #   make fuzz-jinja      the same for the Jinja interpreter (chat templates)
+#   make fuzz-model      a parsed GGUF on into the model loader, the tokenizer and the chat template
+#   make fuzz-data       the JSON/JSONL readers: datasets, results, outputs, conversations
+#   make fuzz-api        urial serve: the API handlers, and raw HTTP to a server on loopback
 #   make demo            the bundled demo models: URIAL vs the SFT twin on 3 questions, then TDS
 #   make demo-models     rebuild models/*.gguf from scratch (corpus, tokenizer, pretraining, SFT; ~45 min)
 #   make demo-eval       the model card's figures (style over 50 held-out prompts, TDS)
 #   make demo-study      urial study on the demo pair: methods, offline judge, TDS, one report
 #   make bench           speed against llama.cpp (see docs/bench.md)
+#   make install         PREFIX=/usr/local (DESTDIR too): bin/urial, lib/liburial.a, include/urial/*.h,
+#                        lib/pkgconfig/urial.pc, share/urial/ (the demo models and data); make uninstall
 
 CC      ?= cc
 SANITIZE ?=
@@ -50,7 +55,7 @@ ifneq ($(GIT_DESC),)
 endif
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test fuzz fuzz-jinja fuzz-seeds demo demo-models demo-eval demo-study bench clean
+.PHONY: all test fuzz fuzz-jinja fuzz-model fuzz-data fuzz-api fuzz-seeds demo demo-models demo-eval demo-study bench clean install uninstall
 all: $(BUILD)/urial $(BUILD)/liburial.a $(BUILD)/liburial.so
 
 $(BUILD)/obj/%.o: %.c
@@ -125,7 +130,7 @@ fuzz: build/fuzz/fuzz_gguf
 
 build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/gguf/*.c src/gguf/*.h src/base/*.c src/tensor/types.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lm
+	clang $(FUZZ_CFLAGS) -pthread -o $@ $(filter %.c,$^) -ljansson -lm
 
 # the Jinja interpreter (seeds: the built-in templates' reference texts)
 fuzz-jinja: build/fuzz/fuzz_jinja
@@ -134,7 +139,36 @@ fuzz-jinja: build/fuzz/fuzz_jinja
 
 build/fuzz/fuzz_jinja: tests/fuzz/fuzz_jinja.c src/chat/jinja*.c src/chat/jinja*.h src/base/*.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -lm
+	clang $(FUZZ_CFLAGS) -pthread -o $@ $(filter %.c,$^) -ljansson -lm
+
+# The whole library built for libFuzzer (ASan + UBSan, coverage), for the targets past the reader.
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o) build/fuzz/obj/embed.o
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_CFLAGS)) -pthread -c $< -o $@
+build/fuzz/obj/embed.o: $(BUILD)/gen/embed.c
+	@mkdir -p $(dir $@)
+	clang $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_CFLAGS)) -c $< -o $@
+build/fuzz/liburial.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liburial.a
+	clang $(FUZZ_CFLAGS) -pthread -o $@ $< build/fuzz/liburial.a -lcurl -ljansson -lmicrohttpd -lm
+
+fuzz-model: build/fuzz/fuzz_model
+	@mkdir -p build/fuzz/corpus-model
+	build/fuzz/fuzz_model -max_total_time=$(FUZZ_SECONDS) -max_len=262144 -timeout=20 -rss_limit_mb=2048 \
+	    build/fuzz/corpus-model tests/fuzz/seeds-model tests/fuzz/seeds
+
+fuzz-data: build/fuzz/fuzz_data
+	@mkdir -p build/fuzz/corpus-data
+	build/fuzz/fuzz_data -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
+	    build/fuzz/corpus-data tests/fuzz/seeds-data tests/fuzz/regress
+
+fuzz-api: build/fuzz/fuzz_api
+	@mkdir -p build/fuzz/corpus-api
+	build/fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=20 -rss_limit_mb=2048 \
+	    build/fuzz/corpus-api tests/fuzz/seeds-api tests/fuzz/regress
 
 # Rewrite the fuzz seeds with our own writer (they are committed; rerun after format changes).
 fuzz-seeds: $(BUILD)/liburial.a
@@ -167,6 +201,30 @@ $(BUILD)/bench_matmul: bench/bench_matmul.c $(BUILD)/liburial.a
 
 clean:
 	rm -rf build
+
+# ---- install ------------------------------------------------------------------------------
+PREFIX  ?= /usr/local
+DESTDIR ?=
+I_BIN   = $(DESTDIR)$(PREFIX)/bin
+I_LIB   = $(DESTDIR)$(PREFIX)/lib
+I_INC   = $(DESTDIR)$(PREFIX)/include/urial
+I_SHARE = $(DESTDIR)$(PREFIX)/share/urial
+HEADERS := $(sort $(wildcard include/urial/*.h))
+DEMO_FILES := models/urial-demo-base.gguf models/urial-demo-chat.gguf models/MODEL_CARD.md $(wildcard data/demo/*)
+install: all
+	install -d $(I_BIN) $(I_LIB)/pkgconfig $(I_INC) $(I_SHARE)/models $(I_SHARE)/data/demo
+	install -m 755 $(BUILD)/urial $(I_BIN)/urial
+	install -m 644 $(BUILD)/liburial.a $(I_LIB)/liburial.a
+	install -m 644 $(HEADERS) $(I_INC)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell cat VERSION)|' tools/urial.pc.in >$(I_LIB)/pkgconfig/urial.pc
+	install -m 644 $(filter models/%,$(DEMO_FILES)) $(I_SHARE)/models/
+	install -m 644 $(filter data/%,$(DEMO_FILES)) $(I_SHARE)/data/demo/
+
+uninstall:
+	rm -f $(I_BIN)/urial $(I_LIB)/liburial.a $(I_LIB)/pkgconfig/urial.pc $(addprefix $(I_INC)/,$(notdir $(HEADERS)))
+	rm -f $(addprefix $(I_SHARE)/models/,$(notdir $(filter models/%,$(DEMO_FILES))))
+	rm -f $(addprefix $(I_SHARE)/data/demo/,$(notdir $(filter data/%,$(DEMO_FILES))))
+	-rmdir $(I_INC) $(I_SHARE)/models $(I_SHARE)/data/demo $(I_SHARE)/data $(I_SHARE) 2>/dev/null
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PIC_OBJ:.o=.d)
 

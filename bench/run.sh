@@ -56,14 +56,14 @@ for t in $TYPES; do
     fi
     : >"$BENCH_DIR/u.txt"; : >"$BENCH_DIR/l.txt"
     for r in $(seq "$REPS"); do
-        build/urial bench -m "$M" --prompt "$PROMPT" --gen "$GEN" --threads $THREADS --json | tail -n 1 >>"$BENCH_DIR/u.txt"
+        build/urial bench -m "$M" --prompt "$PROMPT" --gen "$GEN" --ctx $((PROMPT + GEN)) --threads $THREADS --json | tail -n 1 >>"$BENCH_DIR/u.txt"
         (cd "$LLAMACPP" && node llamacpp.mjs bench "$M" --threads $THREADS --prompt "$PROMPT" --gen "$GEN") | tail -n 1 >>"$BENCH_DIR/l.txt"
     done
     up=$(json_field prefill_tok_s <"$BENCH_DIR/u.txt" | best); ud=$(json_field decode_tok_s <"$BENCH_DIR/u.txt" | best)
     lp=$(json_field prefill_tok_s <"$BENCH_DIR/l.txt" | best); ld=$(json_field decode_tok_s <"$BENCH_DIR/l.txt" | best)
     rp=$(awk -v a="$up" -v b="$lp" 'BEGIN{printf "%.2f", a/b}'); rd=$(awk -v a="$ud" -v b="$ld" 'BEGIN{printf "%.2f", a/b}')
     # peak RSS of a urial bench run against file + KV cache + 64 MiB
-    /usr/bin/time -f '%M' -o "$BENCH_DIR/rss.txt" build/urial bench -m "$M" --prompt "$PROMPT" --gen "$GEN" \
+    /usr/bin/time -f '%M' -o "$BENCH_DIR/rss.txt" build/urial bench -m "$M" --prompt "$PROMPT" --gen "$GEN" --ctx $((PROMPT + GEN)) \
         --threads $THREADS >/dev/null 2>"$BENCH_DIR/kv.txt"
     rss_kb=$(tail -n 1 "$BENCH_DIR/rss.txt")
     kv_mib=$(sed -n 's/.*KV cache \([0-9.]*\) MiB.*/\1/p' "$BENCH_DIR/kv.txt" | head -n 1)

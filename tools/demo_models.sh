@@ -46,7 +46,7 @@ python3 tools/demo_sft.py
 
 if [ ! -s "$OUT/base/epoch-001.gguf" ] && [ ! -s "$OUT/base/step-000680.gguf" ]; then
     step "pretraining (urial train; resumable)"
-    resume=""; [ -s "$OUT/base/state.gguf" ] && resume=--resume
+    resume=--overwrite; [ -s "$OUT/base/state.gguf" ] && resume=--resume # a run killed before its first save starts over
     "$U" train --text "$OUT/corpus.txt" --tokenizer "$OUT/vocab/vocab.gguf" \
         --config dim=192,layers=4,heads=6,kv_heads=2,ff=512,ctx=1024 --out "$OUT/base" \
         --epochs 1 --max-steps 680 --batch 8 --lr 2e-3 --lr-end 1e-4 --warmup 40 --eval-every 200 \
@@ -58,7 +58,7 @@ BASE=$OUT/base/step-000680.gguf
 SFT_OUT=$(printf '%s/sft/epoch-%03d.gguf' "$OUT" "$SFT_EPOCH")
 if [ ! -s "$SFT_OUT" ]; then
     step "SFT (urial sft, LIMA's recipe; resumable)"
-    resume=""; [ -s "$OUT/sft/state.gguf" ] && resume=--resume
+    resume=--overwrite; [ -s "$OUT/sft/state.gguf" ] && resume=--resume
     "$U" sft -m "$BASE" --data data/demo/sft.jsonl --dev data/demo/dev.jsonl --out "$OUT/sft" \
         --lr 1e-3 --lr-end 1e-4 --save-type f16 --name urial-demo-chat --samples 8 --sample-tokens 160 \
         -t "$THREADS" --quiet $resume

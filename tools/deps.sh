@@ -11,6 +11,11 @@ test) PKGS="$PKGS jq python3" ;;  # python3: the Python binding's test (tests/cl
 demo-models) PKGS="python3 sentencepiece wordnet-base dict-gcide dict-foldoc jargon-text fortunes" ;;
 *) echo "deps: unknown set '$1' (build, test or demo-models)" >&2; exit 1 ;;
 esac
+if ! command -v dpkg >/dev/null 2>&1; then # not Debian: say what the build needs and let it try
+    echo "urial: no dpkg (not a Debian system): not checking packages; the build needs a C11 compiler, make," \
+        "and the development files of jansson, libcurl and libmicrohttpd" >&2
+    exit 0
+fi
 missing=$(for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done | tr '\n' ' ')
 [ -z "${missing// }" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -129,10 +129,10 @@ def main():
     epochs = 2 if a.quick else 12
     run([u, "train", "--text", f"{out}/corpus.txt", "--tokenizer", f"{out}/vocab.gguf", "--out", f"{out}/base",
          "--config", "dim=192,layers=4,heads=6,kv_heads=2,ff=512,ctx=256", "--epochs", str(epochs), "--batch", "16",
-         "--lr", "2e-3", "--lr-end", "2e-4", "--ckpt-every", str(epochs), "--quiet", "-t", t])
+         "--lr", "2e-3", "--lr-end", "2e-4", "--ckpt-every", str(epochs), "--quiet", "-t", t, "--overwrite"])
     base = f"{out}/base/epoch-{epochs:03d}.gguf"
     run([u, "sft", "-m", base, "--data", f"{out}/sft.jsonl", "--dev", f"{out}/dev.jsonl", "--out", f"{out}/sft",
-         "--lr", "1e-3", "--lr-end", "1e-4", "--samples", "5", "--sample-tokens", "160", "--quiet", "-t", t])
+         "--lr", "1e-3", "--lr-end", "1e-4", "--samples", "5", "--sample-tokens", "160", "--quiet", "-t", t, "--overwrite"])
     recs = [json.loads(l) for l in open(f"{out}/sft/checkpoints.jsonl")]
     best = min(recs, key=lambda r: r["dev_loss"])
     sft = f"{out}/sft/{best['file']}"

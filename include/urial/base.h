@@ -32,6 +32,9 @@ typedef struct ur_err {
 /* printf into err->msg (if err is non-NULL); always returns -1 so that callers
  * can write `return ur_errf(err, "%s: bad thing", path);`. */
 int ur_errf(ur_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Control characters (a newline in a quoted input, a parser's message about one) become
+ * spaces, so that a message stays one line; ur_errf applies it. */
+void ur_one_line(char *s);
 
 /* Overflow-checked size arithmetic: return 0 and set *out, or return -1 on overflow. */
 static inline int ur_mul_size(uint64_t a, uint64_t b, uint64_t *out) {
@@ -96,9 +99,23 @@ void ur_buf_put_utf8(ur_buf *b, const char *s, size_t n);
 size_t ur_utf8_len(const char *s, size_t n);
 void ur_buf_free(ur_buf *b);
 
+/* Inputs are regular files no larger than the input cap: a FIFO, a device (/dev/zero) or a
+ * socket is refused, not read forever. The cap is the one process-wide setting of the
+ * library (the CLI's --max-input sets it): 1 GiB unless raised. */
+#define UR_INPUT_CAP_DEFAULT (1ull << 30)
+uint64_t ur_input_cap(void);
+void ur_input_cap_set(uint64_t bytes); /* 0: back to the default */
+/* Open path for reading (a FIFO does not block the open) and check what it is: a regular
+ * file of at most max_bytes (0: the input cap). Returns the descriptor, or -1 with err
+ * ("PATH: not a regular file, cannot be a WHAT", "PATH: WHAT is larger than ..."). */
+int ur_open_input(const char *path, const char *what, uint64_t max_bytes, ur_err *err);
+/* The same checks on an open descriptor (size: the file's size, if wanted). */
+int ur_check_input_fd(int fd, const char *path, const char *what, uint64_t max_bytes, uint64_t *size, ur_err *err);
+
 /* Read a whole file into out (NUL-terminated; out->len excludes the NUL). `what`
  * names the file's role in messages ("PATH: cannot read WHAT: reason"); a
- * directory or a file over max_bytes (0 = no limit) is an error too. */
+ * directory, a file that is not regular, or one over max_bytes (0 = the input cap) is an
+ * error too. */
 int ur_read_file(const char *path, const char *what, size_t max_bytes, ur_buf *out, ur_err *err);
 
 #endif

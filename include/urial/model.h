@@ -112,6 +112,9 @@ typedef struct ur_model {
 } ur_model;
 
 ur_model *ur_model_load(const char *path, ur_err *err);
+/* The same from an opened or parsed GGUF (ur_gguf_open, ur_gguf_parse), which the model
+ * then owns (closed by ur_model_free, or here on failure). */
+ur_model *ur_model_from_gguf(ur_gguf *g, ur_err *err);
 void ur_model_free(ur_model *m);
 const char *ur_arch_name(int arch);
 /* The rope frequency divisors a context of n_ctx positions uses: rope_freqs, else

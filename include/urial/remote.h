@@ -28,7 +28,11 @@ typedef struct ur_remote_params {
     double backoff_max;     /* longest delay between two tries (default 60) */
     double retry_after_max; /* a server's Retry-After is honoured up to this many seconds (default 600) */
     uint64_t seed;          /* for the jitter */
+    size_t max_body;        /* the longest answer body read; a longer one fails its request (0: the default,
+                               UR_REMOTE_MAX_BODY) */
 } ur_remote_params;
+#define UR_REMOTE_MAX_BODY (64u << 20) /* 64 MiB: a completion with logprobs of a long answer fits */
+#define UR_JUDGE_MAX_BODY (4u << 20)   /* a judge's answer is at most a few thousand tokens */
 void ur_remote_defaults(ur_remote_params *p);
 
 typedef struct ur_remote_stats {

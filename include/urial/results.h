@@ -33,7 +33,9 @@ typedef struct ur_results ur_results;
 enum ur_results_mode { UR_RESULTS_READ = 0, UR_RESULTS_APPEND = 1 };
 
 /* READ: read the records (a missing file is an error; an incomplete last line is
- * skipped with a note, the file is not changed). APPEND: create the file if
+ * skipped with a note, the file is not changed); a file that is one JSON array
+ * (urial merge's output, just-eval's files) gives its items as records. The file
+ * must be regular and within the input cap (ur_open_input). APPEND: create the file if
  * needed, lock it, read it, drop an incomplete last line (with a note). A record
  * whose key was seen before in the file is skipped with a note (the first one
  * counts). */

@@ -37,12 +37,20 @@ typedef struct ur_server_params {
     int n_ctx;              /* context per slot (0: the model's, at most 4096) */
     int n_threads;          /* engine threads (0: all cores) */
     int max_connections;    /* open connections at most (default 256) */
+    int max_client_connections; /* open connections from one IP address at most (default 64) */
+    double header_timeout;  /* seconds from a connection's start (or its last answer) to a request's complete
+                               headers; slower ones are closed (default 15; slowloris) */
+    double body_timeout;    /* seconds from the headers to the whole body (default 60) */
     const char *model_name; /* the model's id in the API (default: the file's base name without .gguf) */
     const char *cache_dir;  /* keep the prefix's KV cache here (NULL: compute it at start) */
 } ur_server_params;
 void ur_server_defaults(ur_server_params *p);
 
 typedef struct ur_server ur_server;
+
+/* Whether host is a loopback address ("127.0.0.1", "::1", "localhost", 127.x.y.z): then
+ * only requests whose Host header names the loopback are answered (DNS rebinding). */
+int ur_server_host_is_loopback(const char *host);
 
 /* Load nothing: the model and the format are the caller's and must outlive the
  * server. Computes the format's prefix, starts the engine thread and listens.

@@ -280,7 +280,9 @@ typedef struct ur_train_opts {
     double save_minutes; /* also save the state when this many minutes passed since the last (0 = off) */
     int eval_every;      /* steps between dev evaluations, besides checkpoints (0 = none) */
     int ckpt_every;      /* epochs between checkpoints (0 or 1: every epoch; the last step always) */
-    int resume;          /* continue from out_dir/state.gguf */
+    int resume;          /* continue from out_dir/state.gguf (an error when there is none) */
+    int overwrite;       /* a fresh run may replace the run files already in out_dir (else refused) */
+    int keep;            /* which checkpoint files stay (UR_KEEP_*; default all) */
     const char *out_dir;
     ur_tsave_opts save;  /* how checkpoints are written */
     int export_adapter;  /* LoRA: 1 also write adapter-NNN.gguf at each checkpoint, 2 only that */
@@ -292,6 +294,11 @@ typedef struct ur_train_opts {
     const char *title;   /* the report's subtitle (e.g. the command line) */
     const char *kind;    /* "sft", "lora", "pretrain" (report and fingerprint) */
 } ur_train_opts;
+
+/* Checkpoint files kept on disk (their records stay in checkpoints.jsonl and the report):
+ * all (LIMA picks an epoch by reading every checkpoint's samples, so every candidate stays),
+ * the last one written, or the one with the lowest dev loss (needs dev data). */
+enum { UR_KEEP_ALL = 0, UR_KEEP_LAST = 1, UR_KEEP_BEST = 2 };
 
 enum { UR_TEV_START = 0, UR_TEV_STEP, UR_TEV_EVAL, UR_TEV_CKPT, UR_TEV_SAVE, UR_TEV_DONE };
 typedef struct ur_train_event {
@@ -320,6 +327,10 @@ typedef void (*ur_train_cb)(void *user, const ur_train_event *ev);
  * resumed from state.gguf continues exactly as if it had not stopped. */
 int ur_train_run(ur_tnet *n, const ur_tdata *train, const ur_tdata *dev, const ur_train_opts *o, ur_train_cb cb,
                  void *user, ur_err *err);
+/* Whether o->out_dir may be used as o asks: --resume needs out_dir/state.gguf; a fresh run
+ * refuses a directory holding another run's files (state.gguf, log.jsonl,
+ * checkpoints.jsonl) unless o->overwrite. ur_train_run checks it too. */
+int ur_train_check_out(const ur_train_opts *o, ur_err *err);
 /* Bytes the run will hold: weights, gradients and AdamW moments (4 x params x 4
  * bytes) plus activations (ur_tctx_bytes), not counting a mapped frozen base. */
 uint64_t ur_train_mem(const ur_tnet *n, const ur_train_opts *o);

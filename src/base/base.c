@@ -2,6 +2,7 @@
 #include "urial/base.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,14 @@ int ur_errf(ur_err *err, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        ur_one_line(err->msg);
     }
     return -1;
+}
+
+void ur_one_line(char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = ' ';
 }
 
 _Noreturn void ur_oom(size_t n) {
@@ -200,26 +207,68 @@ void ur_buf_free(ur_buf *b) {
     b->len = b->cap = 0;
 }
 
-int ur_read_file(const char *path, const char *what, size_t max_bytes, ur_buf *out, ur_err *err) {
+static uint64_t input_cap = UR_INPUT_CAP_DEFAULT;
+uint64_t ur_input_cap(void) { return input_cap; }
+void ur_input_cap_set(uint64_t bytes) { input_cap = bytes ? bytes : UR_INPUT_CAP_DEFAULT; }
+
+/* "1.0 GiB", "64 MiB", "512 KiB", "100 bytes" */
+static void fmt_size(char *b, size_t n, uint64_t v) {
+    if (v >= (1ull << 30)) snprintf(b, n, "%.1f GiB", (double)v / (1ull << 30));
+    else if (v >= (1ull << 20)) snprintf(b, n, "%.0f MiB", (double)v / (1ull << 20));
+    else if (v >= 1024) snprintf(b, n, "%.0f KiB", (double)v / 1024);
+    else snprintf(b, n, "%llu bytes", (unsigned long long)v);
+}
+
+int ur_check_input_fd(int fd, const char *path, const char *what, uint64_t max_bytes, uint64_t *size, ur_err *err) {
     struct stat st;
-    if (stat(path, &st)) return ur_errf(err, "%s: cannot read %s: %s", path, what, strerror(errno));
+    if (fstat(fd, &st)) return ur_errf(err, "%s: cannot read %s: %s", path, what, strerror(errno));
     if (S_ISDIR(st.st_mode)) return ur_errf(err, "%s: is a directory, not a %s", path, what);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return ur_errf(err, "%s: cannot read %s: %s", path, what, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return ur_errf(err, "%s: not a regular file (a %s must be a file, not a pipe, device or socket)", path, what);
+    const uint64_t cap = max_bytes ? max_bytes : input_cap;
+    if ((uint64_t)st.st_size > cap) {
+        char a[32], b[32];
+        fmt_size(a, sizeof a, (uint64_t)st.st_size), fmt_size(b, sizeof b, cap);
+        return ur_errf(err, "%s: %s is %s, over the input cap of %s%s", path, what, a, b,
+                       max_bytes ? "" : " (raise it with --max-input)");
+    }
+    if (size) *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int ur_open_input(const char *path, const char *what, uint64_t max_bytes, ur_err *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return ur_errf(err, "%s: cannot read %s: %s", path, what, strerror(errno));
+    if (ur_check_input_fd(fd, path, what, max_bytes, NULL, err)) {
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
+int ur_read_file(const char *path, const char *what, size_t max_bytes, ur_buf *out, ur_err *err) {
+    const int fd = ur_open_input(path, what, max_bytes, err);
+    if (fd < 0) return -1;
+    const uint64_t cap = max_bytes ? max_bytes : input_cap;
     out->len = 0;
     char chunk[65536];
-    size_t got;
-    errno = 0;
-    while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-        ur_buf_put(out, chunk, got);
-        if (max_bytes && out->len > max_bytes) {
-            fclose(fp);
-            return ur_errf(err, "%s: %s is larger than %zu MiB", path, what, max_bytes >> 20);
+    ssize_t got;
+    while ((got = read(fd, chunk, sizeof chunk)) != 0) {
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int e = errno;
+            close(fd);
+            return ur_errf(err, "%s: cannot read %s: %s", path, what, strerror(e));
+        }
+        ur_buf_put(out, chunk, (size_t)got);
+        if (out->len > cap) { /* it grew while we read */
+            close(fd);
+            return ur_errf(err, "%s: %s grew over the input cap while it was read", path, what);
         }
     }
-    int bad = ferror(fp) ? (errno ? errno : EIO) : 0;
-    fclose(fp);
-    if (bad) return ur_errf(err, "%s: cannot read %s: %s", path, what, strerror(bad));
+    close(fd);
     ur_buf_put(out, "", 0); /* data is never NULL, even for an empty file */
     return 0;
 }

@@ -112,6 +112,40 @@ static int sync_dir(const char *path) {
     return rc;
 }
 
+/* Whether the text is a JSON array (its first non-blank byte is '['). */
+static int is_array(const ur_buf *b) {
+    size_t q = 0;
+    while (q < b->len && (b->data[q] == ' ' || b->data[q] == '\t' || b->data[q] == '\r' || b->data[q] == '\n')) q++;
+    return q < b->len && b->data[q] == '[';
+}
+
+/* The records of a JSON array, item i as "line" i (1-based). */
+static int parse_array(ur_results *r, const ur_buf *b, ur_err *err) {
+    json_error_t je;
+    json_t *a = json_loadb(b->data, b->len, 0, &je);
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return ur_errf(err, "%s: line %d: not a valid JSON array of records (%s)", r->path, je.line, je.text);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < json_array_size(a) && !rc; i++) {
+        char *s = json_dumps(json_array_get(a, i), JSON_COMPACT | JSON_ENCODE_ANY);
+        ur_record rec;
+        rc = !s ? ur_errf(err, "%s: item %zu cannot be encoded", r->path, i + 1)
+                : parse_record(r, s, strlen(s), (int)i + 1, &rec, err);
+        if (!rc) insert(r, &rec);
+        free(s);
+    }
+    r->lines = (int)json_array_size(a);
+    json_decref(a);
+    if (!rc && r->n_dups) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s: %d records repeat an earlier record's id (the first one counts)", r->path, r->n_dups);
+        note_add(r, msg);
+    }
+    return rc;
+}
+
 ur_results *ur_results_open(const char *path, int mode, ur_err *err) {
     ur_results *r = ur_xcalloc(1, sizeof *r);
     r->path = ur_xstrdup(path);
@@ -124,10 +158,15 @@ ur_results *ur_results_open(const char *path, int mode, ur_err *err) {
             created = fd >= 0;
         }
     } else {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     }
     if (fd < 0) {
         ur_errf(err, "%s: cannot open results file: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (ur_check_input_fd(fd, path, "results file", 0, NULL, err)) { /* /dev/full, a FIFO: not read forever */
+        if (mode != UR_RESULTS_APPEND) close(fd);
+        else r->fd = fd;
         goto fail;
     }
     if (mode == UR_RESULTS_APPEND) {
@@ -148,13 +187,21 @@ ur_results *ur_results_open(const char *path, int mode, ur_err *err) {
     char chunk[1 << 16];
     ssize_t got;
     off_t off = 0;
-    while ((got = pread(fd, chunk, sizeof chunk, off)) > 0) ur_buf_put(&b, chunk, (size_t)got), off += got;
+    while ((got = pread(fd, chunk, sizeof chunk, off)) > 0 && (uint64_t)off <= ur_input_cap())
+        ur_buf_put(&b, chunk, (size_t)got), off += got;
+    if ((uint64_t)off > ur_input_cap()) got = -1, errno = EFBIG;
     if (got < 0) {
         ur_errf(err, "%s: cannot read results file: %s", path, strerror(errno));
         ur_buf_free(&b);
         goto fail;
     }
     if (mode == UR_RESULTS_READ) close(fd);
+    if (mode == UR_RESULTS_READ && is_array(&b)) { /* urial merge's output, just-eval's files: one JSON array */
+        int bad = parse_array(r, &b, err);
+        ur_buf_free(&b);
+        if (bad) goto fail;
+        return r;
+    }
     size_t p = 0;
     int line = 1, bad = 0;
     while (p < b.len && !bad) {

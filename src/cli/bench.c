@@ -102,7 +102,7 @@ int cmd_bench(int argc, char **argv) {
     const char *query = NULL;
     int np = 128, ng = 32, reps = 1, json = 0;
     cli_engine eng;
-    cli_engine_init(&eng, "the model", NULL);
+    cli_engine_init(&eng, "the model", "the largest --prompt + --gen allowed (default: the model's context)");
     cli_format fmt; /* --urial only */
     cli_format_init(&fmt);
     fmt.opts[1] = (cli_opt)OPT_END;
@@ -122,7 +122,13 @@ int cmd_bench(int argc, char **argv) {
     if (fmt.urial) return bench_ttft(model, &fmt, query ? query : DEFAULT_QUERY, reps, eng.threads, eng.ctx, json);
     ur_model *m = cli_load_model(model);
     if (!m) return 1;
-    const int nv = m->hp.n_vocab;
+    const int nv = m->hp.n_vocab, cap = eng.ctx ? eng.ctx : m->hp.n_ctx_train;
+    if (np + ng > cap) {
+        cli_fail("bench: --prompt %d + --gen %d tokens pass the context of %d (%s)", np, ng, cap,
+                 eng.ctx ? "--ctx" : "the model's; --ctx N raises it");
+        ur_model_free(m);
+        return 1;
+    }
     int rc = 1;
     ur_ctx *ctx = cli_new_ctx(m, np + ng + 16, eng.threads, json);
     int32_t *toks = malloc(sizeof *toks * (size_t)np);

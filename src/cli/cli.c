@@ -283,7 +283,11 @@ void cli_select_init(cli_select *s) {
     s->opts[1] = (cli_opt)OPT_FN("shard", 0, "I/N", parse_shard, &s->sel,
                                  "only items whose position p (after --limit) has p % N == I; each shard\n"
                                  "needs its own output, joined with urial merge");
-    s->opts[2] = (cli_opt)OPT_END;
+    s->progress_every = 30;
+    s->opts[2] = (cli_opt)OPT_REAL("progress-every", 0, "S", 0, 1e9, &s->progress_every,
+                                   "without a terminal (a log file): a progress line every S seconds\n"
+                                   "(done/total, tok/s, ETA; default 30; 0 = none)");
+    s->opts[3] = (cli_opt)OPT_END;
 }
 
 /* ---- models ------------------------------------------------------------------------- */
@@ -400,18 +404,36 @@ double cli_job_rate(const ur_job_progress *p) {
 void cli_job_init_view(cli_job_view *v) {
     memset(v, 0, sizeof *v);
     v->tty = isatty(2);
+    v->every = 30;
+    v->last = ur_now();
+}
+
+/* "[#######-----------------]" for done of total */
+static void bar(char *b, int width, int done, int total) {
+    int full = total > 0 ? (int)((double)width * done / total) : width;
+    b[0] = '[';
+    for (int i = 0; i < width; i++) b[1 + i] = i < full ? '#' : '-';
+    b[width + 1] = ']', b[width + 2] = 0;
 }
 
 void cli_job_progress(void *view, const ur_job_progress *p) {
     cli_job_view *v = view;
-    if (!v->tty) return;
+    const double now = ur_now();
+    if (!v->tty && (v->every <= 0 || now - v->last < v->every)) return;
     int done = p->kept + p->recorded, worked = p->recorded + p->skipped, left = p->total - done - p->skipped;
-    char eta[32] = "?", extra[160];
-    if (worked) fmt_secs((ur_now() - p->t0) / worked * left, eta, sizeof eta);
+    char eta[32] = "?", extra[160], b[40];
+    if (worked) fmt_secs((now - p->t0) / worked * left, eta, sizeof eta);
     if (v->extra) v->extra(v->user, p, extra, sizeof extra);
     else snprintf(extra, sizeof extra, "%.1f tok/s", cli_job_rate(p));
-    fprintf(stderr, "\r\033[K[%d/%d] %.1f%%  %s  ETA %s", done, p->total, p->total ? 100.0 * done / p->total : 100.0,
-            extra, eta);
+    const double pct = p->total ? 100.0 * done / p->total : 100.0;
+    if (!v->tty) { /* a log: whole lines, every `every` seconds */
+        fprintf(stderr, "urial: %s: %d/%d (%.1f%%), %s, ETA %s\n", v->name ? v->name : "progress", done, p->total, pct,
+                extra, eta);
+        v->last = now;
+        return;
+    }
+    bar(b, 24, done, p->total);
+    fprintf(stderr, "\r\033[K%s %d/%d %.1f%%  %s  ETA %s", b, done, p->total, pct, extra, eta);
     fflush(stderr);
     v->drawn = 1;
 }

@@ -120,10 +120,11 @@ void cli_remote_init(cli_remote *r, const char *what);
  * error and return NULL. */
 struct ur_remote *cli_remote_open(cli_remote *r, const char *cmd, const char *model);
 
-/* A job's selection: --limit N, --shard I/N. */
+/* A job's selection: --limit N, --shard I/N; and --progress-every S (the log line's period). */
 typedef struct cli_select {
     ur_job_select sel;
-    cli_opt opts[3];
+    double progress_every;
+    cli_opt opts[4];
 } cli_select;
 void cli_select_init(cli_select *s);
 
@@ -156,12 +157,17 @@ int cli_type_from_name(const char *name);
 int cli_opt_type(void *dst, const char *v);
 
 /* ---- long jobs on stderr ------------------------------------------------------------ */
-/* A job's progress line (redrawn in place when stderr is a terminal): "[done/total]
- * pct%  EXTRA  ETA t", the ETA from the pace of the units finished so far; and its
+/* A job's progress: in a terminal a bar redrawn in place, "[#####-----] done/total
+ * pct%  EXTRA  ETA t"; without one (a log, nohup, a batch scheduler) one line
+ * "urial: NAME: done/total (pct%), EXTRA, ETA t" every `every` seconds. The ETA from the
+ * pace of the units finished so far; and its
  * notes, one line each, on a fresh line. Pass as a job's hooks with a cli_job_view. */
 typedef struct cli_job_view {
     int tty;
     int drawn; /* a progress line is on the screen */
+    const char *name; /* the command, in log lines ("run") */
+    double every;     /* without a terminal: a log line every this many seconds (0: none) */
+    double last;      /* when the last log line was printed */
     const char *(*extra)(void *user, const ur_job_progress *p, char *buf, size_t n); /* NULL: tok/s */
     void *user;
 } cli_job_view;

@@ -35,6 +35,26 @@ static const char HELP[] =
     "is not a stopword) and close with an offer (the last sentence contains \"let me know\", \"feel free\",\n"
     "\"hope this helps\", ...); docs/eval.md \"Style\" has the exact lists. Empty answers are neither.\n";
 
+/* Each subcommand's own --help: its usage line and its paragraph of HELP. */
+static const char HELP_SCORE[] =
+    "usage: urial eval score --in OUTPUTS --out JUDGED.jsonl [--mode multi|safety|auto] [options]\n"
+    "Each output is rated 1-5 by an LLM judge on helpfulness, clarity, factuality, depth and engagement\n"
+    "(--mode multi, the default), or on safety (--mode safety); --mode auto rates red-team items on safety\n"
+    "and the others on the five aspects, as just-eval does.\n";
+static const char HELP_PAIRWISE[] =
+    "usage: urial eval pairwise --a A.json --b B.json --out JUDGED.jsonl [options]\n"
+    "The outputs of A and B for the same ids are compared aspect by aspect, each pair twice (A shown\n"
+    "first, then B), and the two verdicts are summed into win / tie / lose for A.\n";
+static const char HELP_REPORT[] =
+    "usage: urial eval report JUDGED... [--by dataset|category] [--format md|json|html] [--data OUTPUTS] [-o FILE]\n"
+    "Per-aspect means (an \"N/A\" score counts as 5, as in just-eval), judged count, mean output length in\n"
+    "words; several files side by side; pairwise files as win / tie / lose. --format json prints one object\n"
+    "per file with just-eval's keys; --by needs \"dataset\"/\"category\" in the records or --data OUTPUTS.\n";
+static const char HELP_STYLE[] =
+    "usage: urial eval style RESULTS... [--json OUT.json] [--records]\n"
+    "No judge: per file of urial run's JSONL (or a JSON array), how many answers are in the assistant style:\n"
+    "they open by addressing the question and close with an offer of more help (docs/eval.md \"Style\").\n";
+
 /* ---- progress on stderr: the job's line, with the judge's counts ------------------------- */
 typedef struct prog {
     cli_job_view view;
@@ -170,11 +190,12 @@ static int show_template(int which) {
 }
 
 /* Judge the files of ep with j; the summary line and the exit code. */
-static int judge_files(const char *cmd, ur_judge *j, ur_eval_params *ep, int pairwise, int quiet) {
+static int judge_files(const char *cmd, ur_judge *j, ur_eval_params *ep, int pairwise, int quiet, double every) {
     ur_err err = {{0}};
     if (ur_judge_note(j) && !quiet) fprintf(stderr, "urial: %s\n", ur_judge_note(j));
     prog g = {.quiet = quiet, .t0 = ur_now()};
     cli_job_init_view(&g.view);
+    g.view.name = cmd, g.view.every = every;
     g.view.extra = extra;
     g.view.user = &g;
     ep->progress = show;
@@ -259,7 +280,7 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
         OPT_CHOICE("show-template", 0, UR_JUDGE_BUILTINS, &show_mode,
                    "print a built-in judge template (as a --template file would hold it) and exit"),
         OPT_GROUP(jo.opts), OPT_END};
-    const cli_cmd c = {cmd, HELP, opts, NULL, 0, 0};
+    const cli_cmd c = {cmd, pairwise ? HELP_PAIRWISE : HELP_SCORE, opts, NULL, 0, 0};
     int r0 = cli_parse(&c, argc, argv);
     if (r0 <= 0) return r0 < 0;
     if (show_mode >= 0) return show_template(show_mode);
@@ -301,7 +322,7 @@ static int judge_cmd(int argc, char **argv, int pairwise) {
     ep.only = only == 0 ? UR_ONLY_ALL : only == 1 ? UR_ONLY_REGULAR : UR_ONLY_RED_TEAM;
     ep.limit = sel.sel.limit > 0 ? (int)sel.sel.limit : 0;
     ep.shard_i = sel.sel.shard_i, ep.shard_n = sel.sel.shard_n;
-    rc = judge_files(cmd, j, &ep, pairwise, quiet);
+    rc = judge_files(cmd, j, &ep, pairwise, quiet, sel.progress_every);
 done:
     ur_judge_free(jsafe);
     ur_judge_free(j);
@@ -320,7 +341,7 @@ static int report_cmd(int argc, char **argv) {
         OPT_CHOICE("format", 0, "md|json|html", &format, "the report's format (default md)"),
         OPT_STR("data", 0, "OUTPUTS", &p.data, "an outputs file to look up \"dataset\"/\"category\" by id"),
         OPT_STR("output", 'o', "FILE", &outp, "write the report to FILE (atomically) instead of stdout"), OPT_END};
-    const cli_cmd c = {"eval report", HELP, opts, NULL, 0, 1 << 20};
+    const cli_cmd c = {"eval report", HELP_REPORT, opts, NULL, 0, 1 << 20};
     int optind = cli_parse(&c, argc, argv);
     if (optind <= 0) return optind < 0;
     p.by = by == 1 ? UR_BY_DATASET : by == 2 ? UR_BY_CATEGORY : UR_BY_NONE;
@@ -358,7 +379,7 @@ static int style_cmd(int argc, char **argv) {
                 "also write {\"files\":[{file, generator, n, assistant_style, opens, closes, ratio}],\n"
                 "\"measure\"}"),
         OPT_FLAG("records", 0, &records, "also print one line per record: ID OPENS CLOSES (ID as JSON, 0/1)"), OPT_END};
-    const cli_cmd c = {"eval style", HELP, opts, NULL, 0, 1 << 20};
+    const cli_cmd c = {"eval style", HELP_STYLE, opts, NULL, 0, 1 << 20};
     int optind = cli_parse(&c, argc, argv);
     if (optind <= 0) return optind < 0;
     if (optind >= argc) return cli_fail("eval style: give one or more results files (see urial eval --help)");

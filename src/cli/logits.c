@@ -29,7 +29,8 @@ int cmd_logits(int argc, char **argv) {
     const char *text = NULL, *idstr = NULL;
     int top = 10, no_bos = 0, special = 0;
     cli_engine eng;
-    cli_engine_init(&eng, "the model", "context length (default: the input length)");
+    cli_engine_init(&eng, "the model", "context length: the longest input allowed (default: the model's context;\n"
+                    "the input's length is what is allocated)");
     const cli_opt opts[] = {
         OPT_GROUP(eng.opts), OPT_STR("ids", 0, "LIST", &idstr, "token ids, used exactly as given (no BOS added)"),
         OPT_STR("text", 0, "TEXT", &text, "text, tokenized with BOS unless --no-bos"),
@@ -51,6 +52,11 @@ int cmd_logits(int argc, char **argv) {
     ur_ctx *ctx = NULL;
     n = idstr ? cli_parse_ids(idstr, &ids) : cli_tokenize(m->vocab, text, !no_bos && ur_vocab_add_bos(m->vocab), special, &ids);
     if (n < 0) goto out;
+    if (n > (eng.ctx ? eng.ctx : m->hp.n_ctx_train)) { /* attention is quadratic: no unbounded inputs */
+        rc = cli_fail("logits: %d tokens pass the context of %d (%s)", n, eng.ctx ? eng.ctx : m->hp.n_ctx_train,
+                      eng.ctx ? "--ctx" : "the model's; --ctx N raises it");
+        goto out;
+    }
     ctx = cli_new_ctx(m, eng.ctx ? eng.ctx : n, eng.threads, 1);
     if (!ctx) goto out;
     const int nv = m->hp.n_vocab;

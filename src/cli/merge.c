@@ -19,7 +19,8 @@ static const char USAGE[] =
     "dataset (\"input_index\", then MT-Bench's \"turn\"; records without one come last, in file order).\n"
     "A record whose id (and turn) came before is dropped with a message when its output is the same\n"
     "(e.g. overlapping shards), and is an error when its output differs. An incomplete last line (a\n"
-    "run still going, or killed) is ignored with a message.\n";
+    "run still going, or killed) is ignored with a message. An input may also be a JSON array of records\n"
+    "(urial merge's own output, just-eval's files).\n";
 
 typedef struct entry {
     const ur_record *rec;
@@ -87,7 +88,7 @@ int cmd_merge(int argc, char **argv) {
     }
 
     /* one record per key: drop repeats with the same output, refuse different ones */
-    qsort(es, ne, sizeof *es, cmp_key);
+    if (ne) qsort(es, ne, sizeof *es, cmp_key); /* es is NULL without records */
     size_t kept = 0, dups = 0;
     for (size_t i = 0; i < ne; i++) {
         if (kept && !strcmp(es[kept - 1].rec->key, es[i].rec->key)) {
@@ -102,7 +103,7 @@ int cmd_merge(int argc, char **argv) {
         es[kept++] = es[i];
     }
     if (dups) fprintf(stderr, "urial: merge: dropped %zu repeated records (same id and output)\n", dups);
-    qsort(es, kept, sizeof *es, cmp_entry);
+    if (kept) qsort(es, kept, sizeof *es, cmp_entry);
 
     size_t len;
     if (jsonl) {

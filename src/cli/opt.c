@@ -121,11 +121,25 @@ static int store(const cli_cmd *c, const cli_opt *o, const char *v) {
     return 0;
 }
 
+/* --max-input SIZE (every command): bytes, or a number with K, M or G (binary units). */
+static int set_max_input(const cli_cmd *c, const char *v) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    const double unit = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0
+                        : *end == 'G' || *end == 'g' ? 1073741824.0 : 1.0;
+    if (unit > 1) end++;
+    if (errno || end == v || *end || !(x > 0) || x * unit > 1e18)
+        return cli_fail("%s: --max-input: '%s' is not a size (bytes, or a number with K, M or G)", c->name, v), -1;
+    ur_input_cap_set((uint64_t)(x * unit));
+    return 0;
+}
+
 int cli_parse(const cli_cmd *c, int argc, char **argv) {
     const cli_opt *all[MAX_OPTS];
     int n = 0;
     if (flatten(c->opts, all, &n, 0)) return cli_fail("%s: too many options (a bug)", c->name), -1;
-    struct option lo[MAX_OPTS + 2];
+    struct option lo[MAX_OPTS + 3];
     char shorts[2 * MAX_OPTS + 8] = ":";
     size_t ns = 1;
     for (int i = 0; i < n; i++) {
@@ -139,7 +153,8 @@ int cli_parse(const cli_cmd *c, int argc, char **argv) {
         }
     }
     lo[n] = (struct option){"help", no_argument, 0, 'h'};
-    lo[n + 1] = (struct option){0, 0, 0, 0};
+    lo[n + 1] = (struct option){"max-input", required_argument, 0, 255};
+    lo[n + 2] = (struct option){0, 0, 0, 0};
     shorts[ns++] = 'h';
     shorts[ns] = 0;
     optind = 1;
@@ -158,6 +173,10 @@ int cli_parse(const cli_cmd *c, int argc, char **argv) {
                 cli_fail("%s: option '%s' is unknown or needs a value (see urial %s --help)", c->name, argv[optind - 1],
                          c->name);
             return -1;
+        }
+        if (o == 255) {
+            if (set_max_input(c, optarg)) return -1;
+            continue;
         }
         const cli_opt *opt = NULL;
         if (o >= 256) opt = all[o - 256];
@@ -199,5 +218,7 @@ void cli_help(const cli_cmd *c) {
             h = nl + 1;
         }
     }
+    printf("  --max-input SIZE      the largest input file read (datasets, results, text; default 1G;\n"
+           "                        a FIFO or device is never an input)\n");
     if (c->epilog) fputs(c->epilog, stdout);
 }

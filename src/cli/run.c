@@ -132,6 +132,7 @@ int cmd_run(int argc, char **argv) {
     if (f && fmt.prefix_from && check_prefixes(f, &ds, &sel.sel, fmt.prefix_from)) goto done;
     cli_job_view view;
     cli_job_init_view(&view);
+    view.name = "run", view.every = sel.progress_every;
     if (client) {
         x = ur_exec_gen_remote_new(client, rem.model, f);
     } else if (cache.off) { /* the uncached reference: each prompt computed in full, one at a time */

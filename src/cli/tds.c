@@ -325,6 +325,7 @@ static int run(int argc, char **argv, int prefix) {
         goto done;
     cli_job_view view;
     cli_job_init_view(&view);
+    view.name = "tds", view.every = sel.progress_every;
     ur_tds_params p = {.ds = &ds, .outputs = outputs, .aligned_prompt = pa, .base_prompt = pb, .tokenize = tokenize,
                        .rank = rank, .base = cb, .aligned = ca,
                        .base_name = client ? rem.model : base, .aligned_name = aligned, .client = client,

@@ -53,7 +53,10 @@ static int case_bytes(const char *line, ur_buf *b, char *msg, size_t n) {
 }
 
 static int run_batch(const ur_vocab *v, const char *path, int add_bos, int special) {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    ur_err oerr = {{0}};
+    const int fd = strcmp(path, "-") ? ur_open_input(path, "test-case file", 0, &oerr) : 0;
+    if (fd < 0) return cli_fail("%s", oerr.msg);
+    FILE *f = fd ? fdopen(fd, "rb") : stdin;
     if (!f) return cli_fail("%s: cannot open: %s", path, strerror(errno));
     char *line = NULL;
     size_t cap = 0;

@@ -71,6 +71,12 @@ void cli_train_init(cli_train *t) {
         OPT_REAL("save-minutes", 0, "X", 0, 1e9, &o->save_minutes,
                  "... and when X minutes passed since the last save (default 10)"),
         OPT_FLAG("resume", 0, &o->resume, "continue from DIR/state.gguf exactly where it stopped (same command)"),
+        OPT_FLAG("overwrite", 0, &o->overwrite,
+                 "start over in a DIR that holds a run (its run files and checkpoints are\n"
+                 "removed); without it or --resume such a DIR is refused"),
+        OPT_CHOICE("keep", 0, "all|last|best", &o->keep,
+                   "checkpoint files kept: all (default: LIMA picks an epoch by reading every\n"
+                   "checkpoint's samples), the last, or the lowest dev loss"),
         OPT_FLAG("recompute", 0, &o->recompute,
                  "keep only each layer's input, recompute the layer in the backward pass\n"
                  "(less activation memory, ~1/3 more compute)"),
@@ -138,11 +144,12 @@ void cli_train_print_plan(const ur_tnet *n, const ur_train_opts *o, const ur_tda
 }
 
 int cli_train_go(cli_train *t, ur_tnet *n, ur_tdata *tr, ur_tdata *dev, int argc, char **argv) {
+    ur_err err = {{0}};
+    if (ur_train_check_out(&t->o, &err)) return cli_fail("%s", err.msg);
     ur_buf title = {0};
     for (int i = 0; i < argc; i++) ur_buf_printf(&title, "%s%s", i ? " " : "urial ", argv[i]);
     t->o.title = title.data;
     cli_train_print_plan(n, &t->o, tr, dev);
-    ur_err err = {{0}};
     int rc = ur_train_run(n, tr, dev, &t->o, cli_train_progress, t, &err) ? cli_fail("%s", err.msg) : 0;
     t->o.title = NULL;
     ur_buf_free(&title);

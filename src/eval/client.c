@@ -131,7 +131,7 @@ ur_judge *ur_judge_http_new(const ur_judge_http_params *p, ur_err *err) {
     if (strncmp(p->url, "http://", 7) && strncmp(p->url, "https://", 8))
         return ur_errf(err, "%s: the judge URL must start with http:// or https://", p->url), NULL;
     ur_remote_params rp = {p->url, p->api_key, "check --judge-url and --judge-model", p->concurrency, p->timeout,
-                           p->max_retries, p->backoff, p->backoff_max, p->retry_after_max, p->seed};
+                           p->max_retries, p->backoff, p->backoff_max, p->retry_after_max, p->seed, UR_JUDGE_MAX_BODY};
     ur_remote *r = ur_remote_new(&rp, err);
     if (!r) return NULL;
     http_judge *j = ur_xcalloc(1, sizeof *j);

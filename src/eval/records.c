@@ -1,7 +1,9 @@
 /* Files of the judging commands: the outputs to judge (read with urial/dataset.h,
  * the reader `urial run` uses), judged records (JSON arrays or our JSONL), and the
  * output file, append-only and resumable (urial/results.h). */
+#include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,8 +86,10 @@ int ur_eval_items_load(const char *path, ur_eval_items *it, ur_err *err) {
 }
 
 json_t *ur_eval_records_load(const char *path, ur_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ur_errf(err, "%s: cannot open", path), NULL;
+    if (access(path, F_OK)) return ur_errf(err, "%s: cannot open: %s", path, strerror(errno)), NULL;
+    const int fd = ur_open_input(path, "outputs file", 0, err);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
+    if (!f) return fd >= 0 ? close(fd), ur_errf(err, "%s: cannot open", path), NULL : NULL;
     int c;
     while ((c = fgetc(f)) == ' ' || c == '\n' || c == '\r' || c == '\t') {
     }

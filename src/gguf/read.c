@@ -480,7 +480,7 @@ ur_gguf *ur_gguf_parse(const void *buf, size_t size, const char *name, ur_err *e
 }
 
 ur_gguf *ur_gguf_open(const char *path, ur_err *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block the open: fstat first */
     if (fd < 0) {
         ur_errf(err, "%s: cannot open: %s", path, strerror(errno));
         return NULL;

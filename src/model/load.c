@@ -200,13 +200,20 @@ const float *ur_model_rope_factors(const ur_model *m, int n_ctx) {
 }
 
 ur_model *ur_model_load(const char *path, ur_err *err) {
+    ur_gguf *g = ur_gguf_open(path, err);
+    return g ? ur_model_from_gguf(g, err) : NULL;
+}
+
+ur_model *ur_model_from_gguf(ur_gguf *g, ur_err *err) {
+    const char *path = g->path;
     ur_model *m = calloc(1, sizeof *m);
     if (!m) {
         ur_errf(err, "%s: out of memory", path);
+        ur_gguf_close(g);
         return NULL;
     }
-    m->gguf = ur_gguf_open(path, err);
-    if (!m->gguf || ur_arch_load_hparams(m, err) || bind_weights(m, err)) goto fail;
+    m->gguf = g;
+    if (ur_arch_load_hparams(m, err) || bind_weights(m, err)) goto fail;
     m->vocab = ur_vocab_load(m->gguf, err);
     if (!m->vocab) goto fail;
     if (ur_vocab_size(m->vocab) != m->hp.n_vocab) {

@@ -35,6 +35,8 @@ typedef struct slot {
     int attempt;        /* retries so far */
     double not_before;  /* S_WAITING: when to try again */
     ur_buf resp;
+    size_t max_body;    /* the body's cap (the params' max_body) */
+    int too_big;        /* the body passed it: the transfer was stopped */
     double retry_after; /* seconds the server asked for, or -1 */
     char why[320];      /* the last failure, for done() if retries run out */
 } slot;
@@ -55,8 +57,14 @@ static double rand01(uint64_t *s) { /* splitmix64 */
     return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* The body, up to the cap: past it the transfer stops (a server that never ends its body). */
 static size_t on_body(char *data, size_t size, size_t n, void *user) {
-    ur_buf_put(user, data, size * n);
+    slot *s = user;
+    if (s->resp.len + size * n > s->max_body) {
+        s->too_big = 1;
+        return 0;
+    }
+    ur_buf_put(&s->resp, data, size * n);
     return size * n;
 }
 
@@ -95,13 +103,15 @@ static int start(ur_remote *r, slot *s) {
     CURL *h = s->h;
     curl_easy_reset(h);
     s->resp.len = 0;
+    s->max_body = r->p.max_body ? r->p.max_body : UR_REMOTE_MAX_BODY;
+    s->too_big = 0;
     s->retry_after = -1;
     curl_easy_setopt(h, CURLOPT_URL, s->url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->hdrs);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, s->body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(s->body));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s->resp);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(h, CURLOPT_PRIVATE, s);
@@ -143,6 +153,13 @@ enum { C_OK = 0, C_RETRY = 1, C_FAIL = 2, C_FATAL = 3 };
 static int classify(ur_remote *r, slot *s, CURLcode cc) {
     ur_remote_stats *st = &r->stats;
     char msg[200];
+    if (cc != CURLE_OK && s->too_big) {
+        if (s->max_body >= (1u << 20))
+            snprintf(s->why, sizeof s->why, "%s: the answer passed %zu MiB; stopped reading it", s->url, s->max_body >> 20);
+        else snprintf(s->why, sizeof s->why, "%s: the answer passed %zu bytes; stopped reading it", s->url, s->max_body);
+        st->bad_bodies++;
+        return C_FAIL;
+    }
     if (cc != CURLE_OK) {
         snprintf(s->why, sizeof s->why, "%s: %s", s->url, curl_easy_strerror(cc));
         if (cc == CURLE_OPERATION_TIMEDOUT) {

@@ -27,6 +27,7 @@ int srv_fail(srv_error *e, int status, const char *type, const char *code, const
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    ur_one_line(e->msg); /* a field or parser message quoted from the body may hold a newline */
     return -1;
 }
 
@@ -212,6 +213,16 @@ static uint64_t next_random(void) {
     return z ^ (z >> 31);
 }
 
+/* A "model" other than the served one is a 404, as OpenAI and vLLM answer (absent or null: this one). */
+static int wrong_model(const srv_api *a, json_t *o, srv_error *e) {
+    json_t *m = json_object_get(o, "model");
+    if (!m || json_is_null(m)) return 0;
+    if (!json_is_string(m)) return BAD(e, "model", "'model' must be a string");
+    if (!strcmp(json_string_value(m), a->model_name)) return 0;
+    return srv_fail(e, 404, "invalid_request_error", "model_not_found", "model",
+                    "The model `%.200s` does not exist (this server serves `%.200s`)", json_string_value(m), a->model_name);
+}
+
 int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, srv_req *r, ur_engine_job **out, srv_error *e) {
     memset(r, 0, sizeof *r);
     *out = NULL;
@@ -221,6 +232,10 @@ int srv_parse_request(const srv_api *a, int chat, const char *body, size_t len, 
     if (!json_is_object(o)) {
         json_decref(o);
         return BAD(e, NULL, "the body must be a JSON object");
+    }
+    if (wrong_model(a, o, e)) {
+        json_decref(o);
+        return -1;
     }
     ur_engine_job *j = ur_engine_job_new();
     r->chat = j->chat = chat;

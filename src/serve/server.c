@@ -6,6 +6,7 @@
  * slot is freed at the engine's next step. */
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +24,26 @@ EMBED(index_html)
 EMBED(chat_js)
 EMBED(chat_css)
 
+/* A connection as the watchdog sees it: where its current request is, since when. */
+enum { W_HEADERS = 0, W_BODY = 1, W_BUSY = 2, W_CUT = 3 };
+typedef struct watch {
+    int fd, phase;
+    double since;
+    struct watch *prev, *next;
+} watch;
+
 struct ur_server {
     struct MHD_Daemon *d;
     ur_engine *e;
     srv_api api;
     size_t max_body;
     char *model_name, *api_key;
-    int port;
+    int port, loopback;
+    double header_timeout, body_timeout;
+    pthread_mutex_t mu; /* the watch list */
+    watch *watched;
+    pthread_t watchdog;
+    int dog_running, dog_stop;
 };
 
 void ur_server_defaults(ur_server_params *p) {
@@ -41,6 +55,14 @@ void ur_server_defaults(ur_server_params *p) {
     p->max_body = 1 << 20;
     p->max_tokens = 2048;
     p->max_connections = 256;
+    p->max_client_connections = 64;
+    p->header_timeout = 15;
+    p->body_timeout = 60;
+}
+
+int ur_server_host_is_loopback(const char *host) {
+    return !host || !*host || !strcmp(host, "localhost") || !strcmp(host, "::1") || !strcmp(host, "[::1]") ||
+           !strncmp(host, "127.", 4);
 }
 
 /* ---- small helpers -------------------------------------------------------------------- */
@@ -237,6 +259,64 @@ static enum MHD_Result api_generate(ur_server *s, struct MHD_Connection *c, int 
     return ret;
 }
 
+/* ---- deadlines: headers and bodies must arrive in time, not only keep trickling ----------- */
+static void on_connection(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_ConnectionNotificationCode code) {
+    ur_server *s = cls;
+    watch *w = *ctx;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        w = ur_xcalloc(1, sizeof *w);
+        w->fd = conn_fd(c), w->since = ur_now();
+        pthread_mutex_lock(&s->mu);
+        w->next = s->watched;
+        if (s->watched) s->watched->prev = w;
+        s->watched = w;
+        pthread_mutex_unlock(&s->mu);
+        *ctx = w;
+        return;
+    }
+    if (!w) return; /* closed: libmicrohttpd closes the socket after this */
+    pthread_mutex_lock(&s->mu);
+    if (w->prev) w->prev->next = w->next;
+    else s->watched = w->next;
+    if (w->next) w->next->prev = w->prev;
+    pthread_mutex_unlock(&s->mu);
+    free(w);
+    *ctx = NULL;
+}
+
+static void watch_set(ur_server *s, struct MHD_Connection *c, int phase) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    watch *w = ci ? ci->socket_context : NULL;
+    if (!w) return;
+    pthread_mutex_lock(&s->mu);
+    if (w->phase != W_CUT) w->phase = phase, w->since = ur_now();
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Every 100 ms: shut down the sockets whose headers or body are late; their
+ * connection threads then see the end of the stream and close them. */
+static void *watchdog_main(void *arg) {
+    ur_server *s = arg;
+    for (;;) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&s->mu);
+        if (s->dog_stop) {
+            pthread_mutex_unlock(&s->mu);
+            return NULL;
+        }
+        const double now = ur_now();
+        for (watch *w = s->watched; w; w = w->next) {
+            const double limit = w->phase == W_HEADERS ? s->header_timeout : w->phase == W_BODY ? s->body_timeout : 0;
+            if (limit > 0 && now - w->since > limit && w->fd >= 0) {
+                shutdown(w->fd, SHUT_RDWR);
+                w->phase = W_CUT;
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
 /* ---- routing ------------------------------------------------------------------------------- */
 typedef struct conn {
     ur_buf body;
@@ -255,46 +335,45 @@ static int authorized(ur_server *s, struct MHD_Connection *c) {
     return diff == 0;
 }
 
-static enum MHD_Result route(ur_server *s, struct MHD_Connection *c, const char *url, const char *method, conn *k) {
+/* Bound to loopback: the Host header must name the loopback too, so that a web page
+ * whose name an attacker re-points at 127.0.0.1 (DNS rebinding) is not answered. */
+static int host_allowed(const ur_server *s, struct MHD_Connection *c) {
+    if (!s->loopback) return 1;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (!h) return 1; /* HTTP/1.0 without Host: not a browser */
+    char name[256];
+    size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":");
+    if (n >= sizeof name || (h[0] == '[' && !strchr(h, ']'))) return 0;
+    memcpy(name, h, n), name[n] = 0;
+    if (h[n] && (h[n] != ':' || !h[n + 1] || strspn(h + n + 1, "0123456789") != strlen(h + n + 1))) return 0;
+    return !strcasecmp(name, "localhost") || !strcmp(name, "[::1]") || !strncmp(name, "127.", 4);
+}
+
+/* "application/json", optionally followed by parameters ("; charset=utf-8"); not "application/jsonfoo". */
+static int is_json_type(const char *ct) {
+    if (!ct || strncasecmp(ct, "application/json", 16)) return 0;
+    ct += 16;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    return !*ct || *ct == ';';
+}
+
+/* What can be refused from the request line and the headers, before any body is read:
+ * Host, URL, method, API key, size, type. MHD_YES (or NO) when answered here; -1 otherwise. */
+static int refuse_early(ur_server *s, struct MHD_Connection *c, const char *url, const char *method, conn *k) {
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
-    static const struct { const char *path, *type; const unsigned char *data; const size_t *len; } pages[] = {
-        {"/", "text/html; charset=utf-8", ur_embed_index_html, &ur_embed_index_html_len},
-        {"/index.html", "text/html; charset=utf-8", ur_embed_index_html, &ur_embed_index_html_len},
-        {"/chat.js", "text/javascript; charset=utf-8", ur_embed_chat_js, &ur_embed_chat_js_len},
-        {"/chat.css", "text/css; charset=utf-8", ur_embed_chat_css, &ur_embed_chat_css_len},
-    };
-    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
-        if (!strcmp(url, pages[i].path)) {
-            if (!get) return fail(c, 405, "invalid_request_error", NULL, "%s only answers GET", "GET");
-            return send_body(c, 200, pages[i].type, pages[i].data, *pages[i].len, NULL, NULL);
-        }
-    if (!strcmp(url, "/health")) {
-        if (!get) return fail(c, 405, "invalid_request_error", NULL, "%s only answers GET", "GET");
-        ur_engine_counts st;
-        ur_engine_counts_get(s->e, &st);
-        ur_buf b = {0};
-        ur_buf_printf(&b, "{\"status\":\"ok\",\"slots\":%d,\"slots_busy\":%d,\"queued\":%d,\"served\":%ld,\"cancelled\":%ld}",
-                      st.slots, st.busy, st.queued, st.served, st.cancelled);
-        enum MHD_Result r = send_json(c, 200, &b);
-        ur_buf_free(&b);
-        return r;
-    }
-    int models = !strcmp(url, "/v1/models"), chat = !strcmp(url, "/v1/chat/completions"),
-        compl = !strcmp(url, "/v1/completions");
-    if (!models && !chat && !compl)
-        return fail(c, 404, "invalid_request_error", "not_found", "Unknown request URL: %.200s", url);
+    if (!host_allowed(s, c))
+        return fail(c, 403, "invalid_request_error", "host_not_allowed",
+                    "the server listens on loopback and answers only Host: localhost or 127.0.0.1%s", "");
+    if (!strcmp(url, "/") || !strcmp(url, "/index.html") || !strcmp(url, "/chat.js") || !strcmp(url, "/chat.css") ||
+        !strcmp(url, "/health"))
+        return get ? -1 : (int)fail(c, 405, "invalid_request_error", NULL, "this URL only answers %s", "GET");
+    int models = !strcmp(url, "/v1/models"), gen = !strcmp(url, "/v1/chat/completions") || !strcmp(url, "/v1/completions");
+    if (!models && !gen) return fail(c, 404, "invalid_request_error", "not_found", "Unknown request URL: %.200s", url);
     if (!authorized(s, c))
         return fail(c, 401, "invalid_request_error", "invalid_api_key",
                     "Incorrect or missing API key: send \"Authorization: Bearer KEY\"%s", "");
-    if (models) {
-        if (!get) return fail(c, 405, "invalid_request_error", NULL, "%s only answers GET", "GET");
-        ur_buf b = {0};
-        srv_models_json(&s->api, &b);
-        enum MHD_Result r = send_json(c, 200, &b);
-        ur_buf_free(&b);
-        return r;
-    }
-    if (!post) return fail(c, 405, "invalid_request_error", NULL, "%s only answers POST", "POST");
+    if (models) return get ? -1 : (int)fail(c, 405, "invalid_request_error", NULL, "this URL only answers %s", "GET");
+    if (!post) return fail(c, 405, "invalid_request_error", NULL, "this URL only answers %s", "POST");
     if (k->too_large) {
         char lim[32];
         snprintf(lim, sizeof lim, "%zu", s->max_body);
@@ -303,10 +382,42 @@ static enum MHD_Result route(ur_server *s, struct MHD_Connection *c, const char 
     }
     /* JSON only: a browser must then ask first (CORS preflight), which this server
      * does not allow, so other web pages cannot make a browser send it requests */
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    if (!ct || strncasecmp(ct, "application/json", 16))
+    if (!is_json_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
         return fail(c, 415, "invalid_request_error", NULL, "the body must be JSON (Content-Type: application/json)%s", "");
-    return api_generate(s, c, chat, &k->body);
+    return -1;
+}
+
+/* A request that passed refuse_early, its body read: answer it. */
+static enum MHD_Result route(ur_server *s, struct MHD_Connection *c, const char *url, conn *k) {
+    static const struct { const char *path, *type; const unsigned char *data; const size_t *len; } pages[] = {
+        {"/", "text/html; charset=utf-8", ur_embed_index_html, &ur_embed_index_html_len},
+        {"/index.html", "text/html; charset=utf-8", ur_embed_index_html, &ur_embed_index_html_len},
+        {"/chat.js", "text/javascript; charset=utf-8", ur_embed_chat_js, &ur_embed_chat_js_len},
+        {"/chat.css", "text/css; charset=utf-8", ur_embed_chat_css, &ur_embed_chat_css_len},
+    };
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
+        if (!strcmp(url, pages[i].path)) return send_body(c, 200, pages[i].type, pages[i].data, *pages[i].len, NULL, NULL);
+    ur_buf b = {0};
+    enum MHD_Result r;
+    if (!strcmp(url, "/health")) {
+        ur_engine_counts st;
+        ur_engine_counts_get(s->e, &st);
+        ur_buf_printf(&b, "{\"status\":\"ok\",\"slots\":%d,\"slots_busy\":%d,\"queued\":%d,\"served\":%ld,\"cancelled\":%ld}",
+                      st.slots, st.busy, st.queued, st.served, st.cancelled);
+        r = send_json(c, 200, &b);
+    } else if (!strcmp(url, "/v1/models")) {
+        srv_models_json(&s->api, &b);
+        r = send_json(c, 200, &b);
+    } else if (k->too_large) { /* the body grew past --max-body without a Content-Length saying so */
+        char lim[32];
+        snprintf(lim, sizeof lim, "%zu", s->max_body);
+        r = fail(c, 413, "invalid_request_error", "request_too_large",
+                 "the request body is larger than %s bytes (the server's --max-body)", lim);
+    } else {
+        r = api_generate(s, c, !strcmp(url, "/v1/chat/completions"), &k->body);
+    }
+    ur_buf_free(&b);
+    return r;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -320,6 +431,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = k;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > s->max_body) k->too_large = 1;
+        int early = refuse_early(s, c, url, method, k); /* before a byte of the body is read */
+        if (early >= 0) return (enum MHD_Result)early;
+        watch_set(s, c, W_BODY);
         return MHD_YES;
     }
     if (*upload_size) {
@@ -331,11 +445,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    return route(s, c, url, method, k);
+    watch_set(s, c, W_BUSY); /* an answer may take long: no deadline while it is made */
+    return route(s, c, url, k);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls, (void)c, (void)toe;
+    (void)toe;
+    watch_set(cls, c, W_HEADERS); /* the next request on this connection has header_timeout */
     conn *k = *con_cls;
     if (!k) return;
     ur_buf_free(&k->body);
@@ -347,6 +463,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 ur_server *ur_server_start(const ur_model *m, const ur_chat *fmt, const ur_server_params *p, ur_err *err) {
     ur_server *s = ur_xcalloc(1, sizeof *s);
     s->max_body = p->max_body ? p->max_body : 1 << 20;
+    pthread_mutex_init(&s->mu, NULL);
+    s->header_timeout = p->header_timeout > 0 ? p->header_timeout : 15;
+    s->body_timeout = p->body_timeout > 0 ? p->body_timeout : 60;
+    s->loopback = ur_server_host_is_loopback(p->host);
     if (p->api_key && *p->api_key) s->api_key = ur_xstrdup(p->api_key);
     if (p->model_name) {
         s->model_name = ur_xstrdup(p->model_name);
@@ -383,7 +503,10 @@ ur_server *ur_server_start(const ur_model *m, const ur_chat *fmt, const ur_serve
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     errno = 0;
     s->d = MHD_start_daemon(flags, (uint16_t)p->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+                            s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                            (unsigned)(p->max_client_connections > 0 ? p->max_client_connections : 64),
+                            MHD_OPTION_CONNECTION_LIMIT,
                             (unsigned)(p->max_connections > 0 ? p->max_connections : 256), MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)300, MHD_OPTION_END);
     if (!s->d) {
@@ -393,6 +516,12 @@ ur_server *ur_server_start(const ur_model *m, const ur_chat *fmt, const ur_serve
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : p->port;
     freeaddrinfo(ai);
+    if (pthread_create(&s->watchdog, NULL, watchdog_main, s)) {
+        ur_errf(err, "cannot start the server's watchdog thread");
+        ur_server_stop(s);
+        return NULL;
+    }
+    s->dog_running = 1;
     return s;
 fail:
     if (ai) freeaddrinfo(ai);
@@ -405,9 +534,16 @@ const char *ur_server_note(const ur_server *s) { return ur_engine_note(s->e); }
 
 void ur_server_stop(ur_server *s) {
     if (!s) return;
+    if (s->dog_running) {
+        pthread_mutex_lock(&s->mu);
+        s->dog_stop = 1;
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->watchdog, NULL);
+    }
     if (s->e) ur_engine_stop(s->e); /* every job ends: the connections' threads stop waiting */
     if (s->d) MHD_stop_daemon(s->d);
     ur_engine_free(s->e);
     free(s->model_name), free(s->api_key);
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }

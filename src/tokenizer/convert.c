@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tokenizer/vocab_int.h"
 #include "urial/gguf.h"
@@ -29,12 +30,15 @@
 /* flags: JSON_DECODE_INT_AS_REAL for tokenizer_config.json, whose model_max_length is often 1e30 */
 static json_t *load_json(const char *path, int required, size_t flags, ur_err *err, int *failed) {
     json_error_t je;
-    FILE *f = fopen(path, "rb");
+    if (access(path, F_OK)) { /* absent: fine for the optional files */
+        if (required) ur_errf(err, "%s: cannot open", path), *failed = 1;
+        return NULL;
+    }
+    const int fd = ur_open_input(path, "tokenizer file", 0, err);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
-        if (required) {
-            ur_errf(err, "%s: cannot open", path);
-            *failed = 1;
-        }
+        if (fd >= 0) close(fd), ur_errf(err, "%s: cannot open", path);
+        *failed = 1;
         return NULL;
     }
     json_t *j = json_loadf(f, JSON_ALLOW_NUL | flags, &je);

@@ -39,7 +39,9 @@ static int parse_conv(ur_conv *c, const char *line, size_t len, const char *wher
     int rc = 0;
     json_t *msgs = json_object_get(root, "messages"), *convs = json_object_get(root, "conversations");
     json_t *ins = json_object_get(root, "instruction"), *outp = json_object_get(root, "output");
-    if (msgs) {
+    if (msgs && !json_is_array(msgs)) {
+        rc = ur_errf(err, "%s: \"messages\" must be an array of {\"role\", \"content\"} objects", where);
+    } else if (msgs) {
         char *s = json_dumps(msgs, 0);
         rc = ur_conv_parse_json(c, s, strlen(s), where, err);
         free(s);

@@ -173,6 +173,15 @@ fail:
 }
 
 /* ---- the run ------------------------------------------------------------------------------ */
+/* A step whose loss or gradient norm is NaN or infinite stops the run (one line naming the
+ * step); the weights and the saved state are those of the step before. */
+static int tr_diverged(int64_t step, double nll, double gnorm, ur_err *err) {
+    if (isfinite(nll) && isfinite(gnorm)) return 0;
+    const double bad = isfinite(nll) ? gnorm : nll;
+    return ur_errf(err, "step %lld: the %s is %s: training diverged (a lower --lr?); stopped before applying the step",
+                   (long long)step, isfinite(nll) ? "gradient norm" : "loss", isnan(bad) ? "nan" : "inf");
+}
+
 uint64_t ur_train_mem(const ur_tnet *n, const ur_train_opts *o) {
     return 4ull * sizeof(float) * n->n_params + ur_tctx_bytes(n, o->micro_tokens, o->recompute, o->threads);
 }
@@ -222,7 +231,10 @@ int ur_train_run(ur_tnet *n, const ur_tdata *train, const ur_tdata *dev, const u
         if (train->seqs[i].n > o->micro_tokens || train->seqs[i].n > n->hp.n_ctx_train)
             return ur_errf(err, "training sequence %d has %d tokens: more than the micro-batch (%d) or the context (%d)",
                            i + 1, train->seqs[i].n, o->micro_tokens, n->hp.n_ctx_train);
+    if (o->keep == UR_KEEP_BEST && !dev) return ur_errf(err, "--keep best needs dev data (the lowest dev loss)");
+    if (ur_train_check_out(o, err)) return -1;
     if (mkdir(o->out_dir, 0777) && errno != EEXIST) return ur_errf(err, "%s: cannot create: %s", o->out_dir, strerror(errno));
+    if (o->overwrite && tr_outdir_clear(o->out_dir, err)) return -1;
     const int batch = o->batch > 0 ? o->batch : 1;
     const int spe = (train->n + batch - 1) / batch;
     int64_t total = (int64_t)o->epochs * spe;
@@ -244,12 +256,9 @@ int ur_train_run(ur_tnet *n, const ur_tdata *train, const ur_tdata *dev, const u
     ur_tctx *c = NULL;
     int rc = -1;
     if (o->resume) {
-        struct stat st;
-        if (stat(state_path, &st) == 0) {
-            if (tr_state_load(state_path, n, m, v, &pr, fp, err)) goto out;
-            if (tr_jsonl_truncate_steps(log_path, pr.step, err) || tr_jsonl_truncate_steps(ck_path, pr.step, err))
-                goto out;
-        }
+        if (tr_state_load(state_path, n, m, v, &pr, fp, err)) goto out;
+        if (tr_jsonl_truncate_steps(log_path, pr.step, err) || tr_jsonl_truncate_steps(ck_path, pr.step, err))
+            goto out;
     } else {
         /* a fresh run: earlier logs in the directory would mix with this one's */
         remove(log_path), remove(ck_path);
@@ -285,6 +294,7 @@ int ur_train_run(ur_tnet *n, const ur_tdata *train, const ur_tdata *dev, const u
             tokens_done += b.n;
         }
         const double gnorm = ur_grad_norm(n, ur_tctx_pool(c));
+        if (tr_diverged(pr.step + 1, nll, gnorm, err)) goto out; /* before the update touches the weights */
         if (o->clip > 0 && gnorm > o->clip) ur_grad_scale(n, (float)(o->clip / gnorm), ur_tctx_pool(c));
         const float lr = ur_sched_lr(&o->sched, pr.step, total);
         ur_adamw_step(n, m, v, pr.step + 1, lr, &o->adamw, ur_tctx_pool(c));
@@ -355,6 +365,7 @@ int ur_train_run(ur_tnet *n, const ur_tdata *train, const ur_tdata *dev, const u
             int bad = tr_jsonl_append(ck_path, s, err);
             free(s);
             if (bad || tr_report_write(o->out_dir, o->title, about.data, err)) goto out;
+            tr_keep_prune(o->out_dir, ck_path, o->keep);
             ev.kind = UR_TEV_CKPT, ev.path = path, ev.dev_loss = dev_loss;
             if (cb) cb(user, &ev);
             if (epoch_end) pr.epoch_nll = 0, pr.epoch_targets = 0;

@@ -18,6 +18,11 @@ int tr_state_save(const char *path, const ur_tnet *n, const float *m, const floa
 int tr_state_load(const char *path, ur_tnet *n, float *m, float *v, tr_progress *p, const char *fingerprint,
                   ur_err *err);
 
+/* Remove the files a run writes (run files, report, checkpoints, adapters) from dir (--overwrite). */
+int tr_outdir_clear(const char *dir, ur_err *err);
+/* Remove the checkpoint files (and their adapters) that --keep does not keep, after a checkpoint. */
+void tr_keep_prune(const char *dir, const char *ck_path, int keep);
+
 /* Append one line to a JSONL file and fsync it. */
 int tr_jsonl_append(const char *path, const char *line, ur_err *err);
 /* Keep only the records whose "step" is <= step (after a resume). */

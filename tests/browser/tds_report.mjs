@@ -113,7 +113,7 @@ try {
   const total = shown.reduce((a, ex) => a + ex.spans.length, 0);
   check('report_tokens_rendered', total > 0, 'no token spans');
 
-  // colours: computed backgrounds by class (shifted red, marginal amber, unshifted none)
+  // colours: computed backgrounds by class (shifted red, marginal amber, unshifted light green as in the plot and legend)
   const colours = await page.evaluate(() => {
     const out = {};
     for (const c of ['u', 'm', 's']) {
@@ -122,7 +122,7 @@ try {
     }
     return out;
   });
-  const expect = { s: 'rgb(240, 128, 128)', m: 'rgb(255, 211, 107)', u: 'rgba(0, 0, 0, 0)' };
+  const expect = { s: 'rgb(240, 128, 128)', m: 'rgb(255, 211, 107)', u: 'rgb(230, 244, 230)' };
   const present = Object.keys(colours);
   check('report_class_colours', present.length > 0 && present.every((c) => colours[c] === expect[c]),
     JSON.stringify(colours));

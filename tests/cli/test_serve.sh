@@ -27,6 +27,7 @@ M=$TMP/m.gguf
 
 # start a server on a free port; SRV_PID and PORT are set, the server is killed on exit
 start_server() {
+    rm -f "$TMP/serve.err" # not the last server's line (the redirection below happens in the background)
     "$URIAL" serve -m "$M" --port 0 -t 1 "$@" 2>"$TMP/serve.err" &
     SRV_PID=$!
     PORT=
@@ -127,3 +128,89 @@ wait $SRV_PID
 rc=$?
 SRV_PID=
 [ $rc = 0 ] && grep -q "urial: SIGTERM: stopping" "$TMP/serve.err" && pass serve_sigterm || fail serve_sigterm "rc $rc"
+
+# ---- issue 21: slowloris on loopback, bounded: 40 connections sending their headers one byte every
+# 0.25 s (each would take 15 s) against --max-connections 30 and --header-timeout 1.5: they are cut
+# at their deadline, and a normal request made during the attack is answered within seconds
+SLOW_HDR=$'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'
+slow_client() {
+    exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null || return
+    for ((i = 0; i < ${#SLOW_HDR}; i++)); do
+        printf '%s' "${SLOW_HDR:i:1}" >&3 2>/dev/null || break
+        sleep 0.25
+    done
+    exec 3>&-
+}
+# a normal request with a time limit: prints the answer
+timed_get() {
+    timeout "$1" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3 && cat <&3' "$PORT"
+}
+start_server --max-connections 30 --max-client-connections 100 --header-timeout 1.5
+slow=()
+for _ in $(seq 1 40); do
+    slow_client &
+    slow+=($!)
+done
+sleep 1
+# a client as clients are: a reset connection is tried again (every 0.3 s, for 6 s at most)
+t0=$(date +%s.%N)
+ok_during=0
+for _ in $(seq 1 20); do
+    timed_get 2 2>/dev/null | grep -q '"status":"ok"' && { ok_during=1; break; }
+    sleep 0.3
+done
+t1=$(date +%s.%N)
+alive=0
+for p in "${slow[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+kill "${slow[@]}" 2>/dev/null
+wait "${slow[@]}" 2>/dev/null
+if [ $ok_during = 1 ] && awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 6) }'; then
+    pass slowloris_normal_request_served
+else
+    fail slowloris_normal_request_served "answered $ok_during, after $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s"
+fi
+timed_get 5 2>/dev/null | grep -q '"status":"ok"' && pass slowloris_serves_after || fail slowloris_serves_after
+kill $SRV_PID 2>/dev/null
+wait $SRV_PID 2>/dev/null
+# per-client limit: 3 connections from one address at most; a 4th is refused while they are open
+start_server --max-client-connections 3
+slow=()
+for _ in 1 2 3; do
+    slow_client &
+    slow+=($!)
+done
+sleep 0.5
+timed_get 3 2>/dev/null | grep -q '"status":"ok"' && fail client_limit_refuses "a 4th connection was served" || pass client_limit_refuses
+kill "${slow[@]}" 2>/dev/null
+wait "${slow[@]}" 2>/dev/null
+sleep 0.3
+timed_get 5 | grep -q '"status":"ok"' && pass client_limit_frees || fail client_limit_frees
+kill $SRV_PID 2>/dev/null
+wait $SRV_PID 2>/dev/null
+# the key from a file; a warning when listening beyond loopback without a key
+printf 'sekret\n' >"$TMP/key"
+start_server --api-key-file "$TMP/key"
+resp=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "GET /v1/models HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sekret\r\n\r\n" >&3 && cat <&3' "$PORT")
+bad=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "GET /v1/models HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3 && cat <&3' "$PORT")
+grep -q '"object":"list"' <<<"$resp" && grep -q "invalid_api_key" <<<"$bad" && grep -q "API key required" "$TMP/serve.err" &&
+    pass api_key_file || fail api_key_file "$resp $bad"
+kill $SRV_PID 2>/dev/null
+wait $SRV_PID 2>/dev/null
+SRV_PID=
+: >"$TMP/nokey"
+fails_with api_key_file_empty "serve: --api-key-file .*nokey: the first line is empty" \
+    "$URIAL" serve -m "$M" --port 0 --api-key-file "$TMP/nokey"
+"$URIAL" serve -m "$M" --port 0 -t 1 --host 0.0.0.0 2>"$TMP/open.err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "serving" "$TMP/open.err" && break; sleep 0.05; done
+kill $pid 2>/dev/null
+wait $pid 2>/dev/null
+grep -q "urial: warning: serving on 0.0.0.0 without an API key" "$TMP/open.err" && pass open_host_warns ||
+    fail open_host_warns "$(cat "$TMP/open.err")"
+"$URIAL" serve -m "$M" --port 0 -t 1 --api-key k 2>"$TMP/argv.err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "serving" "$TMP/argv.err" && break; sleep 0.05; done
+kill $pid 2>/dev/null
+wait $pid 2>/dev/null
+grep -q "urial: note: --api-key shows the key to every user of this machine" "$TMP/argv.err" && pass api_key_argv_note ||
+    fail api_key_argv_note "$(cat "$TMP/argv.err")"

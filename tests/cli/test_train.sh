@@ -107,3 +107,57 @@ printf 'not json\n' >"$TMP/bad2.jsonl"
 fails_with sft_bad_json "bad2.jsonl:1: not valid JSON" "$URIAL" sft -m "$M" --data "$TMP/bad2.jsonl" --out "$TMP/x"
 fails_with train_bad_config "unknown key 'depth'" "$URIAL" train --text "$T" --tokenizer "$M" --config depth=3 --out "$TMP/x"
 fails_with sft_bad_template "unknown template 'nope'" "$URIAL" sft -m "$M" --data "$D" --out "$TMP/x" --template nope
+
+# ---- issue 21: malformed "messages" (a crash before), reusing a run directory, a corrupt state,
+# divergence, which checkpoints stay
+i=0
+for v in '"x"' 1 null true '{"role":"user"}'; do
+    i=$((i + 1))
+    printf '{"messages":%s}\n' "$v" >"$TMP/msg.jsonl"
+    fails_with "sft_messages_not_array_$i" 'msg.jsonl:1: "messages" must be an array' \
+        "$URIAL" sft -m "$M" --data "$TMP/msg.jsonl" --out "$TMP/msg"
+done
+small=(-m "$M" --data "$D" --batch 3 --samples 0 --quiet -t 1)
+before=$(wc -l <"$O/log.jsonl")
+fails_after_plan sft_refuses_existing_run "overfit: holds a run already \(state.gguf\): --resume continues it, --overwrite starts over" \
+    "$URIAL" sft "${small[@]}" --max-steps 1 --out "$O"
+[ "$(wc -l <"$O/log.jsonl")" = "$before" ] && [ -f "$O/epoch-150.gguf" ] && pass sft_existing_run_untouched ||
+    fail sft_existing_run_untouched "log.jsonl now $(wc -l <"$O/log.jsonl") lines, was $before"
+mkdir -p "$TMP/empty"
+fails_after_plan sft_resume_without_state "empty/state.gguf: no training state to resume" \
+    "$URIAL" sft "${small[@]}" --max-steps 1 --out "$TMP/empty" --resume
+ok sft_empty_dir_accepted "$URIAL" sft "${small[@]}" --max-steps 1 --out "$TMP/empty"
+cp -r "$O" "$TMP/over"
+if "$URIAL" sft "${small[@]}" --max-steps 1 --out "$TMP/over" --overwrite >/dev/null 2>"$TMP/err" &&
+    [ "$(grep -c '"loss"' "$TMP/over/log.jsonl")" = 1 ] && [ ! -f "$TMP/over/epoch-150.gguf" ]; then
+    pass sft_overwrite_starts_over
+else
+    fail sft_overwrite_starts_over "$(tail -1 "$TMP/err")"
+fi
+# a state with bytes changed in its tensors (NaNs written over adam.v) is refused
+cp -r "$TMP/b" "$TMP/corrupt"
+sz=$(stat -c %s "$TMP/corrupt/state.gguf")
+printf '\377\377\377\377\377\377\377\377' | dd of="$TMP/corrupt/state.gguf" bs=1 seek=$((sz - 64)) conv=notrunc 2>/dev/null
+fails_after_plan sft_corrupt_state_refused "corrupt/state.gguf: checksum mismatch: the training state is corrupt" \
+    "$URIAL" sft "${args[@]}" --out "$TMP/corrupt" --resume
+# a base with NaN weights: the first step's loss is NaN; the run stops naming the step, no checkpoint
+cp "$M" "$TMP/nan.gguf"
+sz=$(stat -c %s "$TMP/nan.gguf")
+head -c 256 /dev/zero | tr '\0' '\377' | dd of="$TMP/nan.gguf" bs=1 seek=$((sz - 4096)) conv=notrunc 2>/dev/null
+fails_after_plan sft_nan_stops "step 1: the (loss|gradient norm) is nan: training diverged" \
+    "$URIAL" sft -m "$TMP/nan.gguf" --data "$D" --batch 3 --samples 0 --quiet -t 1 --epochs 2 --out "$TMP/nan"
+ls "$TMP/nan"/*.gguf >/dev/null 2>&1 && fail sft_nan_no_checkpoint "$(ls "$TMP/nan")" || pass sft_nan_no_checkpoint
+# --keep: last keeps the newest checkpoint only; best the one with the lowest dev loss
+keep=(-m "$M" --data "$D" --dev-split 2 --batch 2 --epochs 4 --lr 3e-3 --samples 0 --quiet -t 1)
+"$URIAL" sft "${keep[@]}" --out "$TMP/k-all" >/dev/null 2>&1
+"$URIAL" sft "${keep[@]}" --keep last --out "$TMP/k-last" >/dev/null 2>&1
+[ "$(cd "$TMP/k-all" && ls epoch-*.gguf | tr '\n' ' ')" = "epoch-001.gguf epoch-002.gguf epoch-003.gguf epoch-004.gguf " ] &&
+    pass keep_all_default || fail keep_all_default "$(ls "$TMP/k-all")"
+[ "$(cd "$TMP/k-last" && ls epoch-*.gguf | tr '\n' ' ')" = "epoch-004.gguf " ] && pass keep_last ||
+    fail keep_last "$(ls "$TMP/k-last")"
+"$URIAL" sft "${keep[@]}" --lr 5e-2 --keep best --out "$TMP/k-best" >/dev/null 2>&1
+want=$(jq -s -r 'min_by(.dev_loss) | .file' "$TMP/k-best/checkpoints.jsonl" 2>/dev/null)
+[ -n "$want" ] && [ "$(cd "$TMP/k-best" && ls epoch-*.gguf | tr '\n' ' ')" = "$want " ] && pass keep_best ||
+    fail keep_best "want $want, have $(ls "$TMP/k-best")"
+fails_after_plan keep_best_needs_dev "--keep best needs dev data" \
+    "$URIAL" sft "${small[@]}" --max-steps 1 --keep best --out "$TMP/k-nodev"

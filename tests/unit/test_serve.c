@@ -6,8 +6,12 @@
  * one at a time; every documented error with its status; the server still serving
  * after them; a client that goes away freeing its slot; the API key; a full queue.
  * Every server listens on port 0 (a free port) and is stopped at the end. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -445,6 +449,151 @@ static void test_queue_full(void) {
     ur_server_stop(s);
 }
 
+/* ---- issue 21: raw HTTP, to control every byte and its timing ------------------------------ */
+static int raw_connect(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a)) close(fd), fd = -1;
+    return fd;
+}
+
+/* Read what the server sends until it closes or `secs` pass; returns -1 on a timeout. */
+static int raw_read(int fd, ur_buf *out, double secs) {
+    const double end = ur_now() + secs;
+    for (;;) {
+        const double left = end - ur_now();
+        if (left <= 0) return -1;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, (int)(left * 1000) + 1) <= 0) continue;
+        char b[4096];
+        ssize_t n = recv(fd, b, sizeof b, 0);
+        if (n <= 0) return 0;
+        ur_buf_put(out, b, (size_t)n);
+        if (strstr(out->data ? out->data : "", "\r\n\r\n") && memchr(out->data, '}', out->len)) return 0;
+    }
+}
+
+/* Send `text`, return the status of the answer (0: none within secs); body in *out. */
+static int raw_req(int port, const char *text, double secs, ur_buf *out) {
+    int fd = raw_connect(port);
+    if (fd < 0) return -1;
+    send(fd, text, strlen(text), MSG_NOSIGNAL);
+    out->len = 0;
+    int rc = raw_read(fd, out, secs);
+    close(fd);
+    ur_buf_put(out, "", 0);
+    int status = 0;
+    if (!rc && out->len > 12) sscanf(out->data, "HTTP/1.%*d %d", &status);
+    return status;
+}
+
+static void test_host_allow_list(void) {
+    ur_buf b = {0};
+    CHECKF(raw_req(PORT, "GET /health HTTP/1.1\r\nHost: evil.example\r\n\r\n", 5, &b) == 403, "%s", b.data);
+    CHECKF(strstr(b.data, "host_not_allowed") != NULL, "%s", b.data);
+    CHECKF(raw_req(PORT, "GET /v1/models HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n", 5, &b) == 403, "%s", b.data);
+    CHECKF(raw_req(PORT, "GET /health HTTP/1.1\r\nHost: localhost.evil.example\r\n\r\n", 5, &b) == 403, "%s", b.data);
+    CHECKF(raw_req(PORT, "GET /health HTTP/1.1\r\nHost: localhost:8080\r\nConnection: close\r\n\r\n", 5, &b) == 200,
+           "%s", b.data);
+    CHECKF(raw_req(PORT, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 5, &b) == 200,
+           "%s", b.data);
+    CHECKF(raw_req(PORT, "GET /health HTTP/1.1\r\nHost: [::1]:80\r\nConnection: close\r\n\r\n", 5, &b) == 200,
+           "%s", b.data);
+    ur_buf_free(&b);
+}
+
+static void test_strict_type_and_405(void) {
+    ur_buf b = {0};
+    const char *body = "{\"prompt\":\"Hi\",\"max_tokens\":1}";
+    char rq[512];
+    snprintf(rq, sizeof rq, "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/jsonfoo\r\n"
+             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(body), body);
+    CHECKF(raw_req(PORT, rq, 10, &b) == 415, "%s", b.data);
+    snprintf(rq, sizeof rq, "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json; "
+             "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(body), body);
+    CHECKF(raw_req(PORT, rq, 30, &b) == 200, "%s", b.data);
+    CHECKF(raw_req(PORT, "POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", 5, &b) == 405, "%s",
+           b.data);
+    CHECKF(strstr(b.data, "this URL only answers GET") && strstr(b.data, "Allow: GET"), "%s", b.data);
+    CHECKF(raw_req(PORT, "GET /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 5, &b) == 405, "%s", b.data);
+    CHECKF(strstr(b.data, "this URL only answers POST") != NULL, "%s", b.data);
+    ur_buf_free(&b);
+}
+
+/* a parser message quoting a raw newline of the body stays one line (found by fuzz-api) */
+static void test_error_one_line(void) {
+    resp r = req(PORT, "/v1/chat/completions", "{\"stop\":[\"\\\n\"],\"messages\":[]}", NULL);
+    const char *m = str_at(r.json, "error.message");
+    CHECKF(r.status == 400 && m && !strchr(m, '\n'), "%ld %s", r.status, r.body.data);
+    resp_free(&r);
+}
+
+static void test_unknown_model_404(void) {
+    resp r = req(PORT, "/v1/chat/completions", "{\"model\":\"gpt-4\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
+                 NULL);
+    CHECKF(r.status == 404 && str_at(r.json, "error.code") && !strcmp(str_at(r.json, "error.code"), "model_not_found"),
+           "%ld %s", r.status, r.body.data);
+    resp_free(&r);
+    r = req(PORT, "/v1/completions", "{\"model\":\"serve\",\"prompt\":\"Hi\",\"max_tokens\":1}", NULL);
+    CHECKF(r.status == 200, "the served name: %ld %s", r.status, r.body.data);
+    resp_free(&r);
+}
+
+/* a wrong key is answered at once, before the (announced, never sent) body */
+static void test_auth_before_body(void) {
+    ur_server_params p;
+    ur_server_defaults(&p);
+    p.api_key = "sekret";
+    ur_err err = {{0}};
+    ur_server *s = start(&p, &err);
+    REQUIRE(s);
+    ur_buf b = {0};
+    int st = raw_req(ur_server_port(s), "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer no\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 500000\r\n\r\n", 3, &b);
+    CHECKF(st == 401, "status %d: %s", st, b.data ? b.data : "");
+    ur_buf_free(&b);
+    ur_server_stop(s);
+}
+
+/* headers and bodies that trickle in are cut at their deadline, not kept alive by each byte */
+static void test_deadlines(void) {
+    ur_server_params p;
+    ur_server_defaults(&p);
+    p.header_timeout = 0.5, p.body_timeout = 0.5;
+    ur_err err = {{0}};
+    ur_server *s = start(&p, &err);
+    REQUIRE(s);
+    const int port = ur_server_port(s);
+    const char *parts[2] = {"GET /health HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                            "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                            "Content-Length: 1000\r\n\r\n{\"prompt\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (int k = 0; k < 2; k++) {
+        int fd = raw_connect(port);
+        REQUIRE(fd >= 0);
+        const char *t = parts[k];
+        size_t head = k ? strstr(t, "\r\n\r\n") - t + 4 : 20;
+        send(fd, t, head, MSG_NOSIGNAL);
+        const double t0 = ur_now();
+        int closed = 0;
+        for (size_t i = head; t[i] && !closed; i++) { /* one byte every 50 ms: never idle for long */
+            closed = send(fd, t + i, 1, MSG_NOSIGNAL) < 0;
+            struct pollfd q = {fd, POLLIN, 0};
+            if (!closed && poll(&q, 1, 50) > 0) {
+                char c;
+                closed = recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+            }
+        }
+        const double took = ur_now() - t0;
+        CHECKF(closed && took < 2.0, "%s: closed %d after %.2f s", k ? "body" : "headers", closed, took);
+        close(fd);
+    }
+    resp r = req(port, "/health", NULL, NULL); /* and it serves */
+    CHECK(r.status == 200);
+    resp_free(&r);
+    ur_server_stop(s);
+}
+
 int main(void) {
     th_suite = "serve";
     const char *fx = th_fixtures();
@@ -482,6 +631,12 @@ int main(void) {
     RUN(test_disconnect_cancels);
     RUN(test_api_key);
     RUN(test_queue_full);
+    RUN(test_host_allow_list);
+    RUN(test_strict_type_and_405);
+    RUN(test_unknown_model_404);
+    RUN(test_error_one_line);
+    RUN(test_auth_before_body);
+    RUN(test_deadlines);
     ur_server_stop(S);
     ur_chat_free(F);
     ur_model_free(M);
