@@ -142,8 +142,7 @@ ur_chat *cli_format_open(const cli_format *fo, const char *cmd, const char *mode
     } else if (fo->retrieve) {
         f = open_retrieval(fo, &err);
     } else if (!fo->urial && mg && (f = ur_chat_recorded(mg, &err))) {
-        fprintf(stderr, "urial: using the URIAL prompt %s records (urial.prompt; --urial or --template to choose another)\n",
-                mg->path);
+        /* the model's own URIAL prompt (urial defaults); its name says so in records */
     } else if (!err.msg[0]) {
         f = ur_chat_urial(fo->urial ? fo->urial : UR_URIAL_DEFAULT, &err);
     }

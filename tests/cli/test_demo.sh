@@ -33,7 +33,7 @@ q='What does "harbor" mean?'
 a=$(printf '%s\n' "$q" | "$URIAL" chat -q -m "$BASE" -n 40 -t 1 2>"$TMP/def.err")
 b=$(printf '%s\n' "$q" | "$URIAL" chat -q -m "$BASE" --urial "$DEMO_PROMPT" "${DEMO_DEC[@]}" -n 40 -t 1 2>/dev/null)
 c=$(printf '%s\n' "$q" | "$URIAL" chat -q -m "$BASE" --repeat-penalty 1 -n 40 -t 1 2>/dev/null)
-[ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ] && grep -q 'records (urial.prompt' "$TMP/def.err" &&
+[ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ] &&
     pass defaults_used || fail defaults_used "[$a] [$b] [$c] $(cat "$TMP/def.err")"
 "$URIAL" defaults "$BASE" --clear -o "$TMP/cleared.gguf" 2>/dev/null && "$URIAL" defaults "$TMP/cleared.gguf" | grep -q 'records no defaults' &&
     cmp -s <("$URIAL" logits -m "$BASE" --text "$q" --top 3 2>/dev/null) <("$URIAL" logits -m "$TMP/cleared.gguf" --text "$q" --top 3 2>/dev/null) &&

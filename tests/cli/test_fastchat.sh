@@ -44,7 +44,7 @@ b=$(jq -s -c 'group_by(.id)[] | sort_by(.turn) | [.[0].id, .[0].output, .[1].out
 
 # kill -9 midway, resume: the same file (tstamp aside); a rerun keeps the answer ids
 K=$TMP/k.jsonl
-"$URIAL" "${RUN[@]}" --format fastchat --out "$K" >/dev/null 2>&1 &
+"$URIAL" "${RUN[@]}" --parallel 1 --format fastchat --out "$K" >/dev/null 2>&1 &   # one at a time: a kill lands midway
 pid=$!
 for _ in $(seq 1 3000); do
     [ -f "$K.turns.jsonl" ] && [ "$(grep -c '' "$K.turns.jsonl")" -ge 3 ] && break
