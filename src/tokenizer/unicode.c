@@ -1,5 +1,5 @@
 /* tokenizer/unicode: category classes, strict UTF-8 decoding and NFC over the generated
- * tables (unicode_tables.c). NFC follows UAX #15: full canonical decomposition (Hangul
+ * tables (unicode_tables.c, unicode_nfc_tables.c). NFC follows UAX #15: full canonical decomposition (Hangul
  * syllables algorithmically), canonical ordering of each run of non-starters by
  * combining class (a stable sort), then canonical composition of unblocked pairs. */
 #include "tokenizer/unicode.h"

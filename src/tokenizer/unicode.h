@@ -1,5 +1,5 @@
 /* tokenizer/unicode: the Unicode facts the pre-tokenizers need, from tables generated
- * by tools/gen_unicode.py (src/tokenizer/unicode_tables.c, Debian's unicode-data):
+ * by tools/gen_unicode.py (src/tokenizer/unicode_tables.c and unicode_nfc_tables.c, Debian's unicode-data):
  * the general category and White_Space of every code point, and NFC. Not public. */
 #ifndef URIAL_TOKENIZER_UNICODE_H
 #define URIAL_TOKENIZER_UNICODE_H
