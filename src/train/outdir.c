@@ -75,36 +75,13 @@ static void remove_ckpt(const char *dir, const char *file) {
     remove(p);
 }
 
-/* The checkpoint records, a repeated step (after a resume) replacing the earlier one. */
-static json_t *ckpt_records(const char *path) {
-    json_t *recs = json_array();
-    FILE *f = fopen(path, "rb");
-    if (!f) return recs;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) > 0) {
-        json_t *j = json_loadb(line, (size_t)len, 0, NULL);
-        if (!json_is_object(j) || !json_is_string(json_object_get(j, "file"))) {
-            json_decref(j);
-            continue;
-        }
-        json_int_t step = json_integer_value(json_object_get(j, "step"));
-        for (size_t i = 0; i < json_array_size(recs); i++)
-            if (json_integer_value(json_object_get(json_array_get(recs, i), "step")) == step) {
-                json_array_remove(recs, i);
-                break;
-            }
-        json_array_append_new(recs, j);
-    }
-    free(line);
-    fclose(f);
-    return recs;
-}
-
 void tr_keep_prune(const char *dir, const char *ck_path, int keep) {
     if (keep != UR_KEEP_LAST && keep != UR_KEEP_BEST) return;
-    json_t *recs = ckpt_records(ck_path);
+    json_t *all = tr_ckpt_records(ck_path), *recs = json_array(), *r;
+    size_t k;
+    json_array_foreach(all, k, r) /* the records of checkpoint files */
+        if (json_is_string(json_object_get(r, "file"))) json_array_append(recs, r);
+    json_decref(all);
     const size_t n = json_array_size(recs);
     size_t pick = n ? n - 1 : 0;
     if (keep == UR_KEEP_BEST) {

@@ -26,30 +26,37 @@ static void quote(ur_buf *b, const char *s) {
     ur_buf_puts(b, "\n");
 }
 
+json_t *tr_ckpt_records(const char *path) {
+    json_t *recs = json_array();
+    FILE *f = fopen(path, "rb");
+    if (!f) return recs;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        json_t *j = json_loadb(line, (size_t)len, 0, NULL);
+        if (!json_is_object(j)) {
+            json_decref(j);
+            continue;
+        }
+        /* a record repeated after a resume replaces the earlier one */
+        json_int_t step = json_integer_value(json_object_get(j, "step"));
+        for (size_t i = 0; i < json_array_size(recs); i++)
+            if (json_integer_value(json_object_get(json_array_get(recs, i), "step")) == step) {
+                json_array_remove(recs, i);
+                break;
+            }
+        json_array_append_new(recs, j);
+    }
+    free(line);
+    fclose(f);
+    return recs;
+}
+
 int tr_report_write(const char *out_dir, const char *title, const char *about, ur_err *err) {
     char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/checkpoints.jsonl", out_dir);
-    json_t *recs = json_array();
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t len;
-        while ((len = getline(&line, &cap, f)) > 0) {
-            json_t *j = json_loadb(line, (size_t)len, 0, NULL);
-            if (!j) continue;
-            /* a record repeated after a resume replaces the earlier one */
-            json_int_t step = json_integer_value(json_object_get(j, "step"));
-            for (size_t i = 0; i < json_array_size(recs); i++)
-                if (json_integer_value(json_object_get(json_array_get(recs, i), "step")) == step) {
-                    json_array_remove(recs, i);
-                    break;
-                }
-            json_array_append_new(recs, j);
-        }
-        free(line);
-        fclose(f);
-    }
+    json_t *recs = tr_ckpt_records(path);
     ur_buf b = {0};
     ur_buf_printf(&b, "# urial training report\n\n");
     if (title && *title) ur_buf_printf(&b, "`%s`\n\n", title);
@@ -97,7 +104,7 @@ int tr_report_write(const char *out_dir, const char *title, const char *about, u
     json_decref(recs);
     snprintf(path, sizeof path, "%s/report.md", out_dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    f = fopen(tmp, "wb");
+    FILE *f = fopen(tmp, "wb");
     int rc = 0;
     if (!f || fwrite(b.data, 1, b.len, f) != b.len) rc = ur_errf(err, "%s: cannot write: %s", tmp, strerror(errno));
     if (f && fclose(f) && !rc) rc = ur_errf(err, "%s: cannot write", tmp);

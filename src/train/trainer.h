@@ -2,6 +2,7 @@
 #ifndef URIAL_TRAIN_TRAINER_H
 #define URIAL_TRAIN_TRAINER_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "urial/train.h"
@@ -29,6 +30,9 @@ int tr_jsonl_append(const char *path, const char *line, ur_err *err);
 int tr_jsonl_truncate_steps(const char *path, int64_t step, ur_err *err);
 /* Rewrite out_dir/report.md from out_dir/checkpoints.jsonl; `about` is markdown
  * describing the run (model, data, recipe). */
+/* checkpoints.jsonl's records (objects), a step repeated after a resume replacing the
+ * earlier record; an empty array when the file is missing (report.c). */
+json_t *tr_ckpt_records(const char *path);
 int tr_report_write(const char *out_dir, const char *title, const char *about, ur_err *err);
 
 #endif
