@@ -21,7 +21,11 @@
 
 #define TILE 16
 
-static float f16_to_f32(uint16_t h) { return ur_f16_to_f32(h); }
+/* The positions a call covers: lo..hi over all its queries; scores are kept from
+ * base (lo rounded down to a tile) for span positions (whole tiles). */
+typedef struct range {
+    int lo, hi, base, span;
+} range;
 
 /* f32 copy of positions [b0, b0 + TILE) (those in [lo, hi]; others left alone) */
 static void widen_tile(float *t, const uint16_t *base, const ur_attn *a, int b0, int lo, int hi) {
@@ -29,7 +33,7 @@ static void widen_tile(float *t, const uint16_t *base, const ur_attn *a, int b0,
         const int p = b0 + j;
         if (p < lo || p > hi) continue;
         const uint16_t *r = base + (size_t)(p % a->rows) * (size_t)a->kv_stride;
-        for (int d = 0; d < a->hd; d++) t[(size_t)j * a->hd + d] = f16_to_f32(r[d]);
+        for (int d = 0; d < a->hd; d++) t[(size_t)j * a->hd + d] = ur_f16_to_f32(r[d]);
     }
 }
 
@@ -37,10 +41,9 @@ static float cap_score(float s, float cap) { return cap > 0 ? cap * tanhf(s) : s
 
 /* ---- the portable kernel ---------------------------------------------------------- */
 
-static void attend_scalar(const ur_attn *a, int base, int span, float *tile, float *sc) {
+static void attend_scalar(const ur_attn *a, const range *g, float *tile, float *sc) {
     const int hd = a->hd;
-    int lo = a->lo[0], hi = a->hi[0];
-    for (int i = 1; i < a->nq; i++) lo = a->lo[i] < lo ? a->lo[i] : lo, hi = a->hi[i] > hi ? a->hi[i] : hi;
+    const int lo = g->lo, hi = g->hi, base = g->base, span = g->span;
     for (int b0 = base; b0 <= hi; b0 += TILE) {
         widen_tile(tile, a->k, a, b0, lo, hi);
         for (int i = 0; i < a->nq; i++) {
@@ -130,10 +133,9 @@ I512 __mmask16 lanes(int b0, int lo, int hi) {
     return (__mmask16)(((1u << (j1 + 1)) - 1) & ~((1u << j0) - 1));
 }
 
-T512 static void attend_avx512(const ur_attn *a, int base, int span, float *tile, float *sc) {
+T512 static void attend_avx512(const ur_attn *a, const range *g, float *tile, float *sc) {
     const int hd = a->hd;
-    int lo = a->lo[0], hi = a->hi[0];
-    for (int i = 1; i < a->nq; i++) lo = a->lo[i] < lo ? a->lo[i] : lo, hi = a->hi[i] > hi ? a->hi[i] : hi;
+    const int lo = g->lo, hi = g->hi, base = g->base, span = g->span;
     const __m512 vscale = _mm512_set1_ps(a->scale), ninf = _mm512_set1_ps(-INFINITY);
     /* scores: 16 dot products per query and tile, reduced into one vector */
     for (int b0 = base; b0 <= hi; b0 += TILE) {
@@ -240,10 +242,9 @@ I256 __m256 lanes256(int b0, int lo, int hi) {
     return _mm256_castsi256_ps(_mm256_andnot_si256(_mm256_or_si256(below, above), _mm256_set1_epi32(-1)));
 }
 
-T256 static void attend_avx2(const ur_attn *a, int base, int span, float *tile, float *sc) {
+T256 static void attend_avx2(const ur_attn *a, const range *g, float *tile, float *sc) {
     const int hd = a->hd;
-    int lo = a->lo[0], hi = a->hi[0];
-    for (int i = 1; i < a->nq; i++) lo = a->lo[i] < lo ? a->lo[i] : lo, hi = a->hi[i] > hi ? a->hi[i] : hi;
+    const int lo = g->lo, hi = g->hi, base = g->base, span = g->span;
     const __m256 vscale = _mm256_set1_ps(a->scale), ninf = _mm256_set1_ps(-INFINITY);
     for (int b0 = base; b0 <= hi; b0 += TILE) {
         widen_tile256(tile, a->k, a, b0, lo, hi);
@@ -313,21 +314,22 @@ size_t ur_attend_scratch(int n_ctx, int hd) {
 }
 
 void ur_attend(const ur_attn *a, float *scratch) {
-    int lo = a->lo[0];
-    for (int i = 1; i < a->nq; i++) lo = a->lo[i] < lo ? a->lo[i] : lo;
-    int hi = a->hi[0];
-    for (int i = 1; i < a->nq; i++) hi = a->hi[i] > hi ? a->hi[i] : hi;
-    const int base = lo - lo % TILE, span = (hi - base) / TILE * TILE + TILE;
+    range g = {a->lo[0], a->hi[0], 0, 0};
+    for (int i = 1; i < a->nq; i++) {
+        if (a->lo[i] < g.lo) g.lo = a->lo[i];
+        if (a->hi[i] > g.hi) g.hi = a->hi[i];
+    }
+    g.base = g.lo - g.lo % TILE, g.span = (g.hi - g.base) / TILE * TILE + TILE;
     float *tile = scratch, *sc = scratch + (size_t)TILE * (size_t)a->hd;
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(UR_NO_SIMD)
     if (a->hd % 16 == 0 && ur_simd_level() >= UR_SIMD_AVX512) {
-        attend_avx512(a, base, span, tile, sc);
+        attend_avx512(a, &g, tile, sc);
         return;
     }
     if (a->hd % 8 == 0 && ur_simd_level() >= UR_SIMD_AVX2) {
-        attend_avx2(a, base, span, tile, sc);
+        attend_avx2(a, &g, tile, sc);
         return;
     }
 #endif
-    attend_scalar(a, base, span, tile, sc);
+    attend_scalar(a, &g, tile, sc);
 }
