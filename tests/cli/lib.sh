@@ -22,3 +22,20 @@ fails_with() {
     if [ "$(wc -l <"$TMP/err1")" -ne 1 ]; then fail "$n" "expected one error line, got: $(head -c 300 "$TMP/err")"; return; fi
     if grep -qE -- "$re" "$TMP/err1"; then pass "$n"; else fail "$n" "stderr '$(cat "$TMP/err1")' does not match /$re/"; fi
 }
+
+# serve_bg ERRFILE SERVE-ARGS...: `urial serve SERVE-ARGS --port 0` in the background, its stderr in
+# ERRFILE; sets SRV_PID and PORT (empty when the server did not start: ERRFILE says why).
+serve_bg() {
+    local err=$1
+    shift
+    rm -f "$err" # not an earlier server's line (the redirection happens in the background)
+    "$URIAL" serve "$@" --port 0 2>"$err" &
+    SRV_PID=$!
+    PORT=
+    for _ in $(seq 1 400); do
+        PORT=$(grep -oE 'on http://127\.0\.0\.1:[0-9]+/' "$err" 2>/dev/null | grep -oE '[0-9]+/$' | tr -d /)
+        [ -n "$PORT" ] && break
+        kill -0 $SRV_PID 2>/dev/null || break
+        sleep 0.05
+    done
+}

@@ -16,17 +16,7 @@ fi
 SRV_PID=
 trap '[ -n "$SRV_PID" ] && kill $SRV_PID 2>/dev/null; rm -rf "$TMP"' EXIT
 # start a server on a free port; SRV_PID and PORT are set
-start_server() {
-    "$URIAL" serve -m "$1" --port 0 -t 1 --parallel 2 2>"$TMP/serve.err" &
-    SRV_PID=$!
-    PORT=
-    for _ in $(seq 1 400); do
-        PORT=$(grep -oE 'on http://127\.0\.0\.1:[0-9]+/' "$TMP/serve.err" | grep -oE '[0-9]+/$' | tr -d /)
-        [ -n "$PORT" ] && break
-        kill -0 $SRV_PID 2>/dev/null || break
-        sleep 0.05
-    done
-}
+start_server() { serve_bg "$TMP/serve.err" -m "$1" -t 1 --parallel 2; }
 outputs() { grep -oE '"output":"([^"\\]|\\.)*"' "$1" | sort; }
 D=$TMP/sft.jsonl
 {

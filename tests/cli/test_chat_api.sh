@@ -25,16 +25,8 @@ fi
 M=$TMP/m.gguf
 "$URIAL" synth --vocab "$V" --ctx 4096 --dim 64 --layers 2 --heads 4 --kv-heads 2 --ff 128 --type q8_0 --scale 0.3 \
     "$M" --seed 5 >/dev/null 2>&1 || { fail synth "cannot write the test model"; exit 0; }
-"$URIAL" serve -m "$M" --port 0 -t 1 --parallel 3 2>"$TMP/serve.err" &
-SRV_PID=$!
+serve_bg "$TMP/serve.err" -m "$M" -t 1 --parallel 3
 trap 'kill $SRV_PID 2>/dev/null; rm -rf "$TMP"' EXIT
-PORT=
-for _ in $(seq 1 400); do
-    PORT=$(grep -oE 'on http://127\.0\.0\.1:[0-9]+/' "$TMP/serve.err" | grep -oE '[0-9]+/$' | tr -d /)
-    [ -n "$PORT" ] && break
-    kill -0 $SRV_PID 2>/dev/null || break
-    sleep 0.05
-done
 [ -n "$PORT" ] || { fail serve_starts "$(cat "$TMP/serve.err")"; exit 0; }
 URL=http://127.0.0.1:$PORT/v1
 outs() { jq -r '"\(.id) \(.turn // 0) \(.output | @json)"' "$1" | sort -n -k1,1 -k2,2; }

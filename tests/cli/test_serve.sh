@@ -27,16 +27,7 @@ M=$TMP/m.gguf
 
 # start a server on a free port; SRV_PID and PORT are set, the server is killed on exit
 start_server() {
-    rm -f "$TMP/serve.err" # not the last server's line (the redirection below happens in the background)
-    "$URIAL" serve -m "$M" --port 0 -t 1 "$@" 2>"$TMP/serve.err" &
-    SRV_PID=$!
-    PORT=
-    for _ in $(seq 1 400); do
-        PORT=$(grep -oE 'on http://127\.0\.0\.1:[0-9]+/' "$TMP/serve.err" | grep -oE '[0-9]+/$' | tr -d /)
-        [ -n "$PORT" ] && break
-        kill -0 $SRV_PID 2>/dev/null || break
-        sleep 0.05
-    done
+    serve_bg "$TMP/serve.err" -m "$M" -t 1 "$@"
 }
 trap '[ -n "${SRV_PID:-}" ] && kill $SRV_PID 2>/dev/null; rm -rf "$TMP"' EXIT
 start_server --parallel 3

@@ -170,16 +170,8 @@ table1() { sed -n '/id="table1"/,/<\/table>/p' "$1" | grep -o 'data-value="[^"]*
 # (the bundled demo pair: a random model's bytes are not always UTF-8, which the completion parser refuses)
 # serve_model NAME MODEL: a server in the background; sets PORT
 serve_model() {
-    "$URIAL" serve -m "$2" --template zephyr --port 0 -t 1 --parallel 2 2>"$TMP/$1.serve" &
-    local pid=$!
-    PIDS+=($pid)
-    PORT=
-    for _ in $(seq 400); do
-        PORT=$(grep -oE 'on http://127\.0\.0\.1:[0-9]+/' "$TMP/$1.serve" | grep -oE '[0-9]+/$' | tr -d /)
-        [ -n "$PORT" ] && break
-        kill -0 $pid 2>/dev/null || break
-        sleep 0.05
-    done
+    serve_bg "$TMP/$1.serve" -m "$2" --template zephyr -t 1 --parallel 2
+    PIDS+=($SRV_PID)
     [ -n "$PORT" ] || { fail "serve_$1" "$(cat "$TMP/$1.serve")"; PORT=9; }
 }
 DB=models/urial-demo-base.gguf DA=models/urial-demo-chat.gguf

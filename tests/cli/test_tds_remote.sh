@@ -32,15 +32,7 @@ SYNTH=(synth --vocab "$V" --ctx 1024 --dim 64 --layers 2 --heads 4 --kv-heads 2 
 "$URIAL" run -m "$TMP/b.gguf" -t 1 --template llama-2 --data "$JE" --limit 8 -n 24 --temp 1 --seed 3 \
     --out "$TMP/answers.jsonl" >/dev/null 2>&1 || { fail answers "urial run failed"; exit 0; }
 
-"$URIAL" serve -m "$TMP/b.gguf" --template llama-2 --port 0 -t 1 --parallel 2 2>"$TMP/serve.err" &
-SRV_PID=$!
-PORT=
-for _ in $(seq 1 400); do
-    PORT=$(grep -oE 'on http://127\.0\.0\.1:[0-9]+/' "$TMP/serve.err" | grep -oE '[0-9]+/$' | tr -d /)
-    [ -n "$PORT" ] && break
-    kill -0 $SRV_PID 2>/dev/null || break
-    sleep 0.05
-done
+serve_bg "$TMP/serve.err" -m "$TMP/b.gguf" --template llama-2 -t 1 --parallel 2
 trap '[ -n "${SRV_PID:-}" ] && kill $SRV_PID 2>/dev/null; rm -rf "$TMP"' EXIT
 if [ -z "$PORT" ]; then
     fail serve_starts "$(cat "$TMP/serve.err")"
