@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "urial/model.h"
+
 static const char *th_suite = "unit";
 static int th_failed_now, th_skipped_now, th_fails;
 static char th_msg[1024];
@@ -89,6 +91,18 @@ static inline const char *th_tmpdir(void) {
         if (!mkdtemp(dir)) { perror("mkdtemp"); exit(2); }
     }
     return dir;
+}
+
+/* A random-weight model written by ur_synth_write to th_tmpdir()/name; its path (in
+ * path[0..n)), or NULL after printing why. */
+static inline const char *th_synth(const ur_synth_params *sp, const char *name, char *path, size_t n) {
+    snprintf(path, n, "%s/%s", th_tmpdir(), name);
+    ur_err err = {{0}};
+    if (ur_synth_write(sp, path, &err)) {
+        fprintf(stderr, "synth: %s\n", err.msg);
+        return NULL;
+    }
+    return path;
 }
 
 /* Read a whole file; returns malloc'ed buffer (NUL-terminated) or NULL. */

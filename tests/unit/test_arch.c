@@ -30,13 +30,7 @@ static const char *synth(const char *name, spec s) {
     if (s.rope_base > 0) sp.rope_base = s.rope_base;
     sp.rope_scale = s.rope_scale;
     sp.scale = 0.1f;
-    snprintf(p, sizeof p, "%s/%s", th_tmpdir(), name);
-    ur_err err = {{0}};
-    if (ur_synth_write(&sp, p, &err)) {
-        fprintf(stderr, "synth: %s\n", err.msg);
-        return NULL;
-    }
-    return p;
+    return th_synth(&sp, name, p, sizeof p);
 }
 
 static ur_model *load(const char *name, spec s) {

@@ -17,13 +17,7 @@ static const char *synth_w(const char *name, const char *arch, int type, int win
     sp.swa_window = window;
     if (window) sp.n_layers = 3;
     sp.scale = 0.1f;
-    snprintf(p, sizeof p, "%s/%s", th_tmpdir(), name);
-    ur_err err = {{0}};
-    if (ur_synth_write(&sp, p, &err)) {
-        fprintf(stderr, "synth: %s\n", err.msg);
-        return NULL;
-    }
-    return p;
+    return th_synth(&sp, name, p, sizeof p);
 }
 
 static const char *synth(const char *name, const char *arch, int type) { return synth_w(name, arch, type, 0); }

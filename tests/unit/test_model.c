@@ -18,13 +18,7 @@ static const char *synth(const char *name, const char *arch, int type, int tied,
     sp.type = type;
     sp.tied = tied;
     sp.rope_freqs = rope_freqs;
-    snprintf(p, sizeof p, "%s/%s", th_tmpdir(), name);
-    ur_err err = {{0}};
-    if (ur_synth_write(&sp, p, &err)) {
-        fprintf(stderr, "synth: %s\n", err.msg);
-        return NULL;
-    }
-    return p;
+    return th_synth(&sp, name, p, sizeof p);
 }
 
 static void loads_synth_models(void) {

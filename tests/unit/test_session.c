@@ -34,13 +34,7 @@ static const char *model(const char *name, int llama_vocab, uint64_t seed, int l
         snprintf(vocab, sizeof vocab, "%s/tokenizer/llama-spm/vocab-llama-spm.gguf", fx);
         sp.vocab_path = vocab;
     }
-    snprintf(p, 512, "%s/%s", th_tmpdir(), name);
-    ur_err err = {{0}};
-    if (ur_synth_write(&sp, p, &err)) {
-        fprintf(stderr, "synth: %s\n", err.msg);
-        return NULL;
-    }
-    return p;
+    return th_synth(&sp, name, p, 512);
 }
 
 static ur_ctx *new_ctx(const ur_model *m, int n_ctx) {

@@ -96,13 +96,7 @@ static const char *synth_model(const char *name, uint64_t seed, const char *voca
     sp.scale = 0.3f;
     sp.seed = seed;
     sp.vocab_path = vocab;
-    snprintf(p, 512, "%s/%s", th_tmpdir(), name);
-    ur_err err = {{0}};
-    if (ur_synth_write(&sp, p, &err)) {
-        fprintf(stderr, "synth: %s\n", err.msg);
-        return NULL;
-    }
-    return p;
+    return th_synth(&sp, name, p, 512);
 }
 
 /* Copy `src` to `dst` with rows x<->y of output.weight swapped for each pair. */

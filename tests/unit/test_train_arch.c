@@ -44,13 +44,7 @@ static const char *synth(const arch_spec *a, int type, const char *name) {
     if (a->rope_base > 0) sp.rope_base = a->rope_base;
     sp.rope_scale = a->rope_scale;
     if (type != UR_TYPE_F32) sp.dim = 256, sp.ff = 256; /* whole K-quant blocks */
-    snprintf(p, sizeof p, "%s/%s", th_tmpdir(), name);
-    ur_err err = {{0}};
-    if (ur_synth_write(&sp, p, &err)) {
-        fprintf(stderr, "synth: %s\n", err.msg);
-        return NULL;
-    }
-    return p;
+    return th_synth(&sp, name, p, sizeof p);
 }
 
 /* Two packed segments of 14 and 10 tokens; every token but each segment's last has a target. */
