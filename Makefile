@@ -103,7 +103,7 @@ $(BUILD)/liburial.so: $(PIC_OBJ)
 $(BUILD)/urial: $(CLI_OBJ) $(BUILD)/liburial.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/liburial.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h tests/unit/replay.h $(BUILD)/liburial.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h tests/unit/replay.h tests/unit/ref_logits.h $(BUILD)/liburial.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-format-truncation -Itests/unit -o $@ $< $(BUILD)/liburial.a $(LDLIBS) $(TEST_LDLIBS)
 

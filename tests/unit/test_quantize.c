@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "harness.h"
+#include "ref_logits.h"
 #include "urial/gguf.h"
 #include "urial/model.h"
 #include "urial/quantize.h"
@@ -143,15 +144,11 @@ static void mixture_rules(void) {
 }
 
 /* ---- the files against llama.cpp ----------------------------------------------------------------- */
-#define TOPN 10
-#define MAXPOS 256
-
 typedef struct {
     ur_synth_params sp;
     char arch[16], qtype[16];
-    int pure, n_tok;
-    int32_t tok[MAXPOS], id[MAXPOS][TOPN];
-    float logit[MAXPOS][TOPN];
+    int pure;
+    ref_rows rows;
 } qref;
 
 /* "# synth ARGS" with the options gen_quant_logits.sh uses */
@@ -180,31 +177,14 @@ static int load_qref(const char *path, qref *r) {
     if (!f) return -1;
     char *line = NULL;
     size_t cap = 0;
-    int row = 0, ok = 0;
-    if (getline(&line, &cap, f) > 0 && !strncmp(line, "# synth", 7) && !parse_synth(r, line) &&
-        getline(&line, &cap, f) > 0 && sscanf(line, "# quantize %15s", r->qtype) == 1 &&
-        ((r->pure = strstr(line, "--pure") != NULL), 1) && getline(&line, &cap, f) > 0 &&
-        !strncmp(line, "# tokens ", 9)) {
-        r->n_tok = 0;
-        for (char *p = line + 9; *p && *p != '\n' && r->n_tok < MAXPOS;) {
-            r->tok[r->n_tok++] = (int32_t)strtol(p, &p, 10);
-            if (*p == ',') p++;
-        }
-        ok = 1;
-        while (ok && row < r->n_tok && getline(&line, &cap, f) > 0) {
-            char *p = line;
-            if (strtol(p, &p, 10) != row) ok = 0;
-            for (int j = 0; ok && j < TOPN; j++) {
-                r->id[row][j] = (int32_t)strtol(p, &p, 10);
-                if (*p++ != ':') ok = 0;
-                r->logit[row][j] = strtof(p, &p);
-            }
-            row++;
-        }
-    }
+    int rc = getline(&line, &cap, f) > 0 && !strncmp(line, "# synth", 7) && !parse_synth(r, line) &&
+                     getline(&line, &cap, f) > 0 && sscanf(line, "# quantize %15s", r->qtype) == 1 &&
+                     ((r->pure = strstr(line, "--pure") != NULL), 1)
+                 ? ref_read_rows(f, &line, &cap, &r->rows)
+                 : -1;
     free(line);
     fclose(f);
-    return ok && row == r->n_tok ? 0 : -1;
+    return rc;
 }
 
 /* One file: the largest logit difference over llama.cpp's top 10, relative to the
@@ -214,24 +194,16 @@ static double compare_file(const qref *r, const char *model, int *agree) {
     *agree = 0;
     ur_model *m = ur_model_load(model, &er);
     if (!m) return INFINITY;
-    ur_ctx *c = ur_ctx_new(m, (ur_ctx_params){.n_ctx = r->n_tok, .n_threads = 2}, &er);
+    ur_ctx *c = ur_ctx_new(m, (ur_ctx_params){.n_ctx = r->rows.n_tok, .n_threads = 2}, &er);
     const int nv = m->hp.n_vocab;
-    float *lg = malloc(sizeof(float) * (size_t)nv * (size_t)r->n_tok);
-    if (!c || ur_decode(c, r->tok, r->n_tok, lg, 1, &er)) {
+    float *lg = malloc(sizeof(float) * (size_t)nv * (size_t)r->rows.n_tok);
+    if (!c || ur_decode(c, r->rows.tok, r->rows.n_tok, lg, 1, &er)) {
         free(lg), ur_ctx_free(c), ur_model_free(m);
         return INFINITY;
     }
-    double scale = 0, worst = 0;
-    for (int p = 0; p < r->n_tok; p++)
-        for (int j = 0; j < TOPN; j++) scale = fmax(scale, fabs(r->logit[p][j]));
-    for (int p = 0; p < r->n_tok; p++) {
-        const float *row = lg + (size_t)p * nv;
-        int best = 0;
-        for (int i = 1; i < nv; i++)
-            if (row[i] > row[best]) best = i;
-        *agree += best == r->id[p][0];
-        for (int j = 0; j < TOPN; j++) worst = fmax(worst, fabs(row[r->id[p][j]] - r->logit[p][j]) / scale);
-    }
+    const double scale = ref_scale(&r->rows);
+    double worst = 0;
+    for (int p = 0; p < r->rows.n_tok; p++) worst = fmax(worst, ref_row_err(&r->rows, p, lg, nv, scale, agree));
     free(lg);
     ur_ctx_free(c);
     ur_model_free(m);
@@ -260,14 +232,14 @@ static void matches_llamacpp(void) {
         REQUIRE(ur_quantize_file(f32, out, &mix, 2, &st, &er) == 0);
         int agree;
         const double worst = compare_file(r, out, &agree);
-        printf("INFO quantize reference/%s: argmax %d/%d, relative difference max %.2e\n", e->d_name, agree, r->n_tok,
+        printf("INFO quantize reference/%s: argmax %d/%d, relative difference max %.2e\n", e->d_name, agree, r->rows.n_tok,
                worst);
         /* the bound of test_reference.c for quantized weights: the weights are the same
          * bytes, only the activations' rounding differs */
         CHECKF(worst <= 3e-2, "%s: relative logit difference %.2e", e->d_name, worst);
         /* random weights leave near-ties at the top, which last-bit differences flip: the
          * per-group floor of test_reference.c */
-        CHECKF(agree * 100 >= r->n_tok * 90, "%s: argmax agrees at %d of %d positions", e->d_name, agree, r->n_tok);
+        CHECKF(agree * 100 >= r->rows.n_tok * 90, "%s: argmax agrees at %d of %d positions", e->d_name, agree, r->rows.n_tok);
         nfiles++;
     }
     closedir(d);

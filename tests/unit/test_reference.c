@@ -10,19 +10,16 @@
 #include <math.h>
 
 #include "harness.h"
+#include "ref_logits.h"
 #include "urial/model.h"
 #include "urial/tensor.h"
 
-#define TOPN 10
-#define MAXPOS 256
+#define MAXPOS REF_MAXPOS
 
 typedef struct {
     ur_synth_params sp;
     char arch[16];
-    int n_tok;
-    int32_t tok[MAXPOS];
-    int32_t id[MAXPOS][TOPN];
-    float logit[MAXPOS][TOPN];
+    ref_rows rows;
 } ref_file;
 
 static int parse_type(const char *v) {
@@ -76,29 +73,12 @@ static int load_ref(const char *path, ref_file *r) {
     if (!f) return -1;
     char *line = NULL;
     size_t cap = 0;
-    int row = 0, ok = 0;
-    if (getline(&line, &cap, f) > 0 && !strncmp(line, "# synth", 7) && !parse_synth(r, line) &&
-        getline(&line, &cap, f) > 0 && !strncmp(line, "# tokens ", 9)) {
-        r->n_tok = 0;
-        for (char *p = line + 9; *p && *p != '\n' && r->n_tok < MAXPOS;) {
-            r->tok[r->n_tok++] = (int32_t)strtol(p, &p, 10);
-            if (*p == ',') p++;
-        }
-        ok = 1;
-        while (ok && getline(&line, &cap, f) > 0 && row < r->n_tok) {
-            char *p = line;
-            if (strtol(p, &p, 10) != row) ok = 0;
-            for (int j = 0; ok && j < TOPN; j++) {
-                r->id[row][j] = (int32_t)strtol(p, &p, 10);
-                if (*p++ != ':') ok = 0;
-                r->logit[row][j] = strtof(p, &p);
-            }
-            row++;
-        }
-    }
+    int rc = getline(&line, &cap, f) > 0 && !strncmp(line, "# synth", 7) && !parse_synth(r, line)
+                 ? ref_read_rows(f, &line, &cap, &r->rows)
+                 : -1;
     free(line);
     fclose(f);
-    return ok && row == r->n_tok ? 0 : -1;
+    return rc;
 }
 
 /* Bounds on the relative logit difference, per weight type. Float weights give
@@ -176,39 +156,29 @@ static void matches_llamacpp(void) {
         REQUIRE(ur_synth_write(&r->sp, model, &er) == 0);
         ur_model *m = ur_model_load(model, &er);
         REQUIRE(m);
-        ur_ctx *c = ur_ctx_new(m, (ur_ctx_params){.n_ctx = r->n_tok, .n_threads = 2}, &er);
+        ur_ctx *c = ur_ctx_new(m, (ur_ctx_params){.n_ctx = r->rows.n_tok, .n_threads = 2}, &er);
         REQUIRE(c);
         const int nv = m->hp.n_vocab;
-        float *lg = malloc(sizeof(float) * (size_t)nv * (size_t)r->n_tok);
-        REQUIRE(ur_decode(c, r->tok, r->n_tok, lg, 1, &er) == 0);
-        double scale = 0, worst = 0;
+        float *lg = malloc(sizeof(float) * (size_t)nv * (size_t)r->rows.n_tok);
+        REQUIRE(ur_decode(c, r->rows.tok, r->rows.n_tok, lg, 1, &er) == 0);
+        const double scale = ref_scale(&r->rows);
+        double worst = 0;
         int agree = 0;
-        for (int p = 0; p < r->n_tok; p++)
-            for (int j = 0; j < TOPN; j++) scale = fmax(scale, fabs(r->logit[p][j]));
-        for (int p = 0; p < r->n_tok; p++) {
-            const float *row = lg + (size_t)p * nv;
-            int best = 0;
-            for (int i = 1; i < nv; i++)
-                if (row[i] > row[best]) best = i;
-            agree += best == r->id[p][0];
-            err[p] = 0;
-            for (int j = 0; j < TOPN; j++) err[p] = fmax(err[p], fabs(row[r->id[p][j]] - r->logit[p][j]) / scale);
-            worst = fmax(worst, err[p]);
-        }
+        for (int p = 0; p < r->rows.n_tok; p++) worst = fmax(worst, err[p] = ref_row_err(&r->rows, p, lg, nv, scale, &agree));
         char key[40];
         snprintf(key, sizeof key, "%s/%s", r->arch, ur_type_name(r->sp.type));
-        group_add(group_for(types, &ntypes, ur_type_name(r->sp.type), r->sp.type), err, r->n_tok, agree);
+        group_add(group_for(types, &ntypes, ur_type_name(r->sp.type), r->sp.type), err, r->rows.n_tok, agree);
         if (!strcmp(r->arch, "llama") || !strcmp(r->arch, "qwen2")) {
             snprintf(key, sizeof key, "llama+qwen2/%s", ur_type_name(r->sp.type));
-            group_add(group_for(legacy, &nlegacy, key, r->sp.type), err, r->n_tok, agree);
+            group_add(group_for(legacy, &nlegacy, key, r->sp.type), err, r->rows.n_tok, agree);
             snprintf(key, sizeof key, "%s/%s", r->arch, ur_type_name(r->sp.type));
         }
-        group_add(group_for(archs, &narchs, key, r->sp.type), err, r->n_tok, agree);
+        group_add(group_for(archs, &narchs, key, r->sp.type), err, r->rows.n_tok, agree);
         double sorted[MAXPOS];
-        memcpy(sorted, err, sizeof(double) * (size_t)r->n_tok);
-        qsort(sorted, (size_t)r->n_tok, sizeof(double), cmp_double);
+        memcpy(sorted, err, sizeof(double) * (size_t)r->rows.n_tok);
+        qsort(sorted, (size_t)r->rows.n_tok, sizeof(double), cmp_double);
         printf("INFO reference/%s: argmax %d/%d, relative difference median %.1e, max %.2e (scale %.3f)\n",
-               e->d_name, agree, r->n_tok, sorted[r->n_tok / 2], worst, scale);
+               e->d_name, agree, r->rows.n_tok, sorted[r->rows.n_tok / 2], worst, scale);
         const double bound = bound_for(m, r->sp.type);
         CHECKF(worst <= bound, "%s: relative logit difference %.2e > %.0e", e->d_name, worst, bound);
         free(lg);
