@@ -311,7 +311,7 @@ static int run(int argc, char **argv, int prefix) {
         goto done;
     }
     if (base_kind) {
-        if (!(fb = cli_format_open(&bf, name, base, NULL))) goto done;
+        if (!(fb = cli_format_open(&bf, name, base, mb ? mb->gguf : NULL))) goto done;
         pb = (ur_tds_prompt){UR_TDS_PROMPT_FORMAT, fb};
     } else if (open_prompt(bprompt, "base-prompt", name, ma, &ds, &pb, &fb)) {
         goto done;
